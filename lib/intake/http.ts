@@ -1,0 +1,110 @@
+/**
+ * The intake's HTTP handler, framework-light (plain node:http request/response, as Express hands
+ * them over). Order matters: cheap checks first (address, credentials, declared size), then the body
+ * with its own limits, then signature, parsing, normalisation, durable recording, and only then 202.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AlertInputError, parseBody } from "../alert";
+import { BodyError, readBody } from "./body";
+import type { IntakeAuthenticator } from "./auth";
+import { BacklogFullError, type IngestContext, type IngestOutcome, type IntakePipeline } from "./pipeline";
+
+export interface HttpIntakeOptions {
+  auth: IntakeAuthenticator;
+  pipeline: IntakePipeline;
+  limitBytes: number;
+  bodyTimeoutMs: number;
+  /** Builds the user's JSONata mapper for a batch (generic format); optional. */
+  prepareMapper?: (items: unknown[]) => Promise<IngestContext["genericMapper"]>;
+  onAccepted: (outcome: IngestOutcome, ctx: IngestContext) => void;
+  onRejected?: (status: number, reason: string) => void;
+  /** Unexpected failures (disk full, a bug) — logged by the node, answered 503 so senders retry. */
+  onFailure?: (err: Error) => void;
+}
+
+type ParsedRequest = IncomingMessage & { body?: unknown; _body?: boolean; ip?: string; query?: Record<string, unknown> };
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
+  res.end(text);
+}
+
+function isReplay(req: ParsedRequest): boolean {
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  if (q < 0) return false;
+  const v = new URLSearchParams(url.slice(q + 1)).get("replay");
+  return v === "1" || v === "true";
+}
+
+export function createIntakeHandler(opts: HttpIntakeOptions) {
+  const reject = (res: ServerResponse, status: number, reason: string, headers?: Record<string, string>) => {
+    opts.onRejected?.(status, reason);
+    sendJson(res, status, { error: reason }, headers);
+  };
+
+  return async function intakeHandler(req: ParsedRequest, res: ServerResponse): Promise<void> {
+    const remoteAddress = req.socket?.remoteAddress;
+    try {
+      // Something before us (Node-RED's admin app when httpAdminRoot is "/") may have parsed the body.
+      const preParsed = req._body === true && req.body !== undefined;
+      let raw: Buffer | undefined;
+
+      // Address and header credentials first: no body is read for a caller we would refuse anyway.
+      const early = opts.auth.checkBeforeBody({ headers: req.headers, remoteAddress });
+      if (!early.ok) {
+        reject(res, early.status, early.reason, early.status === 401 ? { "www-authenticate": 'Bearer realm="soar"' } : undefined);
+        return;
+      }
+
+      if (!preParsed) {
+        try {
+          raw = await readBody(req, { limitBytes: opts.limitBytes, timeoutMs: opts.bodyTimeoutMs });
+        } catch (err) {
+          if (err instanceof BodyError) {
+            reject(res, err.status, err.message, { connection: "close" });
+            // Stop reading whatever the client keeps sending; drop the connection once answered.
+            res.once("finish", () => req.socket?.destroy());
+            req.resume();
+            return;
+          }
+          throw err;
+        }
+      }
+
+      if (opts.auth.needsRawBody) {
+        const signed = opts.auth.checkBody({ headers: req.headers, remoteAddress, rawBody: raw });
+        if (!signed.ok) {
+          reject(res, signed.status, signed.reason);
+          return;
+        }
+      }
+
+      const contentType = req.headers["content-type"];
+      const body = raw ?? Buffer.from(JSON.stringify(req.body), "utf8");
+      const items = parseBody(body, preParsed ? "application/json" : contentType);
+      const ctx: IngestContext = { via: "http", replay: isReplay(req), remoteAddress };
+      if (opts.prepareMapper) ctx.genericMapper = await opts.prepareMapper(items);
+
+      const outcome = await opts.pipeline.ingest(items, ctx);
+      sendJson(res, 202, {
+        accepted: outcome.alerts.length - outcome.duplicates,
+        ids: outcome.ids,
+        duplicates: outcome.duplicates,
+        ignored: outcome.ignored,
+      });
+      opts.onAccepted(outcome, ctx);
+    } catch (err) {
+      if (err instanceof AlertInputError) {
+        reject(res, err.status, err.message);
+      } else if (err instanceof BacklogFullError) {
+        reject(res, 429, err.message, { "retry-after": String(err.retryAfterSeconds) });
+      } else {
+        opts.onFailure?.(err as Error);
+        reject(res, 503, "the alert could not be recorded durably; retry later");
+      }
+    }
+  };
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startHub, type RunningHub } from "../helpers/hub-process";
+import { tempDir } from "../helpers/nr";
+
+const CHROMIUM = process.env.SOAR_CHROMIUM || "/usr/bin/chromium";
+
+describe("the editor in headless Chromium (e2e)", function () {
+  this.timeout(180000);
+  let hub: RunningHub;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let browser: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let page: any;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+      this.skip();
+    }
+    hub = await startHub();
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", `--user-data-dir=${tempDir("soar-chromium-")}`],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("pageerror", (e: Error) => pageErrors.push(String(e)));
+    await page.goto(hub.banner.editor);
+    await page.locator('.red-ui-palette-node[data-palette-type="soar-alert-intake"]').waitFor({ timeout: 60000 });
+  });
+  after(async function () {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it("shows the alert intake in the SOAR palette category with its icon", async function () {
+    const node = page.locator('.red-ui-palette-node[data-palette-type="soar-alert-intake"]');
+    const category = await node.evaluate((el: Element) => {
+      const cat = el.closest(".red-ui-palette-category");
+      return { id: cat?.id, header: cat?.querySelector(".red-ui-palette-header")?.textContent?.trim() };
+    });
+    assert.match(category.id ?? "", /SOAR/);
+    assert.equal(category.header, "SOAR");
+    assert.equal((await node.locator(".red-ui-palette-label").textContent())?.trim(), "alert intake");
+    const iconUrl: string = await node.locator(".red-ui-palette-icon").evaluate((el: Element) => getComputedStyle(el).backgroundImage);
+    assert.match(iconUrl, /soar-intake\.svg/);
+    const src = /url\("?(.*?)"?\)/.exec(iconUrl)![1];
+    const res = await page.request.get(src);
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()["content-type"], /svg/);
+    assert.match(await res.text(), /<svg/);
+  });
+
+  it("renders the node's help text and its message catalog", async function () {
+    const help = await page.evaluate(() => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const RED = (window as any).RED;
+      RED.sidebar.help.show("soar-alert-intake");
+      return { label: RED._("node-red-contrib-soar/soar-alert-intake:soar-alert-intake.label.authType") };
+    });
+    await page.locator(".red-ui-help", { hasText: "Receives security alerts over HTTP" }).first().waitFor({ timeout: 15000 });
+    const text: string = await page.locator(".red-ui-help").first().innerText();
+    assert.match(text, /HMAC-SHA256/);
+    assert.equal(help.label, "Authentication");
+  });
+
+  it("imports the quickstart example with no unknown or invalid nodes", async function () {
+    const result = await page.evaluate(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const RED = (window as any).RED;
+      const list = await (await fetch("library/examples/flows/node-red-contrib-soar")).json();
+      const flow = await (await fetch("library/examples/flows/node-red-contrib-soar/Quickstart%20playbook")).json();
+      RED.view.importNodes(flow, { generateIds: true, addFlow: true });
+      const nodes: { type: string; valid: boolean }[] = [];
+      RED.nodes.eachNode((n: { type: string; valid: boolean }) => nodes.push({ type: n.type, valid: n.valid }));
+      RED.nodes.eachConfig((n: { type: string; valid: boolean }) => nodes.push({ type: n.type, valid: n.valid }));
+      return { list, nodes };
+    });
+    assert.ok(JSON.stringify(result.list).includes("Quickstart playbook"));
+    const imported = result.nodes.filter((n: { type: string }) => n.type.startsWith("soar-"));
+    assert.ok(imported.some((n: { type: string }) => n.type === "soar-alert-intake"));
+    assert.deepEqual(result.nodes.filter((n: { type: string; valid: boolean }) => n.type === "unknown" || n.valid === false), []);
+    await page.screenshot({ path: path.join(hub.home, "editor.png") });
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { startHub, type RunningHub } from "../helpers/hub-process";
+import { readJsonLines, root } from "../helpers/nr";
+
+const run = promisify(execFile);
+const SAMPLES = path.join(root, "test", "fixtures", "samples");
+
+function dotted(obj: unknown, p: string): unknown {
+  return p.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+/** Raw HTTP so tests control bytes, chunking and timing exactly. */
+function rawPost(url: string, opts: { headers?: Record<string, string>; body?: Buffer | string; chunks?: { data: Buffer | string; delayMs: number }[] }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", headers: opts.headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      res.on("error", reject);
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      // The server may answer (413) and close while we are still sending; the answer is what counts.
+      if (err.code !== "EPIPE" && err.code !== "ECONNRESET") reject(err);
+    });
+    if (opts.chunks) {
+      let i = 0;
+      const next = () => {
+        if (i >= opts.chunks!.length) return; // never ends: a slow client
+        const c = opts.chunks![i++];
+        setTimeout(() => {
+          if (!req.destroyed) req.write(c.data);
+          next();
+        }, c.delayMs);
+      };
+      next();
+    } else {
+      req.end(opts.body);
+    }
+  });
+}
+
+describe("the hub started with npm start (e2e)", function () {
+  this.timeout(180000);
+  let hub: RunningHub;
+  let token: string;
+  let intake: string;
+
+  before(async function () {
+    hub = await startHub();
+    token = hub.banner["intake token"];
+    intake = hub.banner.intake;
+  });
+  after(async function () {
+    await hub?.stop();
+  });
+
+  const auditRecords = () => readJsonLines(path.join(hub.home, "soar", "audit.jsonl"));
+  const post = (body: string | Buffer, type = "application/json", extra: Record<string, string> = {}) =>
+    rawPost(intake, { headers: { authorization: `Bearer ${token}`, "content-type": type, ...extra }, body });
+
+  it("prints the editor URL, intake URL, token and a curl command that works as printed", async function () {
+    assert.match(hub.banner.editor, /^http:\/\/127\.0\.0\.1:\d+\/admin\/$/);
+    assert.equal(intake, `http://127.0.0.1:${hub.port}/soar/alerts`);
+    assert.ok(token && token.length >= 20);
+    assert.ok(fs.existsSync(path.join(hub.home, "flows_cred.json")));
+    assert.ok(!fs.readFileSync(path.join(hub.home, "flows_cred.json"), "utf8").includes(token), "token stored encrypted");
+    const { stdout } = await run("bash", ["-c", hub.banner.curl], { cwd: root });
+    const answer = JSON.parse(stdout);
+    assert.equal(answer.accepted + answer.duplicates, 1);
+    const editor = await fetch(hub.banner.editor);
+    assert.equal(editor.status, 200);
+  });
+
+  it("normalises every bundled sample as the expected files say", async function () {
+    const formats = fs.readdirSync(path.join(SAMPLES, "expected"));
+    let checked = 0;
+    for (const fmt of formats) {
+      for (const file of fs.readdirSync(path.join(SAMPLES, "expected", fmt))) {
+        const expected = JSON.parse(fs.readFileSync(path.join(SAMPLES, "expected", fmt, file), "utf8"));
+        const res = await post(fs.readFileSync(path.join(SAMPLES, fmt, file)), "application/json", {});
+        assert.equal(res.status, 202, `${fmt}/${file}: ${res.body}`);
+        const answer = JSON.parse(res.body);
+        const cases: Record<string, unknown>[] = expected.alerts ?? [expected];
+        assert.equal(answer.ids.length, expected.count ?? 1, `${fmt}/${file} count`);
+        const records = auditRecords().filter((r) => r.type === "alert.received" || r.type === "alert.duplicate");
+        cases.forEach((want, i) => {
+          const rec = records.reverse().find((r) => (r.alert as { id: string }).id === answer.ids[i]);
+          records.reverse();
+          assert.ok(rec, `${fmt}/${file}: audit record for ${answer.ids[i]}`);
+          const alert = rec!.alert as Record<string, unknown>;
+          for (const [key, value] of Object.entries(want)) {
+            if (key === "observables_include") {
+              for (const o of value as { type: string; value: string }[]) {
+                const obs = alert.observables as { type: string; value: string }[];
+                assert.ok(obs.some((x) => x.type === o.type && x.value === o.value), `${fmt}/${file}: observable ${o.type} ${o.value} in ${JSON.stringify(obs)}`);
+              }
+            } else {
+              assert.deepEqual(dotted(alert, key), value, `${fmt}/${file}: ${key}`);
+            }
+          }
+          checked++;
+        });
+      }
+    }
+    assert.ok(checked >= 12, `checked ${checked} alerts`);
+  });
+
+  it("answers bad input with the intake's own 4xx JSON reasons and never dies", async function () {
+    const malformed = await post('{"rule": {"level": 10,');
+    assert.equal(malformed.status, 400);
+    assert.ok(JSON.parse(malformed.body).error, "JSON reason from the intake, not an HTML page");
+
+    const unsupported = await post("<alert/>", "application/xml");
+    assert.equal(unsupported.status, 415);
+    assert.match(JSON.parse(unsupported.body).error, /json/i);
+
+    const utf8 = await post(Buffer.concat([Buffer.from('{"title":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]));
+    assert.equal(utf8.status, 400);
+    assert.match(JSON.parse(utf8.body).error, /UTF-8/i);
+
+    const deep = await post("[".repeat(100000) + "]".repeat(100000));
+    assert.equal(deep.status, 400);
+    assert.match(JSON.parse(deep.body).error, /nest|deep/i);
+
+    const proto = await post('{"title":"proto","src_ip":"203.0.113.5","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');
+    assert.ok(proto.status === 202 || proto.status === 400, proto.body);
+
+    const huge = await post(JSON.stringify({ timestamp: "2026-11-20T21:05:44.120931+0000", event_type: "alert", src_ip: "203.0.113.9", src_port: 1e308, dest_ip: "192.0.2.1", dest_port: 443, alert: { signature_id: 1, signature: "huge numbers", severity: 1e308 } }).replace("1e+308", "1e400"));
+    assert.ok(huge.status === 202 || huge.status === 400, huge.body);
+    if (huge.status === 202) {
+      const rec = auditRecords().find((r) => (r.alert as { id?: string } | undefined)?.id === JSON.parse(huge.body).ids[0]);
+      assert.equal((rec!.alert as { source: { port?: number } }).source.port, undefined, "an impossible port is dropped");
+    }
+
+    const big = await rawPost(intake, { headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: Buffer.alloc(20 * 1024 * 1024, 0x20) });
+    assert.equal(big.status, 413);
+    assert.match(JSON.parse(big.body).error, /limit/);
+
+    const noAuth = await rawPost(intake, { headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(noAuth.status, 401);
+
+    const slow = await rawPost(intake, {
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": "1000" },
+      chunks: [{ data: '{"title":', delayMs: 10 }],
+    });
+    assert.equal(slow.status, 408);
+
+    for (const r of [malformed, unsupported, utf8, deep, proto, huge, big, noAuth, slow]) assert.ok(r.status < 500, `no 5xx: ${r.status}`);
+    const alive = await fetch(hub.banner.editor);
+    assert.equal(alive.status, 200, "the hub is still up");
+  });
+
+  it("keeps an audit log whose chain `soar audit verify` confirms", async function () {
+    const { stdout } = await run(process.execPath, [path.join(root, "dist", "bin", "soar.js"), "audit", "verify", "--file", path.join(hub.home, "soar", "audit.jsonl")]);
+    assert.match(stdout, /ok: \d+ records/);
+  });
+});
+
+describe("the hub on a non-loopback address (e2e)", function () {
+  this.timeout(120000);
+  it("requires an editor login with the generated admin password", async function () {
+    const hub = await startHub({ HOST: "0.0.0.0" });
+    try {
+      const login = hub.banner["editor login"];
+      assert.ok(login, "a generated password is printed");
+      const password = /admin \/ (\S+)/.exec(login)![1];
+      const base = `http://127.0.0.1:${hub.port}/admin`;
+      assert.equal((await fetch(`${base}/flows`)).status, 401);
+      const tokenRes = await fetch(`${base}/auth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ client_id: "node-red-editor", grant_type: "password", scope: "*", username: "admin", password }),
+      });
+      assert.equal(tokenRes.status, 200);
+      const { access_token } = (await tokenRes.json()) as { access_token: string };
+      assert.equal((await fetch(`${base}/flows`, { headers: { authorization: `Bearer ${access_token}` } })).status, 200);
+      assert.ok(!fs.readFileSync(path.join(hub.home, "settings.js"), "utf8").includes(password), "only the hash is kept");
+    } finally {
+      await hub.stop();
+    }
+  });
+});
