@@ -4,18 +4,17 @@
 // test counts as failed: a system test that cannot run there is a defect, not a pass.
 //   node scripts/test.js [--suite unit|node|system|e2e ...] [--grep re]
 "use strict";
-require("tsx/cjs");
 const fs = require("fs");
 const path = require("path");
-const Mocha = require("mocha");
+const { spawn } = require("child_process");
 
 const root = path.resolve(__dirname, "..");
 const args = process.argv.slice(2);
 const suites = [];
-let grep;
+const extra = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--suite") suites.push(args[++i]);
-  else if (args[i] === "--grep") grep = args[++i];
+  else extra.push(args[i]);
 }
 const chosen = suites.length ? suites : ["unit", "node", "system", "e2e"];
 
@@ -25,30 +24,29 @@ function specs(dir) {
     .readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? specs(path.join(dir, e.name)) : e.name.endsWith(".spec.ts") ? [path.join(dir, e.name)] : []));
 }
+const files = chosen.flatMap((s) => specs(path.join(root, "test", s)).sort());
 
-const mocha = new Mocha({ timeout: 30000, reporter: "spec", grep });
-for (const suite of chosen) for (const file of specs(path.join(root, "test", suite)).sort()) mocha.addFile(file);
-
-const requireSystem = process.env.SOAR_REQUIRE_SYSTEM === "1";
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-const skippedTitles = [];
-const runner = mocha.run((failures) => {
-  if (requireSystem && skipped) {
-    console.log(`\nSOAR_REQUIRE_SYSTEM=1: ${skipped} skipped test(s) count as failed:`);
-    for (const t of skippedTitles) console.log(`  - ${t}`);
+const mochaBin = path.join(path.dirname(require.resolve("mocha/package.json")), "bin", "mocha.js");
+const child = spawn(process.execPath, [mochaBin, "--config", path.join(root, "test", ".mocharc.json"), "--reporter", "spec", ...extra, ...files], {
+  cwd: root,
+  stdio: ["ignore", "pipe", "inherit"],
+});
+let out = "";
+child.stdout.on("data", (d) => {
+  out += d;
+  process.stdout.write(d);
+});
+child.on("exit", (code, signal) => {
+  const count = (word) => Number((new RegExp(`^\\s*(\\d+) ${word}`, "m").exec(out) || [])[1] || 0);
+  let passed = count("passing");
+  let failed = count("failing");
+  let skipped = count("pending");
+  if (process.env.SOAR_REQUIRE_SYSTEM === "1" && skipped) {
+    console.log(`\nSOAR_REQUIRE_SYSTEM=1: ${skipped} skipped test(s) count as failed (see the reasons printed above)`);
     failed += skipped;
     skipped = 0;
   }
+  if ((code !== 0 || signal) && failed === 0) failed = 1; // mocha itself failed (e.g. a file did not load)
   console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-  process.exitCode = failed || failures ? 1 : 0;
-  // Lingering handles (servers a failed test did not close) must not hang CI.
-  setTimeout(() => process.exit(process.exitCode), 500).unref();
-});
-runner.on("pass", () => passed++);
-runner.on("fail", () => failed++);
-runner.on("pending", (t) => {
-  skipped++;
-  skippedTitles.push(t.fullTitle());
+  process.exit(failed ? 1 : 0);
 });

@@ -64,10 +64,14 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
           raw = await readBody(req, { limitBytes: opts.limitBytes, timeoutMs: opts.bodyTimeoutMs });
         } catch (err) {
           if (err instanceof BodyError) {
-            reject(res, err.status, err.message, { connection: "close" });
-            // Stop reading whatever the client keeps sending; drop the connection once answered.
-            res.once("finish", () => req.socket?.destroy());
+            reject(res, err.status, err.message, err.status === 408 ? { connection: "close" } : undefined);
+            // Discard what the client still sends so it can read the answer (a reset could lose it),
+            // but never for long: a client that keeps sending or stalls is cut off.
             req.resume();
+            const cutOff = setTimeout(() => req.socket?.destroy(), 5000);
+            cutOff.unref();
+            req.once("end", () => clearTimeout(cutOff));
+            if (err.status === 408) res.once("finish", () => req.socket?.destroy());
             return;
           }
           throw err;

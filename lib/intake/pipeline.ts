@@ -65,6 +65,7 @@ export interface IntakeCounters {
 export class IntakePipeline {
   private readonly seen = new Map<string, number>(); // fingerprint -> window end (epoch ms)
   private waiting = 0;
+  private tail: Promise<void> = Promise.resolve();
   readonly counters: IntakeCounters = { received: 0, duplicates: 0, ignored: 0, rejected: 0 };
   private readonly ns: string;
 
@@ -131,9 +132,17 @@ export class IntakePipeline {
       writes.push(this.audit.append("alert.ignored", { intake: this.opts.intakeId, via: ctx.via, index: ig.index, reason: ig.reason }));
     }
 
+    // Resolve batches in arrival order, so messages leave in the order alerts came in even when a
+    // later batch's writes finish first (group commit makes the wait negligible).
+    const durable = Promise.all(writes);
+    const inOrder = this.tail.then(() => durable);
+    this.tail = inOrder.then(
+      () => undefined,
+      () => undefined,
+    );
     this.waiting += n;
     try {
-      await Promise.all(writes);
+      await inOrder;
     } finally {
       this.waiting -= n;
     }

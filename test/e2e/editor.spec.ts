@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { startHub, type RunningHub } from "../helpers/hub-process";
-import { tempDir } from "../helpers/nr";
+
 
 const CHROMIUM = process.env.SOAR_CHROMIUM || "/usr/bin/chromium";
 
@@ -24,7 +24,7 @@ describe("the editor in headless Chromium (e2e)", function () {
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", `--user-data-dir=${tempDir("soar-chromium-")}`],
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", (e: Error) => pageErrors.push(String(e)));
@@ -44,7 +44,7 @@ describe("the editor in headless Chromium (e2e)", function () {
     });
     assert.match(category.id ?? "", /SOAR/);
     assert.equal(category.header, "SOAR");
-    assert.equal((await node.locator(".red-ui-palette-label").textContent())?.trim(), "alert intake");
+    assert.equal((await node.locator(".red-ui-palette-label").textContent())?.replace(/\s+/g, " ").trim(), "alert intake");
     const iconUrl: string = await node.locator(".red-ui-palette-icon").evaluate((el: Element) => getComputedStyle(el).backgroundImage);
     assert.match(iconUrl, /soar-intake\.svg/);
     const src = /url\("?(.*?)"?\)/.exec(iconUrl)![1];
@@ -61,8 +61,9 @@ describe("the editor in headless Chromium (e2e)", function () {
       RED.sidebar.help.show("soar-alert-intake");
       return { label: RED._("node-red-contrib-soar/soar-alert-intake:soar-alert-intake.label.authType") };
     });
-    await page.locator(".red-ui-help", { hasText: "Receives security alerts over HTTP" }).first().waitFor({ timeout: 15000 });
-    const text: string = await page.locator(".red-ui-help").first().innerText();
+    const helpPane = page.locator(".red-ui-help", { hasText: "Receives security alerts over HTTP" }).first();
+    await helpPane.waitFor({ timeout: 15000 });
+    const text: string = await helpPane.innerText();
     assert.match(text, /HMAC-SHA256/);
     assert.equal(help.label, "Authentication");
   });

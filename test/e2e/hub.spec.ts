@@ -24,9 +24,14 @@ function rawPost(url: string, opts: { headers?: Record<string, string>; body?: B
       res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
       res.on("error", reject);
     });
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      // The server may answer (413) and close while we are still sending; the answer is what counts.
-      if (err.code !== "EPIPE" && err.code !== "ECONNRESET") reject(err);
+    // The server may answer (413) and close while we are still sending; the answer is what counts,
+    // so an error only fails the request when no answer came at all.
+    let failure: Error | undefined;
+    let answered = false;
+    req.on("response", () => (answered = true));
+    req.on("error", (err) => (failure = err));
+    req.on("close", () => {
+      if (!answered) reject(failure ?? new Error("connection closed without an answer"));
     });
     if (opts.chunks) {
       let i = 0;
