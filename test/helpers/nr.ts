@@ -10,7 +10,12 @@ import type { AddressInfo } from "node:net";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const helper = require("node-red-node-test-helper");
-helper.init(process.env.SOAR_NODE_RED ? require.resolve(process.env.SOAR_NODE_RED) : require.resolve("node-red"));
+const nodeRedMain = process.env.SOAR_NODE_RED ? require.resolve(process.env.SOAR_NODE_RED) : require.resolve("node-red");
+helper.init(nodeRedMain);
+if (process.env.SOAR_NODE_RED) {
+  const version = require(path.join(path.dirname(require.resolve(path.join(process.env.SOAR_NODE_RED, "package.json"))), "package.json")).version;
+  console.log(`node-level tests on Node-RED ${version} (${nodeRedMain}), Node ${process.version}`);
+}
 
 export const root = path.resolve(__dirname, "..", "..");
 
