@@ -29,7 +29,7 @@ const flows = [
   { id: "bareIn", z: "t", type: "http in", url: "/bare", method: "post", upload: false, wires: [["bareOut"]] },
   { id: "bareOut", z: "t", type: "http response", statusCode: "202", headers: {}, wires: [] },
   { id: "intake", z: "t", type: "soar-alert-intake", path: "/soar/alerts", authType: "bearer", format: "auto", dedupWindow: 300, duplicateMode: "suppress", maxBodyKb: 1024, maxBacklog: 100000, bodyTimeout: 10, wires: [["sink"]] },
-  { id: "sink", z: "t", type: "function", func: "return null;", outputs: 1, wires: [] },
+  { id: "sink", z: "t", type: "debug", active: false, tosidebar: true, complete: "alert", targetType: "msg", wires: [] },
 ];
 
 function alertBody(i) {
@@ -66,7 +66,9 @@ async function run({ durationS = Number(process.env.BENCH_SECONDS) || 8, connect
   fs.writeFileSync(path.join(home, "settings.js"), settings(home, port));
   fs.writeFileSync(path.join(home, "flows.json"), JSON.stringify(flows));
   writeCredentials(path.join(home, "flows_cred.json"), "bench-secret", { intake: { token: TOKEN } });
-  const child = spawn(process.execPath, [require.resolve("node-red/red.js"), "-u", home, "-s", path.join(home, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
+  const profile = process.env.BENCH_PROFILE ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const nodeArgs = (process.env.BENCH_NODE_ARGS || "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...profile, require.resolve("node-red/red.js"), "-u", home, "-s", path.join(home, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
@@ -81,6 +83,10 @@ async function run({ durationS = Number(process.env.BENCH_SECONDS) || 8, connect
       await new Promise((r) => setTimeout(r, 250));
     }
     const headers = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
+    if (process.env.BENCH_ONLY_INTAKE) {
+      const only = await cannon(`${base}/soar/alerts`, headers, durationS, connections);
+      return { connections, durationS, intake: only };
+    }
     await cannon(`${base}/bare`, headers, 2, connections); // warm-up both paths
     await cannon(`${base}/soar/alerts`, headers, 2, connections);
     const bare1 = await cannon(`${base}/bare`, headers, durationS, connections);

@@ -55,7 +55,20 @@ export = function (RED: NodeAPI): void {
     let routePath: string | undefined;
     let lastRejection = "";
 
+    // Status goes to every open editor; under load update it a few times a second, not per batch.
+    let statusTimer: NodeJS.Timeout | undefined;
+    let lastStatusAt = 0;
     const showCounts = () => {
+      if (statusTimer) return;
+      const wait = Math.max(0, lastStatusAt + 250 - Date.now());
+      if (wait === 0) return renderCounts();
+      statusTimer = setTimeout(() => {
+        statusTimer = undefined;
+        renderCounts();
+      }, wait);
+    };
+    const renderCounts = () => {
+      lastStatusAt = Date.now();
       if (!pipeline) return;
       const c = pipeline.counters;
       const text = t("status.counts", { received: c.received, duplicates: c.duplicates });
@@ -113,6 +126,7 @@ export = function (RED: NodeAPI): void {
       ready = acquireHub(RED, config.hub).then(async (h) => {
         hub = h;
         const p = new IntakePipeline(h.audit, h.store, options);
+        p.onStoreError = (err) => node.warn(t("errors.dedup", { message: err.message }));
         await p.start();
         pipeline = p;
         showCounts();
@@ -199,6 +213,7 @@ export = function (RED: NodeAPI): void {
           if (route && route.path === routePath && route.methods.post && route.stack?.some((l) => l.handle === handler)) stack.splice(i, 1);
         }
       }
+      clearTimeout(statusTimer);
       node.status({});
       ready
         .catch(() => undefined)

@@ -38,7 +38,9 @@ export class Hub {
   /** Apply a config node's settings (the last soar-hub deployed for a folder wins). */
   configure(opts: Pick<HubOptions, "simulate" | "guardrails">): void {
     this.simulateSwitch = Boolean(opts.simulate);
-    this.guardrails = new GuardrailPolicy(opts.guardrails ?? {});
+    const next = new GuardrailPolicy(opts.guardrails ?? {});
+    next.carryOverFrom(this.guardrails); // a redeploy must not reset the hourly action caps
+    this.guardrails = next;
   }
 
   private static open = new Map<string, Promise<Hub>>();

@@ -68,6 +68,8 @@ export class IntakePipeline {
   private tail: Promise<void> = Promise.resolve();
   readonly counters: IntakeCounters = { received: 0, duplicates: 0, ignored: 0, rejected: 0 };
   private readonly ns: string;
+  /** Called when a dedup mark could not be written (the node logs it). */
+  onStoreError?: (err: Error) => void;
 
   constructor(
     private readonly audit: AuditLog,
@@ -125,7 +127,9 @@ export class IntakePipeline {
         }),
       );
       if (!duplicate && !ctx.replay && this.opts.dedupWindowMs > 0) {
-        writes.push(this.store.set(this.ns, alert.fingerprint, now, { ttlMs: this.opts.dedupWindowMs }));
+        // The dedup mark is group-committed too, but the 202 does not wait for it: the audit record
+        // is what must never be lost, and a mark lost in a crash only lets one duplicate through.
+        this.store.set(this.ns, alert.fingerprint, now, { ttlMs: this.opts.dedupWindowMs }).catch((err: Error) => this.onStoreError?.(err));
       }
     }
     for (const ig of result.ignored) {
