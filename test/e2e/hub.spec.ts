@@ -161,6 +161,23 @@ describe("the hub started with npm start (e2e)", function () {
     assert.equal(alive.status, 200, "the hub is still up");
   });
 
+  it("replays recorded alerts into the flow with `soar replay`", async function () {
+    const res = await post(fs.readFileSync(path.join(SAMPLES, "graylog", "http-notification.json")));
+    const id = JSON.parse(res.body).ids[0];
+    const file = path.join(hub.home, "soar", "audit.jsonl");
+    const before = auditRecords().filter((r) => r.replay === true).length;
+    const { stdout } = await run(process.execPath, [path.join(root, "dist", "bin", "soar.js"), "replay", "--file", file, "--id", id, "--url", intake], {
+      env: { ...process.env, SOAR_INTAKE_TOKEN: token },
+    });
+    assert.ok(!stdout.includes(token), "the token is never printed");
+    const replayed = auditRecords().filter((r) => r.replay === true);
+    assert.equal(replayed.length, before + 1, stdout);
+    const rec = replayed[replayed.length - 1] as { type: string; alert: { id: string; title: string } };
+    assert.equal(rec.type, "alert.received", "a replay is not swallowed by the dedup window");
+    assert.equal(rec.alert.id, id);
+    assert.equal(rec.alert.title, "Port scan detected");
+  });
+
   it("keeps an audit log whose chain `soar audit verify` confirms", async function () {
     const { stdout } = await run(process.execPath, [path.join(root, "dist", "bin", "soar.js"), "audit", "verify", "--file", path.join(hub.home, "soar", "audit.jsonl")]);
     assert.match(stdout, /ok: \d+ records/);
