@@ -8,6 +8,8 @@
 import * as path from "node:path";
 import { AuditLog } from "./audit";
 import { FileStateStore } from "./file-store";
+import { LeaseManager } from "../firewall/leases";
+import type { FirewallProvider } from "../firewall/types";
 import { GuardrailPolicy, GuardrailPolicySpec } from "./guardrails";
 import type { StateStore } from "./types";
 
@@ -29,6 +31,54 @@ export class Hub {
 
   private simulateSwitch = false;
   guardrails: GuardrailPolicy = new GuardrailPolicy({});
+
+  /** Firewalls by provider name (the soar-firewall config node's id), with a label for people. */
+  private readonly firewalls = new Map<string, { provider: FirewallProvider; label: string }>();
+  private leaseManager?: LeaseManager;
+  private leaseStart?: NodeJS.Timeout;
+  /** Where the lease scheduler reports problems that have no caller (the node logs them). */
+  onWarning: (message: string) => void = (message) => process.emitWarning(message, "SoarHubWarning");
+
+  /** The hub's lease manager: one expiry scheduler for every block of every firewall. */
+  get leases(): LeaseManager {
+    this.leaseManager ??= new LeaseManager({
+      store: this.store,
+      audit: this.audit,
+      guardrails: () => this.guardrails,
+      simulate: () => this.simulate,
+      providers: (name) => this.firewalls.get(name)?.provider,
+      warn: (message) => this.onWarning(message),
+    });
+    return this.leaseManager;
+  }
+
+  /**
+   * Make a firewall known to the lease scheduler. Overdue leases are undone once the firewalls of a
+   * deploy have had a moment to register (config nodes start one after another), so the first
+   * registration schedules the start instead of starting at once.
+   */
+  registerFirewall(name: string, provider: FirewallProvider, label = name): () => void {
+    this.firewalls.set(name, { provider, label });
+    if (!this.leaseStart) {
+      this.leaseStart = setTimeout(() => {
+        this.leases.start().catch((err: Error) => this.onWarning(`lease scheduler could not start: ${err.message}`));
+      }, 1000);
+      this.leaseStart.unref();
+    }
+    return () => {
+      if (this.firewalls.get(name)?.provider === provider) this.firewalls.delete(name);
+    };
+  }
+
+  firewallLabel(name: string): string {
+    return this.firewalls.get(name)?.label ?? name;
+  }
+
+  /** Every hub open in this process (the editor's sidebar lists their leases). */
+  static async all(): Promise<Hub[]> {
+    const hubs = await Promise.allSettled([...Hub.open.values()]);
+    return hubs.flatMap((h) => (h.status === "fulfilled" ? [h.value] : []));
+  }
 
   /** True when the hub switch or SOAR_SIMULATE=1 asks for simulation. */
   get simulate(): boolean {
@@ -89,7 +139,10 @@ export class Hub {
     this.users -= 1;
     if (this.users > 0) return;
     Hub.open.delete(this.dir);
-    const closed = Promise.all([this.audit.close(), this.store.close()]).then(() => undefined);
+    clearTimeout(this.leaseStart);
+    const closed = (this.leaseManager ? this.leaseManager.stop() : Promise.resolve())
+      .then(() => Promise.all([this.audit.close(), this.store.close()]))
+      .then(() => undefined);
     Hub.closing.set(this.dir, closed.catch(() => undefined));
     try {
       await closed;
