@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import type { NodeAPI, NodeDef } from "node-red";
+import { Hub } from "../lib/core/hub";
 import { listField, positiveNumber, userDir, type SoarHubConfigNode } from "./common";
 
 interface HubDef extends NodeDef {
@@ -35,4 +36,32 @@ export = function (RED: NodeAPI): void {
     };
   }
   RED.nodes.registerType("soar-hub", SoarHubNode);
+
+  // The editor's SOAR sidebar: active leases of every open hub, and releasing one.
+  type Req = { body?: Record<string, unknown>; user?: { username?: string } };
+  type Res = { json(v: unknown): void; status(code: number): Res };
+  const admin = RED.httpAdmin as unknown as { get(p: string, ...h: unknown[]): void; post(p: string, ...h: unknown[]): void };
+  admin.get("/soar/leases", RED.auth.needsPermission("soar-hub.read"), (_req: Req, res: Res) => {
+    void (async () => {
+      const out = [];
+      for (const hub of await Hub.all()) {
+        for (const lease of await hub.leases.list()) out.push({ ...lease, hub: hub.dir, providerLabel: hub.firewallLabel(lease.provider) });
+      }
+      res.json({ leases: out, simulate: (await Hub.all()).some((h) => h.simulate) });
+    })().catch((err: Error) => res.status(500).json({ error: err.message }));
+  });
+  admin.post("/soar/leases/release", RED.auth.needsPermission("soar-hub.write"), (req: Req, res: Res) => {
+    void (async () => {
+      const target = String(req.body?.target ?? "");
+      const provider = String(req.body?.provider ?? "");
+      const hub = (await Hub.all()).find((h) => h.dir === req.body?.hub) ?? (await Hub.all())[0];
+      if (!hub || !target || !provider) {
+        res.status(400).json({ error: "target, provider and hub are needed" });
+        return;
+      }
+      const by = req.user?.username ? `editor:${req.user.username}` : "editor";
+      const outcome = await hub.leases.unblock(target, provider, { by, reason: "released in the editor" });
+      res.status(outcome.status === "failed" ? 502 : outcome.status === "not-found" ? 404 : 200).json(outcome);
+    })().catch((err: Error) => res.status(500).json({ error: err.message }));
+  });
 };
