@@ -5,6 +5,8 @@
 import * as path from "node:path";
 import type { Node, NodeAPI } from "node-red";
 import { Hub, type HubOptions } from "../lib/core/hub";
+import type { IntelProvider } from "../lib/intel/types";
+import { Allowlist } from "../lib/ioc";
 
 /** What a soar-hub config node exposes to the nodes that use it. */
 export interface SoarHubConfigNode extends Node {
@@ -57,4 +59,25 @@ export function mapField(value: unknown, label: string): Record<string, string> 
 export function positiveNumber(value: unknown, fallback: number): number {
   const n = Number(value);
   return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** A soar-intel-source config node as the enrich node sees it. */
+export interface IntelSourceNode extends Node<{ apiKey?: string }> {
+  sourceName: string;
+  weight: number;
+  /** The provider, created on first use so a bad key shows in the node using it, not at deploy. */
+  provider(): IntelProvider;
+}
+
+/** One allowlist textarea: CIDRs and addresses, "*.example.com"/".example.com" suffixes, other exact values. */
+export function parseAllowlistLines(lines: string[]): Allowlist {
+  const values: string[] = [];
+  const cidrs: string[] = [];
+  const domainSuffixes: string[] = [];
+  for (const line of lines) {
+    if (/^[0-9a-f:.]+\/\d{1,3}$/i.test(line) || /^\d{1,3}(\.\d{1,3}){3}$/.test(line) || (line.includes(":") && /^[0-9a-f:]+$/i.test(line))) cidrs.push(line.includes("/") ? line : `${line}/${line.includes(":") ? 128 : 32}`);
+    else if (line.startsWith("*.") || line.startsWith(".")) domainSuffixes.push(line.replace(/^\*?\./, ""));
+    else values.push(line);
+  }
+  return new Allowlist({ values, cidrs, domainSuffixes });
 }

@@ -54,6 +54,19 @@ describe("the editor in headless Chromium (e2e)", function () {
     assert.match(await res.text(), /<svg/);
   });
 
+  it("shows every SOAR playbook node in the SOAR category", async function () {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+    const playbookTypes = Object.keys(pkg["node-red"].nodes).filter((t) => !["soar-hub", "soar-intel-source", "soar-firewall"].includes(t));
+    for (const type of playbookTypes) {
+      const node = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+      await node.waitFor({ timeout: 15000 });
+      const header = await node.evaluate((el: Element) => el.closest(".red-ui-palette-category")?.querySelector(".red-ui-palette-header")?.textContent?.trim());
+      assert.equal(header, "SOAR", type);
+      const icon: string = await node.locator(".red-ui-palette-icon").evaluate((el: Element) => getComputedStyle(el).backgroundImage);
+      assert.match(icon, /soar-[a-z]+\.svg/, `${type} icon`);
+    }
+  });
+
   it("renders the node's help text and its message catalog", async function () {
     const help = await page.evaluate(() => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -82,6 +82,20 @@ describe("the hub started with npm start (e2e)", function () {
     assert.equal(editor.status, 200);
   });
 
+  it("enriches alerts against the bundled demo feed with no API key, and records the verdict", async function () {
+    const res = await post(fs.readFileSync(path.join(SAMPLES, "wazuh", "integrator-envelope.json")));
+    assert.equal(res.status, 202, res.body);
+    const id = JSON.parse(res.body).ids[0];
+    let rec: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !rec; i++) {
+      rec = auditRecords().find((r) => r.type === "enrichment.verdict" && r.alertId === id);
+      if (!rec) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(rec, "verdict recorded in the audit log");
+    assert.equal(rec!.verdict, "malicious", JSON.stringify(rec));
+    assert.match((rec!.why as string[]).join("\n"), /demo blocklist/);
+  });
+
   it("normalises every bundled sample as the expected files say", async function () {
     const formats = fs.readdirSync(path.join(SAMPLES, "expected"));
     let checked = 0;
