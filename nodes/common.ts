@@ -3,6 +3,7 @@
  * default hub in <userDir>/soar), and small helpers for config fields.
  */
 import * as path from "node:path";
+import type { EventEmitter } from "node:events";
 import type { Node, NodeAPI } from "node-red";
 import { Hub, type HubOptions } from "../lib/core/hub";
 import type { IntelProvider } from "../lib/intel/types";
@@ -80,4 +81,24 @@ export function parseAllowlistLines(lines: string[]): Allowlist {
     else values.push(line);
   }
   return new Allowlist({ values, cidrs, domainSuffixes });
+}
+
+export interface FirewallCredentials {
+  apiKey?: string;
+  apiSecret?: string;
+  password?: string;
+  privateKey?: string;
+  passphrase?: string;
+  bouncerKey?: string;
+  listToken?: string;
+}
+
+export interface FirewallConfigNode extends Node<FirewallCredentials> {
+  /** The provider name leases use: this node's id (stable when the node is renamed). */
+  providerName: string;
+  label: string;
+  hub?: Hub;
+  ready: Promise<void>;
+  /** "drift" events from scheduled reconciliation, for the block nodes using this firewall. */
+  events: EventEmitter;
 }
