@@ -81,6 +81,25 @@ describe("the editor in headless Chromium (e2e)", function () {
     assert.equal(help.label, "Authentication");
   });
 
+  it("lists active blocks in the SOAR sidebar and releases one with its button", async function () {
+    const res = await fetch(hub.banner.intake, {
+      method: "POST",
+      headers: { authorization: `Bearer ${hub.banner["intake token"]}`, "content-type": "application/json" },
+      body: fs.readFileSync(path.join(__dirname, "..", "fixtures", "samples", "wazuh", "integrator-envelope.json")),
+    });
+    assert.equal(res.status, 202);
+    const blocklist = `http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`;
+    for (let i = 0; i < 50 && !/^198\.51\.100\.23$/m.test(await (await fetch(blocklist)).text()); i++) await new Promise((r) => setTimeout(r, 100));
+    await page.evaluate(() => (window as any).RED.sidebar.show("soar"));
+    const row = page.locator('table.soar-leases tr[data-target="198.51.100.23"]');
+    await row.waitFor({ timeout: 15000 });
+    assert.match(await row.innerText(), /published blocklist/);
+    await row.locator("button.soar-release").click();
+    await row.waitFor({ state: "detached", timeout: 15000 });
+    assert.doesNotMatch(await (await fetch(blocklist)).text(), /198\.51\.100\.23/);
+    await page.screenshot({ path: path.join(hub.home, "sidebar.png") });
+  });
+
   it("imports the quickstart example with no unknown or invalid nodes", async function () {
     const result = await page.evaluate(async () => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any

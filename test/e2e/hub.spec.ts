@@ -94,6 +94,14 @@ describe("the hub started with npm start (e2e)", function () {
     assert.ok(rec, "verdict recorded in the audit log");
     assert.equal(rec!.verdict, "malicious", JSON.stringify(rec));
     assert.match((rec!.why as string[]).join("\n"), /demo blocklist/);
+    // The quickstart puts sources of malicious alerts on the published blocklist; fetch it as a firewall would.
+    let list = "";
+    for (let i = 0; i < 50 && !/^198\.51\.100\.23$/m.test(list); i++) {
+      list = await (await fetch(`http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`)).text();
+      if (!/^198\.51\.100\.23$/m.test(list)) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(list, /^198\.51\.100\.23$/m);
+    assert.match(list, /^#/m, "a comment header firewalls skip");
   });
 
   it("normalises every bundled sample as the expected files say", async function () {
