@@ -16,6 +16,9 @@ interface HubDef extends NodeDef {
   gateways: string;
   dnsServers: string;
   maxActionsPerHour: number | string;
+  repeatWindowDays: number | string;
+  repeatFactor: number | string;
+  maxBlockDays: number | string;
 }
 
 export = function (RED: NodeAPI): void {
@@ -32,6 +35,11 @@ export = function (RED: NodeAPI): void {
         gateways: listField(config.gateways),
         dnsServers: listField(config.dnsServers),
         maxActionsPerHour: positiveNumber(config.maxActionsPerHour, 100),
+      },
+      repeat: {
+        windowMs: positiveNumber(config.repeatWindowDays, 7) * 86_400_000,
+        factor: positiveNumber(config.repeatFactor, 2),
+        maxTtlSeconds: positiveNumber(config.maxBlockDays, 30) * 86_400,
       },
     };
   }

@@ -8,7 +8,7 @@
 import * as path from "node:path";
 import { AuditLog } from "./audit";
 import { FileStateStore } from "./file-store";
-import { LeaseManager } from "../firewall/leases";
+import { LeaseManager, type RepeatOffenderOptions } from "../firewall/leases";
 import type { FirewallProvider } from "../firewall/types";
 import { GuardrailPolicy, GuardrailPolicySpec } from "./guardrails";
 import type { StateStore } from "./types";
@@ -19,6 +19,8 @@ export interface HubOptions {
   /** Simulation mode: action nodes record what they would do and touch nothing. SOAR_SIMULATE=1 forces it on. */
   simulate?: boolean;
   guardrails?: GuardrailPolicySpec;
+  /** Repeat offenders: window, TTL factor and cap (defaults 7 days, 2, 30 days). */
+  repeat?: RepeatOffenderOptions;
 }
 
 export class Hub {
@@ -35,6 +37,7 @@ export class Hub {
   /** Firewalls by provider name (the soar-firewall config node's id), with a label for people. */
   private readonly firewalls = new Map<string, { provider: FirewallProvider; label: string }>();
   private leaseManager?: LeaseManager;
+  private repeat?: RepeatOffenderOptions;
   private leaseStart?: NodeJS.Timeout;
   /** Where the lease scheduler reports problems that have no caller (the node logs them). */
   onWarning: (message: string) => void = (message) => process.emitWarning(message, "SoarHubWarning");
@@ -47,6 +50,7 @@ export class Hub {
       guardrails: () => this.guardrails,
       simulate: () => this.simulate,
       providers: (name) => this.firewalls.get(name)?.provider,
+      repeat: this.repeat,
       warn: (message) => this.onWarning(message),
     });
     return this.leaseManager;
@@ -86,8 +90,9 @@ export class Hub {
   }
 
   /** Apply a config node's settings (the last soar-hub deployed for a folder wins). */
-  configure(opts: Pick<HubOptions, "simulate" | "guardrails">): void {
+  configure(opts: Pick<HubOptions, "simulate" | "guardrails" | "repeat">): void {
     this.simulateSwitch = Boolean(opts.simulate);
+    if (opts.repeat) this.repeat = opts.repeat;
     const next = new GuardrailPolicy(opts.guardrails ?? {});
     next.carryOverFrom(this.guardrails); // a redeploy must not reset the hourly action caps
     this.guardrails = next;

@@ -430,6 +430,7 @@ export class IntelBroker {
   }
 
   private async fly(provider: IntelProvider, indicator: Indicator): Promise<FlightAnswer> {
+    if (provider.cacheable === false) return { result: await provider.lookup({ ...indicator }, this.lifetime.signal), via: 'provider' };
     const namespace = cacheNamespace(provider.name);
     const key = cacheKey(indicator);
     let cached: unknown;

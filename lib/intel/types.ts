@@ -49,6 +49,11 @@ export interface IntelProvider {
   /** True when lookups leave this machine: internal addresses are never sent to such a source. */
   readonly external: boolean;
   /**
+   * false for sources that answer from a local copy (feeds): the broker then never caches their
+   * answers, which would only make a refreshed feed's new entries count late. Default true.
+   */
+  readonly cacheable?: boolean;
+  /**
    * Look one indicator up. Resolves with a result (a miss is found:false/level unknown);
    * rejects with a ProviderError (lib/core/errors) for failures — QUOTA_EXHAUSTED, RATE_LIMITED,
    * AUTH, TIMEOUT, ... — so the broker can tell "source said nothing" from "source could not answer".

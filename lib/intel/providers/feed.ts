@@ -447,6 +447,7 @@ export function localFeedProvider<T>(
       return shape.types();
     },
     external: false,
+    cacheable: false,
     async lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
       if (signal?.aborted) throw cancelled(shape.kind);
       const copy = await loader.whenLoaded();
