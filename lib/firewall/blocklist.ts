@@ -25,6 +25,7 @@ import { ProviderError } from '../core/errors';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
 import type { StateStore } from '../core/types';
 import { secretEquals } from '../intake/auth';
+import { badRequest, cleanComment, parseOrRefuse, parseUnblockAddresses, SerialQueue } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
 
 export type BlocklistFormat = 'text' | 'plain' | 'json';
@@ -80,16 +81,6 @@ const CONTENT_TYPES: Record<BlocklistFormat, string> = {
   json: 'application/json; charset=utf-8',
 };
 
-function badRequest(message: string): ProviderError {
-  return new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message, attempts: 0 });
-}
-
-function parseOrThrow(address: unknown): ParsedTarget {
-  const parsed = parseTarget(address);
-  if ('error' in parsed) throw badRequest(`refused: ${parsed.error}`);
-  return parsed;
-}
-
 /** IPv4 before IPv6, then by address bytes, then by prefix length: a stable, readable order. */
 function compareTargets(a: ParsedTarget, b: ParsedTarget): number {
   if (a.family !== b.family) return a.family - b.family;
@@ -97,12 +88,6 @@ function compareTargets(a: ParsedTarget, b: ParsedTarget): number {
   const bBytes = b.address.toByteArray();
   for (let i = 0; i < aBytes.length; i++) if (aBytes[i] !== bBytes[i]) return aBytes[i] - bBytes[i];
   return a.prefixLength - b.prefixLength;
-}
-
-function cleanComment(comment: unknown): string | undefined {
-  if (typeof comment !== 'string') return undefined;
-  const text = comment.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, COMMENT_MAX);
-  return text === '' ? undefined : text;
 }
 
 function sameBlock(a: StoredBlock | undefined, b: StoredBlock): boolean {
@@ -128,13 +113,13 @@ class StoredBlocklist implements PublishedBlocklist {
   /** Bumped on every change in memory; the render cache is keyed on it. */
   private version = 0;
   private cache = new Map<BlocklistFormat, { version: number; validUntil: number; snapshot: BlocklistSnapshot }>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: PublishedBlocklistOptions) {
     if (typeof options?.name !== 'string' || !LIST_NAME.test(options.name)) {
-      throw badRequest(`invalid blocklist name "${String(options?.name).slice(0, 40)}" (letters, digits, _ and -; max 64)`);
+      throw badRequest(KIND, `invalid blocklist name "${String(options?.name).slice(0, 40)}" (letters, digits, _ and -; max 64)`);
     }
-    if (!options.store) throw badRequest('a published blocklist needs a state store');
+    if (!options.store) throw badRequest(KIND, 'a published blocklist needs a state store');
     this.name = options.name;
     this.store = options.store;
     this.now = options.now ?? Date.now;
@@ -144,12 +129,6 @@ class StoredBlocklist implements PublishedBlocklist {
 
   get loaded(): boolean {
     return this.isLoaded;
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work, work);
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 
   private async load(): Promise<void> {
@@ -177,7 +156,7 @@ class StoredBlocklist implements PublishedBlocklist {
 
   /** Loads the list from the store (once). */
   ensureReady(): Promise<void> {
-    return this.serial(() => this.load());
+    return this.queue.run(() => this.load());
   }
 
   private isLive(entry: StoredBlock, now: number): boolean {
@@ -204,7 +183,7 @@ class StoredBlocklist implements PublishedBlocklist {
   }
 
   sweep(): Promise<void> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       await this.load();
       await this.sweepNow();
     });
@@ -216,18 +195,18 @@ class StoredBlocklist implements PublishedBlocklist {
    * it brings one).
    */
   async block(targets: BlockTarget[]): Promise<void> {
-    if (!Array.isArray(targets)) throw badRequest('block() expects an array of targets');
+    if (!Array.isArray(targets)) throw badRequest(KIND, 'block() expects an array of targets');
     const wanted = new Map<string, { ttlSeconds?: number; comment?: string }>();
     for (const target of targets) {
-      const parsed = parseOrThrow(target?.address);
+      const parsed = parseOrRefuse(KIND, target?.address, 'refused');
       const ttl = target.ttlSeconds;
       if (ttl !== undefined && ttl !== null && (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0)) {
-        throw badRequest(`ttlSeconds for ${parsed.canonical} must be a positive number of seconds (omit it for a permanent block)`);
+        throw badRequest(KIND, `ttlSeconds for ${parsed.canonical} must be a positive number of seconds (omit it for a permanent block)`);
       }
-      wanted.set(parsed.canonical, { ttlSeconds: ttl ?? undefined, comment: cleanComment(target.comment) });
+      wanted.set(parsed.canonical, { ttlSeconds: ttl ?? undefined, comment: cleanComment(target.comment, COMMENT_MAX) });
     }
     if (wanted.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       await this.load();
       await this.sweepNow();
       const now = this.now();
@@ -262,11 +241,9 @@ class StoredBlocklist implements PublishedBlocklist {
 
   /** Remove these addresses; absent ones are fine. */
   async unblock(addresses: string[]): Promise<void> {
-    if (!Array.isArray(addresses)) throw badRequest('unblock() expects an array of addresses');
-    const remove = new Set<string>();
-    for (const address of addresses) remove.add(parseOrThrow(address).canonical);
+    const remove = new Set(parseUnblockAddresses(KIND, addresses, 'refused').keys());
     if (remove.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       await this.load();
       await this.sweepNow();
       const present = [...remove].filter((address) => this.entries.has(address));
@@ -288,7 +265,7 @@ class StoredBlocklist implements PublishedBlocklist {
 
   /** What pullers get now, with the seconds each entry has left. */
   list(): Promise<EnforcedBlock[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       await this.load();
       await this.sweepNow();
       const now = this.now();
@@ -322,7 +299,7 @@ class StoredBlocklist implements PublishedBlocklist {
 
   snapshot(format: BlocklistFormat = 'text'): BlocklistSnapshot {
     if (!this.isLoaded) throw new ProviderError({ provider: KIND, code: 'SERVER', attempts: 0, message: `blocklist "${this.name}" is not loaded yet (call ensureReady())` });
-    if (!(format in CONTENT_TYPES)) throw badRequest(`unknown blocklist format "${String(format).slice(0, 20)}" (text, plain, json)`);
+    if (!(format in CONTENT_TYPES)) throw badRequest(KIND, `unknown blocklist format "${String(format).slice(0, 20)}" (text, plain, json)`);
     const now = this.now();
     const cached = this.cache.get(format);
     if (cached && cached.version === this.version && now < cached.validUntil) return cached.snapshot;
@@ -368,7 +345,7 @@ class StoredBlocklist implements PublishedBlocklist {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
   }
 }
 

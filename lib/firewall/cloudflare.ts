@@ -22,12 +22,10 @@
  * No native expiry: a TTL is not sent anywhere. The hub's lease scheduler unblocks at expiry, so list()
  * never reports expiresInSeconds.
  */
-import { createHttpClient, ProviderError, type BodyCheckFailure, type HttpClient, type HttpClientOptions, type RequestSpec } from '../core/http';
+import { createHttpClient, ProviderError, type BodyCheckFailure, type HttpClient, type RequestSpec } from '../core/http';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
+import { badRequest, parseOrRefuse, parseUnblockAddresses, rewrap, SerialQueue, unblockEach, withContext, type HttpTuning } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
-
-/** Client settings a caller may tune (timeouts, retries, budget, agent, test clock). */
-type HttpTuning = Omit<HttpClientOptions, 'provider' | 'baseURL' | 'headers' | 'secrets' | 'checkBody'>;
 
 export interface CloudflareOptions {
   /** Instance name for logs and leases. Default "cloudflare". */
@@ -71,32 +69,7 @@ const DUPLICATE = /duplicate|already exists/i;
 const NOTES_MAX = 500;
 const PAGE_SIZE = 100;
 const MAX_PAGES = 500;
-
-function badRequest(message: string): ProviderError {
-  return new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message, attempts: 0 });
-}
-
-function rewrap(error: ProviderError, changes: { code?: ProviderError['code']; message?: string }): ProviderError {
-  return new ProviderError({
-    provider: error.provider,
-    code: changes.code ?? error.code,
-    message: changes.message ?? error.message,
-    status: error.status,
-    retryable: changes.code === 'AUTH' ? false : error.retryable,
-    retryAfterMs: error.retryAfterMs,
-    resumeAt: error.resumeAt,
-    attempts: error.attempts,
-    vendorCode: error.vendorCode,
-    body: error.body,
-  });
-}
-
-function withContext(error: unknown, context: string): ProviderError {
-  if (!(error instanceof ProviderError)) {
-    return new ProviderError({ provider: KIND, code: 'NETWORK', message: `${context}: ${String(error).slice(0, 200)}` });
-  }
-  return rewrap(error, { message: `${context}: ${error.message}` });
-}
+const REFUSED = 'refused before calling Cloudflare';
 
 function errorCodes(body: unknown): number[] {
   const errors = (body as CfEnvelope<unknown> | undefined)?.errors;
@@ -119,7 +92,7 @@ function normaliseError(error: unknown): unknown {
     (error.status === 400 || error.status === 403) &&
     errorCodes(error.body).some((code) => AUTH_ERROR_CODES.has(code))
   ) {
-    return rewrap(error, { code: 'AUTH' });
+    return rewrap(error, { code: 'AUTH', retryable: false });
   }
   return error;
 }
@@ -141,12 +114,6 @@ export function cloudflareConfiguration(target: ParsedTarget): CloudflareConfigu
   return { error: `${target.canonical}: Cloudflare IP Access rules take IPv6 ranges of /32, /48 or /64 only` };
 }
 
-function parseOrThrow(address: unknown): ParsedTarget {
-  const parsed = parseTarget(address);
-  if ('error' in parsed) throw badRequest(`refused before calling Cloudflare: ${parsed.error}`);
-  return parsed;
-}
-
 /** The canonical form of a rule's value, so "2001:DB8::1" and "2001:db8::1" compare equal. */
 function ruleAddress(rule: AccessRule): string | undefined {
   const parsed = parseTarget(rule?.configuration?.value);
@@ -160,14 +127,14 @@ export class CloudflareFirewall implements FirewallProvider {
   private readonly rulesPath: string;
   private readonly notesPrefix: string;
   /** One change at a time: search-then-create must not race another call for the same value. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: CloudflareOptions) {
     this.name = options.name ?? 'cloudflare';
-    if (!options.apiToken) throw badRequest('Cloudflare needs an API token (My Profile > API Tokens)');
-    if (Boolean(options.accountId) === Boolean(options.zoneId)) throw badRequest('Cloudflare needs exactly one of accountId and zoneId');
+    if (!options.apiToken) throw badRequest(KIND, 'Cloudflare needs an API token (My Profile > API Tokens)');
+    if (Boolean(options.accountId) === Boolean(options.zoneId)) throw badRequest(KIND, 'Cloudflare needs exactly one of accountId and zoneId');
     const scope = options.accountId ? ['accounts', options.accountId] : ['zones', options.zoneId!];
-    if (!SCOPE_ID.test(scope[1])) throw badRequest(`invalid Cloudflare ${scope[0] === 'accounts' ? 'account' : 'zone'} id`);
+    if (!SCOPE_ID.test(scope[1])) throw badRequest(KIND, `invalid Cloudflare ${scope[0] === 'accounts' ? 'account' : 'zone'} id`);
     this.rulesPath = `/${scope[0]}/${scope[1]}/firewall/access_rules/rules`;
     this.notesPrefix = options.notesPrefix ?? 'soar';
     this.http = createHttpClient({
@@ -187,12 +154,6 @@ export class CloudflareFirewall implements FirewallProvider {
         };
       },
     });
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work, work);
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 
   private async request<T>(spec: RequestSpec): Promise<CfEnvelope<T>> {
@@ -233,7 +194,7 @@ export class CloudflareFirewall implements FirewallProvider {
 
   /** Checks the token can read the rules of the scope. Changes nothing. */
   ensureReady(): Promise<void> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       await this.request({ url: this.rulesPath, params: { page: 1, per_page: 1 } });
     });
   }
@@ -244,16 +205,16 @@ export class CloudflareFirewall implements FirewallProvider {
    * created are deleted before the error is thrown. An existing block rule counts as blocked.
    */
   async block(targets: BlockTarget[]): Promise<void> {
-    if (!Array.isArray(targets)) throw badRequest('block() expects an array of targets');
+    if (!Array.isArray(targets)) throw badRequest(KIND, 'block() expects an array of targets');
     const wanted = new Map<string, { config: CloudflareConfiguration; notes: string; hasComment: boolean }>();
     for (const target of targets) {
-      const parsed = parseOrThrow(target?.address);
+      const parsed = parseOrRefuse(KIND, target?.address, REFUSED);
       const config = cloudflareConfiguration(parsed);
-      if ('error' in config) throw badRequest(`refused before calling Cloudflare: ${config.error}`);
+      if ('error' in config) throw badRequest(KIND, `${REFUSED}: ${config.error}`);
       wanted.set(parsed.canonical, { config, notes: this.notesFor(target.comment), hasComment: typeof target.comment === 'string' && target.comment.trim() !== '' });
     }
     if (wanted.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const toCreate: { canonical: string; config: CloudflareConfiguration; notes: string }[] = [];
       const toRelabel: { rule: AccessRule; notes: string }[] = [];
       const conflicts: string[] = [];
@@ -288,7 +249,7 @@ export class CloudflareFirewall implements FirewallProvider {
           }
         }
         const note = failed.length > 0 ? `; rollback FAILED for rule(s) ${failed.join(', ')}` : created.length > 0 ? `; rolled back ${created.length} created` : '';
-        throw withContext(error, `nothing blocked${note}`);
+        throw withContext(KIND, error, `nothing blocked${note}`);
       }
     });
   }
@@ -323,33 +284,25 @@ export class CloudflareFirewall implements FirewallProvider {
 
   /** Delete our block rules for each address; absent ones (and addresses Cloudflare cannot hold) are fine. */
   async unblock(addresses: string[]): Promise<void> {
-    if (!Array.isArray(addresses)) throw badRequest('unblock() expects an array of addresses');
     const wanted = new Map<string, CloudflareConfiguration>();
-    for (const address of addresses) {
-      const parsed = parseOrThrow(address);
+    for (const [canonical, parsed] of parseUnblockAddresses(KIND, addresses, REFUSED)) {
       const config = cloudflareConfiguration(parsed);
-      if (!('error' in config)) wanted.set(parsed.canonical, config);
+      if (!('error' in config)) wanted.set(canonical, config);
     }
     if (wanted.size === 0) return;
-    return this.serial(async () => {
-      const failures: { address: string; error: unknown }[] = [];
-      for (const [canonical, config] of wanted) {
-        try {
-          const rules = await this.rulesFor(config, canonical);
-          for (const rule of rules) {
-            if (rule.mode === 'block' && this.isOurs(rule)) await this.deleteRule(rule.id);
-          }
-        } catch (error) {
-          failures.push({ address: canonical, error });
+    return this.queue.run(() =>
+      unblockEach(KIND, wanted, async (config, canonical) => {
+        const rules = await this.rulesFor(config, canonical);
+        for (const rule of rules) {
+          if (rule.mode === 'block' && this.isOurs(rule)) await this.deleteRule(rule.id);
         }
-      }
-      if (failures.length > 0) throw withContext(failures[0].error, `unblock failed for ${failures.map((f) => f.address).join(', ')}`);
-    });
+      }),
+    );
   }
 
   /** Our block rules for IP addresses and ranges, all pages. */
   list(): Promise<EnforcedBlock[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const blocks = new Map<string, EnforcedBlock>();
       for (let page = 1; page <= MAX_PAGES; page++) {
         const body = await this.request<AccessRule[]>({ url: this.rulesPath, params: { mode: 'block', page, per_page: PAGE_SIZE } });
@@ -370,7 +323,7 @@ export class CloudflareFirewall implements FirewallProvider {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
     this.http.close();
   }
 }

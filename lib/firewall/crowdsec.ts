@@ -29,6 +29,7 @@ import { createHttpClient, ProviderError, type HttpClient, type RequestSpec, typ
 import type { SleepFn } from '../core/budget';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
 import { sanitiseComment } from './nft-script';
+import { badRequest, checkTtl, isSingleAddress, parseOrRefuse, parseUnblockAddresses, SerialQueue } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
 
 export interface CrowdsecOptions {
@@ -69,6 +70,8 @@ const TOKEN_FALLBACK_MS = 10 * 60_000;
 const PER_TARGET_LOOKUPS = 20;
 const PARALLEL_DELETES = 4;
 const PROVIDER = 'crowdsec';
+const REFUSED = 'refused before calling CrowdSec';
+const TTL_LIMIT = { maxSeconds: CROWDSEC_MAX_TTL_SECONDS, described: `${CROWDSEC_MAX_TTL_SECONDS} (one year)` };
 
 /** A decision as the LAPI returns it (bouncer route, or inside an alert). */
 interface LapiDecision {
@@ -94,10 +97,6 @@ interface PreparedTarget {
   comment?: string;
 }
 
-function badRequest(message: string): ProviderError {
-  return new ProviderError({ provider: PROVIDER, code: 'BAD_REQUEST', attempts: 0, message });
-}
-
 function bodyError(message: string): ProviderError {
   return new ProviderError({ provider: PROVIDER, code: 'BODY_ERROR', message });
 }
@@ -115,10 +114,6 @@ export function parseGoDuration(text: unknown): number | undefined {
   return match[1] === '-' ? -seconds : seconds;
 }
 
-function isSingleAddress(target: ParsedTarget): boolean {
-  return target.prefixLength === (target.family === 4 ? 32 : 128);
-}
-
 /** The CrowdSec scope of a target: an address is "Ip", a prefix is "Range". */
 function scopeOf(target: ParsedTarget): 'Ip' | 'Range' {
   return isSingleAddress(target) ? 'Ip' : 'Range';
@@ -129,27 +124,9 @@ function lookupParams(target: ParsedTarget): Record<string, string> {
   return isSingleAddress(target) ? { ip: target.canonical } : { range: target.canonical };
 }
 
-function parseOrThrow(address: unknown): ParsedTarget {
-  const parsed = parseTarget(address);
-  if ('error' in parsed) throw badRequest(`refused before calling CrowdSec: ${parsed.error}`);
-  return parsed;
-}
-
-function checkTtl(ttl: unknown, address: string): number | undefined {
-  if (ttl === undefined || ttl === null) return undefined;
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
-    throw badRequest(`ttlSeconds for ${address} must be a positive number of seconds (omit it for a permanent block)`);
-  }
-  const seconds = Math.ceil(ttl);
-  if (seconds > CROWDSEC_MAX_TTL_SECONDS) {
-    throw badRequest(`ttlSeconds for ${address} is above ${CROWDSEC_MAX_TTL_SECONDS} (one year); omit it for a permanent block`);
-  }
-  return seconds;
-}
-
 function checkName(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.trim() === '' || value.length > 128 || /[\u0000-\u001f]/.test(value)) {
-    throw badRequest(`crowdsec: ${what} must be a non-empty single-line string (max 128 characters)`);
+    throw badRequest(PROVIDER, `crowdsec: ${what} must be a non-empty single-line string (max 128 characters)`);
   }
   return value.trim();
 }
@@ -169,23 +146,23 @@ export class CrowdsecFirewall implements FirewallProvider {
   private session?: { token: string; refreshAt: number };
   private loggingIn?: Promise<string>;
   /** Calls run one after another: a re-block's cleanup must not race an unblock of the same address. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: CrowdsecOptions) {
-    if (!options || typeof options !== 'object') throw badRequest('crowdsec: options are required');
+    if (!options || typeof options !== 'object') throw badRequest(PROVIDER, 'crowdsec: options are required');
     this.name = options.name ?? 'crowdsec';
     let base: URL;
     try {
       base = new URL(options.baseURL);
     } catch {
-      throw badRequest('crowdsec: baseURL must be a URL such as http://127.0.0.1:8080');
+      throw badRequest(PROVIDER, 'crowdsec: baseURL must be a URL such as http://127.0.0.1:8080');
     }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest('crowdsec: baseURL must be http(s)');
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest(PROVIDER, 'crowdsec: baseURL must be http(s)');
     this.machineId = checkName(options.machineId, 'machineId');
-    if (typeof options.password !== 'string' || options.password === '') throw badRequest('crowdsec: password is required');
+    if (typeof options.password !== 'string' || options.password === '') throw badRequest(PROVIDER, 'crowdsec: password is required');
     this.password = options.password;
     if (options.bouncerKey !== undefined && (typeof options.bouncerKey !== 'string' || options.bouncerKey === '')) {
-      throw badRequest('crowdsec: bouncerKey must be a non-empty string when given');
+      throw badRequest(PROVIDER, 'crowdsec: bouncerKey must be a non-empty string when given');
     }
     this.bouncerKey = options.bouncerKey;
     this.scenario = checkName(options.scenario ?? 'soar/manual-block', 'scenario');
@@ -194,7 +171,7 @@ export class CrowdsecFirewall implements FirewallProvider {
     else this.origins = new Set((options.origins ?? [this.origin]).map((o) => checkName(o, 'origins entry')));
     this.permanentSeconds = options.permanentSeconds ?? DEFAULT_PERMANENT_SECONDS;
     if (!Number.isInteger(this.permanentSeconds) || this.permanentSeconds <= CROWDSEC_MAX_TTL_SECONDS) {
-      throw badRequest(`crowdsec: permanentSeconds must be an integer above ${CROWDSEC_MAX_TTL_SECONDS} (one year)`);
+      throw badRequest(PROVIDER, `crowdsec: permanentSeconds must be an integer above ${CROWDSEC_MAX_TTL_SECONDS} (one year)`);
     }
     this.now = options.now ?? Date.now;
     this.http = createHttpClient({
@@ -209,12 +186,6 @@ export class CrowdsecFirewall implements FirewallProvider {
       // A LAPI that also holds community blocklists answers /v1/decisions with tens of thousands of rows.
       maxBodyBytes: 64 * 1024 * 1024,
     });
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work, work);
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -401,13 +372,13 @@ export class CrowdsecFirewall implements FirewallProvider {
   }
 
   private prepareBlock(targets: BlockTarget[]): PreparedTarget[] {
-    if (!Array.isArray(targets)) throw badRequest('block() expects an array of targets');
+    if (!Array.isArray(targets)) throw badRequest(PROVIDER, 'block() expects an array of targets');
     const byCanonical = new Map<string, PreparedTarget>();
     for (const target of targets) {
-      if (!target || typeof target !== 'object') throw badRequest('a block target must be an object with an address');
-      const parsed = parseOrThrow(target.address);
+      if (!target || typeof target !== 'object') throw badRequest(PROVIDER, 'a block target must be an object with an address');
+      const parsed = parseOrRefuse(PROVIDER, target.address, REFUSED);
       const prepared: PreparedTarget = { target: parsed };
-      const ttl = checkTtl(target.ttlSeconds, parsed.canonical);
+      const ttl = checkTtl(PROVIDER, target.ttlSeconds, parsed.canonical, TTL_LIMIT);
       if (ttl !== undefined) prepared.ttlSeconds = ttl;
       const comment = sanitiseComment(target.comment);
       if (comment !== undefined) prepared.comment = comment;
@@ -422,7 +393,7 @@ export class CrowdsecFirewall implements FirewallProvider {
 
   /** Log in (checks the machine credentials) and, with a bouncer key, check that key. */
   ensureReady(): Promise<void> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       this.session = undefined;
       await this.token();
       if (this.bouncerKey) {
@@ -449,7 +420,7 @@ export class CrowdsecFirewall implements FirewallProvider {
   block(targets: BlockTarget[]): Promise<void> {
     const prepared = this.prepareBlock(targets);
     if (prepared.length === 0) return Promise.resolve();
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const older = (await this.decisionsFor(prepared.map((p) => p.target))).filter((d) => d.origin === this.origin);
       const at = new Date(this.now()).toISOString();
       const response = await this.watcherRequest<unknown>({
@@ -468,15 +439,9 @@ export class CrowdsecFirewall implements FirewallProvider {
 
   /** Delete the managed decisions (see `origins`) whose value is exactly one of the addresses. */
   unblock(addresses: string[]): Promise<void> {
-    if (!Array.isArray(addresses)) throw badRequest('unblock() expects an array of addresses');
-    const byCanonical = new Map<string, ParsedTarget>();
-    for (const address of addresses) {
-      const parsed = parseOrThrow(address);
-      byCanonical.set(parsed.canonical, parsed);
-    }
-    const targets = [...byCanonical.values()];
+    const targets = [...parseUnblockAddresses(PROVIDER, addresses, REFUSED).values()];
     if (targets.length === 0) return Promise.resolve();
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const found = (await this.decisionsFor(targets)).filter((d) => this.managed(d));
       if (found.length > 0) await this.deleteDecisions(found.map((d) => d.id));
     });
@@ -484,7 +449,7 @@ export class CrowdsecFirewall implements FirewallProvider {
 
   /** Active managed bans, one entry per address (the longest remaining time when there are several). */
   list(): Promise<EnforcedBlock[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const longest = new Map<string, number>();
       for (const decision of await this.fetchDecisions()) {
         if (!this.managed(decision)) continue;
@@ -498,7 +463,7 @@ export class CrowdsecFirewall implements FirewallProvider {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
     this.http.close();
   }
 }

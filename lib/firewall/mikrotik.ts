@@ -22,12 +22,23 @@
  *   /ip firewall raw add chain=prerouting src-address-list=soar_block action=drop comment=soar
  */
 import { codeForStatus } from '../core/errors';
-import { createHttpClient, ProviderError, type HttpClient, type HttpClientOptions, type RequestSpec } from '../core/http';
+import { createHttpClient, ProviderError, type HttpClient, type RequestSpec } from '../core/http';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
+import {
+  apiRoot,
+  badRequest,
+  checkTtl,
+  cleanComment,
+  isSingleAddress,
+  parseOrRefuse,
+  parseUnblockAddresses,
+  rewrap,
+  SerialQueue,
+  unblockEach,
+  withContext,
+  type HttpTuning,
+} from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
-
-/** Client settings a caller may tune (timeouts, retries, budget, TLS agent, test clock). */
-type HttpTuning = Omit<HttpClientOptions, 'provider' | 'baseURL' | 'headers' | 'secrets' | 'checkBody'>;
 
 export interface MikrotikOptions {
   /** Instance name for logs and leases. Default "mikrotik". */
@@ -66,32 +77,8 @@ export const MIKROTIK_MAX_TIMEOUT_SECONDS = 21_474_836;
 const COMMENT_MAX = 200;
 const ALREADY_PRESENT = /already have such entry/i;
 const DROPPING_ACTIONS = new Set(['drop', 'reject', 'tarpit']);
-
-function badRequest(message: string): ProviderError {
-  return new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message, attempts: 0 });
-}
-
-function rewrap(error: ProviderError, message: string): ProviderError {
-  return new ProviderError({
-    provider: error.provider,
-    code: error.code,
-    message,
-    status: error.status,
-    retryable: error.retryable,
-    retryAfterMs: error.retryAfterMs,
-    resumeAt: error.resumeAt,
-    attempts: error.attempts,
-    vendorCode: error.vendorCode,
-    body: error.body,
-  });
-}
-
-function withContext(error: unknown, context: string): ProviderError {
-  if (!(error instanceof ProviderError)) {
-    return new ProviderError({ provider: KIND, code: 'NETWORK', message: `${context}: ${String(error).slice(0, 200)}` });
-  }
-  return rewrap(error, `${context}: ${error.message}`);
-}
+const REFUSED = 'refused before calling the router';
+const TTL_LIMIT = { maxSeconds: MIKROTIK_MAX_TIMEOUT_SECONDS, described: `RouterOS' longest timeout (${MIKROTIK_MAX_TIMEOUT_SECONDS} s, about 248 days)` };
 
 function detailOf(body: unknown): string | undefined {
   const detail = body && typeof body === 'object' ? (body as { detail?: unknown }).detail : undefined;
@@ -133,34 +120,6 @@ export function parseRouterOsDuration(text: unknown): number | undefined {
   return Number(w ?? 0) * 604_800 + Number(d ?? 0) * 86_400 + Number(h ?? 0) * 3_600 + Number(m ?? 0) * 60 + Number(s ?? 0) + Number(ms ?? 0) / 1000;
 }
 
-function parseOrThrow(address: unknown): ParsedTarget {
-  const parsed = parseTarget(address);
-  if ('error' in parsed) throw badRequest(`refused before calling the router: ${parsed.error}`);
-  return parsed;
-}
-
-function checkTtl(ttl: unknown, address: string): number | undefined {
-  if (ttl === undefined || ttl === null) return undefined;
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
-    throw badRequest(`ttlSeconds for ${address} must be a positive number of seconds (omit it for a permanent block)`);
-  }
-  const seconds = Math.ceil(ttl);
-  if (seconds > MIKROTIK_MAX_TIMEOUT_SECONDS) {
-    throw badRequest(`ttlSeconds for ${address} is above RouterOS' longest timeout (${MIKROTIK_MAX_TIMEOUT_SECONDS} s, about 248 days); omit it for a permanent block`);
-  }
-  return seconds;
-}
-
-function cleanComment(comment: unknown): string | undefined {
-  if (typeof comment !== 'string') return undefined;
-  const text = comment.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, COMMENT_MAX);
-  return text === '' ? undefined : text;
-}
-
-function isHost(target: ParsedTarget): boolean {
-  return target.prefixLength === (target.family === 4 ? 32 : 128);
-}
-
 /** An entry's address in canonical form; ranges "a-b" come back as they are, names as undefined. */
 function entryAddress(address: unknown): string | undefined {
   if (typeof address !== 'string') return undefined;
@@ -178,21 +137,20 @@ export class MikrotikFirewall implements FirewallProvider {
   private readonly http: HttpClient;
   private readonly checkRules: boolean;
   /** One change at a time: find-then-add must not race another call for the same address. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: MikrotikOptions) {
     this.name = options.name ?? 'mikrotik';
     this.listName = options.list ?? 'soar_block';
-    if (!LIST_NAME.test(this.listName)) throw badRequest(`invalid address-list name "${String(this.listName).slice(0, 40)}" (letters, digits, _ . -; max 63)`);
-    if (!options.username || typeof options.password !== 'string') throw badRequest('MikroTik needs a username and password');
-    const base = String(options.url ?? '').replace(/\/+$/, '');
-    if (!/^https?:\/\//i.test(base)) throw badRequest('MikroTik url must start with https:// (or http:// from RouterOS 7.9 with the www service)');
+    if (!LIST_NAME.test(this.listName)) throw badRequest(KIND, `invalid address-list name "${String(this.listName).slice(0, 40)}" (letters, digits, _ . -; max 63)`);
+    if (!options.username || typeof options.password !== 'string') throw badRequest(KIND, 'MikroTik needs a username and password');
+    const baseURL = apiRoot(KIND, options.url, '/rest', 'MikroTik url must start with https:// (or http:// from RouterOS 7.9 with the www service)');
     this.checkRules = options.checkRules ?? true;
     const basic = Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64');
     this.http = createHttpClient({
       ...options.http,
       provider: KIND,
-      baseURL: /\/rest$/i.test(base) ? base : `${base}/rest`,
+      baseURL,
       headers: { Authorization: `Basic ${basic}` },
       secrets: [options.password, basic].filter((s) => s !== ''),
       checkBody: (data) => {
@@ -209,19 +167,13 @@ export class MikrotikFirewall implements FirewallProvider {
     });
   }
 
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work, work);
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
   /** A call whose error message carries RouterOS' `detail` (the only informative part). */
   private async request<T>(spec: RequestSpec): Promise<T> {
     try {
       return (await this.http.request<T>(spec)).data;
     } catch (error) {
       const detail = error instanceof ProviderError ? detailOf(error.body) : undefined;
-      if (error instanceof ProviderError && detail && !error.message.includes(detail)) throw rewrap(error, `${error.message}: ${detail}`);
+      if (error instanceof ProviderError && detail && !error.message.includes(detail)) throw rewrap(error, { message: `${error.message}: ${detail}` });
       throw error;
     }
   }
@@ -232,7 +184,7 @@ export class MikrotikFirewall implements FirewallProvider {
 
   /** Checks credentials, RouterOS v7, and (unless switched off) that a rule drops the list. Changes nothing. */
   ensureReady(): Promise<void> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const resource = await this.request<{ version?: unknown }>({ url: '/system/resource' });
       const major = Number(/^(\d+)\./.exec(String(resource?.version ?? ''))?.[1]);
       if (Number.isFinite(major) && major < 7) {
@@ -261,7 +213,7 @@ export class MikrotikFirewall implements FirewallProvider {
 
   /** The entry for this address in our list, if any. */
   private async find(target: ParsedTarget): Promise<ListEntry | undefined> {
-    const forms = isHost(target) && target.family === 6 ? [target.canonical, `${target.canonical}/128`] : [target.canonical];
+    const forms = isSingleAddress(target) && target.family === 6 ? [target.canonical, `${target.canonical}/128`] : [target.canonical];
     for (const address of forms) {
       const rows = await this.request<ListEntry[]>({ url: this.path(target.family), params: { list: this.listName, address } });
       const hit = (Array.isArray(rows) ? rows : []).find((row) => row?.list === undefined || row.list === this.listName);
@@ -372,15 +324,16 @@ export class MikrotikFirewall implements FirewallProvider {
 
   /** Every target or none: on a failure, what this call changed is undone before the error is thrown. */
   async block(targets: BlockTarget[]): Promise<void> {
-    if (!Array.isArray(targets)) throw badRequest('block() expects an array of targets');
+    if (!Array.isArray(targets)) throw badRequest(KIND, 'block() expects an array of targets');
     const wanted = new Map<string, Wanted>();
     for (const target of targets) {
-      const parsed = parseOrThrow(target?.address);
+      const parsed = parseOrRefuse(KIND, target?.address, REFUSED);
       wanted.delete(parsed.canonical);
-      wanted.set(parsed.canonical, { target: parsed, ttlSeconds: checkTtl(target.ttlSeconds, parsed.canonical), comment: cleanComment(target.comment) });
+      const ttlSeconds = checkTtl(KIND, target.ttlSeconds, parsed.canonical, TTL_LIMIT);
+      wanted.set(parsed.canonical, { target: parsed, ttlSeconds, comment: cleanComment(target.comment, COMMENT_MAX) });
     }
     if (wanted.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const undo: (() => Promise<void>)[] = [];
       try {
         for (const item of wanted.values()) {
@@ -397,37 +350,26 @@ export class MikrotikFirewall implements FirewallProvider {
           }
         }
         const note = failed > 0 ? `; rollback FAILED for ${failed} of ${undo.length} change(s)` : undo.length > 0 ? `; rolled back ${undo.length} change(s)` : '';
-        throw withContext(error, `nothing blocked${note}`);
+        throw withContext(KIND, error, `nothing blocked${note}`);
       }
     });
   }
 
   /** Delete the entries of these addresses; absent ones are fine. Tries all, then reports the first failure. */
   async unblock(addresses: string[]): Promise<void> {
-    if (!Array.isArray(addresses)) throw badRequest('unblock() expects an array of addresses');
-    const targets = new Map<string, ParsedTarget>();
-    for (const address of addresses) {
-      const parsed = parseOrThrow(address);
-      targets.set(parsed.canonical, parsed);
-    }
+    const targets = parseUnblockAddresses(KIND, addresses, REFUSED);
     if (targets.size === 0) return;
-    return this.serial(async () => {
-      const failures: { address: string; error: unknown }[] = [];
-      for (const target of targets.values()) {
-        try {
-          const entry = await this.find(target);
-          if (entry) await this.remove(target.family, entry['.id']);
-        } catch (error) {
-          failures.push({ address: target.canonical, error });
-        }
-      }
-      if (failures.length > 0) throw withContext(failures[0].error, `unblock failed for ${failures.map((f) => f.address).join(', ')}`);
-    });
+    return this.queue.run(() =>
+      unblockEach(KIND, targets, async (target) => {
+        const entry = await this.find(target);
+        if (entry) await this.remove(target.family, entry['.id']);
+      }),
+    );
   }
 
   /** Enabled entries of the list (IPv4 and IPv6) with the time RouterOS will keep them. */
   list(): Promise<EnforcedBlock[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const blocks: EnforcedBlock[] = [];
       for (const family of [4, 6] as const) {
         const rows = await this.request<ListEntry[]>({ url: this.path(family), params: { list: this.listName } });
@@ -447,7 +389,7 @@ export class MikrotikFirewall implements FirewallProvider {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
     this.http.close();
   }
 }

@@ -16,12 +16,10 @@
  * No native expiry: a TTL is not sent anywhere. The hub's lease scheduler unblocks at expiry, so list()
  * never reports expiresInSeconds.
  */
-import { createHttpClient, ProviderError, type HttpClient, type HttpClientOptions, type RequestSpec } from '../core/http';
+import { createHttpClient, ProviderError, type HttpClient, type RequestSpec } from '../core/http';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
+import { apiRoot, badRequest, parseOrRefuse, parseUnblockAddresses, SerialQueue, unblockEach, withContext, type HttpTuning } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
-
-/** Client settings a caller may tune (timeouts, retries, budget, TLS agent, test clock). */
-type HttpTuning = Omit<HttpClientOptions, 'provider' | 'baseURL' | 'headers' | 'secrets' | 'checkBody'>;
 
 export interface OpnsenseOptions {
   /** Instance name for logs and leases. Default "opnsense". */
@@ -43,35 +41,7 @@ const FILLABLE_TYPES = new Set(['host', 'network', 'external']);
 const ALIAS_UTIL = '/firewall/alias_util';
 const LIST_PAGE_SIZE = 5000;
 const MAX_LIST_PAGES = 200;
-
-function badRequest(message: string): ProviderError {
-  return new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message, attempts: 0 });
-}
-
-/** The same error with more context in front (the original message is already redacted). */
-function withContext(error: unknown, context: string): ProviderError {
-  if (!(error instanceof ProviderError)) {
-    return new ProviderError({ provider: KIND, code: 'NETWORK', message: `${context}: ${String(error).slice(0, 200)}` });
-  }
-  return new ProviderError({
-    provider: error.provider,
-    code: error.code,
-    message: `${context}: ${error.message}`,
-    status: error.status,
-    retryable: error.retryable,
-    retryAfterMs: error.retryAfterMs,
-    resumeAt: error.resumeAt,
-    attempts: error.attempts,
-    vendorCode: error.vendorCode,
-    body: error.body,
-  });
-}
-
-function parseOrThrow(address: unknown): ParsedTarget {
-  const parsed = parseTarget(address);
-  if ('error' in parsed) throw badRequest(`refused before calling OPNsense: ${parsed.error}`);
-  return parsed;
-}
+const REFUSED = 'refused before calling OPNsense';
 
 /** The address as alias_util takes it: plain IP, or network/len. Only [0-9a-f:./] survive its filter. */
 function addressText(target: ParsedTarget): string {
@@ -117,20 +87,19 @@ export class OpnsenseFirewall implements FirewallProvider {
   private readonly http: HttpClient;
   private ready = false;
   /** One change at a time: the read-then-add in block() must not interleave with another call. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: OpnsenseOptions) {
     this.name = options.name ?? 'opnsense';
     this.alias = options.alias ?? 'soar_block';
-    if (!ALIAS_NAME.test(this.alias)) throw badRequest(`invalid OPNsense alias name "${String(this.alias).slice(0, 40)}" (letters, digits, _; max 32)`);
-    if (!options.apiKey || !options.apiSecret) throw badRequest('OPNsense needs an API key and secret (System > Access > Users > API keys)');
-    const base = String(options.url ?? '').replace(/\/+$/, '');
-    if (!/^https?:\/\//i.test(base)) throw badRequest('OPNsense url must start with https:// (or http://)');
+    if (!ALIAS_NAME.test(this.alias)) throw badRequest(KIND, `invalid OPNsense alias name "${String(this.alias).slice(0, 40)}" (letters, digits, _; max 32)`);
+    if (!options.apiKey || !options.apiSecret) throw badRequest(KIND, 'OPNsense needs an API key and secret (System > Access > Users > API keys)');
+    const baseURL = apiRoot(KIND, options.url, '/api', 'OPNsense url must start with https:// (or http://)');
     const basic = Buffer.from(`${options.apiKey}:${options.apiSecret}`, 'utf8').toString('base64');
     this.http = createHttpClient({
       ...options.http,
       provider: KIND,
-      baseURL: /\/api$/i.test(base) ? base : `${base}/api`,
+      baseURL,
       headers: { Authorization: `Basic ${basic}` },
       secrets: [options.apiKey, options.apiSecret, basic],
       checkBody: (data) => {
@@ -144,12 +113,6 @@ export class OpnsenseFirewall implements FirewallProvider {
         return undefined;
       },
     });
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work, work);
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 
   private request<T>(spec: RequestSpec): Promise<T> {
@@ -185,7 +148,7 @@ export class OpnsenseFirewall implements FirewallProvider {
 
   /** Checks the alias exists (and its type). Changes nothing. */
   ensureReady(): Promise<void> {
-    return this.serial(() => this.checkAlias());
+    return this.queue.run(() => this.checkAlias());
   }
 
   private async readEntries(): Promise<string[]> {
@@ -213,14 +176,14 @@ export class OpnsenseFirewall implements FirewallProvider {
    * (no native expiry; the lease scheduler unblocks).
    */
   async block(targets: BlockTarget[]): Promise<void> {
-    if (!Array.isArray(targets)) throw badRequest('block() expects an array of targets');
+    if (!Array.isArray(targets)) throw badRequest(KIND, 'block() expects an array of targets');
     const parsed = new Map<string, ParsedTarget>();
     for (const target of targets) {
-      const one = parseOrThrow(target?.address);
+      const one = parseOrRefuse(KIND, target?.address, REFUSED);
       parsed.set(one.canonical, one);
     }
     if (parsed.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       if (!this.ready) await this.checkAlias();
       const present = new Set(await this.readEntries());
       const added: ParsedTarget[] = [];
@@ -233,7 +196,7 @@ export class OpnsenseFirewall implements FirewallProvider {
       } catch (error) {
         const undoFailures = await this.undo(added);
         const note = undoFailures.length > 0 ? `; rollback FAILED for ${undoFailures.join(', ')} (still blocked)` : added.length > 0 ? `; rolled back ${added.length} added` : '';
-        throw withContext(error, `nothing blocked${note}`);
+        throw withContext(KIND, error, `nothing blocked${note}`);
       }
     });
   }
@@ -252,35 +215,18 @@ export class OpnsenseFirewall implements FirewallProvider {
 
   /** Delete each address; an absent one is fine. Tries all, then reports the first failure. */
   async unblock(addresses: string[]): Promise<void> {
-    if (!Array.isArray(addresses)) throw badRequest('unblock() expects an array of addresses');
-    const parsed = new Map<string, ParsedTarget>();
-    for (const address of addresses) {
-      const one = parseOrThrow(address);
-      parsed.set(one.canonical, one);
-    }
+    const parsed = parseUnblockAddresses(KIND, addresses, REFUSED);
     if (parsed.size === 0) return;
-    return this.serial(async () => {
-      const failures: { address: string; error: unknown }[] = [];
-      for (const target of parsed.values()) {
-        try {
-          await this.post('delete', target);
-        } catch (error) {
-          failures.push({ address: target.canonical, error });
-        }
-      }
-      if (failures.length > 0) {
-        throw withContext(failures[0].error, `unblock failed for ${failures.map((f) => f.address).join(', ')}`);
-      }
-    });
+    return this.queue.run(() => unblockEach(KIND, parsed, (target) => this.post('delete', target)));
   }
 
   /** The pf table behind the alias: what the firewall enforces now. */
   list(): Promise<EnforcedBlock[]> {
-    return this.serial(async () => (await this.readEntries()).map((address) => ({ address })));
+    return this.queue.run(async () => (await this.readEntries()).map((address) => ({ address })));
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
     this.http.close();
   }
 }

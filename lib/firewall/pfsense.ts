@@ -19,12 +19,10 @@
  * never reports expiresInSeconds.
  */
 import { codeForStatus } from '../core/errors';
-import { createHttpClient, ProviderError, type HttpClient, type HttpClientOptions, type RequestSpec } from '../core/http';
+import { createHttpClient, ProviderError, type HttpClient, type RequestSpec } from '../core/http';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
+import { apiRoot, badRequest, isSingleAddress, parseOrRefuse, parseUnblockAddresses, SerialQueue, withContext, type HttpTuning } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
-
-/** Client settings a caller may tune (timeouts, retries, budget, TLS agent, test clock). */
-type HttpTuning = Omit<HttpClientOptions, 'provider' | 'baseURL' | 'headers' | 'secrets' | 'checkBody'>;
 
 export type PfsenseAuth =
   | { apiKey: string }
@@ -66,38 +64,7 @@ const JWT_DEFAULT_LIFETIME_MS = 3_600_000;
 // Renew this long before the token runs out, so a request never leaves with a token about to expire.
 const JWT_RENEW_MARGIN_MS = 60_000;
 const DETAIL_MAX = 200;
-
-function badRequest(message: string): ProviderError {
-  return new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message, attempts: 0 });
-}
-
-function withContext(error: unknown, context: string): ProviderError {
-  if (!(error instanceof ProviderError)) {
-    return new ProviderError({ provider: KIND, code: 'NETWORK', message: `${context}: ${String(error).slice(0, 200)}` });
-  }
-  return new ProviderError({
-    provider: error.provider,
-    code: error.code,
-    message: `${context}: ${error.message}`,
-    status: error.status,
-    retryable: error.retryable,
-    retryAfterMs: error.retryAfterMs,
-    resumeAt: error.resumeAt,
-    attempts: error.attempts,
-    vendorCode: error.vendorCode,
-    body: error.body,
-  });
-}
-
-function parseOrThrow(address: unknown): ParsedTarget {
-  const parsed = parseTarget(address);
-  if ('error' in parsed) throw badRequest(`refused before calling pfSense: ${parsed.error}`);
-  return parsed;
-}
-
-function isHost(target: ParsedTarget): boolean {
-  return target.prefixLength === (target.family === 4 ? 32 : 128);
-}
+const REFUSED = 'refused before calling pfSense';
 
 /** An alias entry in canonical form, or undefined for what is not an address (FQDN, range). */
 function canonicalEntry(entry: string): string | undefined {
@@ -137,19 +104,18 @@ export class PfsenseFirewall implements FirewallProvider {
   private login?: Promise<string>;
   private checked = false;
   /** One change at a time: read-modify-write of the alias must not interleave. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: PfsenseOptions) {
     this.name = options.name ?? 'pfsense';
     this.alias = options.alias ?? 'soar_block';
-    if (!ALIAS_NAME.test(this.alias)) throw badRequest(`invalid pfSense alias name "${String(this.alias).slice(0, 40)}" (letters, digits, _; max 31)`);
-    const base = String(options.url ?? '').replace(/\/+$/, '');
-    if (!/^https?:\/\//i.test(base)) throw badRequest('pfSense url must start with https:// (or http://)');
+    if (!ALIAS_NAME.test(this.alias)) throw badRequest(KIND, `invalid pfSense alias name "${String(this.alias).slice(0, 40)}" (letters, digits, _; max 31)`);
+    const baseURL = apiRoot(KIND, options.url, '/api/v2', 'pfSense url must start with https:// (or http://)');
     this.auth = options.auth;
-    if (!this.auth || (!('apiKey' in this.auth) && !('username' in this.auth))) throw badRequest('pfSense needs auth: {apiKey} or {username, password}');
-    if ('apiKey' in this.auth && !this.auth.apiKey) throw badRequest('pfSense apiKey is empty');
+    if (!this.auth || (!('apiKey' in this.auth) && !('username' in this.auth))) throw badRequest(KIND, 'pfSense needs auth: {apiKey} or {username, password}');
+    if ('apiKey' in this.auth && !this.auth.apiKey) throw badRequest(KIND, 'pfSense apiKey is empty');
     if ('username' in this.auth) {
-      if (!this.auth.username || !this.auth.password) throw badRequest('pfSense username and password are required');
+      if (!this.auth.username || !this.auth.password) throw badRequest(KIND, 'pfSense username and password are required');
       this.basicHeader = `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`, 'utf8').toString('base64')}`;
     }
     this.maxEntries = options.maxEntries ?? 5000;
@@ -158,7 +124,7 @@ export class PfsenseFirewall implements FirewallProvider {
     this.http = createHttpClient({
       ...options.http,
       provider: KIND,
-      baseURL: /\/api\/v2$/i.test(base) ? base : `${base}/api/v2`,
+      baseURL,
       secrets: this.fixedSecrets,
       checkBody: (data) => {
         if (!data || typeof data !== 'object') return undefined;
@@ -172,12 +138,6 @@ export class PfsenseFirewall implements FirewallProvider {
         };
       },
     });
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work, work);
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 
   private async jwt(): Promise<string> {
@@ -256,7 +216,7 @@ export class PfsenseFirewall implements FirewallProvider {
 
   /** Logs in (JWT) and checks the alias exists with a usable type. Changes nothing. */
   ensureReady(): Promise<void> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       this.checkType(await this.readAlias());
       this.checked = true;
     });
@@ -274,20 +234,20 @@ export class PfsenseFirewall implements FirewallProvider {
       } catch {
         restored = 'restoring the previous list FAILED too: the alias holds the new list, not applied';
       }
-      throw withContext(error, `nothing changed (apply failed; ${restored})`);
+      throw withContext(KIND, error, `nothing changed (apply failed; ${restored})`);
     }
   }
 
   /** One PATCH with the whole new list (all or none), then apply. TTL is not sent (no native expiry). */
   async block(targets: BlockTarget[]): Promise<void> {
-    if (!Array.isArray(targets)) throw badRequest('block() expects an array of targets');
+    if (!Array.isArray(targets)) throw badRequest(KIND, 'block() expects an array of targets');
     const wanted = new Map<string, { target: ParsedTarget; comment?: string }>();
     for (const target of targets) {
-      const parsed = parseOrThrow(target?.address);
+      const parsed = parseOrRefuse(KIND, target?.address, REFUSED);
       wanted.set(parsed.canonical, { target: parsed, comment: target.comment });
     }
     if (wanted.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const alias = await this.readAlias();
       if (!this.checked) {
         this.checkType(alias);
@@ -299,15 +259,15 @@ export class PfsenseFirewall implements FirewallProvider {
       const detail = alias.address.map((_, index) => alias.detail[index] ?? '');
       for (const { target, comment } of wanted.values()) {
         if (present.has(target.canonical)) continue;
-        if (alias.type === 'host' && !isHost(target)) {
-          throw badRequest(`nothing blocked: ${target.canonical} is a network but alias "${this.alias}" is a Host(s) alias; use a Network(s) alias`);
+        if (alias.type === 'host' && !isSingleAddress(target)) {
+          throw badRequest(KIND, `nothing blocked: ${target.canonical} is a network but alias "${this.alias}" is a Host(s) alias; use a Network(s) alias`);
         }
         address.push(target.canonical);
         detail.push(detailText(comment));
       }
       if (address.length === alias.address.length) return;
       if (address.length > this.maxEntries) {
-        throw badRequest(`nothing blocked: alias "${this.alias}" would hold ${address.length} entries, above the limit of ${this.maxEntries}`);
+        throw badRequest(KIND, `nothing blocked: alias "${this.alias}" would hold ${address.length} entries, above the limit of ${this.maxEntries}`);
       }
       await this.write(alias, address, detail);
     });
@@ -315,11 +275,9 @@ export class PfsenseFirewall implements FirewallProvider {
 
   /** One PATCH without the given addresses, then apply; absent addresses are fine. */
   async unblock(addresses: string[]): Promise<void> {
-    if (!Array.isArray(addresses)) throw badRequest('unblock() expects an array of addresses');
-    const remove = new Set<string>();
-    for (const address of addresses) remove.add(parseOrThrow(address).canonical);
+    const remove = new Set(parseUnblockAddresses(KIND, addresses, REFUSED).keys());
     if (remove.size === 0) return;
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const alias = await this.readAlias();
       const keep = alias.address.map((entry, index) => ({ entry, detail: alias.detail[index] ?? '' })).filter(({ entry }) => !remove.has(canonicalEntry(entry) ?? ''));
       if (keep.length === alias.address.length) return;
@@ -333,7 +291,7 @@ export class PfsenseFirewall implements FirewallProvider {
 
   /** The alias' addresses (FQDN and range entries are skipped: they are not ours). */
   list(): Promise<EnforcedBlock[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const alias = await this.readAlias();
       const blocks: EnforcedBlock[] = [];
       const seen = new Set<string>();
@@ -349,7 +307,7 @@ export class PfsenseFirewall implements FirewallProvider {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.idle();
     this.http.close();
   }
 }

@@ -19,9 +19,10 @@
  * (or 00:00 UTC without one); a 429 with a short Retry-After and no daily wording is a rate limit
  * that is waited out.
  */
-import { createHttpClient, ProviderError, type BodyCheck } from '../../core/http';
+import { createHttpClient, type BodyCheck } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { asRecord, budgetAndClose, compact, countOrZero, missingKey, resultBuilder, text, unsupportedIndicator } from './common';
 
 const KIND = 'abuseipdb';
 const DEFAULT_BASE_URL = 'https://api.abuseipdb.com/api/v2';
@@ -29,22 +30,6 @@ const SUPPORTED: readonly IocType[] = ['ipv4', 'ipv6'];
 const MAX_AGE_DAYS = 90;
 export const ABUSEIPDB_MALICIOUS_SCORE = 75;
 export const ABUSEIPDB_SUSPICIOUS_SCORE = 25;
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
-}
-
-function text(value: unknown, max = 200): string | undefined {
-  return typeof value === 'string' && value !== '' ? value.slice(0, max) : undefined;
-}
-
-function compact(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
-}
 
 export function levelFromCheck(score: number, totalReports: number, whitelisted: boolean): IntelLevel {
   if (whitelisted) return 'benign';
@@ -68,7 +53,7 @@ const checkBody: BodyCheck = (data) => {
 export function createAbuseIpdb(opts: IntelProviderOptions = {}): IntelProvider {
   const name = opts.name ?? 'AbuseIPDB';
   const apiKey = opts.apiKey ?? '';
-  const now = opts.now ?? Date.now;
+  const answerFor = resultBuilder(KIND, name, opts.now ?? Date.now);
   const client = createHttpClient({
     provider: KIND,
     baseURL: opts.baseURL ?? DEFAULT_BASE_URL,
@@ -83,20 +68,16 @@ export function createAbuseIpdb(opts: IntelProviderOptions = {}): IntelProvider 
   });
 
   async function lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
-    if (!SUPPORTED.includes(indicator.type)) {
-      throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message: `${KIND}: cannot look up ${indicator.type} indicators`, attempts: 0 });
-    }
-    if (!apiKey) {
-      throw new ProviderError({ provider: KIND, code: 'AUTH', message: `${KIND}: no API key configured`, attempts: 0 });
-    }
+    if (!SUPPORTED.includes(indicator.type)) throw unsupportedIndicator(KIND, indicator.type);
+    if (!apiKey) throw missingKey(KIND, 'API key');
     const { data } = await client.request({
       url: '/check',
       params: { ipAddress: indicator.value, maxAgeInDays: MAX_AGE_DAYS },
       signal,
     });
     const report = asRecord(asRecord(data)?.data) ?? {};
-    const score = Math.min(100, count(report.abuseConfidenceScore));
-    const totalReports = count(report.totalReports);
+    const score = Math.min(100, countOrZero(report.abuseConfidenceScore));
+    const totalReports = countOrZero(report.totalReports);
     const whitelisted = report.isWhitelisted === true;
     const level = levelFromCheck(score, totalReports, whitelisted);
     const lastReportedAt = text(report.lastReportedAt, 40);
@@ -104,7 +85,7 @@ export function createAbuseIpdb(opts: IntelProviderOptions = {}): IntelProvider 
     const evidence = compact({
       abuseConfidenceScore: score,
       totalReports,
-      numDistinctUsers: count(report.numDistinctUsers),
+      numDistinctUsers: countOrZero(report.numDistinctUsers),
       lastReportedAt,
       isWhitelisted: typeof report.isWhitelisted === 'boolean' ? report.isWhitelisted : undefined,
       isTor: typeof report.isTor === 'boolean' ? report.isTor : undefined,
@@ -120,33 +101,21 @@ export function createAbuseIpdb(opts: IntelProviderOptions = {}): IntelProvider 
     } else if (totalReports === 0) {
       summary = `${name}: no reports in the last ${MAX_AGE_DAYS} days`;
     } else {
-      const users = count(report.numDistinctUsers);
+      const users = countOrZero(report.numDistinctUsers);
       summary = `${name}: abuse confidence ${score}%, ${totalReports} report${totalReports === 1 ? '' : 's'}`;
       if (users > 0) summary += ` from ${users} user${users === 1 ? '' : 's'}`;
       if (lastReportedAt) summary += `, last ${lastReportedAt.slice(0, 10)}`;
     }
 
-    return {
-      source: name,
-      provider: KIND,
-      indicator: { ...indicator },
+    return answerFor(indicator, {
       level,
       found: totalReports > 0 || whitelisted,
       confidence: score,
       evidence,
       summary,
       link: `https://www.abuseipdb.com/check/${encodeURIComponent(indicator.value).replace(/%3A/gi, ':')}`,
-      fetchedAt: new Date(now()).toISOString(),
-    };
+    });
   }
 
-  return {
-    kind: KIND,
-    name,
-    types: SUPPORTED,
-    external: true,
-    lookup,
-    budgetState: () => client.budgetState(),
-    close: async () => client.close(),
-  };
+  return { kind: KIND, name, types: SUPPORTED, external: true, lookup, ...budgetAndClose(client) };
 }

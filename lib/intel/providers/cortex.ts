@@ -31,11 +31,11 @@
  * analyzers may pass them on to SaaS services, though: set `external: true` if they do and internal
  * indicators must stay home. No budget by default (each analyzer has its own vendor limits inside Cortex).
  */
-import https from 'node:https';
 import { defaultSleep } from '../../core/budget';
 import { createHttpClient, ProviderError, type BodyCheckFailure } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { budgetAndClose, resultBuilder, selfSignedAgent, unsupportedIndicator, webBase } from './common';
 
 export interface CortexOptions extends IntelProviderOptions {
   /** Analyzers to run: ids, names (e.g. "VirusTotal_GetReport_3_1") or definition ids. */
@@ -124,19 +124,6 @@ function worst(levels: IntelLevel[]): IntelLevel {
   return levels.reduce<IntelLevel>((acc, level) => (LEVEL_RANK[level] > LEVEL_RANK[acc] ? level : acc), 'unknown');
 }
 
-function webBase(baseURL: string): string {
-  try {
-    const url = new URL(baseURL);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.toString().replace(/\/+$/, '');
-  } catch {
-    return baseURL.replace(/\/+$/, '');
-  }
-}
-
 export function createCortex(options: CortexOptions): IntelProvider {
   const apiKey = options.apiKey;
   if (!apiKey) throw new TypeError('Cortex needs an API key (Cortex: Organization → Users → Create API key)');
@@ -155,7 +142,8 @@ export function createCortex(options: CortexOptions): IntelProvider {
   const tlp = options.tlp ?? 2;
   const links = webBase(options.baseURL);
   const types = (options.types ?? ALL_TYPES).filter((type) => CORTEX_DATA_TYPES[type]);
-  const insecureAgent = options.verifyTls === false ? new https.Agent({ rejectUnauthorized: false, keepAlive: true }) : undefined;
+  const insecureAgent = selfSignedAgent(options.verifyTls);
+  const answerFor = resultBuilder('cortex', name, now);
   const client = createHttpClient({
     provider: 'cortex',
     baseURL: options.baseURL,
@@ -281,17 +269,13 @@ export function createCortex(options: CortexOptions): IntelProvider {
     if (failed.length) parts.push(`${failed.length} failed`);
     let summary = `${name}: ${level} — ${parts.join('; ')}`;
     if (summary.length > MAX_SUMMARY) summary = `${summary.slice(0, MAX_SUMMARY - 1)}…`;
-    return {
-      source: name,
-      provider: 'cortex',
-      indicator,
+    return answerFor(indicator, {
       level,
       found: level !== 'unknown',
       evidence: { analyzers: answers, ...(failed.length ? { failed } : {}) },
       summary,
       link: `${links}/index.html#!/jobs/${encodeURIComponent(lead.jobId)}`,
-      fetchedAt: new Date(now()).toISOString(),
-    };
+    });
   }
 
   return {
@@ -301,20 +285,16 @@ export function createCortex(options: CortexOptions): IntelProvider {
     external: options.external ?? false,
     async lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
       const dataTypes = types.includes(indicator.type) ? CORTEX_DATA_TYPES[indicator.type] : undefined;
-      if (!dataTypes) throw new ProviderError({ provider: 'cortex', code: 'BAD_REQUEST', message: `cortex: cannot look up ${indicator.type} indicators` });
+      if (!dataTypes) throw unsupportedIndicator('cortex', indicator.type);
       const deadline = now() + maxWaitMs;
       const selected = await selectAnalyzers(dataTypes);
       if (selected.length === 0) {
-        return {
-          source: name,
-          provider: 'cortex',
-          indicator,
+        return answerFor(indicator, {
           level: 'unknown',
           found: false,
           evidence: { analyzers: [], note: `none of ${wanted.join(', ')} accepts ${dataTypes.join('/')}` },
           summary: `${name}: no configured analyzer takes ${dataTypes.join('/')}`,
-          fetchedAt: new Date(now()).toISOString(),
-        };
+        });
       }
       const settled = await Promise.allSettled(selected.map(({ analyzer, dataType }) => runAnalyzer(analyzer, dataType, indicator, deadline, signal)));
       const answers: AnalyzerAnswer[] = [];
@@ -333,10 +313,6 @@ export function createCortex(options: CortexOptions): IntelProvider {
       if (answers.length === 0) throw firstError;
       return toResult(indicator, answers, failed);
     },
-    budgetState: () => client.budgetState(),
-    async close() {
-      client.close();
-      insecureAgent?.destroy();
-    },
+    ...budgetAndClose(client, insecureAgent),
   };
 }

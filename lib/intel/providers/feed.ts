@@ -22,6 +22,7 @@ import { createHttpClient, ProviderError, type HttpClient, type HttpClientOption
 import { IOC_TYPES, type IocType } from '../../ioc';
 import { parseFeedAsync, type FeedBody, type FeedFormat, type FeedIndex } from '../feed-parse';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { resultBuilder, type IntelAnswer } from './common';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -436,10 +437,11 @@ export function localFeedProvider<T>(
     kind: string;
     name: string;
     types: () => readonly IocType[];
-    answer: (copy: LoadedCopy<T>, indicator: Indicator) => Omit<IntelResult, 'source' | 'provider' | 'indicator' | 'fetchedAt'>;
+    answer: (copy: LoadedCopy<T>, indicator: Indicator) => IntelAnswer;
     now: () => number;
   },
 ): LocalFeedProvider {
+  const answerFor = resultBuilder(shape.kind, shape.name, shape.now);
   return {
     kind: shape.kind,
     name: shape.name,
@@ -452,13 +454,7 @@ export function localFeedProvider<T>(
       if (signal?.aborted) throw cancelled(shape.kind);
       const copy = await loader.whenLoaded();
       if (signal?.aborted) throw cancelled(shape.kind);
-      return {
-        source: shape.name,
-        provider: shape.kind,
-        indicator,
-        ...shape.answer(copy, indicator),
-        fetchedAt: new Date(shape.now()).toISOString(),
-      };
+      return answerFor(indicator, shape.answer(copy, indicator));
     },
     ready: () => loader.ready(),
     refresh: () => loader.refresh(),

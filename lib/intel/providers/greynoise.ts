@@ -24,24 +24,13 @@
 import { createHttpClient, ProviderError, type BodyCheck } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { asRecord, budgetAndClose, compact, resultBuilder, text, unsupportedIndicator } from './common';
 
 const KIND = 'greynoise';
 const DEFAULT_BASE_URL = 'https://api.greynoise.io';
 const VIZ_BASE = 'https://viz.greynoise.io/ip/';
 const SUPPORTED: readonly IocType[] = ['ipv4'];
 const QUOTA_WORDING = /quota|daily|per[ -]day|week|lookups\/|rate limit of/i;
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function text(value: unknown, max = 200): string | undefined {
-  return typeof value === 'string' && value !== '' ? value.slice(0, max) : undefined;
-}
-
-function compact(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
-}
 
 export interface CommunityAnswer {
   noise: boolean;
@@ -83,7 +72,7 @@ function summarize(name: string, level: IntelLevel, answer: CommunityAnswer, act
 export function createGreyNoise(opts: IntelProviderOptions = {}): IntelProvider {
   const name = opts.name ?? 'GreyNoise';
   const apiKey = opts.apiKey ?? '';
-  const now = opts.now ?? Date.now;
+  const answerFor = resultBuilder(KIND, name, opts.now ?? Date.now);
   const client = createHttpClient({
     provider: KIND,
     baseURL: opts.baseURL ?? DEFAULT_BASE_URL,
@@ -102,10 +91,7 @@ export function createGreyNoise(opts: IntelProviderOptions = {}): IntelProvider 
   });
 
   async function lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
-    if (!SUPPORTED.includes(indicator.type)) {
-      throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message: `${KIND}: cannot look up ${indicator.type} indicators`, attempts: 0 });
-    }
-    const base = { source: name, provider: KIND, indicator: { ...indicator } };
+    if (!SUPPORTED.includes(indicator.type)) throw unsupportedIndicator(KIND, indicator.type);
     const fallbackLink = VIZ_BASE + encodeURIComponent(indicator.value);
 
     let data: unknown;
@@ -113,15 +99,13 @@ export function createGreyNoise(opts: IntelProviderOptions = {}): IntelProvider 
       ({ data } = await client.request({ url: `/v3/community/${encodeURIComponent(indicator.value)}`, signal }));
     } catch (error) {
       if (error instanceof ProviderError && error.code === 'NOT_FOUND' && isNotObserved(error)) {
-        return {
-          ...base,
+        return answerFor(indicator, {
           level: 'unknown',
           found: false,
           evidence: { noise: false, riot: false },
           summary: `${name}: not observed scanning the internet, not a known business service`,
           link: fallbackLink,
-          fetchedAt: new Date(now()).toISOString(),
-        };
+        });
       }
       throw error;
     }
@@ -133,25 +117,15 @@ export function createGreyNoise(opts: IntelProviderOptions = {}): IntelProvider 
     const level = levelFromCommunity(answer);
     const vendorLink = text(body.link, 300);
 
-    return {
-      ...base,
+    return answerFor(indicator, {
       level,
       found: true,
       evidence: compact({ classification: answer.classification, noise: answer.noise, riot: answer.riot, name: actor, lastSeen }),
       summary: summarize(name, level, answer, actor, lastSeen),
       // Only the vendor's own visualizer is used as a link; anything else in the body is ignored.
       link: vendorLink && vendorLink.startsWith(VIZ_BASE) ? vendorLink : fallbackLink,
-      fetchedAt: new Date(now()).toISOString(),
-    };
+    });
   }
 
-  return {
-    kind: KIND,
-    name,
-    types: SUPPORTED,
-    external: true,
-    lookup,
-    budgetState: () => client.budgetState(),
-    close: async () => client.close(),
-  };
+  return { kind: KIND, name, types: SUPPORTED, external: true, lookup, ...budgetAndClose(client) };
 }

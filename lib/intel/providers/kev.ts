@@ -16,6 +16,7 @@
 import type { IocType } from '../../ioc';
 import { normaliseCve, type FeedBody } from '../feed-parse';
 import type { IntelProviderOptions } from '../types';
+import { compact } from './common';
 import { FeedLoader, localFeedProvider, type FeedSource, type FeedTransportOptions, type LoadedCopy, type LocalFeedProvider } from './feed';
 
 export interface KevOptions extends IntelProviderOptions, FeedTransportOptions {
@@ -40,11 +41,6 @@ const MAX_FIELD_LENGTH = 200;
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, MAX_FIELD_LENGTH) : undefined;
-}
-
-/** Evidence stays small and JSON-shaped: fields the catalog did not give are left out, not undefined. */
-function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
 }
 
 /** Parses the KEV catalog; malformed vulnerability records are counted and skipped. */
@@ -109,7 +105,8 @@ export function createKev(opts: KevOptions): LocalFeedProvider {
       return {
         level: 'malicious',
         found: true,
-        evidence: withoutUndefined({
+        // Fields the catalog did not give are left out, not undefined.
+        evidence: compact({
           knownExploited: true,
           dateAdded: record.dateAdded,
           vendorProject: record.vendorProject,

@@ -23,10 +23,10 @@
  * stay home. No budget by default (self-hosted, no rate limit); set `budget` to protect a small server.
  * `verifyTls: false` accepts a self-signed certificate (prefer installing the CA instead).
  */
-import https from 'node:https';
 import { createHttpClient, ProviderError, type BodyCheckFailure } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { budgetAndClose, forbiddenAsAuth, resultBuilder, selfSignedAgent, unique, unsupportedIndicator, webBase } from './common';
 
 export interface MispOptions extends IntelProviderOptions {
   /** Check the server certificate (default true). False accepts self-signed certificates. */
@@ -86,47 +86,14 @@ function isToIds(value: MispAttribute['to_ids']): boolean {
   return value === true || value === 1 || value === '1' || value === 'true';
 }
 
-function unique(values: (string | null | undefined)[], limit: number): string[] {
-  return [...new Set(values.filter((value): value is string => typeof value === 'string' && value !== ''))].slice(0, limit);
-}
-
-/** The base URL without credentials or trailing slash, for links a person may open. */
-function webBase(baseURL: string): string {
-  try {
-    const url = new URL(baseURL);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.toString().replace(/\/+$/, '');
-  } catch {
-    return baseURL.replace(/\/+$/, '');
-  }
-}
-
-/** MISP says "Authentication failed" with a 403; the broker should see a credential problem. */
-function asAuthError(error: ProviderError): ProviderError {
-  if (error.code !== 'FORBIDDEN' || !AUTH_WORDS.test(JSON.stringify(error.body ?? ''))) return error;
-  return new ProviderError({
-    provider: error.provider,
-    code: 'AUTH',
-    message: error.message.replace('FORBIDDEN', 'AUTH'),
-    status: error.status,
-    retryable: false,
-    attempts: error.attempts,
-    vendorCode: error.vendorCode,
-    body: error.body,
-  });
-}
-
 export function createMisp(options: MispOptions): IntelProvider {
   const apiKey = options.apiKey;
   if (!apiKey) throw new TypeError('MISP needs an auth key (MISP: Administration → Auth keys)');
   if (!options.baseURL) throw new TypeError('MISP needs the base URL of your instance, e.g. https://misp.example.org');
   const name = options.name ?? 'MISP';
-  const now = options.now ?? Date.now;
+  const answerFor = resultBuilder('misp', name, options.now ?? Date.now);
   const links = webBase(options.baseURL);
-  const insecureAgent = options.verifyTls === false ? new https.Agent({ rejectUnauthorized: false, keepAlive: true }) : undefined;
+  const insecureAgent = selfSignedAgent(options.verifyTls);
   const client = createHttpClient({
     provider: 'misp',
     baseURL: options.baseURL,
@@ -141,11 +108,10 @@ export function createMisp(options: MispOptions): IntelProvider {
   });
 
   function toResult(indicator: Indicator, answer: MispSearchAnswer): IntelResult {
-    const base = { source: name, provider: 'misp', indicator, fetchedAt: new Date(now()).toISOString() };
     const response = answer.response;
     const attributes = response && !Array.isArray(response) && Array.isArray(response.Attribute) ? response.Attribute : [];
     if (attributes.length === 0) {
-      return { ...base, level: 'unknown', found: false, evidence: { attributes: 0 }, summary: `${name}: no matching attribute` };
+      return answerFor(indicator, { level: 'unknown', found: false, evidence: { attributes: 0 }, summary: `${name}: no matching attribute` });
     }
     const forIds = attributes.filter((attribute) => isToIds(attribute.to_ids));
     // The event a person should open first: one that flagged the indicator for detection, else the newest.
@@ -174,14 +140,13 @@ export function createMisp(options: MispOptions): IntelProvider {
     const leadInfo = lead.Event?.info ? `"${lead.Event.info}" ` : '';
     const counts = `${attributes.length} attribute${attributes.length === 1 ? '' : 's'} in ${events.size} event${events.size === 1 ? '' : 's'}`;
     const summary = `${name}: ${counts}, ${forIds.length} flagged for IDS — ${leadInfo}(event ${leadEventId || '?'})`;
-    return {
-      ...base,
+    return answerFor(indicator, {
       level: forIds.length > 0 ? 'malicious' : 'suspicious',
       found: true,
       evidence,
       summary,
       ...(leadEventId ? { link: `${links}/events/view/${encodeURIComponent(leadEventId)}` } : {}),
-    };
+    });
   }
 
   return {
@@ -191,7 +156,7 @@ export function createMisp(options: MispOptions): IntelProvider {
     external: options.external ?? false,
     async lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
       const mispTypes = MISP_TYPES[indicator.type];
-      if (!mispTypes) throw new ProviderError({ provider: 'misp', code: 'BAD_REQUEST', message: `misp: cannot look up ${indicator.type} indicators` });
+      if (!mispTypes) throw unsupportedIndicator('misp', indicator.type);
       const body: Record<string, unknown> = {
         returnFormat: 'json',
         value: indicator.value,
@@ -213,13 +178,10 @@ export function createMisp(options: MispOptions): IntelProvider {
         });
         return toResult(indicator, data);
       } catch (error) {
-        throw error instanceof ProviderError ? asAuthError(error) : error;
+        // MISP says "Authentication failed" with a 403.
+        throw error instanceof ProviderError ? forbiddenAsAuth(error, AUTH_WORDS) : error;
       }
     },
-    budgetState: () => client.budgetState(),
-    async close() {
-      client.close();
-      insecureAgent?.destroy();
-    },
+    ...budgetAndClose(client, insecureAgent),
   };
 }

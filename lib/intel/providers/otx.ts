@@ -22,6 +22,7 @@ import { getDomain } from 'tldts';
 import { createHttpClient, ProviderError } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { budgetAndClose, forbiddenAsAuth, resultBuilder, unique, unsupportedIndicator } from './common';
 
 export interface OtxOptions extends IntelProviderOptions {
   /** Pulses at or above which an indicator is malicious (below: suspicious). Default 3. */
@@ -75,7 +76,7 @@ function otxSection(indicator: Indicator): { api: string; web: string } {
     case 'cve':
       return { api: 'cve', web: 'cve' };
     default:
-      throw new ProviderError({ provider: 'otx', code: 'BAD_REQUEST', message: `otx: cannot look up ${indicator.type} indicators` });
+      throw unsupportedIndicator('otx', indicator.type);
   }
 }
 
@@ -85,33 +86,14 @@ function pathValue(indicator: Indicator): string {
   return indicator.type === 'url' ? encoded : encoded.replace(/%3A/gi, ':');
 }
 
-function unique(values: (string | null | undefined)[], limit: number): string[] {
-  return [...new Set(values.filter((value): value is string => typeof value === 'string' && value !== ''))].slice(0, limit);
-}
-
 function familyName(family: string | { display_name?: string; id?: string }): string | undefined {
   return typeof family === 'string' ? family : (family?.display_name ?? family?.id);
-}
-
-/** OTX answers a wrong key with 403; the broker should see that as a credential problem. */
-function asAuthError(error: ProviderError): ProviderError {
-  if (error.code !== 'FORBIDDEN' || !CREDENTIAL_WORDS.test(JSON.stringify(error.body ?? ''))) return error;
-  return new ProviderError({
-    provider: error.provider,
-    code: 'AUTH',
-    message: error.message.replace('FORBIDDEN', 'AUTH'),
-    status: error.status,
-    retryable: false,
-    attempts: error.attempts,
-    vendorCode: error.vendorCode,
-    body: error.body,
-  });
 }
 
 export function createOtx(options: OtxOptions): IntelProvider {
   const apiKey = options.apiKey;
   const name = options.name ?? 'AlienVault OTX';
-  const now = options.now ?? Date.now;
+  const answerFor = resultBuilder('otx', name, options.now ?? Date.now);
   const maliciousPulses = Math.max(1, options.maliciousPulses ?? 3);
   const client = createHttpClient({
     provider: 'otx',
@@ -126,7 +108,6 @@ export function createOtx(options: OtxOptions): IntelProvider {
 
   function toResult(indicator: Indicator, webKind: string, general: OtxGeneral | undefined): IntelResult {
     const link = `${WEB_BASE}/indicator/${webKind}/${pathValue(indicator)}`;
-    const base = { source: name, provider: 'otx', indicator, fetchedAt: new Date(now()).toISOString(), link };
     const pulses = Array.isArray(general?.pulse_info?.pulses) ? general.pulse_info.pulses : [];
     const pulseCount = Number(general?.pulse_info?.count ?? pulses.length) || 0;
     const validations = Array.isArray(general?.validation) ? general.validation : [];
@@ -139,7 +120,7 @@ export function createOtx(options: OtxOptions): IntelProvider {
     else level = 'unknown';
 
     if (level === 'unknown') {
-      return { ...base, level, found: false, evidence: { pulses: 0 }, summary: `${name}: in no pulse` };
+      return answerFor(indicator, { level, found: false, evidence: { pulses: 0 }, summary: `${name}: in no pulse`, link });
     }
     const evidence: Record<string, unknown> = {
       pulses: pulseCount,
@@ -162,7 +143,7 @@ export function createOtx(options: OtxOptions): IntelProvider {
       level === 'benign'
         ? `${name}: known good (${(evidence.validation as string[] | undefined)?.[0] ?? 'marked false positive'}), ${pulsesText}`
         : `${name}: ${pulsesText}${families.length ? ` (${families.join(', ')})` : ''}`;
-    return { ...base, level, found: true, evidence, summary };
+    return answerFor(indicator, { level, found: true, evidence, summary, link });
   }
 
   return {
@@ -180,12 +161,10 @@ export function createOtx(options: OtxOptions): IntelProvider {
         return toResult(indicator, section.web, data && typeof data === 'object' ? data : undefined);
       } catch (error) {
         if (error instanceof ProviderError && error.code === 'NOT_FOUND') return toResult(indicator, section.web, undefined);
-        throw error instanceof ProviderError ? asAuthError(error) : error;
+        // OTX answers a wrong key with 403.
+        throw error instanceof ProviderError ? forbiddenAsAuth(error, CREDENTIAL_WORDS) : error;
       }
     },
-    budgetState: () => client.budgetState(),
-    async close() {
-      client.close();
-    },
+    ...budgetAndClose(client),
   };
 }

@@ -18,6 +18,7 @@
 import { createHttpClient, ProviderError, type BodyCheck } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { asRecord, budgetAndClose, resultBuilder, unsupportedIndicator } from './common';
 
 const KIND = 'shodan-internetdb';
 const DEFAULT_BASE_URL = 'https://internetdb.shodan.io';
@@ -28,10 +29,6 @@ const MAX_PORTS = 20;
 const MAX_VULNS = 10;
 const MAX_HOSTNAMES = 5;
 const MAX_TAGS = 10;
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
 
 function strings(value: unknown, max: number): string[] {
   if (!Array.isArray(value)) return [];
@@ -60,7 +57,7 @@ function isNoInformation(error: ProviderError): boolean {
 
 export function createShodanInternetDb(opts: IntelProviderOptions = {}): IntelProvider {
   const name = opts.name ?? 'Shodan InternetDB';
-  const now = opts.now ?? Date.now;
+  const answerFor = resultBuilder(KIND, name, opts.now ?? Date.now);
   const client = createHttpClient({
     provider: KIND,
     baseURL: opts.baseURL ?? DEFAULT_BASE_URL,
@@ -75,10 +72,7 @@ export function createShodanInternetDb(opts: IntelProviderOptions = {}): IntelPr
   });
 
   async function lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
-    if (!SUPPORTED.includes(indicator.type)) {
-      throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message: `${KIND}: cannot look up ${indicator.type} indicators`, attempts: 0 });
-    }
-    const base = { source: name, provider: KIND, indicator: { ...indicator } };
+    if (!SUPPORTED.includes(indicator.type)) throw unsupportedIndicator(KIND, indicator.type);
     const link = `https://www.shodan.io/host/${encodeURIComponent(indicator.value)}`;
 
     let data: unknown;
@@ -86,15 +80,13 @@ export function createShodanInternetDb(opts: IntelProviderOptions = {}): IntelPr
       ({ data } = await client.request({ url: `/${encodeURIComponent(indicator.value)}`, signal }));
     } catch (error) {
       if (error instanceof ProviderError && error.code === 'NOT_FOUND' && isNoInformation(error)) {
-        return {
-          ...base,
+        return answerFor(indicator, {
           level: 'unknown',
           found: false,
           evidence: {},
           summary: `${name}: no information (nothing seen open on this address)`,
           link,
-          fetchedAt: new Date(now()).toISOString(),
-        };
+        });
       }
       throw error;
     }
@@ -111,8 +103,7 @@ export function createShodanInternetDb(opts: IntelProviderOptions = {}): IntelPr
     if (allVulns.length > 0) parts.push(`${allVulns.length} known CVE${allVulns.length === 1 ? '' : 's'}`);
     if (tags.length > 0) parts.push(`tags: ${tags.join(', ')}`);
 
-    return {
-      ...base,
+    return answerFor(indicator, {
       level,
       found: true,
       evidence: {
@@ -124,17 +115,8 @@ export function createShodanInternetDb(opts: IntelProviderOptions = {}): IntelPr
       },
       summary: `${name}: ${parts.join('; ')}`,
       link,
-      fetchedAt: new Date(now()).toISOString(),
-    };
+    });
   }
 
-  return {
-    kind: KIND,
-    name,
-    types: SUPPORTED,
-    external: true,
-    lookup,
-    budgetState: () => client.budgetState(),
-    close: async () => client.close(),
-  };
+  return { kind: KIND, name, types: SUPPORTED, external: true, lookup, ...budgetAndClose(client) };
 }

@@ -23,9 +23,10 @@
  * external: true (a SaaS: internal addresses are never sent). Budget: abuse.ch publishes no limit for
  * search_ioc (fair use), so the default is a polite 2 requests/second; override with `budget`.
  */
-import { createHttpClient, ProviderError, type BodyCheckFailure } from '../../core/http';
+import { createHttpClient, type BodyCheckFailure } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { budgetAndClose, resultBuilder, unique, unsupportedIndicator } from './common';
 
 export interface ThreatFoxOptions extends IntelProviderOptions {
   /** Lowest confidence_level that makes a hit malicious rather than suspicious. Default 50. */
@@ -92,15 +93,11 @@ function confidenceOf(hit: ThreatFoxHit): number | undefined {
   return Number.isFinite(value) ? Math.max(0, Math.min(100, value)) : undefined;
 }
 
-function unique(values: (string | null | undefined)[], limit: number): string[] {
-  return [...new Set(values.filter((value): value is string => typeof value === 'string' && value !== ''))].slice(0, limit);
-}
-
 export function createThreatFox(options: ThreatFoxOptions): IntelProvider {
   const apiKey = options.apiKey;
   if (!apiKey) throw new TypeError('ThreatFox needs an Auth-Key (free at https://auth.abuse.ch/)');
   const name = options.name ?? 'ThreatFox';
-  const now = options.now ?? Date.now;
+  const answerFor = resultBuilder('threatfox', name, options.now ?? Date.now);
   const maliciousConfidence = options.maliciousConfidence ?? 50;
   const client = createHttpClient({
     provider: 'threatfox',
@@ -115,11 +112,10 @@ export function createThreatFox(options: ThreatFoxOptions): IntelProvider {
   });
 
   function toResult(indicator: Indicator, answer: ThreatFoxAnswer): IntelResult {
-    const base = { source: name, provider: 'threatfox', indicator, fetchedAt: new Date(now()).toISOString() };
     const hits = answer.query_status === 'ok' && Array.isArray(answer.data) ? relevantHits(indicator, answer.data) : [];
     const searchLink = `${WEB_BASE}/browse.php?search=ioc%3A${encodeURIComponent(indicator.value)}`;
     if (hits.length === 0) {
-      return { ...base, level: 'unknown', found: false, evidence: { hits: 0 }, summary: `${name}: not listed`, link: searchLink };
+      return answerFor(indicator, { level: 'unknown', found: false, evidence: { hits: 0 }, summary: `${name}: not listed`, link: searchLink });
     }
     const confidences = hits.map(confidenceOf).filter((value): value is number => value !== undefined);
     const confidence = confidences.length ? Math.max(...confidences) : undefined;
@@ -143,7 +139,7 @@ export function createThreatFox(options: ThreatFoxOptions): IntelProvider {
     const what = [threatTypes.join('/') || 'IOC', malware.length ? `for ${malware.join(', ')}` : ''].filter(Boolean).join(' ');
     const summary = `${name}: ${what}${confidence !== undefined ? `, confidence ${confidence}` : ''}${hits.length > 1 ? ` (${hits.length} IOCs)` : ''}`;
     const link = best.id !== undefined ? `${WEB_BASE}/ioc/${encodeURIComponent(String(best.id))}/` : searchLink;
-    return { ...base, level, found: true, ...(confidence !== undefined ? { confidence } : {}), evidence, summary, link };
+    return answerFor(indicator, { level, found: true, ...(confidence !== undefined ? { confidence } : {}), evidence, summary, link });
   }
 
   return {
@@ -152,9 +148,7 @@ export function createThreatFox(options: ThreatFoxOptions): IntelProvider {
     types: TYPES,
     external: true,
     async lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
-      if (!TYPES.includes(indicator.type)) {
-        throw new ProviderError({ provider: 'threatfox', code: 'BAD_REQUEST', message: `threatfox: cannot look up ${indicator.type} indicators` });
-      }
+      if (!TYPES.includes(indicator.type)) throw unsupportedIndicator('threatfox', indicator.type);
       const { data } = await client.request<ThreatFoxAnswer>({
         method: 'POST',
         url: '/',
@@ -166,9 +160,6 @@ export function createThreatFox(options: ThreatFoxOptions): IntelProvider {
       });
       return toResult(indicator, data);
     },
-    budgetState: () => client.budgetState(),
-    async close() {
-      client.close();
-    },
+    ...budgetAndClose(client),
   };
 }

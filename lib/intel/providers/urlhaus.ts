@@ -24,23 +24,16 @@
  *
  * Limits: abuse.ch publishes none (fair use). Default budget: a polite 2 requests per second.
  */
-import { createHttpClient, ProviderError, type BodyCheck } from '../../core/http';
+import { createHttpClient, type BodyCheck } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { asRecord, budgetAndClose, compact, missingKey, resultBuilder, text, unsupportedIndicator } from './common';
 
 const KIND = 'urlhaus';
 const DEFAULT_BASE_URL = 'https://urlhaus-api.abuse.ch/v1';
 const WEB_BASE = 'https://urlhaus.abuse.ch/';
 const SUPPORTED: readonly IocType[] = ['url', 'domain', 'ipv4', 'md5', 'sha256'];
 const MAX_TAGS = 10;
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function text(value: unknown, max = 200): string | undefined {
-  return typeof value === 'string' && value !== '' ? value.slice(0, max) : undefined;
-}
 
 /** URLhaus sends many numbers as strings ("url_count": "12"). */
 function count(value: unknown): number | undefined {
@@ -59,10 +52,6 @@ function blacklistsOf(value: unknown): Record<string, string> | undefined {
   if (!record) return undefined;
   const entries = Object.entries(record).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
   return entries.length > 0 ? Object.fromEntries(entries.map(([key, listed]) => [key, listed.slice(0, 60)])) : undefined;
-}
-
-function compact(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
 }
 
 function day(value: string | undefined): string | undefined {
@@ -118,7 +107,7 @@ function queryFor(indicator: Indicator): Query {
 export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
   const name = opts.name ?? 'URLhaus';
   const apiKey = opts.apiKey ?? '';
-  const now = opts.now ?? Date.now;
+  const answerFor = resultBuilder(KIND, name, opts.now ?? Date.now);
   const client = createHttpClient({
     provider: KIND,
     baseURL: opts.baseURL ?? DEFAULT_BASE_URL,
@@ -132,12 +121,8 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
   });
 
   async function lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
-    if (!SUPPORTED.includes(indicator.type)) {
-      throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message: `${KIND}: cannot look up ${indicator.type} indicators`, attempts: 0 });
-    }
-    if (!apiKey) {
-      throw new ProviderError({ provider: KIND, code: 'AUTH', message: `${KIND}: no Auth-Key configured`, attempts: 0 });
-    }
+    if (!SUPPORTED.includes(indicator.type)) throw unsupportedIndicator(KIND, indicator.type);
+    if (!apiKey) throw missingKey(KIND, 'Auth-Key');
     const query = queryFor(indicator);
     const { data } = await client.request({
       method: 'POST',
@@ -150,10 +135,9 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
     });
     const body = asRecord(data) ?? {};
     const searchLink = `${WEB_BASE}browse.php?search=${encodeURIComponent(indicator.value)}`;
-    const base = { source: name, provider: KIND, indicator: { ...indicator }, fetchedAt: new Date(now()).toISOString() };
 
     if (body.query_status === 'no_results') {
-      return { ...base, level: 'unknown', found: false, evidence: {}, summary: `${name}: not listed`, link: searchLink };
+      return answerFor(indicator, { level: 'unknown', found: false, evidence: {}, summary: `${name}: not listed`, link: searchLink });
     }
 
     if (query.what === 'url') {
@@ -165,8 +149,7 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
       let summary = `${name}: listed malware URL${threat ? ` (${threat})` : ''}, ${urlStatus ?? 'status unknown'}`;
       if (dateAdded) summary += `, added ${day(dateAdded)}`;
       if (tags) summary += `, tags: ${tags.join(', ')}`;
-      return {
-        ...base,
+      return answerFor(indicator, {
         level: 'malicious',
         found: true,
         evidence: compact({
@@ -181,7 +164,7 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
         }),
         summary,
         link: referenceLink(body.urlhaus_reference, searchLink),
-      };
+      });
     }
 
     if (query.what === 'host') {
@@ -195,14 +178,13 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
       if (firstSeen) summary += `, first seen ${day(firstSeen)}`;
       if (blacklists?.spamhaus_dbl?.startsWith('abused_legit')) summary += ', a compromised legitimate site per Spamhaus DBL';
       const hostTags = [...new Set(urls.flatMap((entry) => tagsOf(entry.tags) ?? []))].slice(0, MAX_TAGS);
-      return {
-        ...base,
+      return answerFor(indicator, {
         level,
         found: true,
         evidence: compact({ urlCount, onlineUrls: online, firstSeen, blacklists, tags: hostTags.length > 0 ? hostTags : undefined }),
         summary,
         link: referenceLink(body.urlhaus_reference, `${WEB_BASE}host/${encodeURIComponent(indicator.value)}/`),
-      };
+      });
     }
 
     const signature = text(body.signature, 100);
@@ -210,8 +192,7 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
     const urlCount = count(body.url_count);
     let summary = `${name}: malware sample${signature || fileType ? ` (${[signature, fileType].filter(Boolean).join(', ')})` : ''}`;
     if (urlCount !== undefined) summary += `, seen on ${urlCount} URL${urlCount === 1 ? '' : 's'}`;
-    return {
-      ...base,
+    return answerFor(indicator, {
       level: 'malicious',
       found: true,
       evidence: compact({
@@ -226,16 +207,8 @@ export function createUrlhaus(opts: IntelProviderOptions = {}): IntelProvider {
       }),
       summary,
       link: searchLink,
-    };
+    });
   }
 
-  return {
-    kind: KIND,
-    name,
-    types: SUPPORTED,
-    external: true,
-    lookup,
-    budgetState: () => client.budgetState(),
-    close: async () => client.close(),
-  };
+  return { kind: KIND, name, types: SUPPORTED, external: true, lookup, ...budgetAndClose(client) };
 }

@@ -25,6 +25,7 @@
 import { createHttpClient, ProviderError, type BodyCheck } from '../../core/http';
 import type { IocType } from '../../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from '../types';
+import { asRecord, budgetAndClose, compact, countOrZero, missingKey, resultBuilder, text, unsupportedIndicator } from './common';
 
 const KIND = 'virustotal';
 const DEFAULT_BASE_URL = 'https://www.virustotal.com/api/v3';
@@ -68,25 +69,8 @@ function targetFor(indicator: Indicator): Target {
   }
 }
 
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
-}
-
-function text(value: unknown, max = 200): string | undefined {
-  return typeof value === 'string' && value !== '' ? value.slice(0, max) : undefined;
-}
-
 function epochSecondsToIso(value: unknown): string | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? new Date(value * 1000).toISOString() : undefined;
-}
-
-/** Drops undefined members so evidence stays small and JSON-safe. */
-function compact(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
 }
 
 export interface AnalysisStats {
@@ -115,7 +99,7 @@ const checkBody: BodyCheck = (data) => {
 export function createVirusTotal(opts: IntelProviderOptions = {}): IntelProvider {
   const name = opts.name ?? 'VirusTotal';
   const apiKey = opts.apiKey ?? '';
-  const now = opts.now ?? Date.now;
+  const answerFor = resultBuilder(KIND, name, opts.now ?? Date.now);
   const client = createHttpClient({
     provider: KIND,
     baseURL: opts.baseURL ?? DEFAULT_BASE_URL,
@@ -134,14 +118,9 @@ export function createVirusTotal(opts: IntelProviderOptions = {}): IntelProvider
   });
 
   async function lookup(indicator: Indicator, signal?: AbortSignal): Promise<IntelResult> {
-    if (!SUPPORTED.includes(indicator.type)) {
-      throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message: `${KIND}: cannot look up ${indicator.type} indicators`, attempts: 0 });
-    }
-    if (!apiKey) {
-      throw new ProviderError({ provider: KIND, code: 'AUTH', message: `${KIND}: no API key configured`, attempts: 0 });
-    }
+    if (!SUPPORTED.includes(indicator.type)) throw unsupportedIndicator(KIND, indicator.type);
+    if (!apiKey) throw missingKey(KIND, 'API key');
     const target = targetFor(indicator);
-    const base = { source: name, provider: KIND, indicator: { ...indicator } };
 
     let data: unknown;
     try {
@@ -149,15 +128,13 @@ export function createVirusTotal(opts: IntelProviderOptions = {}): IntelProvider
     } catch (error) {
       // Only VirusTotal's own NotFoundError means "never seen"; a bare 404 (wrong base URL) stays an error.
       if (error instanceof ProviderError && error.code === 'NOT_FOUND' && error.vendorCode === 'NotFoundError') {
-        return {
-          ...base,
+        return answerFor(indicator, {
           level: 'unknown',
           found: false,
           evidence: {},
           summary: `${name}: this ${target.noun} is not in VirusTotal`,
           link: target.link,
-          fetchedAt: new Date(now()).toISOString(),
-        };
+        });
       }
       throw error;
     }
@@ -166,13 +143,13 @@ export function createVirusTotal(opts: IntelProviderOptions = {}): IntelProvider
     const attributes = asRecord(object.attributes) ?? {};
     const rawStats = asRecord(attributes.last_analysis_stats) ?? {};
     const stats: AnalysisStats = {
-      malicious: count(rawStats.malicious),
-      suspicious: count(rawStats.suspicious),
-      harmless: count(rawStats.harmless),
-      undetected: count(rawStats.undetected),
-      timeout: count(rawStats.timeout),
+      malicious: countOrZero(rawStats.malicious),
+      suspicious: countOrZero(rawStats.suspicious),
+      harmless: countOrZero(rawStats.harmless),
+      undetected: countOrZero(rawStats.undetected),
+      timeout: countOrZero(rawStats.timeout),
     };
-    const engines = Object.values(rawStats).reduce<number>((sum, value) => sum + count(value), 0);
+    const engines = Object.values(rawStats).reduce<number>((sum, value) => sum + countOrZero(value), 0);
     const level = levelFromStats(stats);
 
     const tags = Array.isArray(attributes.tags) ? attributes.tags.filter((tag): tag is string => typeof tag === 'string').slice(0, MAX_TAGS) : undefined;
@@ -207,26 +184,16 @@ export function createVirusTotal(opts: IntelProviderOptions = {}): IntelProvider
       link = `${GUI_BASE}/url/${object.id.toLowerCase()}`;
     }
 
-    return {
-      ...base,
+    return answerFor(indicator, {
       level,
       found: true,
       evidence,
       summary: summarize(name, stats, engines, threatLabel),
       link,
-      fetchedAt: new Date(now()).toISOString(),
-    };
+    });
   }
 
-  return {
-    kind: KIND,
-    name,
-    types: SUPPORTED,
-    external: true,
-    lookup,
-    budgetState: () => client.budgetState(),
-    close: async () => client.close(),
-  };
+  return { kind: KIND, name, types: SUPPORTED, external: true, lookup, ...budgetAndClose(client) };
 }
 
 function summarize(name: string, stats: AnalysisStats, engines: number, threatLabel: string | undefined): string {

@@ -4,11 +4,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProviderError } from '../../../lib/core/errors';
 import { FileStateStore } from '../../../lib/core/file-store';
 import type { SetOptions, StateStore, StoredEntry } from '../../../lib/core/types';
 import { blocklistHandler, createPublishedBlocklist, type PublishedBlocklist } from '../../../lib/firewall/blocklist';
 import { ManualClock } from '../../helpers/fake-server';
+import { rejectsWith } from '../../helpers/provider-spec';
 
 /** A StateStore in memory that keeps values as JSON text (like the file store) and counts writes. */
 class MemoryStore implements StateStore {
@@ -44,15 +44,6 @@ class MemoryStore implements StateStore {
     return [...this.ns(ns)].map(([key, text]) => ({ key, value: JSON.parse(text) as T }));
   }
   async close(): Promise<void> {}
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ProviderError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
 }
 
 const START = Date.UTC(2026, 0, 15, 12, 0, 0);

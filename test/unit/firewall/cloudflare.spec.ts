@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { ProviderError } from '../../../lib/core/errors';
 import { parseTarget, type ParsedTarget } from '../../../lib/core/guardrails';
 import { CloudflareFirewall, cloudflareConfiguration, type CloudflareOptions } from '../../../lib/firewall/cloudflare';
-import { ManualClock } from '../../helpers/fake-server';
+import type { ManualClock } from '../../helpers/fake-server';
+import { closeAfterContractCheck, rejectsWith, startOnManualClock } from '../../helpers/provider-spec';
 import { CF_ACCOUNT, CF_TOKEN, CF_ZONE, cfFailure, startCloudflareFake, type CloudflareFake } from '../../fakes/cloudflare';
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<ProviderError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof ProviderError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 const parsed = (text: string) => parseTarget(text) as ParsedTarget;
 const RULES = `/client/v4/accounts/${CF_ACCOUNT}/firewall/access_rules/rules`;
@@ -50,16 +38,9 @@ describe('CloudflareFirewall against the Cloudflare contract fake', () => {
     });
 
   beforeEach(async () => {
-    clock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0, 0), true);
-    fake = await startCloudflareFake({ now: clock.now });
+    ({ clock, fake } = await startOnManualClock(startCloudflareFake, Date.UTC(2026, 0, 15, 12, 0, 0)));
   });
-  afterEach(async () => {
-    try {
-      assert.deepEqual(fake.violations, [], 'requests that broke the vendor contract');
-    } finally {
-      await fake.close();
-    }
-  });
+  afterEach(() => closeAfterContractCheck(fake));
 
   it('block, list, unblock round trip with the documented request shapes', async () => {
     const fw = provider();

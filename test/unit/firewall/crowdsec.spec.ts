@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { ProviderError } from '../../../lib/core/errors';
 import { createCrowdsecFirewall, CrowdsecFirewall, parseGoDuration, type CrowdsecOptions } from '../../../lib/firewall/crowdsec';
 import { startCrowdsecFake, type CrowdsecFake } from '../../fakes/crowdsec';
-import { ManualClock } from '../../helpers/fake-server';
+import type { ManualClock } from '../../helpers/fake-server';
+import { startOnManualClock } from '../../helpers/provider-spec';
 
 describe('crowdsec: Go duration text', () => {
   it('reads the durations the LAPI prints', () => {
@@ -52,8 +53,7 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
 
   beforeEach(async () => {
     // Auto-advancing: retry backoffs pass at once; decisions and tokens age only when a test says so.
-    clock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0, 0), true);
-    fake = await startCrowdsecFake({ now: clock.now });
+    ({ clock, fake } = await startOnManualClock(startCrowdsecFake, Date.UTC(2026, 0, 15, 12, 0, 0)));
   });
 
   afterEach(async () => {

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { ProviderError } from '../../../lib/core/errors';
 import { formatRouterOsDuration, MikrotikFirewall, parseRouterOsDuration, type MikrotikOptions } from '../../../lib/firewall/mikrotik';
-import { ManualClock } from '../../helpers/fake-server';
+import type { ManualClock } from '../../helpers/fake-server';
+import { closeAfterContractCheck, rejectsWith, startOnManualClock } from '../../helpers/provider-spec';
 import { MIKROTIK_PASSWORD, MIKROTIK_USER, mtError, startMikrotikFake, type MikrotikFake } from '../../fakes/mikrotik';
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<ProviderError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof ProviderError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 const V4 = '/rest/ip/firewall/address-list';
 const V6 = '/rest/ipv6/firewall/address-list';
@@ -52,16 +40,9 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
     });
 
   beforeEach(async () => {
-    clock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0, 0), true);
-    fake = await startMikrotikFake({ now: clock.now });
+    ({ clock, fake } = await startOnManualClock(startMikrotikFake, Date.UTC(2026, 0, 15, 12, 0, 0)));
   });
-  afterEach(async () => {
-    try {
-      assert.deepEqual(fake.violations, [], 'requests that broke the vendor contract');
-    } finally {
-      await fake.close();
-    }
-  });
+  afterEach(() => closeAfterContractCheck(fake));
 
   it('ensureReady checks the version and that a rule drops the list, and says how to add one', async () => {
     await provider().ensureReady();

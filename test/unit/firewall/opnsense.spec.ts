@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { ProviderError } from '../../../lib/core/errors';
 import { OpnsenseFirewall } from '../../../lib/firewall/opnsense';
-import { ManualClock } from '../../helpers/fake-server';
+import type { ManualClock } from '../../helpers/fake-server';
+import { closeAfterContractCheck, rejectsWith, startOnManualClock } from '../../helpers/provider-spec';
 import { OPNSENSE_KEY, OPNSENSE_SECRET, startOpnsenseFake, type OpnsenseFake } from '../../fakes/opnsense';
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<ProviderError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof ProviderError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 describe('OpnsenseFirewall against the OPNsense contract fake', () => {
   let fake: OpnsenseFake;
@@ -31,16 +19,9 @@ describe('OpnsenseFirewall against the OPNsense contract fake', () => {
     });
 
   beforeEach(async () => {
-    clock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0, 0), true);
-    fake = await startOpnsenseFake({ now: clock.now });
+    ({ clock, fake } = await startOnManualClock(startOpnsenseFake, Date.UTC(2026, 0, 15, 12, 0, 0)));
   });
-  afterEach(async () => {
-    try {
-      assert.deepEqual(fake.violations, [], 'requests that broke the vendor contract');
-    } finally {
-      await fake.close();
-    }
-  });
+  afterEach(() => closeAfterContractCheck(fake));
 
   it('ensureReady finds the alias by name and checks its type, with Basic key:secret auth', async () => {
     await provider().ensureReady();

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { ProviderError } from '../../../lib/core/errors';
 import { PfsenseFirewall, type PfsenseOptions } from '../../../lib/firewall/pfsense';
-import { ManualClock } from '../../helpers/fake-server';
+import type { ManualClock } from '../../helpers/fake-server';
+import { closeAfterContractCheck, rejectsWith, startOnManualClock } from '../../helpers/provider-spec';
 import { PFSENSE_API_KEY, PFSENSE_PASSWORD, PFSENSE_USER, pfEnvelope, pfFailureIn200, startPfsenseFake, type PfsenseFake } from '../../fakes/pfsense';
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<ProviderError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof ProviderError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 function assertNoLeak(error: Error, secrets: string[]): void {
   for (const text of [error.message, error.stack ?? '', JSON.stringify(error), inspect(error)]) {
@@ -37,16 +25,9 @@ describe('PfsenseFirewall against the pfrest v2 contract fake', () => {
   const soarAlias = () => fake.aliases.find((a) => a.name === 'soar_block')!;
 
   beforeEach(async () => {
-    clock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0, 0), true);
-    fake = await startPfsenseFake({ now: clock.now });
+    ({ clock, fake } = await startOnManualClock(startPfsenseFake, Date.UTC(2026, 0, 15, 12, 0, 0)));
   });
-  afterEach(async () => {
-    try {
-      assert.deepEqual(fake.violations, [], 'requests that broke the vendor contract');
-    } finally {
-      await fake.close();
-    }
-  });
+  afterEach(() => closeAfterContractCheck(fake));
 
   it('block, list, unblock round trip: one PATCH with the full list, then apply', async () => {
     const fw = provider();

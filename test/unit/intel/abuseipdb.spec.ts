@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
-import { ProviderError } from '../../../lib/core/errors';
 import { createAbuseIpdb, levelFromCheck } from '../../../lib/intel/providers/abuseipdb';
 import type { IntelProvider, IntelProviderOptions } from '../../../lib/intel/types';
 import { ManualClock } from '../../helpers/fake-server';
+import { rejection } from '../../helpers/provider-spec';
 import { abuseHang, abuseServerError, abuseTooManyRequests, startAbuseIpdbFake, type AbuseIpdbFake } from '../../fakes/abuseipdb';
 
 const START = Date.UTC(2026, 0, 15, 12, 0, 0);
 const NEXT_MIDNIGHT = Date.UTC(2026, 0, 16, 0, 0, 0);
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  return promise.then(
-    () => assert.fail('expected a rejection'),
-    (reason: unknown) => {
-      assert.ok(reason instanceof ProviderError, `not a ProviderError: ${String(reason)}`);
-      return reason;
-    },
-  );
-}
 
 describe('intel provider: AbuseIPDB v2 check (contract fake)', () => {
   let fake: AbuseIpdbFake;

@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
-import { ProviderError } from '../../../lib/core/errors';
 import { createGreyNoise, levelFromCommunity } from '../../../lib/intel/providers/greynoise';
 import type { IntelProvider, IntelProviderOptions } from '../../../lib/intel/types';
 import { ManualClock } from '../../helpers/fake-server';
+import { rejection } from '../../helpers/provider-spec';
 import { greyNoiseHang, greyNoiseQuota, greyNoiseServerError, greyNoiseSlowDown, startGreyNoiseFake, type GreyNoiseFake } from '../../fakes/greynoise';
 
 const START = Date.UTC(2026, 0, 15, 12, 0, 0);
 const NEXT_MIDNIGHT = Date.UTC(2026, 0, 16, 0, 0, 0);
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  return promise.then(
-    () => assert.fail('expected a rejection'),
-    (reason: unknown) => {
-      assert.ok(reason instanceof ProviderError, `not a ProviderError: ${String(reason)}`);
-      return reason;
-    },
-  );
-}
 
 describe('intel provider: GreyNoise community (contract fake)', () => {
   let fake: GreyNoiseFake;

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
-import { ProviderError } from '../../../lib/core/errors';
 import { createShodanInternetDb, levelFromTags } from '../../../lib/intel/providers/shodan-internetdb';
 import type { IntelProvider, IntelProviderOptions } from '../../../lib/intel/types';
 import { ManualClock } from '../../helpers/fake-server';
+import { rejection } from '../../helpers/provider-spec';
 import { internetDbHang, internetDbServerError, internetDbThrottled, startInternetDbFake, type InternetDbFake } from '../../fakes/shodan-internetdb';
 
 const START = Date.UTC(2026, 0, 15, 12, 0, 0);
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  return promise.then(
-    () => assert.fail('expected a rejection'),
-    (reason: unknown) => {
-      assert.ok(reason instanceof ProviderError, `not a ProviderError: ${String(reason)}`);
-      return reason;
-    },
-  );
-}
 
 describe('intel provider: Shodan InternetDB (contract fake)', () => {
   let fake: InternetDbFake;

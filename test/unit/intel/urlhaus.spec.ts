@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
-import { ProviderError } from '../../../lib/core/errors';
 import { createUrlhaus, levelForHost } from '../../../lib/intel/providers/urlhaus';
 import type { IntelProvider, IntelProviderOptions } from '../../../lib/intel/types';
 import { ManualClock } from '../../helpers/fake-server';
+import { rejection } from '../../helpers/provider-spec';
 import { startUrlhausFake, urlhausHang, urlhausServerError, urlhausThrottled, type UrlhausFake } from '../../fakes/urlhaus';
 
 const START = Date.UTC(2026, 0, 15, 12, 0, 0);
 const MD5 = '0123456789abcdef0123456789abcdef';
 const SHA256 = 'f'.repeat(64);
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  return promise.then(
-    () => assert.fail('expected a rejection'),
-    (reason: unknown) => {
-      assert.ok(reason instanceof ProviderError, `not a ProviderError: ${String(reason)}`);
-      return reason;
-    },
-  );
-}
 
 describe('intel provider: abuse.ch URLhaus (contract fake)', () => {
   let fake: UrlhausFake;
