@@ -31,14 +31,15 @@ interface FirewallDef extends NodeDef {
 
 /** Published lists by name, served on Node-RED's HTTP server at /soar/blocklist/<name>.txt. */
 const publishedLists = new Map<string, { list: PublishedBlocklist; token?: string }>();
-let blocklistRoute = false;
+/** The HTTP app the route is on (one per Node-RED process; test harnesses make a new one per flow load). */
+let blocklistRouteApp: unknown;
 
 export = function (RED: NodeAPI): void {
   const t = (key: string, subs?: Record<string, string | number>) => RED._(`soar-firewall.${key}`, subs);
 
   function ensureBlocklistRoute(): void {
-    if (blocklistRoute) return;
-    blocklistRoute = true;
+    if (blocklistRouteApp === RED.httpNode) return;
+    blocklistRouteApp = RED.httpNode;
     const app = RED.httpNode as unknown as { get(path: string, h: (req: any, res: any) => void): void };
     app.get("/soar/blocklist/:file", (req, res) => {
       const m = /^([A-Za-z0-9_-]+)\.(txt|json)$/.exec(String(req.params.file));
@@ -98,6 +99,9 @@ export = function (RED: NodeAPI): void {
         publishedLists.set(publishedAs, { list: built.blocklist, token: creds.listToken || undefined });
       }
       unregister = hub.registerFirewall(node.providerName, built.provider, node.label);
+      // Set up now (create the nft table, load the published list, check the alias) so a problem shows
+      // at deploy; blocks retry the setup themselves, so a firewall that is down now is not fatal.
+      built.provider.ensureReady().catch((err: Error) => node.warn(t("errors.setup", { message: err.message })));
       const minutes = Number(config.reconcileMinutes);
       if (Number.isFinite(minutes) && minutes > 0) {
         cancelReconcile = hub.leases.reconcileEvery(node.providerName, minutes * 60_000, (result: Drift | Error) => {

@@ -20,6 +20,13 @@ function flow(dir: string, opts: { simulate?: boolean; block?: Record<string, un
   ];
 }
 
+/** The published list as a firewall pulls it; a missing list must fail the test, not pass a "not listed" check. */
+async function pull(url: string): Promise<string> {
+  const res = await fetch(`${url}/soar/blocklist/edge.txt`);
+  assert.equal(res.status, 200, "the published list is served");
+  return res.text();
+}
+
 function next(id: string): Promise<Msg> {
   return new Promise((resolve) => helper.getNode(id).once("input", resolve));
 }
@@ -58,7 +65,7 @@ describe("soar-block-ip node", function () {
       const ends = Date.parse(msg.actions[0].lease.expiresAt) - Date.now();
       assert.ok(ends > 3500e3 && ends <= 3600e3, `one hour lease, got ${ends} ms`);
 
-      let list = await (await fetch(`${srv.url}/soar/blocklist/edge.txt`)).text();
+      let list = await pull(srv.url);
       assert.match(list, /^203\.0\.113\.7$/m);
 
       out = next("done");
@@ -74,7 +81,7 @@ describe("soar-block-ip node", function () {
       helper.getNode("b1").receive({ ...alertFrom("203.0.113.7"), action: "unblock" });
       msg = await out;
       assert.equal(msg.actions[0].status, "unblocked");
-      list = await (await fetch(`${srv.url}/soar/blocklist/edge.txt`)).text();
+      list = await pull(srv.url);
       assert.doesNotMatch(list, /203\.0\.113\.7/);
       const types = readJsonLines(path.join(dir, "audit.jsonl")).map((r) => r.type);
       assert.ok(types.includes("action.done"));
@@ -91,7 +98,7 @@ describe("soar-block-ip node", function () {
       const msg = await out;
       assert.equal(msg.actions[0].status, "refused");
       assert.match(msg.actions[0].reason, /protected|private/i);
-      const list = await (await fetch(`${srv.url}/soar/blocklist/edge.txt`)).text();
+      const list = await pull(srv.url);
       assert.doesNotMatch(list, /10\.1\.2\.3/);
       assert.ok(readJsonLines(path.join(dir, "audit.jsonl")).some((r) => r.type === "action.refused"));
     } finally {
@@ -107,7 +114,7 @@ describe("soar-block-ip node", function () {
       const msg = await out;
       assert.equal(msg.actions[0].status, "simulated");
       assert.equal(msg.actions[0].simulated, true);
-      const list = await (await fetch(`${srv.url}/soar/blocklist/edge.txt`)).text();
+      const list = await pull(srv.url);
       assert.doesNotMatch(list, /198\.51\.100\.9/);
       assert.ok(readJsonLines(path.join(dir, "audit.jsonl")).some((r) => r.type === "action.simulated"));
     } finally {
@@ -141,7 +148,7 @@ describe("soar-block-ip node", function () {
       helper.getNode("b1").receive({ ...alertFrom("203.0.113.21"), ttl: 3600 });
       await out;
       for (let i = 0; i < 100; i++) {
-        const list = await (await fetch(`${srv.url}/soar/blocklist/edge.txt`)).text();
+        const list = await pull(srv.url);
         if (!/203\.0\.113\.20$/m.test(list) && readJsonLines(path.join(dir, "audit.jsonl")).some((r) => r.type === "lease.expired")) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -149,7 +156,7 @@ describe("soar-block-ip node", function () {
       const leases = (await helper.request().get("/soar/leases").expect(200)).body.leases;
       assert.deepEqual(leases.map((l: Msg) => l.target), ["203.0.113.21"]);
       await helper.request().post("/soar/leases/release").send({ target: "203.0.113.21", provider: "fw1", hub: leases[0].hub }).expect(200);
-      const list = await (await fetch(`${srv.url}/soar/blocklist/edge.txt`)).text();
+      const list = await pull(srv.url);
       assert.doesNotMatch(list, /203\.0\.113\.21/);
     } finally {
       await srv.close();
