@@ -121,11 +121,15 @@ export = function (RED: NodeAPI): void {
           const refused = records.filter((r) => r.status === "refused" || r.status === "not-found");
           const failed = records.filter((r) => r.status === "failed");
           const groups = [done_, refused, failed];
-          const used = groups.filter((g) => g.length).length;
+          // Mixed outcomes (several addresses) go out on each matching output; clones are taken before
+          // msg is changed, so every message carries only its own records.
+          const previous: unknown[] = Array.isArray(msg.actions) ? [...msg.actions] : [];
+          const firstUsed = groups.findIndex((g) => g.length);
+          const copies = groups.map((group, i) => (group.length && i !== firstUsed ? RED.util.cloneMessage(msg) : null));
           const outputs: (NodeMessage | null)[] = groups.map((group, i) => {
             if (!group.length) return null;
-            const out = (used > 1 && i !== groups.findIndex((g) => g.length) ? RED.util.cloneMessage(msg) : msg) as NodeMessage & Record<string, any>;
-            out.actions = [...(Array.isArray(msg.actions) ? msg.actions : []), ...group];
+            const out = (i === firstUsed ? msg : copies[i]) as NodeMessage & Record<string, any>;
+            out.actions = [...previous, ...group];
             return out;
           });
           if (config.driftOutput) outputs.push(null);

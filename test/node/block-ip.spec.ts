@@ -106,6 +106,21 @@ describe("soar-block-ip node", function () {
     }
   });
 
+  it("splits a mixed batch: blocked addresses on the first output, refused ones on the second, each with its own records", async function () {
+    const srv = await load();
+    try {
+      const done = next("done");
+      const refused = next("refused");
+      helper.getNode("b1").receive({ alert: { id: "a-mixed", title: "scan", source: { ip: ["203.0.113.30", "192.168.1.9"] } }, actions: [{ kind: "earlier" }] });
+      const [ok, no] = await Promise.all([done, refused]);
+      assert.deepEqual(ok.actions.map((a: Msg) => a.kind + ":" + (a.target ?? "")), ["earlier:", "block:203.0.113.30"]);
+      assert.deepEqual(no.actions.map((a: Msg) => a.kind + ":" + (a.target ?? "")), ["earlier:", "block:192.168.1.9"]);
+      assert.match(await pull(srv.url), /^203\.0\.113\.30$/m);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("touches nothing in simulation mode and says what would have happened", async function () {
     const srv = await load({ simulate: true });
     try {
