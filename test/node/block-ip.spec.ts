@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { capturingRED, helper, nodeModule, readJsonLines, serve, tempDir } from "../helpers/nr";
+import { capturingRED, helper, nodeModule, readJsonLines, root, serve, tempDir } from "../helpers/nr";
 
 const hubModule = nodeModule("hub");
 const firewallModule = nodeModule("firewall");
@@ -119,6 +119,24 @@ describe("soar-block-ip node", function () {
     } finally {
       await srv.close();
     }
+  });
+
+  it("reports reconciliation drift in the audit log and on the optional fourth output", async function () {
+    const f = flow(dir, { firewall: { reconcileMinutes: 0.02 }, block: { action: "block", driftOutput: true, outputs: 4, wires: [["done"], ["refused"], ["failed"], ["drift"]] } });
+    f.push({ id: "drift", z: "tab1", type: "helper" } as never);
+    await helper.load([hubModule, firewallModule, blockModule], f);
+    const blocked = next("done");
+    helper.getNode("b1").receive(alertFrom("203.0.113.55"));
+    await blocked;
+    // Someone removes the block on the firewall itself, behind the hub's back (the nodes' own hub module).
+    const { Hub } = require(path.join(root, "dist", "lib", "core", "hub.js"));
+    const [hub] = await Hub.all();
+    await hub.firewalls.get("fw1").provider.unblock(["203.0.113.55"]);
+    const drift = await next("drift");
+    assert.equal(drift.topic, "drift");
+    assert.deepEqual(drift.payload.missing.map((l: Msg) => l.target), ["203.0.113.55"]);
+    assert.ok(readJsonLines(path.join(dir, "audit.jsonl")).some((r) => r.type === "reconcile.drift"));
+    assert.ok(helper.getNode("b1").status.args.some((a: Msg[]) => a[0]?.text === "soar-block-ip.status.drift"));
   });
 
   it("touches nothing in simulation mode and says what would have happened", async function () {
