@@ -117,8 +117,7 @@ describe("the hub started with npm start (e2e)", function () {
         assert.equal(answer.ids.length, expected.count ?? 1, `${fmt}/${file} count`);
         const records = auditRecords().filter((r) => r.type === "alert.received" || r.type === "alert.duplicate");
         cases.forEach((want, i) => {
-          const rec = records.reverse().find((r) => (r.alert as { id: string }).id === answer.ids[i]);
-          records.reverse();
+          const rec = records.findLast((r) => (r.alert as { id: string }).id === answer.ids[i]);
           assert.ok(rec, `${fmt}/${file}: audit record for ${answer.ids[i]}`);
           const alert = rec!.alert as Record<string, unknown>;
           for (const [key, value] of Object.entries(want)) {
