@@ -11,6 +11,12 @@
  *      field references, not hosts (while `data.com` stays a domain);
  *   3. it looks like code or a run-on sentence: a camelCase label (`obj.getName`) or a
  *      Title-case TLD (`failed.Click`).
+ * Underscores: DNS names may hold `_` (service labels such as `_dmarc`, `_sip._tcp`,
+ * `selector._domainkey`, and host labels such as `build_srv01` that DNS serves though host-name
+ * rules forbid them), so a name with `_` in labels left of its registrable domain is a domain,
+ * whole: `_dmarc.example.com`, never the truncated `dmarc.example.com`. The registrable domain
+ * itself (the label before the public suffix, and the suffix) may not hold `_`, as no registry
+ * allows it; that keeps snake_case code (`my_var.com`, `self._cache.name`) out.
  * Strong context is: a URL host, a UNC host (`\\host\share`), the domain part of an e-mail address, a defanged form
  * (`evil[.]zip`), a `www.` first label, a DNS-ish word just before it (`domain`, `query`, `host`
  * ...), or a structured alert field / observable that is declared to hold a domain.
@@ -51,9 +57,10 @@ function looksLikeFieldPath(labels: string[]): boolean {
   return leaf.length >= 4 || FIELD_LEAF_TLDS.has(leaf);
 }
 
-const LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}\p{M}-]{0,61}[\p{L}\p{N}\p{M}])?$/u;
-const ASCII_HOST = /^[a-z0-9.-]+$/;
-const ASCII_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// `_` is allowed in labels here; hasIcannSuffix keeps it out of the registrable domain.
+const LABEL = /^[\p{L}\p{N}_](?:[\p{L}\p{N}\p{M}_-]{0,61}[\p{L}\p{N}\p{M}_])?$/u;
+const ASCII_HOST = /^[a-z0-9_.-]+$/;
+const ASCII_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const ASCII_TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
 const UNICODE_TLD = /^[\p{L}\p{M}]{2,63}$/u;
 const CAMEL_CASE = /[a-z][A-Z]/;
@@ -67,7 +74,8 @@ function hasIcannSuffix(host: string): boolean {
   const cached = suffixVerdicts.get(host);
   if (cached !== undefined) return cached;
   const result = parse(host, { extractHostname: false, detectIp: true });
-  const verdict = result.isIp === false && result.isIcann === true && result.domain !== null && result.domain !== '';
+  // Registries do not hand out names with `_`: `my_var.com`, `file_info.name` are code, not hosts.
+  const verdict = result.isIp === false && result.isIcann === true && result.domain !== null && result.domain !== '' && !result.domain.includes('_');
   if (suffixVerdicts.size >= SUFFIX_CACHE_LIMIT) suffixVerdicts.clear();
   suffixVerdicts.set(host, verdict);
   return verdict;

@@ -3,15 +3,26 @@
  *
  * Rules (the corpus in test/fixtures/ioc-corpus is labelled by them):
  * - The text is refanged first; an indicator that was defanged counts as deliberately written.
- * - URLs need a scheme (http, https, ftp, ftps, sftp; hxxp/hxxps/fxp after refanging). Trailing
- *   punctuation and unbalanced closing brackets are cut. `evil.com/path` without a scheme gives the
- *   domain only. A URL also yields its host as a domain / IPv4 / IPv6 indicator.
- * - An e-mail address also yields its domain. Addresses in a URL's user-info are not e-mails.
+ * - URLs need a scheme (http, https, ftp, ftps, sftp; hxxp/hxxps/fxp after refanging) and a host
+ *   (`http://.com`, `http://a..b/` are not URLs; one-label hosts such as `http://intranet/` are).
+ *   Trailing punctuation and unbalanced closing brackets are cut; a URL ends at non-ASCII quotes,
+ *   guillemets, `…` and CJK / full-width punctuation (`”’»」）。`), which a URL cannot hold unencoded,
+ *   and at a Markdown `](` (`[https://a/x](https://b/y)` is two URLs). `evil.com/path` without a
+ *   scheme gives the domain only. A URL also yields its host as a domain / IPv4 / IPv6 indicator.
+ *   URLs keep their percent-escapes; every other scan reads `%2F`, `%3A`, `%252F`... as separators,
+ *   so `https%3A%2F%2Fevil.com` gives `evil.com`, not `2fevil.com`.
+ * - An e-mail address also yields its domain. The user-info of any `scheme://` URL (`ssh://git@host`,
+ *   `ftp://user@host`, `redis://:pw@host`) and an scp-style SSH target (`git@host:org/repo`) are
+ *   not e-mails.
  * - IPs, hashes and domains are found anywhere, URL paths and queries included, except that a
  *   dotted token right after `/` or `\` (a path segment such as `/files/setup.zip`) is not a domain,
  *   except a URL host (`://host`) and a UNC host (`\\host\share`).
  * - IPv4: four decimal parts without leading zeros; not when the word before is a version word
- *   (`version 1.2.3.4`, `build 10.0.19041.1`), not inside longer dotted numbers (OIDs). A CIDR
+ *   (`version 1.2.3.4`, `build 10.0.19041.1`), not inside longer dotted numbers (OIDs), not when a
+ *   version suffix follows (`1.2.3.4-beta`, `-rc1`, `+deb12u2`, `~rc1`, `-2ubuntu1`), not inside a
+ *   longer dotted name (`tool-1.2.3.4.tar.gz`; `.The` is a new sentence and does not count), not
+ *   inside a CPE name (`cpe:2.3:a:vendor:product:1.2.3.4:*...`). An address range
+ *   (`203.0.113.10-203.0.113.20`, `198.51.100.0-255`) keeps its addresses. A CIDR
  *   (`203.0.113.0/24`) yields its base address.
  * - IPv6: validated by ipaddr.js; compressed, full, mixed (`::ffff:198.51.100.1`) and bracketed
  *   forms; a zone id (`%eth0`) is dropped; the value is ipaddr.js toString(). An IPv4-mapped address
@@ -31,7 +42,21 @@ import { assessDomain, checkDomain, clearSuffixCache, hasPublicSuffix } from './
 import { hasMarkBetween, refangWithMarks } from './refang';
 import type { ExtractTextOptions, Ioc, IocType } from './types';
 
-const URL_PATTERN = /(?<![A-Za-z0-9+.-])(?:https?|ftps?|sftp):\/\/[^\s<>"'`{}|\\^]+/gi;
+// Non-ASCII quotes, guillemets, ellipsis, CJK and full-width punctuation end a URL; `]` ends it
+// only before `(` (a Markdown link). The two alternatives are disjoint, so matching stays linear.
+const URL_PATTERN =
+  /(?<![A-Za-z0-9+.-])(?:https?|ftps?|sftp):\/\/(?:[^\s<>"'`{}|\\^\]\u00AB\u00BB\u2018-\u201F\u2026\u2039\u203A\u3000-\u303F\uFF01-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65]|\](?!\())+/gi;
+/** The start of a URL authority of any scheme (`ssh://`, `redis://`): its user-info is no e-mail. */
+const SCHEME_SLASHES = /[A-Za-z][A-Za-z0-9+.-]*:\/\/$/;
+/** Characters of URL user-info (RFC 3986), looked back over from an e-mail's local part. */
+const USERINFO_CHAR = /[A-Za-z0-9._~%!$&'()*+,;=:-]/;
+/** Percent-escapes (double-encoded too); outside URLs they are read as separators. */
+const PERCENT_ESCAPE = /%(?:25)*[0-9A-Fa-f]{2}/g;
+/** A CPE name (2.3 formatted string or 2.2 URI): versions in it are not addresses. */
+const CPE_PATTERN = /(?<![A-Za-z0-9])cpe:(?:2\.3:|\/)[^\s"'<>,;|]*/gi;
+/** What follows a dotted quad that is a version: a pre-release or build tag, a Debian revision. */
+const VERSION_SUFFIX =
+  /(?:[-+~](?:alpha|beta|rc|pre|preview|dev|snapshot|nightly|final|release|stable|ga|lts|hotfix|patch|fips|generic|git|build|deb|ubuntu|debian|[abpru]\d|sp\d|el\d|fc\d)|[+~]\d|-\d{1,6}[A-Za-z])/iy;
 const EMAIL_PATTERN = /(?<![\p{L}\p{N}\p{M}._%+-])[\p{L}\p{N}\p{M}._%+-]+@[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)+/gu;
 const IPV4_PATTERN = /(?<![0-9A-Za-z_.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![0-9A-Za-z_]|\.\d)/g;
 // Unicode letters too: IDNs such as `пример.рф` are kept in Unicode form (tldts knows their suffixes).
@@ -103,10 +128,15 @@ export class IocCollector {
 }
 
 interface TextScan {
+  /** The refanged text with percent-escapes blanked (same length as urlText, so offsets agree). */
   text: string;
+  /** The refanged text as written, for URLs. */
+  urlText: string;
   marks: number[];
   /** [start, end) of URL authorities (user-info, host, port) in `text`. */
   authorities: Array<[number, number]>;
+  /** [start, end) of CPE names, worked out on first use. */
+  cpes?: Array<[number, number]>;
 }
 
 /** Cuts sentence punctuation and unbalanced closing brackets off the end of a URL. */
@@ -173,7 +203,7 @@ export function parseUrl(url: string): ParsedUrl | undefined {
     const colon = hostPort.indexOf(':');
     host = colon === -1 ? hostPort : hostPort.slice(0, colon);
     port = colon === -1 ? '' : hostPort.slice(colon);
-    if (host.length > 253 || !/^[\p{L}\p{N}\p{M}_.-]+$/u.test(host)) return undefined;
+    if (host.length > 253 || !/^[\p{L}\p{N}\p{M}_.-]+$/u.test(host) || !hasHostLabels(host)) return undefined;
     if (/^[\d.]+$/.test(host)) {
       if (!isStrictIpv4(host)) return undefined;
       internal = classifyIp(host)!.internal;
@@ -187,9 +217,18 @@ export function parseUrl(url: string): ParsedUrl | undefined {
   return { value: scheme + '://' + userInfo + host + port + remainder, internal, authorityLength: authority.length };
 }
 
+/** Non-empty labels of at most 63 characters, not starting or ending with `-` (one final `.` allowed). */
+function hasHostLabels(host: string): boolean {
+  const labels = (host.endsWith('.') ? host.slice(0, -1) : host).split('.');
+  for (const label of labels) {
+    if (label.length === 0 || label.length > 63 || label.startsWith('-') || label.endsWith('-')) return false;
+  }
+  return true;
+}
+
 function scanUrls(scan: TextScan, collector: IocCollector): void {
   URL_PATTERN.lastIndex = 0;
-  for (let match = URL_PATTERN.exec(scan.text); match !== null; match = URL_PATTERN.exec(scan.text)) {
+  for (let match = URL_PATTERN.exec(scan.urlText); match !== null; match = URL_PATTERN.exec(scan.urlText)) {
     const parsed = parseUrl(trimUrlTail(match[0]));
     if (!parsed) continue;
     const authorityStart = match.index + match[0].indexOf('://') + 3;
@@ -198,36 +237,71 @@ function scanUrls(scan: TextScan, collector: IocCollector): void {
   }
 }
 
-/** Authorities are recorded in text order and never overlap, so binary search finds the candidate. */
-function insideAuthority(scan: TextScan, index: number): boolean {
-  const authorities = scan.authorities;
+/** Spans are recorded in text order and never overlap, so binary search finds the candidate. */
+function insideSpan(spans: ReadonlyArray<[number, number]>, index: number): boolean {
   let low = 0;
-  let high = authorities.length;
+  let high = spans.length;
   while (low < high) {
     const mid = (low + high) >> 1;
-    if (authorities[mid][0] <= index) low = mid + 1;
+    if (spans[mid][0] <= index) low = mid + 1;
     else high = mid;
   }
-  return low > 0 && index < authorities[low - 1][1];
+  return low > 0 && index < spans[low - 1][1];
+}
+
+/** Whether the user-info ending at `index` follows a `scheme://` (looked back over at most 256 characters). */
+function followsSchemeSlashes(text: string, index: number): boolean {
+  let cursor = index;
+  const limit = Math.max(0, index - 256);
+  while (cursor > limit && USERINFO_CHAR.test(text[cursor - 1])) cursor--;
+  return text[cursor - 1] === '/' && SCHEME_SLASHES.test(text.slice(Math.max(0, cursor - 34), cursor));
 }
 
 function scanEmails(scan: TextScan, collector: IocCollector): void {
+  const text = scan.text;
   EMAIL_PATTERN.lastIndex = 0;
-  for (let match = EMAIL_PATTERN.exec(scan.text); match !== null; match = EMAIL_PATTERN.exec(scan.text)) {
+  for (let match = EMAIL_PATTERN.exec(text); match !== null; match = EMAIL_PATTERN.exec(text)) {
     const at = match[0].indexOf('@');
     const local = match[0].slice(0, at);
     if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) continue;
-    if (insideAuthority(scan, match.index + at)) continue;
+    if (insideSpan(scan.authorities, match.index + at) || followsSchemeSlashes(text, match.index)) continue;
+    const end = match.index + match[0].length;
+    // `git@host:org/repo.git`, `user@host:22`: an SSH target, not a mailbox.
+    if (text[end] === ':' && /[A-Za-z0-9~/._-]/.test(text[end + 1] ?? '')) continue;
     const domain = checkDomain(match[0].slice(at + 1), true);
     if (domain) collector.add({ type: 'email', value: (local + '@' + domain).toLowerCase() });
   }
 }
 
+function cpeSpans(scan: TextScan): Array<[number, number]> {
+  if (scan.cpes) return scan.cpes;
+  const spans: Array<[number, number]> = [];
+  CPE_PATTERN.lastIndex = 0;
+  for (let match = CPE_PATTERN.exec(scan.text); match !== null; match = CPE_PATTERN.exec(scan.text)) spans.push([match.index, match.index + match[0].length]);
+  return (scan.cpes = spans);
+}
+
+/** A dotted quad that reads as a version: a tag after it, or more dotted name (`.tar.gz`, not `.The`). */
+function versionFollows(text: string, end: number): boolean {
+  const next = text[end];
+  if (next === '-' || next === '+' || next === '~') {
+    VERSION_SUFFIX.lastIndex = end;
+    return VERSION_SUFFIX.test(text);
+  }
+  if (next !== '.') return false;
+  const first = text[end + 1] ?? '';
+  if (!/[A-Za-z]/.test(first)) return false;
+  return !(/[A-Z]/.test(first) && /[a-z]/.test(text[end + 2] ?? ''));
+}
+
 function scanIpv4(scan: TextScan, collector: IocCollector): void {
+  const text = scan.text;
   IPV4_PATTERN.lastIndex = 0;
-  for (let match = IPV4_PATTERN.exec(scan.text); match !== null; match = IPV4_PATTERN.exec(scan.text)) {
+  for (let match = IPV4_PATTERN.exec(text); match !== null; match = IPV4_PATTERN.exec(text)) {
     if (!isStrictIpv4(match[0])) continue;
-    if (VERSION_WORDS.has(wordBefore(scan.text, match.index))) continue;
+    if (VERSION_WORDS.has(wordBefore(text, match.index))) continue;
+    if (versionFollows(text, match.index + match[0].length)) continue;
+    if (insideSpan(cpeSpans(scan), match.index)) continue;
     collector.addIp(match[0]);
   }
 }
@@ -308,8 +382,20 @@ function scanDomains(scan: TextScan, collector: IocCollector): void {
   const text = scan.text;
   DOMAIN_PATTERN.lastIndex = 0;
   for (let match = DOMAIN_PATTERN.exec(text); match !== null; match = DOMAIN_PATTERN.exec(text)) {
-    const candidate = match[0];
-    const start = match.index;
+    let candidate = match[0];
+    let start = match.index;
+    // Hyphens at either end are punctuation (`-evil.com` in a list, `evil.com--` in prose), but a
+    // name right after `--` is a command-line flag (`--web.page`), unless it was defanged.
+    if (candidate.startsWith('-') || candidate.endsWith('-')) {
+      let leading = 0;
+      while (candidate[leading] === '-') leading++;
+      let trailing = candidate.length;
+      while (trailing > leading && candidate[trailing - 1] === '-') trailing--;
+      candidate = candidate.slice(leading, trailing);
+      start += leading;
+      if (leading >= 2 && !hasMarkBetween(scan.marks, start, start + candidate.length)) continue;
+      if (candidate === '') continue;
+    }
     const end = start + candidate.length;
     const previous = start > 0 ? text[start - 1] : '';
     const next = text[end] ?? '';
@@ -351,10 +437,17 @@ function scanCves(scan: TextScan, collector: IocCollector): void {
   }
 }
 
+/** `%2F` -> `%  `: the same length, so offsets into either text agree. */
+function blankPercentEscapes(text: string): string {
+  if (!text.includes('%')) return text;
+  PERCENT_ESCAPE.lastIndex = 0;
+  return text.replace(PERCENT_ESCAPE, (escape) => '%' + ' '.repeat(escape.length - 1));
+}
+
 /** Runs every scanner the collector wants over `text` (refanged here). */
 export function collectFromText(text: string, collector: IocCollector): void {
   const { text: refanged, marks } = refangWithMarks(text);
-  const scan: TextScan = { text: refanged, marks, authorities: [] };
+  const scan: TextScan = { text: blankPercentEscapes(refanged), urlText: refanged, marks, authorities: [] };
   // URLs first: e-mail scanning needs their authority spans.
   if (collector.wants('url') || collector.wants('email')) scanUrls(scan, collector);
   if (collector.wants('email') && refanged.includes('@')) scanEmails(scan, collector);

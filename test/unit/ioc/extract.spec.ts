@@ -180,6 +180,46 @@ describe('ioc extractFromText', () => {
     });
   });
 
+  describe('kinds found on text the corpus had not seen', () => {
+    it('takes no address out of a version string, a file name or a CPE name, but keeps ranges', () => {
+      assert.deepEqual(valuesOf('agent 1.2.3.4-beta, 3.0.11.1+deb12u2, 9.2.1.1-2ubuntu1, pkg-1.2.3.4.tar.gz', 'ipv4'), []);
+      assert.deepEqual(valuesOf('cpe:2.3:a:vendor:product:1.2.3.4:*:*:*:*:*:*:* cpe:/a:acme:os:10.0.0.1', 'ipv4'), []);
+      assert.deepEqual(valuesOf('203.0.113.10-203.0.113.20, 198.51.100.7-255, from 203.0.113.5.Then', 'ipv4'), ['203.0.113.10', '203.0.113.20', '198.51.100.7', '203.0.113.5']);
+    });
+
+    it('takes DNS names with underscore labels whole, and snake_case code not at all', () => {
+      assert.deepEqual(valuesOf('_dmarc.phish-login.com _sip._tcp.voip-corp.net build_srv01.evil-cdn.net', 'domain'), [
+        '_dmarc.phish-login.com', '_sip._tcp.voip-corp.net', 'build_srv01.evil-cdn.net',
+      ]);
+      assert.deepEqual(valuesOf('self._cache.name = file_info.name; my_var.com', 'domain'), []);
+    });
+
+    it('drops hyphens around a name, and takes no flag after `--` as a name', () => {
+      assert.deepEqual(valuesOf('list:-evil-cdn.net, bad-host.com-- and --web.page or --cluster.name', 'domain'), ['evil-cdn.net', 'bad-host.com']);
+    });
+
+    it('ends URLs at non-ASCII closing punctuation and Markdown link joints', () => {
+      const text = '“https://a-host.com/x” 「https://b-host.com/y」と «https://c-host.com/z» https://d-host.com/lo… [https://e-host.com/1](https://e-host.com/2)';
+      assert.deepEqual(valuesOf(text, 'url'), [
+        'https://a-host.com/x', 'https://b-host.com/y', 'https://c-host.com/z', 'https://d-host.com/lo', 'https://e-host.com/1', 'https://e-host.com/2',
+      ]);
+    });
+
+    it('needs a host in a URL', () => {
+      assert.deepEqual(valuesOf('http://.com https://..net/x http://a..com/ https://-a.com/ http://intranet/wiki', 'url'), ['http://intranet/wiki']);
+    });
+
+    it('takes no e-mail from URL user-info of any scheme or from an SSH target', () => {
+      const text = 'ssh://git@git-host.net/r ftp://anon@ftp-host.org/ redis://:pw@cache-host.io git@git-host.net:org/r.git mailto:alice@corp-mail.com';
+      assert.deepEqual(valuesOf(text, 'email'), ['alice@corp-mail.com']);
+    });
+
+    it('reads percent-escapes as separators outside URLs', () => {
+      const iocs = extractFromText('u=https%3A%2F%2Fevil-cdn.net%2Fx %252F203.0.113.77 h%3Dd41d8cd98f00b204e9800998ecf8427e');
+      assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), ['ipv4:203.0.113.77', 'domain:evil-cdn.net', 'md5:d41d8cd98f00b204e9800998ecf8427e']);
+    });
+  });
+
   it('deduplicates and honours the types option', () => {
     const text = 'evil.com EVIL.COM evil[.]com 8.8.8.8 8.8.8.8';
     assert.deepEqual(extractFromText(text).map((ioc) => `${ioc.type}:${ioc.value}`), ['ipv4:8.8.8.8', 'domain:evil.com']);

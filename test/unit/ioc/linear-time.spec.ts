@@ -26,6 +26,14 @@ describe('ioc extraction on adversarial 1 MiB inputs', function () {
     ['hyphens', '-'.repeat(MIB)],
     ['Cyrillic letters and dots', 'й.'.repeat(MIB / 2)],
     ['a scheme followed by a giant host', 'http://' + 'a'.repeat(MIB)],
+    ['percent-escapes, double-encoded', '%25'.repeat(MIB / 3) + 'x'],
+    ['percent signs', '%'.repeat(MIB)],
+    ['underscores and dots', '_.'.repeat(MIB / 2)],
+    ['an underscore run before a TLD', '_'.repeat(MIB) + '.com'],
+    ['a hyphen run inside a name', 'a' + '-'.repeat(MIB) + 'b.com-'],
+    ['flags glued together', '--a.com'.repeat(MIB / 7)],
+    ['one CPE name holding version after version', 'cpe:2.3:a:v:p:' + '1.2.3.4:'.repeat(MIB / 8)],
+    ['a hostless URL over and over', 'http://.'.repeat(MIB / 8)],
   ];
   for (const [name, text] of nothingToFind) {
     it(`finds nothing in ${name}`, () => {
@@ -36,6 +44,24 @@ describe('ioc extraction on adversarial 1 MiB inputs', function () {
   it('cuts a long run of unbalanced parentheses off a URL', () => {
     const iocs = extractFromText('http://x.example.com/' + ')'.repeat(MIB));
     assert.deepEqual(iocs.map((ioc) => ioc.value), ['http://x.example.com/', 'x.example.com']);
+  });
+
+  it('stops a URL at Markdown link joints and non-ASCII closing quotes', () => {
+    const joints = extractFromText('[x](http://x.example.com/' + ']('.repeat(MIB / 2));
+    assert.deepEqual(joints.map((ioc) => ioc.value), ['http://x.example.com/', 'x.example.com']);
+    const quotes = extractFromText('http://x.example.com/a' + '”'.repeat(MIB));
+    assert.deepEqual(quotes.map((ioc) => ioc.value), ['http://x.example.com/a', 'x.example.com']);
+  });
+
+  it('checks a version suffix after an address without reading a long digit run', () => {
+    const iocs = extractFromText('1.2.3.4-' + '9'.repeat(MIB));
+    assert.deepEqual(iocs.map((ioc) => ioc.value), ['1.2.3.4']);
+  });
+
+  it('looks back over URL user-info a bounded distance for every e-mail', () => {
+    const chunk = '~'.repeat(1000) + 'a@evil-cdn.com ';
+    const iocs = extractFromText(chunk.repeat(Math.ceil(MIB / chunk.length)));
+    assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), ['email:a@evil-cdn.com', 'domain:evil-cdn.com']);
   });
 
   it('finds every real indicator in a megabyte of repeated alert text', () => {
