@@ -55,7 +55,7 @@ export interface IntelSourceSpec extends IntelProviderOptions {
   baseDir?: string;
 }
 
-const DEMO_FEEDS = path.resolve(__dirname, "..", "..", "..", "examples", "feeds");
+const DEMO_FEEDS = path.resolve(__dirname, "..", "..", "..", "feeds");
 
 /** Relative feed files live in the user directory; the bundled demo feeds are found by name too. */
 export function resolveFeedFile(file: string, baseDir?: string): string {

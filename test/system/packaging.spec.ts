@@ -55,8 +55,26 @@ async function assertPackLoaded(base: string) {
   const html = await (await fetch(`${base}/nodes`, { headers: { accept: "text/html" } })).text();
   assert.match(html, /data-help-name="soar-alert-intake"/);
   assert.match(html, /RED\.nodes\.registerType\("soar-alert-intake"/);
-  const examples = await (await fetch(`${base}/library/examples/flows/node-red-contrib-soar`)).text();
-  assert.match(examples, /Quickstart playbook/);
+  await assertExamplesAreFlows(base);
+}
+
+/** Import ▸ Examples: every entry (folders walked) is a flow that imports, and the quickstart is one. */
+async function assertExamplesAreFlows(base: string) {
+  const flows: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = (await (await fetch(`${base}/library/examples/flows/${dir}`)).json()) as (string | { fn: string })[];
+    for (const entry of entries) {
+      if (typeof entry === "string") await walk(`${dir}/${encodeURIComponent(entry)}`);
+      else flows.push(`${dir}/${encodeURIComponent(entry.fn)}`);
+    }
+  };
+  await walk("node-red-contrib-soar");
+  assert.deepEqual(flows, ["node-red-contrib-soar/Quickstart%20playbook"]);
+  for (const flow of flows) {
+    const nodes = (await (await fetch(`${base}/library/examples/flows/${flow}`)).json()) as { id?: unknown; type?: unknown }[];
+    assert.ok(Array.isArray(nodes) && nodes.length > 0, `${flow} is an array of nodes`);
+    for (const node of nodes) assert.ok(typeof node.id === "string" && typeof node.type === "string", `${flow}: ${JSON.stringify(node).slice(0, 120)}`);
+  }
 }
 
 describe("packaging (npm pack, npm install into a Node-RED user directory)", function () {
@@ -85,12 +103,17 @@ describe("packaging (npm pack, npm install into a Node-RED user directory)", fun
       "dist/lib/alert/index.js",
       "dist/bin/soar.js",
       "examples/Quickstart playbook.json",
+      "feeds/demo-blocklist.txt",
+      "feeds/demo-kev.json",
+      "feeds/demo-epss.csv",
       "schema/soar-alert.schema.json",
     ]) {
       assert.ok(files.includes(need), `${need} is shipped`);
     }
     const unwanted = files.filter((f) => /^(test|bench|scripts|\.ci|lib|nodes|icons|locales)\//.test(f) || f.endsWith(".ts") || f.endsWith(".map"));
     assert.deepEqual(unwanted, []);
+    // Node-RED offers every .json under examples/ as a flow: data files stay out.
+    assert.deepEqual(files.filter((f) => f.startsWith("examples/") && !f.endsWith(".json")), []);
   });
 
   it("works when the tarball is npm-installed into a user directory", async function () {

@@ -12,7 +12,7 @@ import { createEpss, parseEpss, type EpssOptions } from '../../../lib/intel/prov
 import type { LocalFeedProvider } from '../../../lib/intel/providers/feed';
 
 const FIXTURE = path.join(__dirname, '../../fixtures/feeds/epss.csv');
-const DEMO = path.join(__dirname, '../../../examples/feeds/demo-epss.csv');
+const DEMO = path.join(__dirname, '../../../feeds/demo-epss.csv');
 
 describe('EPSS provider', () => {
   const providers: LocalFeedProvider[] = [];

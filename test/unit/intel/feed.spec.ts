@@ -8,7 +8,7 @@ import { extractFromText } from '../../../lib/ioc';
 import { createFeed, type FeedOptions, type LocalFeedProvider, type RefreshOutcome } from '../../../lib/intel/providers/feed';
 import { startFakeServer, type FakeServer } from '../../helpers/fake-server';
 
-const DEMO_BLOCKLIST = path.join(__dirname, '../../../examples/feeds/demo-blocklist.txt');
+const DEMO_BLOCKLIST = path.join(__dirname, '../../../feeds/demo-blocklist.txt');
 const NOW = Date.UTC(2024, 4, 1, 12, 0, 0);
 
 /** Collects refresh outcomes and lets a test await the next one that matches. */

@@ -13,7 +13,7 @@ import { createKev, parseKev } from '../../../lib/intel/providers/kev';
 import { startFakeServer, type FakeServer } from '../../helpers/fake-server';
 
 const FIXTURE = path.join(__dirname, '../../fixtures/feeds/kev.json');
-const DEMO = path.join(__dirname, '../../../examples/feeds/demo-kev.json');
+const DEMO = path.join(__dirname, '../../../feeds/demo-kev.json');
 const NOW = Date.UTC(2024, 4, 2, 8, 0, 0);
 
 describe('CISA KEV provider', () => {
