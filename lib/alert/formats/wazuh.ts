@@ -3,7 +3,7 @@
  * shuffle / custom integrations POST (provider-contracts A.1).
  */
 import type { AlertDraft, FormatAdapter, Severity } from "../types";
-import { arr, first, isRecord, num, obj, own, strings, type JsonObject } from "../util";
+import { arr, first, isRecord, num, obj, own, SEVERITY_NAMES, strings, type JsonObject } from "../util";
 
 /** rule.level 0..15 (16 allowed in config) -> OCSF: 0-3 info, 4-6 low, 7-10 medium, 11-12 high, 13+ critical. */
 export function wazuhSeverity(level: number | undefined): Severity {
@@ -58,7 +58,8 @@ export const wazuh: FormatAdapter = {
       title: first(own(rule, "description"), own(eve, "signature")),
       description: own(item, "full_log"),
       severity: wazuhSeverity(level),
-      severity_label: level !== undefined ? String(level) : undefined,
+      // The OCSF name of the mapped severity, as the other formats give; the level stays in raw.rule.level.
+      severity_label: SEVERITY_NAMES[wazuhSeverity(level)],
       "origin.product": "wazuh",
       "origin.id": own(item, "id"),
       "rule.id": own(rule, "id"),

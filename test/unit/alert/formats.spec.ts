@@ -32,7 +32,12 @@ describe("alert formats", () => {
         [0, 1], [3, 1], [4, 2], [6, 2], [7, 3], [10, 3], [11, 4], [12, 4], [13, 5], [15, 5], [16, 5], ["12", 4], [-1, 0], [Infinity, 0], ["x", 0],
       ];
       for (const [level, severity] of table) assert.equal(one(wazuhAlert(level)).severity, severity, `level ${String(level)}`);
-      assert.equal(one(wazuhAlert(12)).severity_label, "12");
+    });
+
+    it("labels the severity with its OCSF name, not the bare rule level", () => {
+      const labels: [unknown, string][] = [[2, "informational"], [5, "low"], [10, "medium"], [12, "high"], [15, "critical"], ["x", "unknown"]];
+      for (const [level, label] of labels) assert.equal(one(wazuhAlert(level)).severity_label, label, `level ${String(level)}`);
+      assert.equal((one(wazuhAlert(12)).raw as { rule: { level: number } }).rule.level, 12, "the level itself stays in raw");
     });
 
     it("unwraps the integrator envelope and keeps the inner alert as raw", () => {
