@@ -21,7 +21,7 @@
  *   (`version 1.2.3.4`, `build 10.0.19041.1`), not inside longer dotted numbers (OIDs), not when a
  *   version suffix follows (`1.2.3.4-beta`, `-rc1`, `+deb12u2`, `~rc1`, `-2ubuntu1`), not inside a
  *   longer dotted name (`tool-1.2.3.4.tar.gz`; `.The` is a new sentence and does not count), not
- *   inside a CPE name (`cpe:2.3:a:vendor:product:1.2.3.4:*...`). An address range
+ * inside a CPE name (`cpe:2.3:a:vendor:product:1.2.3.4:*...`, looked for up to 256 characters back). An address range
  *   (`203.0.113.10-203.0.113.20`, `198.51.100.0-255`) keeps its addresses. A CIDR
  *   (`203.0.113.0/24`) yields its base address.
  * - IPv6: validated by ipaddr.js; compressed, full, mixed (`::ffff:198.51.100.1`) and bracketed
@@ -52,8 +52,10 @@ const SCHEME_SLASHES = /[A-Za-z][A-Za-z0-9+.-]*:\/\/$/;
 const USERINFO_CHAR = /[A-Za-z0-9._~%!$&'()*+,;=:-]/;
 /** Percent-escapes (double-encoded too); outside URLs they are read as separators. */
 const PERCENT_ESCAPE = /%(?:25)*[0-9A-Fa-f]{2}/g;
-/** A CPE name (2.3 formatted string or 2.2 URI): versions in it are not addresses. */
-const CPE_PATTERN = /(?<![A-Za-z0-9])cpe:(?:2\.3:|\/)[^\s"'<>,;|]*/gi;
+/** The start of a CPE name (2.3 formatted string or 2.2 URI): versions in it are not addresses. */
+const CPE_START = /^cpe:(?:2\.3:|\/)/i;
+/** Characters that end a CPE name in running text or JSON. */
+const CPE_END = /[\s"'<>,;|]/;
 /** What follows a dotted quad that is a version: a pre-release or build tag, a Debian revision. */
 const VERSION_SUFFIX =
   /(?:[-+~](?:alpha|beta|rc|pre|preview|dev|snapshot|nightly|final|release|stable|ga|lts|hotfix|patch|fips|generic|git|build|deb|ubuntu|debian|[abpru]\d|sp\d|el\d|fc\d)|[+~]\d|-\d{1,6}[A-Za-z])/iy;
@@ -135,8 +137,6 @@ interface TextScan {
   marks: number[];
   /** [start, end) of URL authorities (user-info, host, port) in `text`. */
   authorities: Array<[number, number]>;
-  /** [start, end) of CPE names, worked out on first use. */
-  cpes?: Array<[number, number]>;
 }
 
 /** Cuts sentence punctuation and unbalanced closing brackets off the end of a URL. */
@@ -273,12 +273,12 @@ function scanEmails(scan: TextScan, collector: IocCollector): void {
   }
 }
 
-function cpeSpans(scan: TextScan): Array<[number, number]> {
-  if (scan.cpes) return scan.cpes;
-  const spans: Array<[number, number]> = [];
-  CPE_PATTERN.lastIndex = 0;
-  for (let match = CPE_PATTERN.exec(scan.text); match !== null; match = CPE_PATTERN.exec(scan.text)) spans.push([match.index, match.index + match[0].length]);
-  return (scan.cpes = spans);
+/** Whether the token holding `index` is a CPE name (looked back over at most 256 characters). */
+function insideCpe(text: string, index: number): boolean {
+  let cursor = index;
+  const limit = Math.max(0, index - 256);
+  while (cursor > limit && !CPE_END.test(text[cursor - 1])) cursor--;
+  return (cursor === 0 || CPE_END.test(text[cursor - 1])) && CPE_START.test(text.slice(cursor, cursor + 8));
 }
 
 /** A dotted quad that reads as a version: a tag after it, or more dotted name (`.tar.gz`, not `.The`). */
@@ -301,7 +301,7 @@ function scanIpv4(scan: TextScan, collector: IocCollector): void {
     if (!isStrictIpv4(match[0])) continue;
     if (VERSION_WORDS.has(wordBefore(text, match.index))) continue;
     if (versionFollows(text, match.index + match[0].length)) continue;
-    if (insideSpan(cpeSpans(scan), match.index)) continue;
+    if (insideCpe(text, match.index)) continue;
     collector.addIp(match[0]);
   }
 }

@@ -32,7 +32,7 @@ describe('ioc extraction on adversarial 1 MiB inputs', function () {
     ['an underscore run before a TLD', '_'.repeat(MIB) + '.com'],
     ['a hyphen run inside a name', 'a' + '-'.repeat(MIB) + 'b.com-'],
     ['flags glued together', '--a.com'.repeat(MIB / 7)],
-    ['one CPE name holding version after version', 'cpe:2.3:a:v:p:' + '1.2.3.4:'.repeat(MIB / 8)],
+    ['CPE names with address-shaped versions', 'cpe:2.3:a:v:p:1.2.3.4:*:*:*:*:*:*:* '.repeat(MIB / 36)],
     ['a hostless URL over and over', 'http://.'.repeat(MIB / 8)],
   ];
   for (const [name, text] of nothingToFind) {
@@ -51,6 +51,12 @@ describe('ioc extraction on adversarial 1 MiB inputs', function () {
     assert.deepEqual(joints.map((ioc) => ioc.value), ['http://x.example.com/', 'x.example.com']);
     const quotes = extractFromText('http://x.example.com/a' + '”'.repeat(MIB));
     assert.deepEqual(quotes.map((ioc) => ioc.value), ['http://x.example.com/a', 'x.example.com']);
+  });
+
+  it('looks back a bounded distance for a CPE name before each address', () => {
+    // Past 256 characters a token is no CPE name: the later addresses count.
+    const iocs = extractFromText('cpe:2.3:a:v:p:' + '1.2.3.4:'.repeat(MIB / 8));
+    assert.deepEqual(iocs.map((ioc) => ioc.value), ['1.2.3.4']);
   });
 
   it('checks a version suffix after an address without reading a long digit run', () => {
