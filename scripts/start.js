@@ -4,7 +4,6 @@
 // playbook, then runs Node-RED from this checkout's own dependencies with the pack loaded.
 "use strict";
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
 const crypto = require("crypto");
 const { spawn } = require("child_process");

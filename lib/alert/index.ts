@@ -1,6 +1,6 @@
 /**
  * Alert normalisation engine: any supported alert payload -> the normalised soar.alert/1 shape
- * (architecture.md §3, provider-contracts.md §A). Node-RED-free. See README.md.
+ * (docs/architecture.md §3; vendor shapes: docs/vendor-facts.md §A). Node-RED-free. See README.md.
  */
 export type { AlertFormat, NormalisedAlert, Observable, ObservableType, NormaliseOptions, NormaliseResult, Severity, DraftPath } from "./types";
 export { ALERT_FORMATS, DRAFT_PATHS } from "./types";

@@ -145,7 +145,7 @@ const SEVERITY_WORDS: ReadonlyMap<string, Severity> = new Map<string, Severity>(
 ]);
 
 /**
- * The shared word table (provider-contracts A.0: critical->5, error/high->4, warning->3, info->1),
+ * The shared word table (docs/vendor-facts.md §A.0: critical->5, error/high->4, warning->3, info->1),
  * completed with the usual synonyms. Unknown words give undefined.
  */
 export function severityFromWord(word: unknown): Severity | undefined {

@@ -297,7 +297,7 @@ class Client implements HttpClient {
         throw this.withAttempts(error as ProviderError, attempt - 1, secrets);
       }
 
-      const outcome = await this.attempt(method, spec, label, idempotent, mayRetry, secrets);
+      const outcome = await this.attempt(method, spec, label, idempotent, mayRetry);
       if (!('failure' in outcome)) return outcome.response as HttpResponse<T>;
       const failure = outcome.failure;
 
@@ -371,7 +371,6 @@ class Client implements HttpClient {
     label: string,
     idempotent: boolean,
     mayRetry: boolean,
-    secrets: string[],
   ): Promise<{ response: HttpResponse } | { failure: Failure }> {
     const timeoutMs = spec.timeoutMs ?? this.options.timeoutMs ?? DEFAULTS.timeoutMs;
     const controller = new AbortController();

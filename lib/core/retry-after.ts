@@ -1,5 +1,5 @@
 /**
- * One parser for every "wait this long" hint a vendor can send (provider-contracts.md §0.2).
+ * One parser for every "wait this long" hint a vendor can send (docs/vendor-facts.md §0.2).
  * Node-RED-free.
  *
  * Shapes understood, in the order they are consulted:

@@ -2,7 +2,7 @@
  * Firewall provider: Cloudflare IP Access Rules (mode "block"), for one account or one zone.
  * Node-RED-free.
  *
- * Contract (provider-contracts.md §C.5; developers.cloudflare.com/api "IP Access rules for an
+ * Contract (docs/vendor-facts.md §C.5; developers.cloudflare.com/api "IP Access rules for an
  * account/zone", developers.cloudflare.com/fundamentals/api/reference/limits):
  * - Auth `Authorization: Bearer <API token>` (Account Firewall Access Rules: Edit / Firewall Services: Edit).
  * - POST   /client/v4/{accounts/:id|zones/:id}/firewall/access_rules/rules

@@ -3,7 +3,7 @@
  * attached to that LAPI (firewall, nginx, cloudflare, ...) enforces it. Node-RED-free.
  *
  * The LAPI has no "create decision" route: like `cscli decisions add`, a block posts an alert carrying
- * the decision (provider-contracts.md §C.2). Calls, checked against crowdsec 1.4.6 (Debian 12):
+ * the decision (docs/vendor-facts.md §C.2). Calls, checked against crowdsec 1.4.6 (Debian 12):
  *
  *   login    POST /v1/watchers/login {machine_id, password, scenarios: []} → {code, expire, token}
  *            (401 on bad credentials; the JWT lasts an hour, and a LAPI restart invalidates it → 401)

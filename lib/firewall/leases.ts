@@ -1,5 +1,5 @@
 /**
- * Block leases: every block the hub makes is a durable, expiring record (issue 4, architecture §4).
+ * Block leases: every block the hub makes is a durable, expiring record (docs/architecture.md §5).
  * The engine behind `soar-block-ip`, the sidebar's lease list / release button and the hub's expiry
  * scheduler. Node-RED-free.
  *

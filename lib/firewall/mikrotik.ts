@@ -2,7 +2,7 @@
  * Firewall provider: MikroTik RouterOS v7 REST API, firewall address-list with native timeouts.
  * Node-RED-free.
  *
- * Contract (provider-contracts.md §C.6; help.mikrotik.com/docs/spaces/ROS/pages/47579162/REST+API):
+ * Contract (docs/vendor-facts.md §C.6; help.mikrotik.com/docs/spaces/ROS/pages/47579162/REST+API):
  * - HTTP Basic auth; service www-ssl (or www from 7.9). Base https://router/rest.
  * - PUT    /rest/ip/firewall/address-list {"list","address","timeout":"1h2m3s","comment"} -> created object with ".id"
  * - GET    /rest/ip/firewall/address-list?list=<name>&address=<a> -> array

@@ -2,7 +2,7 @@
  * Firewall provider: OPNsense, through the alias_util API (the pf table behind a Host/Network alias).
  * Node-RED-free.
  *
- * Contract (provider-contracts.md §C.3; opnsense/core AliasUtilController.php, AliasController.php):
+ * Contract (docs/vendor-facts.md §C.3; opnsense/core AliasUtilController.php, AliasController.php):
  * - HTTP Basic auth, API key as user and API secret as password.
  * - POST /api/firewall/alias_util/add/<alias>    {"address": "203.0.113.7"} -> {"status":"done"}
  * - POST /api/firewall/alias_util/delete/<alias> {"address": ...}            -> {"status":"done"}

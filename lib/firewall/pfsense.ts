@@ -2,7 +2,7 @@
  * Firewall provider: pfSense with the REST API package v2 ("pfrest", pfSense-pkg-RESTAPI), through the
  * address list of a firewall alias. Node-RED-free.
  *
- * Contract (provider-contracts.md §C.4; jaredhendrickson13/pfsense-api docs and Swagger):
+ * Contract (docs/vendor-facts.md §C.4; jaredhendrickson13/pfsense-api docs and Swagger):
  * - Auth, any one: `X-API-Key: <key>`; HTTP Basic (local users); or a JWT from POST /api/v2/auth/jwt
  *   (Basic auth) -> data.token, sent as `Authorization: Bearer`, valid 1 h by default.
  * - GET   /api/v2/firewall/aliases?name=<alias> -> data: [{id, name, type, descr, address[], detail[]}]

@@ -3,7 +3,7 @@
  * holds for it. Pure functions (no I/O), so the comparison rules are testable alone; LeaseManager
  * (leases.ts) does the reading, auditing and repairing. Node-RED-free.
  *
- * The three kinds of drift (issue 4):
+ * The three kinds of drift:
  * - missing: an active lease whose address the provider does not hold (someone flushed the firewall,
  *   a reload lost the set, a native timeout fired early);
  * - extra: the provider holds an address no lease accounts for (added by hand, or a lease record lost);

@@ -470,7 +470,7 @@ export class IntelBroker {
   }
 
   private deadlineDetail(provider: IntelProvider, deadlineMs: number): string {
-    let queued = false;
+    let queued: boolean;
     try {
       queued = (provider.budgetState?.().queued ?? 0) > 0;
     } catch {

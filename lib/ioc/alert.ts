@@ -1,5 +1,5 @@
 /**
- * IOC extraction from a normalised alert (architecture.md §3): observables first, then the
+ * IOC extraction from a normalised alert (docs/architecture.md §3): observables first, then the
  * structured entity fields, then the chosen free-text fields. The first sighting of a value wins,
  * so a value named in a structured field keeps that field's role and path.
  */

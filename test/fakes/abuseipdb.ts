@@ -6,8 +6,8 @@
  * abuseConfidenceScore,countryCode,usageType,isp,domain,hostnames,isTor,totalReports,numDistinctUsers,
  * lastReportedAt}`), https://docs.abuseipdb.com/#rate-limiting (X-RateLimit-Limit/-Remaining/-Reset,
  * 429 with Retry-After when the daily limit is used up), https://docs.abuseipdb.com/#error-handling
- * (JSON:API `{"errors":[{"detail","status","source"}]}`), and /work/shared/docs/provider-contracts.md
- * §B.2 and §G.
+ * (JSON:API `{"errors":[{"detail","status","source"}]}`), and docs/vendor-facts.md
+ * §B.2 and §0.4.
  *
  * The fake enforces the request shape (wrong method/path/headers/params are answered like AbuseIPDB
  * would and recorded in `violations`) and, when `setDailyLimit` is used, the daily quota itself:

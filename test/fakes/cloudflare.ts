@@ -7,9 +7,9 @@
  * https://developers.cloudflare.com/fundamentals/api/reference/limits/ (1,200 requests / 5 min, 429 with
  * Retry-After), https://developers.cloudflare.com/waf/tools/ip-access-rules/parameters/ (ranges: IPv4
  * /16 and /24, IPv6 /32, /48, /64), the v4 envelope {success, errors[{code,message}], messages, result,
- * result_info}, and /work/shared/docs/provider-contracts.md §C.5 and §G.
+ * result_info}, and docs/vendor-facts.md §C.5 and §0.4.
  * Error codes and texts the docs do not spell out (10000 "Authentication error", the duplicate text
- * "firewallaccessrules.api.duplicate_of_existing") are as seen from well-used clients [§0 mark D/M].
+ * "firewallaccessrules.api.duplicate_of_existing") are as seen from well-used clients [D/M: see docs/vendor-facts.md].
  *
  * The fake checks the request shape (Bearer token, JSON body, known mode/target, valid value) and
  * records departures in `violations`. Scripted replies (`script(method, ...)`, `null` = let that one

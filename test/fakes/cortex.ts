@@ -5,7 +5,7 @@
  * POST /api/analyzer/{id}/run {data, dataType, tlp, message, parameters}; GET /api/job/{id}, /report,
  * /waitreport?atMost=<duration>) and Cortex's JobCtrl (report = {summary, full, success, artifacts, operations}
  * on Success, {errorMessage, input, success:false} on Failure, the string "Running"/"Waiting" otherwise);
- * provider-contracts.md §B.9 and §0.1 (job status in the body). Wrong key: 401
+ * docs/vendor-facts.md §B.9 and §0.1 (job status in the body). Wrong key: 401
  * {"type":"AuthenticationError","message":"Authentication failure"}. Cortex's job cache is modelled: the same
  * analyzer + data + dataType + tlp while the cache holds returns the existing job instead of a new one.
  *

@@ -4,7 +4,7 @@
  * Follows: the LAPI swagger `pkg/models/localapi_swagger.yaml` in github.com/crowdsecurity/crowdsec
  * (POST /v1/watchers/login, POST/GET /v1/alerts, GET/DELETE /v1/decisions, DELETE /v1/decisions/{id};
  * the Alert required fields), https://docs.crowdsec.net/docs/local_api/intro, and
- * /work/shared/docs/provider-contracts.md §C.2 and §A.7 — corrected where crowdsec 1.4.6 (Debian 12),
+ * docs/vendor-facts.md §C.2 and §A.7 — corrected where crowdsec 1.4.6 (Debian 12),
  * run by test/system/crowdsec.spec.ts, answers differently:
  *   - bad machine credentials → 401 {"code":401,"message":"incorrect Username or Password"} (not 403);
  *   - bouncer route without a valid X-Api-Key → 403 {"message":"access forbidden"};

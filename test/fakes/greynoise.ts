@@ -5,7 +5,7 @@
  * (APIKeyHeaderAuth, optional on the community tier), 200 `{ip,noise,riot,classification,name,link,
  * last_seen,message:"Success"}`, 404 `{ip,noise:false,riot:false,message:"IP not observed scanning the
  * internet or contained in RIOT data set."}`), https://docs.greynoise.io/docs/using-the-greynoise-community-api
- * (low quota, 429 when used up), and /work/shared/docs/provider-contracts.md §B.3 and §G.
+ * (low quota, 429 when used up), and docs/vendor-facts.md §B.3 and §0.4.
  * Uncertain, from memory [M]: the 429 body wording (`plan`, `rate-limit`, "You have hit your daily rate
  * limit ...") and the 400/401 message texts; the switches below make each variant explicit.
  *

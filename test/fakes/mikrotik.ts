@@ -6,7 +6,7 @@
  * property filters in the query; PUT creates and answers the new object with ".id"; PATCH /<.id>
  * updates; DELETE /<.id> answers 204; every value is a string; errors {"error":<status>,"message",
  * "detail"}), https://help.mikrotik.com/docs/spaces/ROS/pages/48660587/Address-lists (list, address,
- * timeout, comment; timed entries are dynamic), and /work/shared/docs/provider-contracts.md §C.6 and §G.
+ * timeout, comment; timed entries are dynamic), and docs/vendor-facts.md §C.6 and §0.4.
  * Marked [M] there and configurable here: how RouterOS spells IPv6 host entries (`ipv6HostSuffix`: with
  * "/128") and durations (`clockStyleTimeouts`: the older "1d23:59:58" form).
  *

@@ -5,7 +5,7 @@
  * `Authorization: <authkey>` raw, `Accept: application/json`, body {returnFormat, value, type, to_ids,
  * includeEventTags, limit, page}; answer {"response":{"Attribute":[{id, event_id, object_id, category, type,
  * value, to_ids, timestamp, comment, Event{id, info, orgc_id, uuid, threat_level_id}, Tag[]}]}}) and
- * provider-contracts.md §B.8. An unknown key is a 403 {"name":"Authentication failed. …","message":…,"url":…}
+ * docs/vendor-facts.md §B.8. An unknown key is a 403 {"name":"Authentication failed. …","message":…,"url":…}
  * (MISP's AppController text). Values match exactly; composite attributes ("domain|ip", "filename|md5",
  * "ip-dst|port") match on either part, as MISP does.
  *

@@ -7,7 +7,7 @@
  * AliasController.php (getAliasUUID -> {"uuid"} or [], getItem -> option fields with "selected"),
  * https://docs.opnsense.org/development/api/core/firewall.html (endpoint list),
  * https://docs.opnsense.org/development/how-tos/api.html (Basic auth with key:secret),
- * and /work/shared/docs/provider-contracts.md §C.3 and §G (fake switches).
+ * and docs/vendor-facts.md §C.3 and §0.4 (fake switches).
  *
  * The fake checks the request shape: a wrong method answers {"status":"failed"} as OPNsense does, an
  * unknown path 404s (both recorded in `violations`, which tests assert empty); a wrong or missing Basic

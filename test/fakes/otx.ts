@@ -3,7 +3,7 @@
  *
  * Follows https://otx.alienvault.com/api ("Indicators": GET /api/v1/indicators/{type}/{indicator}/{section},
  * types IPv4, IPv6, domain, hostname, url, file, cve; header X-OTX-API-KEY) and the official SDK
- * AlienVault-OTX/OTX-Python-SDK (`get_indicator_details_by_section`); provider-contracts.md §B.7.
+ * AlienVault-OTX/OTX-Python-SDK (`get_indicator_details_by_section`); docs/vendor-facts.md §B.7.
  * `general` answers {indicator, type, type_title, reputation, pulse_info:{count, pulses[]}, validation[],
  * false_positive[], country_code, asn, sections}. An indicator OTX never saw still gets a 200 with
  * pulse_info.count 0 (IPs, domains); `missing()` makes one answer 404 instead (e.g. an unknown file hash).

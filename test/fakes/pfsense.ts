@@ -7,7 +7,7 @@
  * "data":{"token"}}), docs/COMMON_CONTROL_PARAMETERS.md and WORKING_WITH_OBJECT_IDS.md (the id is the
  * config array index; plural endpoints filter by query), Models/FirewallAlias.inc (name, type, descr,
  * address[], detail[]), the generated Swagger (GET /api/v2/firewall/aliases, PATCH /api/v2/firewall/alias,
- * POST /api/v2/firewall/apply), and /work/shared/docs/provider-contracts.md §C.4 and §G.
+ * POST /api/v2/firewall/apply), and docs/vendor-facts.md §C.4 and §0.4.
  *
  * Every answer uses the envelope {code, status, response_id, message, data}. The fake checks the
  * request shape (auth header, JSON body, id present, address array, detail not longer than address)

@@ -4,8 +4,8 @@
  * Follows: https://internetdb.shodan.io/ (GET /{ip}, no authentication, 200
  * `{"cpes":[],"hostnames":[],"ip":"","ports":[int],"tags":[],"vulns":["CVE-…"]}`, 404
  * `{"detail":"No information available"}`), https://book.shodan.io/enterprise/database-files/internetdb
- * (same fields), and /work/shared/docs/provider-contracts.md §B.4 (no published quota; 429 when
- * throttled [D]) and §G. The 429 shape is not documented: the variants below cover the hint forms.
+ * (same fields), and docs/vendor-facts.md §B.4 (no published quota; 429 when
+ * throttled [D]) and §0.4. The 429 shape is not documented: the variants below cover the hint forms.
  *
  * The fake checks the request shape (GET, a single IP path segment, no credentials sent anywhere)
  * and records breaches in `violations`.

@@ -3,7 +3,7 @@
  *
  * Follows https://threatfox.abuse.ch/api/#search-ioc and the vendor's sample script
  * abusech/ThreatFox `threatfox_search_ioc.py` (POST /api/v1/, header Auth-Key, JSON body
- * {"query":"search_ioc","search_term":…}); provider-contracts.md §B.6 and §0.1 (status in body).
+ * {"query":"search_ioc","search_term":…}); docs/vendor-facts.md §B.6 and §0.1 (status in body).
  * Every outcome is HTTP 200 with `query_status`: "ok" + data[], "no_result" + a text in data,
  * "illegal_search_term", "unknown_auth_key" (the last can be switched to an HTTP 401, see `authFailureStatus`,
  * because abuse.ch does not document which one it sends).

@@ -6,8 +6,8 @@
  * `host`), "Query payload information" (POST /v1/payload/, form `md5_hash` or `sha256_hash`); answers
  * carry `query_status` (`ok`, `no_results`, `invalid_url`, `invalid_host`, `invalid_md5`,
  * `invalid_sha256`, `http_post_expected`, `unknown_auth_key`) with HTTP 200. Field lists follow the
- * doc's examples (numbers as strings, e.g. `url_count: "12"`). Also /work/shared/docs/provider-contracts.md
- * §0.1, §B.5 and §G. Whether a bad key comes with HTTP 200 or 401 is not settled [M]: `authFailureStatus`
+ * doc's examples (numbers as strings, e.g. `url_count: "12"`). Also docs/vendor-facts.md
+ * §0.1, §B.5 and §0.4. Whether a bad key comes with HTTP 200 or 401 is not settled [M]: `authFailureStatus`
  * picks it.
  *
  * The fake checks the request shape (POST, form encoding, the field per endpoint, key only in the

@@ -6,7 +6,7 @@
  * https://docs.virustotal.com/reference/url (URL identifiers: unpadded base64url of the URL),
  * https://docs.virustotal.com/reference/errors (`{"error":{"code","message"}}`: 401 WrongCredentialsError,
  * 404 NotFoundError, 429 QuotaExceededError / TooManyRequestsError, 503 TransientError),
- * and /work/shared/docs/provider-contracts.md §B.1 and §G (fake switches).
+ * and docs/vendor-facts.md §B.1 and §0.4 (fake switches).
  *
  * The fake checks the request shape itself: a wrong method, path or missing key header answers the
  * way VirusTotal would (400/401/404) and is recorded in `violations`, which tests assert empty.

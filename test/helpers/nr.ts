@@ -8,7 +8,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const helper = require("node-red-node-test-helper");
 const nodeRedMain = process.env.SOAR_NODE_RED ? require.resolve(process.env.SOAR_NODE_RED) : require.resolve("node-red");
 helper.init(nodeRedMain);

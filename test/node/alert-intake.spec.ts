@@ -214,7 +214,7 @@ describe("soar-alert-intake node", function () {
     it("answers bad input with 400/413/415 and its reason, NDJSON with every alert, non-alerts as ignored", async function () {
       const srv = await start({}, { token: TOKEN });
       const post = (body: string | Buffer, type = "application/json") =>
-        fetch(`${srv.url}/soar/alerts`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": type }, body });
+        fetch(`${srv.url}/soar/alerts`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": type }, body: typeof body === "string" ? body : new Uint8Array(body) });
       try {
         const malformed = await post('{"title": "x", ');
         assert.equal(malformed.status, 400);

@@ -1,5 +1,5 @@
 /**
- * Issue 4, end to end with the real product: Node-RED (this checkout, the pack loaded from dist/)
+ * Blocking end to end with the real product: Node-RED (this checkout, the pack loaded from dist/)
  * runs INSIDE the victim's network namespace and owns the victim's nftables ruleset. Alerts come in
  * over the alert intake's HTTP endpoint, the block node blocks the attacker through the hub's lease
  * manager, and real TCP connections from the attacker / other namespaces show what the kernel drops.
@@ -113,7 +113,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-describe('block IP node on real nftables, Node-RED killed with -9 during a lease (issue 4)', function () {
+describe('block IP node on real nftables, Node-RED killed with -9 during a lease', function () {
   this.timeout(120_000);
   let lab: NetnsLab | undefined;
   let http: NamespaceHttp | undefined;

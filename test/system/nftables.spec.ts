@@ -58,7 +58,7 @@ describe('nftables firewall in network namespaces (real packets)', function () {
   });
 
   it('drops a blocked IPv4 attacker, lets others through, and passes again after unblock', async () => {
-    const { attacker, other, victim } = lab!;
+    const { attacker, victim } = lab!;
     assert.equal(await connect('attacker', victim.ipv4), 'connected');
     const before = dropped(await fw.counters(), 4);
 

@@ -1,5 +1,5 @@
 /**
- * Prometheus Alertmanager webhook, version "4" (provider-contracts A.4): one alert per alerts[]
+ * Prometheus Alertmanager webhook, version "4" (docs/vendor-facts.md §A.4): one alert per alerts[]
  * entry; resolved entries stay resolved. Single alert objects (as an upstream node may pass
  * them) are accepted too.
  */

@@ -1,5 +1,5 @@
 /**
- * CrowdSec alerts as the LAPI models them (provider-contracts A.7): what the http notification
+ * CrowdSec alerts as the LAPI models them (docs/vendor-facts.md §A.7): what the http notification
  * plugin POSTs (a JSON array of alerts by default) and GET /v1/alerts returns. CrowdSec has no
  * severity: medium (3) by policy.
  */

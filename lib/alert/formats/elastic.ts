@@ -1,5 +1,5 @@
 /**
- * Elastic Security detection alerts (provider-contracts A.3): alert documents with flat
+ * Elastic Security detection alerts (docs/vendor-facts.md §A.3): alert documents with flat
  * "kibana.alert.*" keys (or nested kibana.alert objects) and ECS entity fields, usually delivered
  * by a Webhook connector as {"alerts": [...]} ({{context.alerts}}).
  */

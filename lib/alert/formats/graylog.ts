@@ -1,5 +1,5 @@
 /**
- * Graylog HTTP notification of the Events system, 3.1+ (provider-contracts A.6). Entities come
+ * Graylog HTTP notification of the Events system, 3.1+ (docs/vendor-facts.md §A.6). Entities come
  * from event.fields, then event.group_by_fields, then the first backlog message's fields.
  */
 import { applyNames, compileNames } from "../fieldmap";

@@ -1,5 +1,5 @@
 /**
- * Microsoft Graph security alerts_v2 (Defender XDR / Sentinel; provider-contracts A.8), single
+ * Microsoft Graph security alerts_v2 (Defender XDR / Sentinel; docs/vendor-facts.md §A.8), single
  * alerts or a list page {value: [...]}. Entities come from the polymorphic evidence[]: the first
  * of each kind fills the normalised field, every one becomes an observable.
  */

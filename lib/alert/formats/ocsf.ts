@@ -1,5 +1,5 @@
 /**
- * OCSF findings, chiefly Detection Finding class_uid 2004 (provider-contracts A.9): finding_info,
+ * OCSF findings, chiefly Detection Finding class_uid 2004 (docs/vendor-facts.md §A.9): finding_info,
  * severity_id (identity), evidences[] endpoints/user/file/url, observables[], time in epoch ms.
  * Other OCSF classes are events, not alerts, and are reported as ignored.
  */

@@ -1,5 +1,5 @@
 /**
- * Splunk webhook alert action (provider-contracts A.5): {result: first row, sid, search_name,
+ * Splunk webhook alert action (docs/vendor-facts.md §A.5): {result: first row, sid, search_name,
  * results_link, owner, app}. Entities come from the result row through a field map (CIM names by
  * default; NormaliseOptions.splunkFieldMap overrides per normalised path). All values are strings.
  */

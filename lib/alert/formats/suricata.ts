@@ -1,5 +1,5 @@
 /**
- * Suricata EVE JSON records (provider-contracts A.2). Only event_type "alert" is an alert; flow,
+ * Suricata EVE JSON records (docs/vendor-facts.md §A.2). Only event_type "alert" is an alert; flow,
  * dns, http, stats ... records are reported as ignored with the reason.
  */
 import type { AlertDraft, FormatAdapter, Severity } from "../types";

@@ -1,6 +1,6 @@
 /**
  * Wazuh alerts (alerts.json lines) and the integrator envelope {all_fields: alert} that the stock
- * shuffle / custom integrations POST (provider-contracts A.1).
+ * shuffle / custom integrations POST (docs/vendor-facts.md §A.1).
  */
 import type { AlertDraft, FormatAdapter, Severity } from "../types";
 import { arr, first, isRecord, num, obj, own, SEVERITY_NAMES, strings, type JsonObject } from "../util";

@@ -1,7 +1,7 @@
 /**
  * AbuseIPDB API v2 `check` as a threat-intel source. Node-RED-free.
  *
- * Contract: provider-contracts.md §B.2; https://docs.abuseipdb.com/#check-endpoint (GET /api/v2/check,
+ * Contract: docs/vendor-facts.md §B.2; https://docs.abuseipdb.com/#check-endpoint (GET /api/v2/check,
  * `ipAddress` + `maxAgeInDays` query, header `Key`, `Accept: application/json`),
  * https://docs.abuseipdb.com/#rate-limiting (X-RateLimit-* headers, 429 + Retry-After on the daily limit),
  * errors JSON:API style `{"errors":[{"detail","status"}]}`.

@@ -1,6 +1,6 @@
 /**
  * Cortex (TheHive Project, Cortex 2/3): runs your configured analyzers on an indicator and reads their
- * verdicts. Contract: provider-contracts.md §B.9; TheHive-Project/CortexDocs `api/api-guide.md`
+ * verdicts. Contract: docs/vendor-facts.md §B.9; TheHive-Project/CortexDocs `api/api-guide.md`
  * (analyzers, jobs, "wait and get job report").
  *
  * Per lookup, with `Authorization: Bearer <API key>`:

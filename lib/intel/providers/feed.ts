@@ -152,7 +152,7 @@ function validateSource(source: FeedSource): number {
     throw new TypeError('feed source file must be a non-empty path');
   }
   if (hasUrl) {
-    let protocol = '';
+    let protocol: string;
     try {
       protocol = new URL((source as { url: string }).url).protocol;
     } catch {

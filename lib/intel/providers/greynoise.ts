@@ -1,7 +1,7 @@
 /**
  * GreyNoise Community API as a threat-intel source. Node-RED-free.
  *
- * Contract: provider-contracts.md §B.3; https://docs.greynoise.io/reference/getcommunityip
+ * Contract: docs/vendor-facts.md §B.3; https://docs.greynoise.io/reference/getcommunityip
  * (GET /v3/community/{ip}, optional header `key`; 200 `{ip,noise,riot,classification,name,link,
  * last_seen,message}`; 404 "IP not observed scanning the internet or contained in RIOT data set.")
  * and https://docs.greynoise.io/docs/using-the-greynoise-community-api (low-volume, 429 when used up).

@@ -1,6 +1,6 @@
 /**
  * MISP: attribute search on your own (or your community's) MISP instance.
- * Contract: provider-contracts.md §B.8; MISP OpenAPI "restSearch attributes"
+ * Contract: docs/vendor-facts.md §B.8; MISP OpenAPI "restSearch attributes"
  * (https://www.misp-project.org/openapi/#tag/Attributes/operation/restSearchAttributes).
  *
  * Request: POST {base}/attributes/restSearch with `Authorization: <authkey>` (the raw key, no scheme),

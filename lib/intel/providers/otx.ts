@@ -1,6 +1,6 @@
 /**
  * AlienVault OTX (LevelBlue) DirectConnect v1: community "pulses" that mention an indicator.
- * Contract: provider-contracts.md §B.7; https://otx.alienvault.com/api (DirectConnect API, indicators).
+ * Contract: docs/vendor-facts.md §B.7; https://otx.alienvault.com/api (DirectConnect API, indicators).
  *
  * Request: GET https://otx.alienvault.com/api/v1/indicators/{section}/{value}/general with header
  * `X-OTX-API-KEY` (sent when configured; the indicator endpoints also answer anonymously at a lower limit).

@@ -1,7 +1,7 @@
 /**
  * Shodan InternetDB as a threat-intel source. Node-RED-free.
  *
- * Contract: provider-contracts.md §B.4; https://internetdb.shodan.io/ (GET /{ip}, no key, answer
+ * Contract: docs/vendor-facts.md §B.4; https://internetdb.shodan.io/ (GET /{ip}, no key, answer
  * `{cpes,hostnames,ip,ports,tags,vulns}`, 404 `{"detail":"No information available"}`; documented for
  * IPv4 addresses, refreshed weekly) and https://book.shodan.io/enterprise/database-files/internetdb.
  *

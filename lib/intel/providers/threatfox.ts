@@ -1,6 +1,6 @@
 /**
  * abuse.ch ThreatFox: IOCs of malware infrastructure (C2 servers, payload URLs, sample hashes).
- * Contract: provider-contracts.md §B.6; https://threatfox.abuse.ch/api/#search-ioc.
+ * Contract: docs/vendor-facts.md §B.6; https://threatfox.abuse.ch/api/#search-ioc.
  *
  * Request: POST https://threatfox-api.abuse.ch/api/v1/ with header `Auth-Key` (required since 2024)
  * and JSON `{"query":"search_ioc","search_term":"<value>"}`. The answer is always HTTP 200 with the

@@ -1,7 +1,7 @@
 /**
  * abuse.ch URLhaus as a threat-intel source. Node-RED-free.
  *
- * Contract: provider-contracts.md §B.5 and §0.1; https://urlhaus-api.abuse.ch/ ("Obtain an Auth-Key
+ * Contract: docs/vendor-facts.md §B.5 and §0.1; https://urlhaus-api.abuse.ch/ ("Obtain an Auth-Key
  * (Required)": header `Auth-Key`; "Query URL information" POST /v1/url/ `url=`; "Query host
  * information" POST /v1/host/ `host=` (IPv4 address, hostname or domain); "Query payload information"
  * POST /v1/payload/ `md5_hash=` or `sha256_hash=`; form-encoded bodies; the outcome is in

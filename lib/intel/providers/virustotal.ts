@@ -1,7 +1,7 @@
 /**
  * VirusTotal API v3 as a threat-intel source. Node-RED-free.
  *
- * Contract: provider-contracts.md §B.1; https://docs.virustotal.com/reference/overview (auth header
+ * Contract: docs/vendor-facts.md §B.1; https://docs.virustotal.com/reference/overview (auth header
  * `x-apikey`), .../reference/ip-info, .../domain-info, .../url-info ("URL identifiers": base64url of the
  * URL without `=` padding), .../file-info, .../errors (error body `{"error":{"code","message"}}`).
  *

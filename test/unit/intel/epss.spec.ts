@@ -1,7 +1,7 @@
 /**
  * EPSS provider. Fixtures follow the FIRST daily scores CSV (https://www.first.org/epss/data_stats,
  * https://epss.cyentia.com/epss_scores-YYYY-MM-DD.csv.gz): a `#model_version:...,score_date:...`
- * comment, a `cve,epss,percentile` header, then rows. provider-contracts.md has no EPSS section.
+ * comment, a `cve,epss,percentile` header, then rows. Facts: docs/vendor-facts.md §B.11.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

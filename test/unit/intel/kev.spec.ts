@@ -2,7 +2,7 @@
  * CISA KEV provider. Fixtures follow the catalog JSON layout documented at
  * https://www.cisa.gov/known-exploited-vulnerabilities-catalog (feed:
  * https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json); the URL test
- * serves it from test/helpers/fake-server on that path. provider-contracts.md has no KEV section.
+ * serves it from test/helpers/fake-server on that path. Facts: docs/vendor-facts.md §B.10.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
