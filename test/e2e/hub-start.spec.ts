@@ -86,6 +86,35 @@ describe("npm start: starting and restarting the hub (e2e)", function () {
     }
   });
 
+  it("seeds the intake token on first start only: a token changed in the editor survives a restart", async function () {
+    let hub = await startHub();
+    const { home, port } = hub;
+    const seeded = hub.banner["intake token"];
+    const userToken = "changed-in-the-editor-0123456789";
+    try {
+      const auth = { "Node-RED-API-Version": "v2" };
+      const current = (await (await fetch(`http://127.0.0.1:${port}/admin/flows`, { headers: auth })).json()) as { flows: { id: string }[]; rev: string };
+      const flows = current.flows.map((n) => (n.id === "soar-quickstart-intake" ? { ...n, credentials: { token: userToken } } : n));
+      const deploy = await fetch(`http://127.0.0.1:${port}/admin/flows`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json", "Node-RED-Deployment-Type": "full" },
+        body: JSON.stringify({ flows, rev: current.rev }),
+      });
+      assert.equal(deploy.status, 200, await deploy.text());
+      assert.equal(((await postAlert(port, userToken)) as { status: number }).status, 202);
+    } finally {
+      await hub.stop();
+    }
+    hub = await startHub({ SOAR_HOME: home, PORT: String(port) });
+    try {
+      assert.equal(((await postAlert(port, userToken)) as { status: number }).status, 202, "the user's token still works after a restart");
+      assert.equal(((await postAlert(port, seeded)) as { status: number }).status, 401, "the seeded token is not put back");
+      assert.equal(hub.banner["intake token"], userToken);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it("keeps secrets owner-only, seeds the intake token once, keeps the user's token and settings, and resets a lost password", async function () {
     const home = tempDir("soar-hub-");
     fs.chmodSync(home, 0o755); // an existing, too open home
