@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -207,7 +208,7 @@ describe("npm start: starting and restarting the hub (e2e)", function () {
     }
   });
 
-  it("writes a settings.user.js template on first start and enables the palette manager", async function () {
+  it("writes a settings.user.js template on first start and installs nodes from the palette", async function () {
     const hub = await startHub();
     try {
       const template = fs.readFileSync(path.join(hub.home, "settings.user.js"), "utf8");
@@ -216,6 +217,22 @@ describe("npm start: starting and restarting the hub (e2e)", function () {
       assert.notEqual(settings.editorTheme?.palette?.editable, false, "palette manager enabled");
       assert.notEqual(settings.externalModules?.palette?.allowInstall, false, "installing from the palette allowed");
       assert.equal(parseBanner(hub.output()).settings, path.join(hub.home, "settings.user.js"));
+
+      // Install a node module from the palette's upload (no network needed for a module without dependencies).
+      const pkg = tempDir("soar-palette-");
+      fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "node-red-contrib-soar-palette-probe", version: "1.0.0", license: "Apache-2.0", "node-red": { nodes: { "soar-palette-probe": "probe.js" } } }));
+      fs.writeFileSync(path.join(pkg, "probe.js"), "module.exports = (RED) => RED.nodes.registerType('soar-palette-probe', function (c) { RED.nodes.createNode(this, c); });\n");
+      fs.writeFileSync(path.join(pkg, "probe.html"), "<script>RED.nodes.registerType('soar-palette-probe', { category: 'function', defaults: {}, inputs: 1, outputs: 0 });</script>\n");
+      const packed = spawnSync("npm", ["pack", "--silent"], { cwd: pkg, encoding: "utf8" });
+      assert.equal(packed.status, 0, packed.stderr);
+      const tgz = path.join(pkg, packed.stdout.trim().split("\n").pop()!);
+      const form = new FormData();
+      form.append("tarball", new Blob([fs.readFileSync(tgz)], { type: "application/gzip" }), path.basename(tgz));
+      const install = await fetch(`http://127.0.0.1:${hub.port}/admin/nodes`, { method: "POST", body: form });
+      assert.equal(install.status, 200, await install.clone().text());
+      const nodes = (await (await fetch(`http://127.0.0.1:${hub.port}/admin/nodes`, { headers: { accept: "application/json" } })).json()) as { types: string[] }[];
+      assert.ok(nodes.some((n) => n.types.includes("soar-palette-probe")), "the uploaded module's node is in the palette");
+      assert.ok(fs.existsSync(path.join(hub.home, "node_modules", "node-red-contrib-soar-palette-probe")));
     } finally {
       await hub.stop();
     }
