@@ -226,7 +226,14 @@ async function main() {
   const hub = prepareHub();
   for (const w of hub.warnings) console.warn(w);
   const { runHub } = require("./hub/server");
-  await runHub({ settings: hub.settings, host: hub.host, port: hub.port, flowFile: hub.flowFile, extraHosts: hub.extraHosts });
+  const { DEFAULTS } = require("./hub/limits");
+  // Behind a reverse proxy every client shares the proxy's address; these raise the bounds.
+  const limits = {
+    ...DEFAULTS,
+    perSource: Number(process.env.SOAR_MAX_CONNECTIONS_PER_SOURCE) || DEFAULTS.perSource,
+    total: Number(process.env.SOAR_MAX_CONNECTIONS) || DEFAULTS.total,
+  };
+  await runHub({ settings: hub.settings, host: hub.host, port: hub.port, flowFile: hub.flowFile, extraHosts: hub.extraHosts, limits });
   console.log(banner(hub));
 }
 
