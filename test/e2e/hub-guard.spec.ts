@@ -132,7 +132,7 @@ describe("the hub's admin side refuses other origins (e2e, Chromium)", function 
     await tab.goto(`http://127.0.0.1:${evilPort}/`);
     await tab.evaluate(() => (window as unknown as { attack(): Promise<void> }).attack());
     await tab.waitForTimeout(1500);
-    const results = await tab.evaluate(() => (window as unknown as { results: Record<string, string> }).results);
+    const results: Record<string, string> = await tab.evaluate(() => (window as unknown as { results: Record<string, string> }).results);
     console.log(`      the attacking page saw: ${JSON.stringify(results, null, 1).replace(/\n/g, "\n      ")}`);
     console.log(`      the hub answered: ${answers.join("; ")}`);
     for (const [name, outcome] of Object.entries(results)) {
