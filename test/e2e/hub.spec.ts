@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { startHub, type RunningHub } from "../helpers/hub-process";
@@ -203,6 +204,13 @@ describe("the hub started with npm start (e2e)", function () {
     const { stdout } = await run(process.execPath, [path.join(root, "dist", "bin", "soar.js"), "audit", "verify", "--file", path.join(hub.home, "soar", "audit.jsonl")]);
     assert.match(stdout, /ok: \d+ records/);
   });
+
+  it("runs the README's `npm run soar -- audit verify` as written in a checkout", async function () {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    assert.match(readme, /^ {4}npm run soar -- audit verify/m);
+    const { stdout } = await run("npm", ["run", "--silent", "soar", "--", "audit", "verify", "--file", path.join(hub.home, "soar", "audit.jsonl")], { cwd: root });
+    assert.match(stdout, /ok: \d+ records/);
+  });
 });
 
 describe("the hub on a non-loopback address (e2e)", function () {
@@ -223,7 +231,14 @@ describe("the hub on a non-loopback address (e2e)", function () {
       assert.equal(tokenRes.status, 200);
       const { access_token } = (await tokenRes.json()) as { access_token: string };
       assert.equal((await fetch(`${base}/flows`, { headers: { authorization: `Bearer ${access_token}` } })).status, 200);
-      assert.ok(!fs.readFileSync(path.join(hub.home, "settings.js"), "utf8").includes(password), "only the hash is kept");
+      for (const f of fs.readdirSync(hub.home)) {
+        const file = path.join(hub.home, f);
+        if (fs.statSync(file).isFile()) assert.ok(!fs.readFileSync(file, "utf8").includes(password), `only the hash is kept (${f})`);
+      }
+      // The banner names the addresses the hub is reachable at, not only 127.0.0.1.
+      const external = Object.values(os.networkInterfaces()).flat().filter((a) => a && !a.internal && a.family === "IPv4");
+      const also = hub.output().split("\n").filter((l) => /^\s{2}also at:/.test(l)).join("\n");
+      for (const a of external) assert.ok(also.includes(`http://${a!.address}:${hub.port}/admin/`), `${a!.address} in ${also}`);
     } finally {
       await hub.stop();
     }

@@ -23,21 +23,35 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startHub(env: Record<string, string> = {}, timeoutMs = 90000): Promise<RunningHub> {
+export interface LaunchedHub {
+  proc: ChildProcess;
+  home: string;
+  port: number;
+  output: () => string;
+  /** "ready" once the banner is printed, "exited" if the process ended first, "timeout". */
+  outcome: Promise<"ready" | "exited" | "timeout">;
+  exitCode: () => number | null;
+  stop(): Promise<void>;
+}
+
+/** Start `npm start` (without its prestart build unless `build`) and report how it went. */
+export async function launchHub(env: Record<string, string> = {}, opts: { timeoutMs?: number; build?: boolean } = {}): Promise<LaunchedHub> {
+  const timeoutMs = opts.timeoutMs ?? 90000;
   const home = env.SOAR_HOME ?? tempDir("soar-hub-");
   const port = Number(env.PORT ?? (await freePort()));
-  const proc = spawn("npm", ["start", "--ignore-scripts", "--silent"], {
+  const args = opts.build ? ["start", "--silent"] : ["start", "--ignore-scripts", "--silent"];
+  const proc = spawn("npm", args, {
     cwd: root,
     env: { ...process.env, SOAR_HOME: home, PORT: String(port), ...env },
-    detached: true, // own process group: npm, the start script and Node-RED stop together
+    detached: true, // own process group: npm and the hub stop together
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   const stop = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once("exit", () => r()));
     try {
       process.kill(-proc.pid!, "SIGTERM");
     } catch {
@@ -53,30 +67,40 @@ export async function startHub(env: Record<string, string> = {}, timeoutMs = 900
     await exited;
     clearTimeout(timer);
   };
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
+  const outcome = new Promise<"ready" | "exited" | "timeout">((resolve) => {
+    const timer = setTimeout(() => resolve("timeout"), timeoutMs);
     const check = () => {
       if (out.includes("Send a sample alert:")) {
         clearTimeout(timer);
-        resolve(true);
+        resolve("ready");
       }
     };
     proc.stdout!.on("data", check);
     proc.once("exit", () => {
       clearTimeout(timer);
-      resolve(false);
+      // Output may still be in the pipes when "exit" comes.
+      setTimeout(() => resolve(out.includes("Send a sample alert:") ? "ready" : "exited"), 100);
     });
   });
-  if (!ready) {
-    await stop();
-    throw new Error(`hub did not start:\n${out.slice(-4000)}`);
-  }
+  return { proc, home, port, output: () => out, outcome, exitCode: () => proc.exitCode, stop };
+}
+
+export function parseBanner(out: string): Record<string, string> {
   const banner: Record<string, string> = {};
   for (const line of out.split("\n")) {
-    const m = /^\s{2}(editor|intake|intake token|editor login|audit log):\s+(.*)$/.exec(line);
-    if (m) banner[m[1]] = m[2].trim();
+    const m = /^\s{2}(editor|also at|intake|intake token|editor login|audit log|settings):\s+(.*)$/.exec(line);
+    if (m && !(m[1] in banner)) banner[m[1]] = m[2].trim();
   }
   const curl = out.split("\n").find((l) => l.trim().startsWith("curl "));
   if (curl) banner.curl = curl.trim();
-  return { proc, home, port, output: () => out, banner, stop };
+  return banner;
+}
+
+export async function startHub(env: Record<string, string> = {}, timeoutMs = 90000): Promise<RunningHub> {
+  const hub = await launchHub(env, { timeoutMs });
+  if ((await hub.outcome) !== "ready") {
+    await hub.stop();
+    throw new Error(`hub did not start:\n${hub.output().slice(-4000)}`);
+  }
+  return { proc: hub.proc, home: hub.home, port: hub.port, output: hub.output, banner: parseBanner(hub.output()), stop: hub.stop };
 }
