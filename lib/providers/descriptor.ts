@@ -121,10 +121,13 @@ function isEmpty(value: FieldValue): boolean {
 export function readFields(descriptor: ProviderDescriptor<unknown, unknown, unknown>, config: Record<string, unknown>, credentials: Record<string, unknown> = {}): FieldValues {
   const problems: string[] = [];
   const values: FieldValues = {};
+  const invalid = new Set<string>();
   for (const field of descriptor.fields) {
+    const before = problems.length;
     values[field.name] = parseField(field, isCredential(field) ? credentials[field.name] : config[field.name], problems);
+    if (problems.length > before) invalid.add(field.name);
   }
-  const missing = descriptor.fields.filter((f) => f.required && isEmpty(values[f.name])).map((f) => f.name);
+  const missing = descriptor.fields.filter((f) => f.required && !invalid.has(f.name) && isEmpty(values[f.name])).map((f) => f.name);
   if (missing.length) problems.unshift(`needs ${missing.join(", ")}`);
   const groups = new Map<string, string[]>();
   for (const f of descriptor.fields) if (f.oneOf) groups.set(f.oneOf, [...(groups.get(f.oneOf) ?? []), f.name]);
@@ -146,7 +149,7 @@ export function editorView(descriptors: readonly ProviderDescriptor<unknown, unk
     label: d.label,
     fields: d.fields.map((f) => ({ ...f, credential: isCredential(f) })),
     supports: d.supports,
-    budget: d.budget,
+    ...(d.budget ? { budget: d.budget } : {}),
   }));
 }
 
