@@ -78,7 +78,7 @@ export = function (RED: NodeAPI): void {
     const sources = found.filter((n): n is IntelSourceNode => Boolean(n));
     // A deleted source must not turn detection off silently: the node refuses to enrich and says why.
     const missing = ids.filter((_id, i) => !found[i]);
-    if (missing.length) setupError = new Error(t("errors.missing-sources", { ids: missing.join(", ") }));
+    if (missing.length) setupError = new Error(`${t("errors.missing-sources")}: ${missing.join(", ")}`);
     /** Failing sources by name (reason key); logged once per change of state, shown in the status. */
     const failing = new Map<string, string>();
     const weights = Object.fromEntries(sources.map((s) => [s.sourceName, s.weight]));
@@ -111,7 +111,7 @@ export = function (RED: NodeAPI): void {
     ready.then(() => {
       if (missing.length) {
         node.error(setupError!.message);
-        node.status({ fill: "red", shape: "ring", text: t("status.missing-sources", { count: missing.length }) });
+        node.status({ fill: "red", shape: "ring", text: "soar-enrich-ioc.status.missing-sources" });
       } else if (setupError) node.status({ fill: "red", shape: "ring", text: "soar-enrich-ioc.status.config-error" });
       else if (!sources.length) node.status({ fill: "yellow", shape: "ring", text: "soar-enrich-ioc.status.no-sources" });
       else node.status({ fill: "grey", shape: "ring", text: t("status.ready", { sources: sources.length }) });
@@ -146,11 +146,11 @@ export = function (RED: NodeAPI): void {
           for (const [source, state] of sourceStates(outcome.notes)) {
             const before = failing.get(source);
             if (state === "ok") {
-              if (before) node.log(t("log.source-ok", { source }));
+              if (before) node.log(`${source}: ${t("log.source-ok")}`);
               failing.delete(source);
             } else if (before !== state) {
               failing.set(source, state);
-              node.warn(t("log.source-failing", { source, reason: t(`failure.${state}`) }));
+              node.warn(`${source}: ${t(`failure.${state}`)}`);
             }
           }
           const budget = broker!.tightestBudget();
