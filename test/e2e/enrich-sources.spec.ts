@@ -128,4 +128,33 @@ describe("enrich IOC sources as config-node references, in headless Chromium (e2
     assert.match(await status.textContent(), /intel source missing/);
     assert.deepEqual(pageErrors, []);
   });
+
+  it("firewall dialog: TLS settings for the HTTPS kinds, and a multi-line SSH key that keeps its line breaks", async function () {
+    await page.evaluate(() => {
+      const RED = (window as any).RED;
+      RED.view.importNodes([{ id: "e2e-fw", type: "soar-firewall", name: "e2e fw", kind: "opnsense", url: "https://192.0.2.1" }], { generateIds: false });
+      RED.editor.editConfig("", "soar-firewall", "e2e-fw", "node-input");
+    });
+    await page.locator("#node-config-input-kind").waitFor();
+    assert.equal(await page.locator("#node-config-input-verifyTls").isVisible(), true);
+    assert.equal(await page.locator("#node-config-input-caCert").isVisible(), true);
+    assert.equal(await page.locator("#node-config-input-privateKey").isVisible(), false);
+    assert.match(await page.locator("#soar-fw-supports").innerText(), /IPv6/);
+    await page.selectOption("#node-config-input-kind", "nftables-ssh");
+    assert.equal(await page.locator("#node-config-input-caCert").isVisible(), false);
+    assert.equal(await page.locator("#node-config-input-privateKey").evaluate((el: Element) => el.tagName), "TEXTAREA");
+    const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAline1\nAAAAline2\n-----END OPENSSH PRIVATE KEY-----";
+    await page.fill("#node-config-input-host", "198.18.0.1");
+    await page.fill("#node-config-input-username", "soar");
+    await page.fill("#node-config-input-privateKey", key);
+    await page.locator("#node-config-dialog-ok").click();
+    await page.locator("#node-config-input-kind").waitFor({ state: "detached" });
+    const saved = await page.evaluate(() => {
+      const n = (window as any).RED.nodes.node("e2e-fw");
+      return { kind: n.kind, key: n.credentials?.privateKey, valid: n.valid };
+    });
+    assert.equal(saved.kind, "nftables-ssh");
+    assert.equal(saved.key, key, "the key keeps its line breaks");
+    assert.equal(saved.valid, true);
+  });
 });
