@@ -4,7 +4,7 @@
  * needs comes from its descriptor (lib/intel/kinds/), which the editor gets as RED.settings.soarIntelSourceKinds.
  */
 import type { NodeAPI, NodeDef } from "node-red";
-import { editorView } from "../lib/providers/descriptor";
+import { editorView, isCredential } from "../lib/providers/descriptor";
 import { createIntelProvider, intelDescriptor, intelDescriptors } from "../lib/intel/registry";
 import type { IntelProvider } from "../lib/intel/types";
 import { userDir, type IntelSourceNode } from "./common";
@@ -21,6 +21,13 @@ interface IntelSourceDef extends NodeDef {
 function optionalNumber(v: unknown): number | undefined {
   const n = Number(v);
   return v !== "" && v !== undefined && v !== null && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Every credential any kind declares (Node-RED needs one list per node type). */
+function intelCredentials(): Record<string, { type: "password" }> {
+  const out: Record<string, { type: "password" }> = { apiKey: { type: "password" } };
+  for (const d of intelDescriptors()) for (const f of d.fields) if (isCredential(f)) out[f.name] = { type: "password" };
+  return out;
 }
 
 export = function (RED: NodeAPI): void {
@@ -40,7 +47,7 @@ export = function (RED: NodeAPI): void {
         ...config,
         kind,
         name: node.sourceName,
-        apiKey: node.credentials?.apiKey,
+        ...(node.credentials ?? {}),
         budget: perMinute || perDay ? { perMinute, perDay } : undefined,
         baseDir: userDir(RED),
       });
@@ -57,7 +64,7 @@ export = function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType<IntelSourceNode, IntelSourceDef, { soarIntelSourceKinds: Record<string, unknown>[] }, { apiKey?: string }>("soar-intel-source", IntelSourceNodeCtor, {
-    credentials: { apiKey: { type: "password" } },
+    credentials: intelCredentials(),
     settings: { soarIntelSourceKinds: { value: editorView(intelDescriptors()), exportable: true } },
   });
 };

@@ -30,7 +30,7 @@ export function intelKinds(): string[] {
 
 /**
  * A source's settings: its kind and name, the kind's fields as the flow stores them (flat; a test
- * may pass typed values), credentials (apiKey), and the context options (budget, clock, baseDir).
+ * may pass typed values) with its credentials (apiKey), and the context options (budget, clock, baseDir).
  */
 export interface IntelSourceSpec extends Omit<IntelContext, "name"> {
   kind: string;
@@ -39,19 +39,12 @@ export interface IntelSourceSpec extends Omit<IntelContext, "name"> {
   [field: string]: unknown;
 }
 
-/** The kind's checked settings (throws one readable error listing every problem). */
-export function readIntelFields(spec: { kind: string; name?: string; [field: string]: unknown }, credentials: Record<string, unknown> = {}): FieldValues {
-  const descriptor = intelDescriptor(spec.kind);
-  if (!descriptor) throw new Error(`unknown intel source kind "${spec.kind}"`);
-  return readFields(descriptor, spec, { apiKey: spec.apiKey, ...credentials });
-}
-
 export function createIntelProvider(spec: IntelSourceSpec): IntelProvider {
   const descriptor = intelDescriptor(spec.kind);
   if (!descriptor) throw new Error(`unknown intel source kind "${spec.kind}"`);
   let values: FieldValues;
   try {
-    values = readFields(descriptor, spec, { apiKey: spec.apiKey });
+    values = readFields(descriptor, spec, spec);
   } catch (err) {
     throw new Error(`${spec.name}: ${(err as Error).message}`);
   }
