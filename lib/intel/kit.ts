@@ -54,7 +54,7 @@ export function feedFields(filePlaceholder: string, urlPlaceholder = "https://")
   return [
     { name: "file", type: "string", oneOf: "source", placeholder: filePlaceholder },
     { name: "url", type: "string", oneOf: "source", pattern: HTTP_URL, patternHint: "an http(s):// URL", placeholder: urlPlaceholder },
-    { name: "refreshMinutes", type: "number", default: 60, min: 1 },
+    { name: "refreshMinutes", type: "number", default: 60, min: 0.01 },
   ];
 }
 
