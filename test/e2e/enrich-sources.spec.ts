@@ -157,4 +157,29 @@ describe("enrich IOC sources as config-node references, in headless Chromium (e2
     assert.equal(saved.key, key, "the key keeps its line breaks");
     assert.equal(saved.valid, true);
   });
+
+  it("validates each kind by its descriptor: a feed needs a file or a URL, Shodan InternetDB nothing", async function () {
+    const valid = await page.evaluate(() => {
+      const RED = (window as any).RED;
+      // As the dialog saves them: every property present.
+      const base = { weight: 1, perMinute: "", perDay: "", refreshMinutes: 60, format: "auto", level: "malicious", verifyTls: true, url: "", file: "" };
+      RED.view.importNodes(
+        [
+          { ...base, id: "e2e-feed-empty", type: "soar-intel-source", kind: "feed" },
+          { ...base, id: "e2e-feed-file", type: "soar-intel-source", kind: "feed", file: "feeds/x.txt" },
+          { ...base, id: "e2e-shodan", type: "soar-intel-source", kind: "shodan-internetdb" },
+          { ...base, id: "e2e-misp-http", type: "soar-intel-source", kind: "misp", url: "ftp://misp" },
+        ],
+        { generateIds: false },
+      );
+      const out: Record<string, unknown> = {};
+      for (const id of ["e2e-feed-empty", "e2e-feed-file", "e2e-shodan", "e2e-misp-http"]) {
+        const n = RED.nodes.node(id);
+        RED.editor.validateNode(n);
+        out[id] = n.valid ? true : n.validationErrors || false;
+      }
+      return out;
+    });
+    assert.deepEqual(valid, { "e2e-feed-empty": ["url", "file"], "e2e-feed-file": true, "e2e-shodan": true, "e2e-misp-http": ["url"] });
+  });
 });
