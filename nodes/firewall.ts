@@ -7,32 +7,30 @@ import { EventEmitter } from "node:events";
 import type { NodeAPI, NodeDef } from "node-red";
 import { blocklistHandler, type PublishedBlocklist } from "../lib/firewall/blocklist";
 import type { Drift } from "../lib/firewall/leases";
-import { createFirewall, FIREWALL_KINDS, type FirewallKind } from "../lib/firewall/registry";
+import { editorView, isCredential } from "../lib/providers/descriptor";
+import { createFirewall, firewallDescriptor, firewallDescriptors } from "../lib/firewall/registry";
 import { acquireHub, type FirewallConfigNode, type FirewallCredentials } from "./common";
 
 interface FirewallDef extends NodeDef {
   hub: string;
-  kind: FirewallKind;
-  table: string;
-  host: string;
-  port: number | string;
-  username: string;
-  hostKeySha256: string;
-  sudo: boolean;
-  url: string;
+  kind: string;
   listName: string;
-  accountId: string;
-  zoneId: string;
-  machineId: string;
   reconcileMinutes: number | string;
+  /** The kind's own fields, flat (url, host, table, verifyTls, ...): see lib/firewall/kinds/. */
+  [field: string]: unknown;
 }
-
-
 
 /** Published lists by name, served on Node-RED's HTTP server at /soar/blocklist/<name>.txt. */
 const publishedLists = new Map<string, { list: PublishedBlocklist; token?: string }>();
 /** The HTTP app the route is on (one per Node-RED process; test harnesses make a new one per flow load). */
 let blocklistRouteApp: unknown;
+
+/** Every credential any kind declares (Node-RED needs one list per node type). */
+function firewallCredentials(): Record<string, { type: "password" }> {
+  const out: Record<string, { type: "password" }> = {};
+  for (const d of firewallDescriptors()) for (const f of d.fields) if (isCredential(f)) out[f.name] = { type: "password" };
+  return out;
+}
 
 export = function (RED: NodeAPI): void {
   const t = (key: string, subs?: Record<string, string | number>) => RED._(`soar-firewall.${key}`, subs);
@@ -57,7 +55,7 @@ export = function (RED: NodeAPI): void {
   function FirewallNode(this: FirewallConfigNode, config: FirewallDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const kind = (FIREWALL_KINDS as readonly string[]).includes(config.kind) ? config.kind : "blocklist";
+    const kind = firewallDescriptor(config.kind) ? config.kind : "blocklist";
     const creds = node.credentials ?? {};
     node.providerName = node.id;
     node.label = config.name?.trim() || (kind === "blocklist" ? `blocklist ${config.listName || "soar"}` : kind);
@@ -70,32 +68,11 @@ export = function (RED: NodeAPI): void {
     node.ready = acquireHub(RED, config.hub).then(async (hub) => {
       node.hub = hub;
       hub.onWarning = (message) => node.warn(message);
-      const built = createFirewall({
-        kind,
-        name: node.providerName,
-        store: hub.store,
-        table: config.table,
-        host: config.host?.trim(),
-        port: Number(config.port) || undefined,
-        username: config.username?.trim(),
-        privateKey: creds.privateKey,
-        passphrase: creds.passphrase,
-        hostKeySha256: config.hostKeySha256?.trim(),
-        sudo: Boolean(config.sudo),
-        url: config.url?.trim(),
-        apiKey: creds.apiKey,
-        apiSecret: creds.apiSecret,
-        password: creds.password,
-        listName: config.listName?.trim(),
-        accountId: config.accountId?.trim(),
-        zoneId: config.zoneId?.trim(),
-        machineId: config.machineId?.trim(),
-        bouncerKey: creds.bouncerKey,
-      });
+      const built = createFirewall({ ...config, ...creds, kind, name: node.providerName, store: hub.store });
       providerClose = built.provider.close?.bind(built.provider);
       if (built.blocklist) {
         ensureBlocklistRoute();
-        publishedAs = config.listName?.trim() || "soar";
+        publishedAs = String(config.listName ?? "").trim() || "soar";
         publishedLists.set(publishedAs, { list: built.blocklist, token: creds.listToken || undefined });
       }
       unregister = hub.registerFirewall(node.providerName, built.provider, node.label);
@@ -127,15 +104,8 @@ export = function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<FirewallConfigNode, FirewallDef, Record<string, never>, FirewallCredentials>("soar-firewall", FirewallNode, {
-    credentials: {
-      apiKey: { type: "password" },
-      apiSecret: { type: "password" },
-      password: { type: "password" },
-      privateKey: { type: "password" },
-      passphrase: { type: "password" },
-      bouncerKey: { type: "password" },
-      listToken: { type: "password" },
-    },
+  RED.nodes.registerType<FirewallConfigNode, FirewallDef, { soarFirewallKinds: Record<string, unknown>[] }, FirewallCredentials>("soar-firewall", FirewallNode, {
+    credentials: firewallCredentials(),
+    settings: { soarFirewallKinds: { value: editorView(firewallDescriptors()), exportable: true } },
   });
 };

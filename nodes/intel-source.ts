@@ -1,66 +1,55 @@
 /**
  * soar-intel-source: one threat-intel source (a local feed, CISA KEV, EPSS, or a service such as
- * VirusTotal) with its key, budget and reliability weight. Enrich IOC nodes share it.
+ * VirusTotal) with its key, budget and reliability weight. Enrich IOC nodes share it. What each kind
+ * needs comes from its descriptor (lib/intel/kinds/), which the editor gets as RED.settings.soarIntelSourceKinds.
  */
 import type { NodeAPI, NodeDef } from "node-red";
-import type { IocType } from "../lib/ioc";
-import { createIntelProvider, INTEL_KINDS, type IntelKind } from "../lib/intel/registry";
+import { editorView, isCredential } from "../lib/providers/descriptor";
+import { createIntelProvider, intelDescriptor, intelDescriptors } from "../lib/intel/registry";
 import type { IntelProvider } from "../lib/intel/types";
-import { listField, userDir, type IntelSourceNode } from "./common";
+import { userDir, type IntelSourceNode } from "./common";
 
 interface IntelSourceDef extends NodeDef {
-  kind: IntelKind;
-  url: string;
-  file: string;
-  refreshMinutes: number | string;
-  format: "auto" | "text" | "csv" | "json";
-  csvColumn: string;
-  jsonField: string;
-  level: "malicious" | "suspicious";
-  analyzers: string;
-  verifyTls: boolean;
+  kind: string;
   weight: number | string;
   perMinute: number | string;
   perDay: number | string;
+  /** The kind's own fields, flat (url, file, format, verifyTls, ...). */
+  [field: string]: unknown;
 }
-
 
 function optionalNumber(v: unknown): number | undefined {
   const n = Number(v);
-  return v !== "" && v !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+  return v !== "" && v !== undefined && v !== null && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Every credential any kind declares (Node-RED needs one list per node type). */
+function intelCredentials(): Record<string, { type: "password" }> {
+  const out: Record<string, { type: "password" }> = { apiKey: { type: "password" } };
+  for (const d of intelDescriptors()) for (const f of d.fields) if (isCredential(f)) out[f.name] = { type: "password" };
+  return out;
 }
 
 export = function (RED: NodeAPI): void {
   function IntelSourceNodeCtor(this: IntelSourceNode, config: IntelSourceDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const kind = (INTEL_KINDS as readonly string[]).includes(config.kind) ? config.kind : "feed";
+    const kind = intelDescriptor(config.kind) ? config.kind : "feed";
     node.sourceName = config.name?.trim() || kind;
     const weight = Number(config.weight);
     node.weight = Number.isFinite(weight) && weight >= 0 ? weight : 1;
     let provider: IntelProvider | undefined;
-    const isFeed = kind === "feed" || kind === "kev" || kind === "epss";
     const perMinute = optionalNumber(config.perMinute);
     const perDay = optionalNumber(config.perDay);
 
     node.provider = () => {
       provider ??= createIntelProvider({
+        ...config,
         kind,
         name: node.sourceName,
-        apiKey: node.credentials?.apiKey,
-        baseURL: isFeed ? undefined : config.url?.trim() || undefined,
-        url: isFeed ? config.url?.trim() || undefined : undefined,
-        file: config.file?.trim() || undefined,
-        refreshSeconds: (optionalNumber(config.refreshMinutes) ?? 60) * 60,
-        format: config.format || "auto",
-        csvColumn: config.csvColumn || undefined,
-        jsonField: config.jsonField || undefined,
-        level: config.level === "suspicious" ? "suspicious" : "malicious",
-        analyzers: listField(config.analyzers),
-        verifyTls: config.verifyTls !== false,
+        ...(node.credentials ?? {}),
         budget: perMinute || perDay ? { perMinute, perDay } : undefined,
         baseDir: userDir(RED),
-        types: undefined as IocType[] | undefined,
       });
       return provider;
     };
@@ -74,7 +63,8 @@ export = function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<IntelSourceNode, IntelSourceDef, Record<string, never>, { apiKey?: string }>("soar-intel-source", IntelSourceNodeCtor, {
-    credentials: { apiKey: { type: "password" } },
+  RED.nodes.registerType<IntelSourceNode, IntelSourceDef, { soarIntelSourceKinds: Record<string, unknown>[] }, { apiKey?: string }>("soar-intel-source", IntelSourceNodeCtor, {
+    credentials: intelCredentials(),
+    settings: { soarIntelSourceKinds: { value: editorView(intelDescriptors()), exportable: true } },
   });
 };

@@ -24,7 +24,7 @@
 import { setMaxListeners } from 'node:events';
 import type { StateStore } from '../core/types';
 import { describeBudget, type BudgetState, type SleepFn } from '../core/budget';
-import { ProviderError } from '../core/errors';
+import { ProviderError, type ProviderErrorCode } from '../core/errors';
 import type { Ioc } from '../ioc';
 import type { Indicator, IntelLevel, IntelProvider, IntelResult } from './types';
 
@@ -80,6 +80,8 @@ export interface SourceNote {
    * the verdict can fold the same story about several indicators into one `why` line.
    */
   detail: string;
+  /** For a failed lookup: the provider's error code (AUTH, NETWORK, ...), so a node can say what is wrong. */
+  code?: ProviderErrorCode;
 }
 
 export interface EnrichmentOutcome {
@@ -406,8 +408,8 @@ export class IntelBroker {
     return { fired, stop: () => stopper.abort(TIMER_STOPPED) };
   }
 
-  private note(slot: Slot, status: SourceNoteStatus, detail: string): SourceNote {
-    return { source: slot.provider.name, indicator: slot.indicator, status, detail };
+  private note(slot: Slot, status: SourceNoteStatus, detail: string, code?: ProviderErrorCode): SourceNote {
+    return code ? { source: slot.provider.name, indicator: slot.indicator, status, detail, code } : { source: slot.provider.name, indicator: slot.indicator, status, detail };
   }
 
   /**
@@ -466,7 +468,7 @@ export class IntelBroker {
           : '';
       return this.note(slot, 'rate-limited', `${name}: rate limited${until}; not asked, the verdict uses the other sources`);
     }
-    return this.note(slot, 'error', `${name}: lookup failed: ${errorText(error)}`);
+    return this.note(slot, 'error', `${name}: lookup failed: ${errorText(error)}`, error instanceof ProviderError ? error.code : undefined);
   }
 
   private deadlineDetail(provider: IntelProvider, deadlineMs: number): string {

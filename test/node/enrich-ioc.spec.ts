@@ -125,4 +125,69 @@ describe("soar-enrich-ioc node", function () {
     assert.ok(msg.enrichment.why.length > 0);
     assert.ok(["malicious", "suspicious", "benign", "unknown"].includes(msg.enrichment.verdict));
   });
+
+  const texts = (calls: { args: unknown[][] }) => calls.args.map((a) => (typeof a[0] === "object" && a[0] ? (a[0] as Msg).text : a[0]));
+
+  it("shows a failing source in the status and logs it once per change of state, not per message", async function () {
+    vt.addIp("203.0.113.44", { stats: { malicious: 1, harmless: 70 } });
+    await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL), { vt1: { apiKey: "wrong-key-7f3a9c" } });
+    const en = helper.getNode("en1");
+    for (const ip of ["203.0.113.44", "203.0.113.45", "203.0.113.46"]) {
+      const out = nextMessage("out1");
+      en.receive({ alert: await normalised({ title: "probe", src_ip: ip, severity: "low" }) });
+      await out;
+    }
+    const statuses = texts(en.status);
+    // The helper leaves catalog keys untranslated; Node-RED shows "VirusTotal: auth failed · unknown".
+    assert.match(String(statuses[statuses.length - 1]), /^VirusTotal: (auth failed|soar-enrich-ioc\.failure\.auth) · unknown$/, JSON.stringify(statuses));
+    const warnings = texts(en.warn).map(String);
+    assert.equal(warnings.filter((w) => /^VirusTotal: /.test(w)).length, 1, `one line for three failing messages: ${JSON.stringify(warnings)}`);
+    assert.ok(!JSON.stringify(en.warn.args).includes("wrong-key-7f3a9c"), "the key is never logged");
+  });
+
+  it("logs again when a source recovers and when it fails again", async function () {
+    await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL), creds());
+    const en = helper.getNode("en1");
+    const send = async (ip: string) => {
+      const out = nextMessage("out1");
+      en.receive({ alert: await normalised({ title: "probe", src_ip: ip, severity: "low" }) });
+      return out;
+    };
+    const unauthorized = { status: 401, body: { error: { code: "WrongCredentialsError", message: "Wrong API key" } } };
+    vt.script(unauthorized);
+    await send("203.0.113.60");
+    await send("203.0.113.61");
+    vt.script(unauthorized);
+    await send("203.0.113.62");
+    const failed = texts(en.warn).map(String).filter((w) => /^VirusTotal: /.test(w));
+    const recovered = texts(en.log).map(String).filter((w) => /^VirusTotal: /.test(w));
+    assert.deepEqual(failed, ["VirusTotal: soar-enrich-ioc.failure.auth", "VirusTotal: soar-enrich-ioc.failure.auth"]);
+    assert.deepEqual(recovered, ["VirusTotal: soar-enrich-ioc.log.source-ok"]);
+    const statuses = texts(en.status).map(String);
+    assert.ok(statuses.some((s) => /^unknown|^benign/.test(s)), "the recovered message shows the verdict again");
+  });
+
+  it("takes its sources from config-reference slots, and the old sources array still works", async function () {
+    const f = flow(dir, vt.baseURL, { sources: undefined, source1: "feed1", source3: "kev1" });
+    await helper.load([hubModule, sourceModule, enrichModule], f, creds());
+    const out = nextMessage("out1");
+    helper.getNode("en1").receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.201", severity: "low", description: "CVE-2021-44228" }) });
+    const msg = await out;
+    assert.equal(msg.enrichment.verdict, "malicious");
+    assert.ok(msg.enrichment.results["CVE-2021-44228"].some((r: Msg) => r.source === "CISA KEV"));
+    assert.equal(vt.requests.length, 0, "VirusTotal is not in a slot");
+  });
+
+  it("refuses to enrich, with an error status and log, when a source it refers to was deleted", async function () {
+    const f = flow(dir, vt.baseURL, { sources: undefined, source1: "feed1", source2: "deleted-source" });
+    await helper.load([hubModule, sourceModule, enrichModule], f, creds());
+    const en = helper.getNode("en1");
+    const caught = nextMessage("caught1");
+    en.receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.201", severity: "low" }) });
+    const err = await caught;
+    assert.match(err.error.message, /errors\.config|configuration error/);
+    const statuses = texts(en.status).map(String);
+    assert.ok(statuses.includes("soar-enrich-ioc.status.missing-sources"), JSON.stringify(statuses));
+    assert.ok(texts(en.error).map(String).some((e) => /deleted-source/.test(e)));
+  });
 });
