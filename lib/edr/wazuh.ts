@@ -61,7 +61,7 @@ export interface WazuhDispatch {
 }
 
 const KIND = 'wazuh';
-const AGENT_ID = /^\d{3,8}$/;
+const AGENT_ID = /^\d{1,8}$/;
 const COMMAND = /^!?[A-Za-z0-9_.-]{1,64}$/;
 
 export class WazuhEdr implements EdrProvider {
@@ -151,8 +151,11 @@ export class WazuhEdr implements EdrProvider {
    * take it, with the split in `body` ({affected, failed}) so the caller can record those.
    */
   async dispatch(op: EdrOp, agentIds: string[], options: EdrActionOptions = {}): Promise<WazuhDispatch> {
-    const ids = [...new Set(agentIds)];
-    if (ids.length === 0 || ids.some((id) => !AGENT_ID.test(id))) throw edrError(KIND, 'BAD_REQUEST', 'active response needs Wazuh agent ids (e.g. 001)');
+    if (!Array.isArray(agentIds) || agentIds.some((id) => typeof id !== 'string' || !AGENT_ID.test(id))) {
+      throw edrError(KIND, 'BAD_REQUEST', 'active response needs Wazuh agent ids (e.g. 001)');
+    }
+    const ids = [...new Set(agentIds.map((id) => id.padStart(3, '0')))];
+    if (ids.length === 0) throw edrError(KIND, 'BAD_REQUEST', 'active response needs Wazuh agent ids (e.g. 001)');
     if (ids.includes('000')) throw edrError(KIND, 'BAD_REQUEST', 'agent 000 is the manager itself: never isolated');
     const comment = options.comment?.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 500);
     const body = await this.call<WazuhItems<string>>({
