@@ -21,6 +21,7 @@
  */
 import { createHttpClient, type HttpClient, type RequestSpec } from '../core/http';
 import { ProviderError } from '../core/errors';
+import { parseTarget } from '../core/guardrails';
 import { cleanTarget, edrError, isAddress, pickOne, sameHostName, TokenCache, type EdrContext } from './common';
 import type { EdrActionOptions, EdrActionResult, EdrDevice, EdrOp, EdrProgress, EdrProvider, EdrStatus, PendingAction } from './types';
 
@@ -72,12 +73,19 @@ export class WazuhEdr implements EdrProvider {
   private readonly tokens: TokenCache;
   private readonly secrets: string[];
   private readonly command: string;
+  private readonly allow: string[];
 
   constructor(private readonly options: WazuhEdrOptions) {
     if (!options.url || !/^https?:\/\//.test(options.url)) throw edrError(KIND, 'BAD_REQUEST', 'Wazuh needs the manager API URL (https://manager:55000)');
     if (!options.username || !options.password) throw edrError(KIND, 'BAD_REQUEST', 'Wazuh needs an API user and password');
     this.command = options.command ?? 'soar-isolate';
     if (!COMMAND.test(this.command)) throw edrError(KIND, 'BAD_REQUEST', 'Wazuh command must be a command name (letters, digits, . _ -; "!" for a script not declared on the manager)');
+    // The list ends up in a root shell script on the agent: addresses and networks only.
+    this.allow = (options.allow ?? []).map((entry) => {
+      const parsed = parseTarget(String(entry).trim());
+      if ('error' in parsed) throw edrError(KIND, 'BAD_REQUEST', `allow: ${JSON.stringify(String(entry)).slice(0, 60)} is not an address or network (${parsed.error})`);
+      return parsed.canonical;
+    });
     this.name = options.name ?? KIND;
     const basic = Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64');
     this.secrets = [options.password, basic];
@@ -165,7 +173,7 @@ export class WazuhEdr implements EdrProvider {
       data: {
         command: this.command,
         arguments: [],
-        alert: { data: { soar_action: op, allow: this.options.allow ?? [], ...(comment ? { comment } : {}) } },
+        alert: { data: { soar_action: op, allow: this.allow, ...(comment ? { comment } : {}) } },
       },
       headers: { 'content-type': 'application/json' },
       signal: options.signal,
