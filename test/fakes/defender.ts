@@ -12,7 +12,7 @@
  * (client-credentials token from login.microsoftonline.com/<tenant>/oauth2/v2.0/token, scope
  * https://api.securitycenter.microsoft.com/.default), and the API limits (100/min; 429 + Retry-After).
  * The duplicate-action answer (400, error.code "ActiveRequestAlreadyExists") is as integrations
- * report it, not from a Microsoft page [§0 mark M].
+ * report it, not from a Microsoft page.
  *
  * Login and API share this one server (the provider gets both roots pointing here). An isolate stays
  * Pending/InProgress for `pendingReads` reads of the action (Infinity: never ends); `nextOutcome` sets

@@ -8,7 +8,7 @@
  * POST /web/api/v2.1/agents/actions/disconnect|connect {"filter":{…}} → {"data":{"affected":n}}),
  * `Authorization: ApiToken <token>` as Tracecat's SentinelOne actions send it, and the error envelope
  * {"errors":[{"code","detail","title"}]}. Query parameters (computerName, ids, uuids,
- * networkInterfaceInet__contains) and the 429 Retry-After are as well-used clients use them [§0 mark M].
+ * networkInterfaceInet__contains) and the 429 Retry-After are as well-used clients use them.
  *
  * networkStatus moves disconnecting → disconnected (connecting → connected) after `pendingReads`
  * agent reads (Infinity: never). `revokeToken()` makes the API token invalid (401). `affectNothing`

@@ -9,7 +9,7 @@
  * "alert"}), https://documentation.wazuh.com/current/user-manual/api/configuration.html (token 900 s,
  * max_request_per_minute), and the per-agent failures of wazuh/wazuh api/test/integration
  * test_active_response_endpoints.tavern.yaml (HTTP 200, error 1 = all failed, 2 = partial; codes 1651
- * agent not active, 1701 agent does not exist). The 429 body shape is not documented [§0 mark M].
+ * agent not active, 1701 agent does not exist). The 429 body shape is a guess: no vendor page gives it.
  *
  * `expireTokens()` invalidates every JWT (401 next). Scripted replies are served first.
  */
