@@ -137,7 +137,7 @@ export = function (RED: NodeAPI): void {
           const last = records[records.length - 1];
           const leaseCount = await hub.leases.count(firewall.providerName);
           const fill = failed.length ? "red" : refused.length ? "yellow" : last.simulated ? "blue" : "green";
-          node.status({ fill, shape: "dot", text: t(`status.${last.status}`, { target: last.target, leases: leaseCount }) });
+          node.status({ fill, shape: "dot", text: t(`status.${last.status}`, { target: last.target, leases: leaseCount, count: leaseCount }) });
           send(outputs);
           done();
         } catch (err) {
