@@ -172,7 +172,10 @@ export class Hub {
       const store = await FileStateStore.open(path.join(dir, "state"));
       try {
         const audit = await AuditLog.open(path.join(dir, "audit.jsonl"));
-        return new Hub(dir, audit, store, 1);
+        const hub = new Hub(dir, audit, store, 1);
+        // Known before any lease is touched: a removed firewall's leases resolve through these records.
+        await hub.firewalls.load();
+        return hub;
       } catch (err) {
         await store.close();
         throw err;
