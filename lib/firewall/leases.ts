@@ -225,6 +225,10 @@ class BlockFamily implements LeaseFamily<Lease, EnforcedBlock> {
     return this.manager.resolve(provider) ? undefined : this.manager.missing(provider);
   }
 
+  labelOf(provider: string): string | undefined {
+    return this.manager.label(provider);
+  }
+
   async undo(provider: string, leases: Lease[]): Promise<void> {
     await this.manager.resolve(provider)!.unblock(leases.map((lease) => lease.target));
   }
@@ -608,6 +612,11 @@ export class LeaseManager {
   /** @internal Why a provider name does not resolve. */
   missing(name: string): string {
     return this.missingReason(name) ?? `no firewall provider named "${String(name).slice(0, 100)}" is configured`;
+  }
+
+  /** @internal */
+  label(name: string): string | undefined {
+    return this.labelOf(name);
   }
 
   /** @internal */

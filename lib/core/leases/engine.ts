@@ -223,7 +223,7 @@ export class LeaseEngine {
       return { status: 'not-found' }; // another engine undid it just now
     }
     const target = lease.target;
-    const common = { kind: family.undoAction, target, provider: lease.provider, providerLabel: lease.providerLabel, lease, ...audit, request };
+    const common = { kind: family.undoAction, target, provider: lease.provider, providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider), lease, ...audit, request };
     const unavailable = family.unavailable(lease.provider);
     let failure: Failure | undefined = unavailable ? { reason: unavailable, code: 'NOT_FOUND' } : undefined;
     if (!failure) {
@@ -432,13 +432,13 @@ export class LeaseEngine {
     const { key, lease } = item;
     const end = endOf(lease);
     if (item.why === 'released') {
-      await this.record('action.done', { kind: family.undoAction, target: lease.target, provider: lease.provider, providerLabel: lease.providerLabel, lease, recovered: true });
+      await this.record('action.done', { kind: family.undoAction, target: lease.target, provider: lease.provider, providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider), lease, recovered: true });
     } else {
       await this.record('lease.expired', {
         kind: lease.kind,
         target: lease.target,
         provider: lease.provider,
-        providerLabel: lease.providerLabel,
+        providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
         lease,
         overdueSeconds: end === null ? 0 : Math.max(0, Math.round((now - end) / 1000)),
         recovered: item.recovered || undefined,
@@ -460,7 +460,7 @@ export class LeaseEngine {
       kind: lease.kind,
       target: lease.target,
       provider: lease.provider,
-      providerLabel: lease.providerLabel,
+      providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
       leaseId: lease.id,
       reason: failure.reason,
       code: failure.code,

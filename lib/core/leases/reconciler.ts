@@ -56,7 +56,7 @@ export class Reconciler {
     try {
       enforced = await family.listEnforced(provider);
     } catch (error) {
-      await this.ctx.record('reconcile.failed', { kind: family.kind, provider, ...this.ctx.describe(error) });
+      await this.ctx.record('reconcile.failed', { kind: family.kind, provider, providerLabel: family.labelOf?.(provider), ...this.ctx.describe(error) });
       throw error;
     }
     const now = this.ctx.now();
@@ -74,6 +74,7 @@ export class Reconciler {
       await this.ctx.record('reconcile.drift', {
         kind: family.kind,
         provider,
+        providerLabel: family.labelOf?.(provider),
         counts: { missing: drift.missing.length, extra: drift.extra.length, expiredButPresent: drift.expiredButPresent.length },
         missing: firstOf(drift.missing.map((lease) => lease.target)),
         extra: firstOf(drift.extra.map((item) => show(item))),
@@ -84,7 +85,7 @@ export class Reconciler {
     } else {
       const lastOk = this.lastOkAudit.get(id);
       if (this.driftSeen.get(id) || lastOk === undefined || now - lastOk >= HOUR_MS) {
-        await this.ctx.record('reconcile.ok', { kind: family.kind, provider, enforced: enforced.length });
+        await this.ctx.record('reconcile.ok', { kind: family.kind, provider, providerLabel: family.labelOf?.(provider), enforced: enforced.length });
         this.lastOkAudit.set(id, now);
       }
       this.driftSeen.set(id, false);
@@ -113,7 +114,7 @@ export class Reconciler {
         try {
           await family.reapply(provider, current, now);
           drift.repaired = current.map((lease) => lease.target);
-          await this.ctx.record('reconcile.repaired', { kind: family.kind, provider, targets: firstOf(drift.repaired), count: current.length });
+          await this.ctx.record('reconcile.repaired', { kind: family.kind, provider, providerLabel: family.labelOf?.(provider), targets: firstOf(drift.repaired), count: current.length });
         } catch (error) {
           refusals.push(`${family.reapplyVerb ?? 're-applying'} failed: ${this.ctx.describe(error).reason}`);
         }

@@ -73,6 +73,8 @@ export interface LeaseFamily<L extends LeaseRecord = LeaseRecord, E = unknown> {
   listEnforced(provider: string): Promise<E[]>;
   /** Key of an enforced item comparable with targetKey; undefined for items to ignore. */
   enforcedKey(item: E): string | undefined;
+  /** The provider's label for people (audit records name providers by id and label). */
+  labelOf?(provider: string): string | undefined;
   /** How an enforced item is named in audit records (default: its key). */
   describeEnforced?(item: E): string;
   /** Verb for a failed repair in reasons ("re-blocking"); default "re-applying". */
