@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { OPNSENSE_KEY, OPNSENSE_SECRET, startOpnsenseFake } from "../fakes/opnsense";
 import { capturingRED, helper, nodeModule, readJsonLines, root, serve, tempDir } from "../helpers/nr";
 
 const hubModule = nodeModule("hub");
@@ -141,5 +142,29 @@ describe("soar-hub lease routes and firewall registration", function () {
     assert.equal(done.provider, "fw1");
     assert.equal(done.providerLabel, "edge list");
     assert.equal((done.lease as Msg).providerLabel, "edge list");
+  });
+
+  it("shows a removed firewall whose settings need credentials as orphaned, and answers release with 409, not 502", async function () {
+    const fake = await startOpnsenseFake();
+    try {
+      const opn = { id: "fw1", type: "soar-firewall", name: "office opnsense", hub: "hub1", kind: "opnsense", url: fake.url, listName: "soar_block", reconcileMinutes: 0 };
+      const flow = [hubNode(dir), opn, firewall("fw2", "core"), blocker("b1", "fw1"), ...outputs];
+      const cap = capturingRED(firewallModule);
+      await helper.load([hubModule, cap.module, blockModule], [{ id: "tab1", type: "tab", label: "t" }, ...flow], { fw1: { apiKey: OPNSENSE_KEY, apiSecret: OPNSENSE_SECRET } });
+      await block("b1", "203.0.113.80");
+      // Everything removed (the hub closes), then the flows come back without the OPNsense node: its
+      // credentials are gone with it.
+      await helper.setFlows([{ id: "tab1", type: "tab", label: "t" }], "full");
+      await helper.setFlows([{ id: "tab1", type: "tab", label: "t" }, hubNode(dir), firewall("fw2", "core")], "full");
+      await helper.getNode("fw2").ready;
+      const leases = (await helper.request().get("/soar/leases").expect(200)).body.leases;
+      assert.deepEqual(leases.map((l: Msg) => [l.target, l.providerLabel, l.orphaned]), [["203.0.113.80", "office opnsense", "office opnsense was removed"]]);
+      const res = await helper.request().post("/soar/leases/release").send({ target: "203.0.113.80", provider: "fw1", hub: leases[0].hub });
+      assert.equal(res.status, 409);
+      assert.match(res.body.reason, /orphaned: the firewall "office opnsense" was removed/);
+      assert.equal((await helper.request().get("/soar/leases").expect(200)).body.leases.length, 1, "the lease is kept");
+    } finally {
+      await fake.close();
+    }
   });
 });
