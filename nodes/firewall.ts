@@ -62,7 +62,7 @@ export = function (RED: NodeAPI): void {
     node.providerName = node.id;
     node.label = config.name?.trim() || (kind === "blocklist" ? `blocklist ${config.listName || "soar"}` : kind);
     const events = (node.events = new EventEmitter());
-    let unregister: (() => void) | undefined;
+    let unregister: ((removed?: boolean) => void) | undefined;
     let stopWarnings: (() => void) | undefined;
     let cancelReconcile: (() => void) | undefined;
     let publishedAs: string | undefined;
@@ -125,16 +125,18 @@ export = function (RED: NodeAPI): void {
     });
     node.ready.catch((err: Error) => node.error(t("errors.setup", { message: err.message })));
 
-    node.on("close", (_removed: boolean, done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
       cancelReconcile?.();
-      unregister?.();
+      // A deleted firewall's provider stays with the hub for its leases (the hub closes it later).
+      const keptByHub = Boolean(removed && unregister);
+      unregister?.(Boolean(removed));
       stopWarnings?.();
       if (publishedAs && publishedLists.get(publishedAs)?.owner === node.id) publishedLists.delete(publishedAs);
       const hub = node.hub;
       node.hub = undefined;
       node.ready
         .catch(() => undefined)
-        .then(() => providerClose?.())
+        .then(() => (keptByHub ? undefined : providerClose?.()))
         .then(() => hub?.release())
         .catch((err: Error) => node.warn(err.message))
         .finally(done);

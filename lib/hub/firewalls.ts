@@ -74,20 +74,26 @@ export class FirewallDirectory {
     return this.loading;
   }
 
-  /** A firewall deployed: usable now; its label and public settings are kept in the store. */
-  register(name: string, provider: FirewallProvider, info: FirewallInfo = {}): () => void {
+  /**
+   * A firewall deployed: usable now; its label and public settings are kept in the store. The returned
+   * function takes it out: with `removed` true (the node was deleted) the instance is kept for its
+   * leases and the directory closes it later; otherwise its node closes it.
+   */
+  register(name: string, provider: FirewallProvider, info: FirewallInfo = {}): (removed?: boolean) => void {
     const label = info.label?.trim() || name;
     this.deployed.set(name, { provider, label });
+    const previous = [this.retired.get(name)?.provider, this.rebuilt.get(name)];
     this.retired.delete(name);
     this.rebuilt.delete(name);
+    for (const old of previous) if (old && old !== provider) void Promise.resolve(old.close?.()).catch(() => undefined);
     const record: FirewallRecord = { label, kind: info.kind ?? provider.kind, settings: publicSettings(info.settings), savedAt: new Date().toISOString() };
     (this.records ??= new Map()).set(name, record);
     this.store.set(FIREWALLS_NS, name, record).catch((error: Error) => this.warn(`settings of firewall "${label}" not stored: ${error.message}`));
-    return () => {
+    return (removed = false) => {
       const current = this.deployed.get(name);
       if (current?.provider !== provider) return;
       this.deployed.delete(name);
-      this.retired.set(name, current);
+      if (removed) this.retired.set(name, current);
     };
   }
 
@@ -129,10 +135,11 @@ export class FirewallDirectory {
     return `orphaned: the firewall "${label.slice(0, 100)}" was removed from the flows and its settings need credentials; deploy it again (same node) to release or expire its leases`;
   }
 
-  /** Close rebuilt providers (the deployed ones belong to their nodes). */
+  /** Close the providers kept for leases (the deployed ones belong to their nodes). */
   async close(): Promise<void> {
-    const rebuilt = [...this.rebuilt.values()];
+    const kept = [...this.rebuilt.values(), ...[...this.retired.values()].map((entry) => entry.provider)];
     this.rebuilt.clear();
-    await Promise.allSettled(rebuilt.map((provider) => provider.close?.()));
+    this.retired.clear();
+    await Promise.allSettled(kept.map((provider) => provider.close?.()));
   }
 }

@@ -107,9 +107,11 @@ export class Hub {
    * Make a firewall known to the lease scheduler, and remember its label and non-secret settings in the
    * store (so its leases stay releasable if it is removed). Overdue leases are undone once the firewalls
    * of a deploy have had a moment to register (config nodes start one after another), so the first
-   * registration schedules the start instead of starting at once.
+   * registration schedules the start instead of starting at once. Call the returned function with
+   * `removed` true when the firewall was deleted: the hub keeps (and later closes) the instance so its
+   * leases stay releasable while the process lives.
    */
-  registerFirewall(name: string, provider: FirewallProvider, info: string | FirewallInfo = name): () => void {
+  registerFirewall(name: string, provider: FirewallProvider, info: string | FirewallInfo = name): (removed?: boolean) => void {
     const unregister = this.firewalls.register(name, provider, typeof info === "string" ? { label: info } : info);
     if (!this.leaseStart) {
       this.leaseStart = setTimeout(() => {

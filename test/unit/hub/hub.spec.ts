@@ -56,7 +56,7 @@ describe("Hub", function () {
       const unregister = hub.registerFirewall("fw9", provider, { label: "office opnsense", kind: "opnsense", settings: { url: "https://192.0.2.1" } });
       assert.equal((await hub.leases.block({ target: "203.0.113.60", provider: "fw9", ttlSeconds: 3600 })).status, "blocked");
       assert.equal((await hub.leases.block({ target: "203.0.113.61", provider: "fw9", ttlSeconds: 3600 })).status, "blocked");
-      unregister(); // the node was removed from the flows
+      unregister(true); // the node was deleted from the flows
       assert.equal(await hub.firewallState("fw9"), "retired");
       assert.equal((await hub.leases.unblock("203.0.113.60", "fw9")).status, "released");
       assert.deepEqual(provider.callsOf("unblock"), [{ method: "unblock", addresses: ["203.0.113.60"] }]);
