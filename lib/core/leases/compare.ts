@@ -20,6 +20,11 @@ export interface DriftReport<L, E> {
   checkedAt: string;
 }
 
+/** A lease's end in epoch ms, or null when it has none. */
+export function endOf(lease: LeaseTimes): number | null {
+  return lease.expiresAt === null ? null : Date.parse(lease.expiresAt);
+}
+
 /** True when a lease has reached its end at `now` (leases without an end never do). */
 export function leaseHasEnded(lease: LeaseTimes, now: number): boolean {
   return lease.expiresAt !== null && Date.parse(lease.expiresAt) <= now;

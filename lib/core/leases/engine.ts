@@ -4,31 +4,26 @@
  * Each part gets only the few things it needs through a narrow context; families plug in through
  * LeaseFamily (types.ts) and use the primitives below to apply their own requests.
  *
- * - Expiry: due leases of one kind+provider are undone in batched family.undo calls. A failing undo
- *   keeps the lease listed with status 'expiring-failed', lastError, attempts and retryAt, audits
- *   `lease.expiry-failed`, and retries with exponential backoff. start() retries every overdue lease at
- *   once, failing ones included.
- * - Undo once: see undo-gate.ts. Engines sharing one store object in a process (a redeploy overlap)
- *   also serialise per lease key.
- * - Recovery assumes one process per store (true for FileStateStore, which locks its directory); a
- *   shared backend (Redis) will need claim liveness before it can do the same.
+ * Parts: lease-store.ts (keys, counts), undo-gate.ts (undo once), scheduler.ts (when), undo-runner.ts
+ * (undoing what fell due, backoff of failing undos), recovery.ts (start), reconciler.ts (drift). Engines
+ * sharing one store object in a process (a redeploy overlap) also serialise per lease key.
  */
 import type { AuditLog } from '../audit';
 import { isProviderError } from '../errors';
 import { redact } from '../redact';
 import type { StateStore } from '../types';
-import { leaseHasEnded } from './compare';
+import { endOf } from './compare';
 import { mutexFor, type KeyedMutex } from './keyed-mutex';
 import { LeaseStore } from './lease-store';
 import { Reconciler, type Drift, type ReconcileOptions } from './reconciler';
-import { ExpiryScheduler, type DueGroup } from './scheduler';
-import { UndoGate, withoutUndefined, type ClaimedUndo } from './undo-gate';
+import { Recovery } from './recovery';
+import { ExpiryScheduler } from './scheduler';
+import { UndoGate, withoutUndefined } from './undo-gate';
+import { UndoRunner } from './undo-runner';
 import type { Failure, LeaseFamily, LeaseRecord } from './types';
 
 const DEFAULT_RETRY_BASE_MS = 5_000;
 const DEFAULT_RETRY_MAX_MS = 10 * 60_000;
-/** Targets per family.undo call when many leases fall due together (e.g. after downtime). */
-const UNDO_BATCH = 256;
 const TEXT_LIMIT = 500;
 
 export interface LeaseEngineOptions {
@@ -67,6 +62,8 @@ export class LeaseEngine {
   private readonly gate: UndoGate;
   private readonly scheduler: ExpiryScheduler;
   private readonly reconciler: Reconciler;
+  private readonly undos: UndoRunner;
+  private readonly recovery: Recovery;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly reconcilers = new Set<() => void>();
   private started: Promise<void> | undefined;
@@ -97,10 +94,35 @@ export class LeaseEngine {
       now: () => this.now(),
       setTimer: (callback, ms) => this.setTimer(callback, ms),
       clearTimer: (handle) => this.clearTimer(handle),
-      expire: (group, keys) => this.expireGroup(group, keys),
+      expire: (group, keys) => this.undos.expire(group, keys),
       retryBaseMs: this.retryBaseMs,
       warn: (message) => this.warn(message),
       describe: (error) => this.describeError(error).reason,
+    });
+    this.undos = new UndoRunner({
+      leases: this.leases,
+      gate: this.gate,
+      retryBaseMs: this.retryBaseMs,
+      retryMaxMs: this.retryMaxMs,
+      now: () => this.now(),
+      stopped: () => this.stopped,
+      family: (kind) => this.families.get(kind),
+      keyOf: (family, provider, targetKey) => this.keyOf(family, provider, targetKey),
+      locked: (keys, work) => this.locks.run(keys, work),
+      schedule: (key, lease) => this.schedule(key, lease),
+      forget: (key) => this.scheduler.forget(key),
+      record: (type, fields) => this.record(type, fields),
+      describe: (error) => this.describeError(error),
+      warn: (message) => this.warn(message),
+    });
+    this.recovery = new Recovery({
+      leases: this.leases,
+      gate: this.gate,
+      family: (kind) => this.families.get(kind),
+      hasFamily: (kind) => this.families.has(kind),
+      locked: (keys, work) => this.locks.run(keys, work),
+      finish: (family, provider, claimed) => this.undos.finish(family, provider, claimed),
+      load: (key, at, group) => this.scheduler.load(key, at, group),
     });
     this.reconciler = new Reconciler({
       now: () => this.now(),
@@ -131,7 +153,7 @@ export class LeaseEngine {
     }
     this.families.set(family.kind, family);
     // Leases of this family a start() already loaded while it was missing become due now.
-    if (this.started) void this.track(this.started.then(() => this.loadDue(family.kind)).then(() => this.scheduler.runDue()));
+    if (this.started) void this.track(this.started.then(() => this.recovery.loadDue(family.kind)).then(() => this.scheduler.runDue()));
   }
 
   family(kind: string): LeaseFamily | undefined {
@@ -150,8 +172,8 @@ export class LeaseEngine {
     if (this.started) return this.started;
     this.started = this.track(
       (async () => {
-        await this.recoverInterruptedUndos();
-        await this.loadDue();
+        await this.recovery.recoverInterruptedUndos();
+        await this.recovery.loadDue();
         this.scheduler.enable();
         await this.scheduler.runDue();
       })(),
@@ -240,7 +262,7 @@ export class LeaseEngine {
       return { status: 'failed', ...failure };
     }
     await this.record('action.done', common);
-    await this.ended(family, key, lease, forget);
+    await this.undos.ended(family, key, lease, forget);
     await this.gate.finished(key);
     this.schedule(key, undefined);
     return { status: 'released' };
@@ -331,153 +353,6 @@ export class LeaseEngine {
     for (const key of this.locks.busyKeys()) if (key.startsWith(prefix)) busy.add(key.slice(prefix.length));
     return busy;
   }
-
-  // ----- recovery and expiry -------------------------------------------------------------------
-
-  /** Index the due time of every lease (of one kind) with an end; overdue ones are due right now. */
-  private async loadDue(kind?: string): Promise<void> {
-    for (const { key, value } of await this.leases.list()) {
-      if (!value || (kind !== undefined && value.kind !== kind) || !this.families.has(value.kind)) continue;
-      const end = endOf(value);
-      if (end !== null) this.scheduler.load(key, end, { kind: value.kind, provider: value.provider });
-    }
-  }
-
-  /** Intents left by a crash between claiming a lease and finishing its undo. */
-  private async recoverInterruptedUndos(): Promise<void> {
-    const groups = new Map<string, { family: LeaseFamily; provider: string; keys: string[] }>();
-    for (const { key, value } of await this.leases.listIntents()) {
-      const lease = value?.lease;
-      const family = lease && typeof lease.provider === 'string' ? this.families.get(lease.kind) : undefined;
-      if (!family) continue; // a family not loaded in this process: left for the process that has it
-      const id = `${lease.kind}\u0000${lease.provider}`;
-      let group = groups.get(id);
-      if (!group) groups.set(id, (group = { family, provider: lease.provider, keys: [] }));
-      group.keys.push(key);
-    }
-    for (const { family, provider, keys } of groups.values()) {
-      await this.locks.run(keys, async () => this.finishUndos(family, provider, await this.gate.interrupted(keys)));
-    }
-  }
-
-  private async expireGroup(group: DueGroup, keys: string[]): Promise<void> {
-    const family = this.families.get(group.kind);
-    if (!family) return;
-    for (let start = 0; start < keys.length && !this.stopped; start += UNDO_BATCH) {
-      const batch = keys.slice(start, start + UNDO_BATCH);
-      await this.locks.run(batch, async () => {
-        const now = this.now();
-        const due: { key: string; lease: LeaseRecord }[] = [];
-        for (const key of batch) {
-          const lease = await this.leases.get(key);
-          // The store decides whether (extended or released meanwhile?), the index decided when.
-          if (!lease || !leaseHasEnded(lease, now)) this.schedule(key, lease);
-          else due.push({ key, lease });
-        }
-        if (due.length === 0) return;
-        const claimed = await this.gate.claim(due, 'expired');
-        for (const { key } of due) if (!claimed.some((c) => c.key === key)) this.scheduler.forget(key);
-        await this.finishUndos(family, group.provider, claimed);
-      });
-    }
-  }
-
-  /** Undo claimed leases on their provider and record each outcome. */
-  private async finishUndos(family: LeaseFamily, provider: string, claimed: ClaimedUndo[]): Promise<void> {
-    if (claimed.length === 0) return;
-    const failures = await this.undoOnProvider(family, provider, claimed.map((item) => item.lease));
-    const now = this.now();
-    for (const item of claimed) {
-      const failure = failures.get(item.key);
-      if (failure) await this.undoFailed(family, item, failure, now);
-      else await this.undone(family, item, now);
-    }
-  }
-
-  /**
-   * One undo call for the batch. Only an error that names the request itself (BAD_REQUEST, CONFLICT)
-   * is retried lease by lease, so one bad entry cannot hold the rest; a provider that is down fails the
-   * whole batch at once instead of being called hundreds of times.
-   */
-  private async undoOnProvider(family: LeaseFamily, provider: string, leases: LeaseRecord[]): Promise<Map<string, Failure>> {
-    const failures = new Map<string, Failure>();
-    const keyOf = (lease: LeaseRecord) => this.keyOf(family, provider, family.targetKey(lease.target));
-    const unavailable = family.unavailable(provider);
-    if (unavailable) {
-      for (const lease of leases) failures.set(keyOf(lease), { reason: unavailable, code: 'NOT_FOUND' });
-      return failures;
-    }
-    try {
-      await family.undo(provider, leases);
-      return failures;
-    } catch (error) {
-      const itemSpecific = isProviderError(error) && (error.code === 'BAD_REQUEST' || error.code === 'CONFLICT');
-      if (leases.length === 1 || !itemSpecific) {
-        const failure = this.describeError(error);
-        for (const lease of leases) failures.set(keyOf(lease), failure);
-        return failures;
-      }
-    }
-    for (const lease of leases) {
-      try {
-        await family.undo(provider, [lease]);
-      } catch (error) {
-        failures.set(keyOf(lease), this.describeError(error));
-      }
-    }
-    return failures;
-  }
-
-  private async undone(family: LeaseFamily, item: ClaimedUndo, now: number): Promise<void> {
-    const { key, lease } = item;
-    const end = endOf(lease);
-    if (item.why === 'released') {
-      await this.record('action.done', { kind: family.undoAction, target: lease.target, provider: lease.provider, providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider), lease, recovered: true });
-    } else {
-      await this.record('lease.expired', {
-        kind: lease.kind,
-        target: lease.target,
-        provider: lease.provider,
-        providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
-        lease,
-        overdueSeconds: end === null ? 0 : Math.max(0, Math.round((now - end) / 1000)),
-        recovered: item.recovered || undefined,
-      });
-    }
-    await this.ended(family, key, lease, false);
-    // The intent goes last: a crash before this point repeats the (idempotent) undo, never skips it.
-    await this.gate.finished(key);
-    this.scheduler.forget(key);
-  }
-
-  private async undoFailed(family: LeaseFamily, item: ClaimedUndo, failure: Failure, now: number): Promise<void> {
-    const { key, lease } = item;
-    const attempts = (lease.attempts ?? 0) + 1;
-    const retryAt = now + Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (attempts - 1));
-    const failing: LeaseRecord = { ...lease, status: 'expiring-failed', lastError: failure.reason, attempts, retryAt: iso(retryAt) };
-    await this.gate.putBack(key, failing);
-    await this.record('lease.expiry-failed', {
-      kind: lease.kind,
-      target: lease.target,
-      provider: lease.provider,
-      providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
-      leaseId: lease.id,
-      reason: failure.reason,
-      code: failure.code,
-      attempts,
-      retryAt: iso(retryAt),
-    });
-    this.schedule(key, failing);
-  }
-
-  private async ended(family: LeaseFamily, key: string, lease: LeaseRecord, forget: boolean): Promise<void> {
-    if (!family.onEnded) return;
-    try {
-      await family.onEnded(key, lease, this.now(), forget);
-    } catch (error) {
-      this.warn(`after the end of the lease of ${String(lease.target)} on ${lease.provider}: ${this.describeError(error).reason}`);
-    }
-  }
 }
 
 function prefixOf(family: LeaseFamily<any, any>): string {
@@ -488,13 +363,8 @@ function positiveOr(value: number | undefined, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
-export function endOf(lease: { expiresAt: string | null }): number | null {
-  return lease.expiresAt === null ? null : Date.parse(lease.expiresAt);
-}
+export { endOf };
 
 /** When the scheduler should next act on a lease: its end, or its retry time while its undo fails. */
 function dueAt(lease: LeaseRecord): number | undefined {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LeaseStore } from './lease-store';
-import type { LeaseRecord, UndoIntent, UndoWhy } from './types';
+import type { LeaseRecord, UndoWhy } from './types';
 
 export interface ClaimedUndo<L extends LeaseRecord = LeaseRecord> {
   key: string;
