@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import type { AlertFormat } from "../lib/alert";
 import { AlertInputError, parseBody } from "../lib/alert";
-import type { Hub } from "../lib/core/hub";
+import type { Hub } from "../lib/hub/hub";
 import { IntakeAuthenticator, type IntakeAuthType } from "../lib/intake/auth";
 import { createIntakeHandler } from "../lib/intake/http";
 import { BacklogFullError, IntakePipeline, type IngestContext, type IngestOutcome } from "../lib/intake/pipeline";

@@ -135,9 +135,9 @@ export = function (RED: NodeAPI): void {
           if (config.driftOutput) outputs.push(null);
 
           const last = records[records.length - 1];
-          const leaseCount = (await hub.leases.list()).filter((l) => l.provider === firewall.providerName).length;
+          const leaseCount = await hub.leases.count(firewall.providerName);
           const fill = failed.length ? "red" : refused.length ? "yellow" : last.simulated ? "blue" : "green";
-          node.status({ fill, shape: "dot", text: t(`status.${last.status}`, { target: last.target, leases: leaseCount }) });
+          node.status({ fill, shape: "dot", text: t(`status.${last.status}`, { target: last.target, leases: leaseCount, count: leaseCount }) });
           send(outputs);
           done();
         } catch (err) {

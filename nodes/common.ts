@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import type { EventEmitter } from "node:events";
 import type { Node, NodeAPI } from "node-red";
-import { Hub, type HubOptions } from "../lib/core/hub";
+import { Hub, type HubOptions } from "../lib/hub/hub";
 import type { IntelProvider } from "../lib/intel/types";
 import { Allowlist } from "../lib/ioc";
 

@@ -4,7 +4,7 @@
  * msg.iocs and msg.enrichment {verdict, score, why, results}.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
-import type { Hub } from "../lib/core/hub";
+import type { Hub } from "../lib/hub/hub";
 import { extractFromAlert, extractFromText, type Allowlist, type IocType } from "../lib/ioc";
 import { IntelBroker, type SourceNote } from "../lib/intel/broker";
 import type { ProviderErrorCode } from "../lib/core/errors";

@@ -20,8 +20,14 @@ interface FirewallDef extends NodeDef {
   [field: string]: unknown;
 }
 
-/** Published lists by name, served on Node-RED's HTTP server at /soar/blocklist/<name>.txt. */
-const publishedLists = new Map<string, { list: PublishedBlocklist; token?: string }>();
+/** Published lists by name, served on Node-RED's HTTP server at /soar/blocklist/<name>.txt; one node per name. */
+const publishedLists = new Map<string, { list: PublishedBlocklist; token?: string; owner: string; label: string }>();
+/** A kind's settings without its credentials, kept by the hub so a removed firewall's leases stay releasable. */
+function nonSecretSettings(kind: string, config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of firewallDescriptor(kind)?.fields ?? []) if (!isCredential(field) && config[field.name] !== undefined) out[field.name] = config[field.name];
+  return out;
+}
 /** The HTTP app the route is on (one per Node-RED process; test harnesses make a new one per flow load). */
 let blocklistRouteApp: unknown;
 
@@ -60,22 +66,35 @@ export = function (RED: NodeAPI): void {
     node.providerName = node.id;
     node.label = config.name?.trim() || (kind === "blocklist" ? `blocklist ${config.listName || "soar"}` : kind);
     const events = (node.events = new EventEmitter());
-    let unregister: (() => void) | undefined;
+    let unregister: ((removed?: boolean) => void) | undefined;
+    let stopWarnings: (() => void) | undefined;
     let cancelReconcile: (() => void) | undefined;
     let publishedAs: string | undefined;
     let providerClose: (() => Promise<void>) | undefined;
 
     node.ready = acquireHub(RED, config.hub).then(async (hub) => {
       node.hub = hub;
-      hub.onWarning = (message) => node.warn(message);
+      stopWarnings = hub.addWarningListener((message) => node.warn(message));
       const built = createFirewall({ ...config, ...creds, kind, name: node.providerName, store: hub.store });
       providerClose = built.provider.close?.bind(built.provider);
       if (built.blocklist) {
+        const listName = config.listName?.trim() || "soar";
+        const other = publishedLists.get(listName);
+        if (other && other.owner !== node.id) {
+          // Two nodes on one name would serve each other's list, and closing one would remove the other's.
+          node.status({ fill: "red", shape: "ring", text: t("status.duplicateList", { list: listName }) });
+          throw new Error(t("errors.duplicateList", { list: listName, other: `${other.label} (${other.owner})` }));
+        }
         ensureBlocklistRoute();
-        publishedAs = String(config.listName ?? "").trim() || "soar";
-        publishedLists.set(publishedAs, { list: built.blocklist, token: creds.listToken || undefined });
+        publishedAs = listName;
+        publishedLists.set(listName, { list: built.blocklist, token: creds.listToken || undefined, owner: node.id, label: node.label });
       }
-      unregister = hub.registerFirewall(node.providerName, built.provider, node.label);
+      unregister = hub.registerFirewall(node.providerName, built.provider, {
+        label: node.label,
+        kind,
+        // Non-secret settings only: a removed firewall's leases stay releasable (lib/hub/firewalls.ts).
+        settings: nonSecretSettings(kind, config),
+      });
       // Set up now (create the nft table, load the published list, check the alias) so a problem shows
       // at deploy; blocks retry the setup themselves, so a firewall that is down now is not fatal.
       built.provider.ensureReady().catch((err: Error) => node.warn(t("errors.setup", { message: err.message })));
@@ -89,15 +108,18 @@ export = function (RED: NodeAPI): void {
     });
     node.ready.catch((err: Error) => node.error(t("errors.setup", { message: err.message })));
 
-    node.on("close", (_removed: boolean, done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
       cancelReconcile?.();
-      unregister?.();
-      if (publishedAs) publishedLists.delete(publishedAs);
+      // A deleted firewall's provider stays with the hub for its leases (the hub closes it later).
+      const keptByHub = Boolean(removed && unregister);
+      unregister?.(Boolean(removed));
+      stopWarnings?.();
+      if (publishedAs && publishedLists.get(publishedAs)?.owner === node.id) publishedLists.delete(publishedAs);
       const hub = node.hub;
       node.hub = undefined;
       node.ready
         .catch(() => undefined)
-        .then(() => providerClose?.())
+        .then(() => (keptByHub ? undefined : providerClose?.()))
         .then(() => hub?.release())
         .catch((err: Error) => node.warn(err.message))
         .finally(done);

@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import type { NodeAPI, NodeDef } from "node-red";
-import { Hub } from "../lib/core/hub";
+import { Hub } from "../lib/hub/hub";
 import { listField, positiveNumber, userDir, type SoarHubConfigNode } from "./common";
 
 interface HubDef extends NodeDef {
@@ -52,24 +52,39 @@ export = function (RED: NodeAPI): void {
   admin.get("/soar/leases", RED.auth.needsPermission("soar-hub.read"), (_req: Req, res: Res) => {
     void (async () => {
       const out = [];
-      for (const hub of await Hub.all()) {
-        for (const lease of await hub.leases.list()) out.push({ ...lease, hub: hub.dir, providerLabel: hub.firewallLabel(lease.provider) });
+      const hubs = await Hub.all();
+      for (const hub of hubs) {
+        for (const lease of await hub.leases.list()) {
+          // A lease whose firewall was removed: releasable when its provider is remembered or rebuildable.
+          const state = await hub.firewallState(lease.provider);
+          const providerLabel = hub.firewalls.label(lease.provider) ?? lease.providerLabel ?? lease.provider;
+          out.push({ ...lease, hub: hub.dir, providerLabel, providerState: state, orphaned: state === "orphaned" || state === "unknown" ? `${providerLabel} was removed` : undefined });
+        }
       }
-      res.json({ leases: out, simulate: (await Hub.all()).some((h) => h.simulate) });
+      res.json({ leases: out, simulate: hubs.some((h) => h.simulate) });
     })().catch((err: Error) => res.status(500).json({ error: err.message }));
   });
   admin.post("/soar/leases/release", RED.auth.needsPermission("soar-hub.write"), (req: Req, res: Res) => {
     void (async () => {
       const target = String(req.body?.target ?? "");
       const provider = String(req.body?.provider ?? "");
-      const hub = (await Hub.all()).find((h) => h.dir === req.body?.hub) ?? (await Hub.all())[0];
-      if (!hub || !target || !provider) {
+      const wanted = typeof req.body?.hub === "string" ? req.body.hub : "";
+      if (!wanted || !target || !provider) {
         res.status(400).json({ error: "target, provider and hub are needed" });
         return;
       }
+      // Only the hub asked for: releasing on another hub's store would act on the wrong leases.
+      const hub = (await Hub.all()).find((h) => h.dir === wanted);
+      if (!hub) {
+        res.status(404).json({ error: `no open hub for the folder ${wanted.slice(0, 200)}` });
+        return;
+      }
+      const state = await hub.firewallState(provider);
       const by = req.user?.username ? `editor:${req.user.username}` : "editor";
       const outcome = await hub.leases.unblock(target, provider, { by, reason: "released in the editor" });
-      res.status(outcome.status === "failed" ? 502 : outcome.status === "not-found" ? 404 : 200).json(outcome);
+      // An orphaned lease (its firewall removed, settings needing credentials) is a conflict, not a gateway error.
+      const failedStatus = outcome.status === "failed" && outcome.code === "NOT_FOUND" && (state === "orphaned" || state === "unknown") ? 409 : 502;
+      res.status(outcome.status === "failed" ? failedStatus : outcome.status === "not-found" ? 404 : 200).json(outcome);
     })().catch((err: Error) => res.status(500).json({ error: err.message }));
   });
 };

@@ -33,9 +33,14 @@ export interface GuardrailPolicySpec {
 
 export interface GuardrailDeps {
   now?: () => number;
+  /** Read again at the moment of each check (at most every ownAddressCacheMs): addresses change after start. */
   ownAddresses?: () => string[];
   ownHostname?: () => string;
+  /** How long one reading of the machine's own addresses and host name is used. Default 1000 ms. */
+  ownAddressCacheMs?: number;
 }
+
+const DEFAULT_OWN_CACHE_MS = 1000;
 
 export type AddressCheck = { allowed: true; normalised: string } | { allowed: false; reason: string };
 
@@ -199,6 +204,9 @@ export class GuardrailPolicy {
   private readonly maxActionsPerHour: number;
   /** Grant times per provider, oldest first. */
   private slots = new Map<string, number[]>();
+  /** The machine's own addresses and host name, as last read (DHCP, new interfaces and IPv6 privacy addresses change them). */
+  private readonly ownSource: { addresses: () => string[]; hostname: () => string; cacheMs: number } | undefined;
+  private own: { at: number; ranges: ProtectedRange[]; hostname: string | undefined } | undefined;
 
   constructor(
     private readonly spec: GuardrailPolicySpec = {},
@@ -210,14 +218,13 @@ export class GuardrailPolicy {
       for (const cidr of DEFAULT_PROTECTED_CIDRS) this.addRange(cidr, `default: ${DEFAULT_LABELS[cidr]}`);
     }
     if (spec.includeOwnAddresses !== false) {
-      const own = deps.ownAddresses ? deps.ownAddresses() : interfaceAddresses();
-      // Own addresses come from the OS: one we cannot parse is not the user's mistake, skip it.
-      for (const address of own) {
-        const parsed = parseTarget(address);
-        if (!('error' in parsed)) this.ranges.push({ range: parsed, source: 'own address' });
-      }
-      const hostname = deps.ownHostname ? deps.ownHostname() : os.hostname();
-      if (hostname) this.hostNames.set(normaliseHostName(hostname), 'own host name');
+      const cacheMs = deps.ownAddressCacheMs;
+      this.ownSource = {
+        addresses: deps.ownAddresses ?? interfaceAddresses,
+        hostname: deps.ownHostname ?? (() => os.hostname()),
+        cacheMs: typeof cacheMs === 'number' && Number.isFinite(cacheMs) && cacheMs >= 0 ? cacheMs : DEFAULT_OWN_CACHE_MS,
+      };
+      this.ownNow();
     }
     for (const entry of spec.gateways ?? []) this.addRange(entry, 'gateway');
     for (const entry of spec.dnsServers ?? []) this.addRange(entry, 'DNS server');
@@ -233,6 +240,34 @@ export class GuardrailPolicy {
     } else {
       this.maxActionsPerHour = Math.floor(max);
     }
+  }
+
+  /** The machine's own addresses and host name now (re-read when the last reading is older than the cache time). */
+  private ownNow(): { ranges: ProtectedRange[]; hostname: string | undefined } {
+    if (!this.ownSource) return { ranges: [], hostname: undefined };
+    const now = Date.now();
+    if (this.own && now - this.own.at < this.ownSource.cacheMs && now >= this.own.at) return this.own;
+    const ranges: ProtectedRange[] = [];
+    let addresses: string[] = [];
+    try {
+      addresses = this.ownSource.addresses();
+    } catch {
+      // Keep the last reading rather than protect nothing when the OS cannot be asked.
+      if (this.own) return this.own;
+    }
+    // Own addresses come from the OS: one we cannot parse is not the user's mistake, skip it.
+    for (const address of addresses) {
+      const parsed = parseTarget(address);
+      if (!('error' in parsed)) ranges.push({ range: parsed, source: 'own address' });
+    }
+    let hostname: string | undefined;
+    try {
+      hostname = this.ownSource.hostname() || undefined;
+    } catch {
+      hostname = this.own?.hostname;
+    }
+    this.own = { at: now, ranges, hostname: hostname ? normaliseHostName(hostname) : undefined };
+    return this.own;
   }
 
   private addRange(entry: string, source: string): void {
@@ -273,7 +308,7 @@ export class GuardrailPolicy {
     if (refusal) return { allowed: false, reason: refusal };
     const parsed = parseTarget(target);
     if ('error' in parsed) return { allowed: false, reason: parsed.error };
-    for (const { range, source } of this.ranges) {
+    for (const { range, source } of [...this.ranges, ...this.ownNow().ranges]) {
       if (overlaps(parsed, range)) {
         const verb = parsed.prefixLength === (parsed.family === 4 ? 32 : 128) ? 'is in' : 'overlaps';
         return { allowed: false, reason: `${parsed.canonical} ${verb} protected ${rangeText(range)} (${source})` };
@@ -299,7 +334,7 @@ export class GuardrailPolicy {
     if (NUMERIC_LABEL.test(normalised.slice(normalised.lastIndexOf('.') + 1))) {
       return { allowed: false, reason: `"${normalised}" looks like an address in a non-standard form` };
     }
-    const exact = this.hostNames.get(normalised);
+    const exact = this.hostNames.get(normalised) ?? (normalised === this.ownNow().hostname ? 'own host name' : undefined);
     if (exact) return { allowed: false, reason: `${normalised} is protected (${exact})` };
     // Compare only against the host name's own suffixes (".b.c", ".c"), so "evilcorp.example" never
     // matches "*.corp.example".
@@ -362,8 +397,8 @@ export class GuardrailPolicy {
       errors: [...this.configErrors],
       includeDefaults: this.spec.includeDefaults !== false,
       includeOwnAddresses: this.spec.includeOwnAddresses !== false,
-      protectedRanges: this.ranges.map(({ range, source }) => ({ cidr: rangeText(range), source })),
-      protectedHosts: [...this.hostNames.keys(), ...[...this.hostSuffixes.keys()].map((suffix) => `*${suffix}`)],
+      protectedRanges: [...this.ranges, ...this.ownNow().ranges].map(({ range, source }) => ({ cidr: rangeText(range), source })),
+      protectedHosts: [...this.hostNames.keys(), ...(this.ownNow().hostname ? [this.ownNow().hostname!] : []), ...[...this.hostSuffixes.keys()].map((suffix) => `*${suffix}`)],
       maxActionsPerHour: this.maxActionsPerHour,
       actionsLastHour: usage,
     };

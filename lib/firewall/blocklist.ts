@@ -24,7 +24,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProviderError } from '../core/errors';
 import { parseTarget, type ParsedTarget } from '../core/guardrails';
 import type { StateStore } from '../core/types';
-import { secretEquals } from '../intake/auth';
+import { secretEquals } from '../core/secret';
 import { badRequest, cleanComment, parseOrRefuse, parseUnblockAddresses, SerialQueue } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
 

@@ -1,7 +1,8 @@
 /**
  * Reconciliation: what a firewall provider really enforces, compared with the block leases the hub
- * holds for it. Pure functions (no I/O), so the comparison rules are testable alone; LeaseManager
- * (leases.ts) does the reading, auditing and repairing. Node-RED-free.
+ * holds for it: the block family's keys (canonical addresses) over the engine's comparison
+ * (lib/core/leases/compare.ts). Pure functions (no I/O); the engine's reconciliation loop does the
+ * reading, auditing and repairing. Node-RED-free.
  *
  * The three kinds of drift:
  * - missing: an active lease whose address the provider does not hold (someone flushed the firewall,
@@ -15,6 +16,7 @@
  * block and the operator should know.
  */
 import { parseTarget } from '../core/guardrails';
+import { compareByKey, hasDrift as anyDrift, leaseHasEnded as ended } from '../core/leases';
 import type { EnforcedBlock } from './types';
 
 /** The fields of a lease the comparison needs (Lease in leases.ts has them all). */
@@ -48,7 +50,7 @@ export function addressKey(address: string): string {
 
 /** True when a lease has reached its end at `now` (permanent leases never do). */
 export function leaseHasEnded(lease: LeaseView, now: number): boolean {
-  return lease.expiresAt !== null && Date.parse(lease.expiresAt) <= now;
+  return ended(lease, now);
 }
 
 /**
@@ -63,35 +65,15 @@ export function compareWithLeases<L extends LeaseView>(
   now: number,
   skipAddresses: ReadonlySet<string> = new Set(),
 ): DriftOf<L> {
-  const enforcedByKey = new Map<string, EnforcedBlock>();
-  for (const block of enforced) {
-    if (!block || typeof block.address !== 'string') continue;
-    enforcedByKey.set(addressKey(block.address), block);
-  }
-  const leasedKeys = new Set<string>();
-  const missing: L[] = [];
-  const expiredButPresent: EnforcedBlock[] = [];
-  for (const lease of leases) {
-    if (lease.provider !== provider) continue;
-    const key = addressKey(lease.target);
-    leasedKeys.add(key);
-    if (skipAddresses.has(key)) continue;
-    const held = enforcedByKey.get(key);
-    if (leaseHasEnded(lease, now)) {
-      // Ended and already gone from the provider: the undo only has its bookkeeping left, no drift.
-      if (held) expiredButPresent.push(held);
-    } else if (!held) {
-      missing.push(lease);
-    }
-  }
-  const extra: EnforcedBlock[] = [];
-  for (const [key, block] of enforcedByKey) {
-    if (!leasedKeys.has(key) && !skipAddresses.has(key)) extra.push(block);
-  }
-  return { provider, missing, extra, expiredButPresent, checkedAt: new Date(now).toISOString() };
+  const own = leases.filter((lease) => lease.provider === provider);
+  const keys = {
+    lease: (lease: L) => addressKey(lease.target),
+    enforced: (block: EnforcedBlock) => (block && typeof block.address === 'string' ? addressKey(block.address) : undefined),
+  };
+  return compareByKey(provider, own, enforced, keys, now, skipAddresses);
 }
 
 /** True when the comparison found anything to report. */
 export function hasDrift(drift: DriftOf<LeaseView>): boolean {
-  return drift.missing.length > 0 || drift.extra.length > 0 || drift.expiredButPresent.length > 0;
+  return anyDrift(drift);
 }

@@ -3,7 +3,11 @@
  * "sha256=<hex>"), HTTP basic, plus an optional source-address allowlist. Secrets are compared in
  * constant time; no reason given to a caller ever contains a secret.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { secretEquals } from "../core/secret";
+
+/** Kept here for callers of the intake module; the helper lives in lib/core/secret.ts. */
+export { secretEquals };
 import * as ipaddr from "ipaddr.js";
 
 export type IntakeAuthType = "none" | "bearer" | "hmac" | "basic";
@@ -29,12 +33,6 @@ export interface AuthRequest {
 
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; reason: string };
 
-/** Constant-time equality that does not leak the secret's length either. */
-export function secretEquals(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given, "utf8").digest();
-  const b = createHash("sha256").update(expected, "utf8").digest();
-  return timingSafeEqual(a, b) && given.length === expected.length;
-}
 
 type ParsedRange = [ipaddr.IPv4 | ipaddr.IPv6, number];
 

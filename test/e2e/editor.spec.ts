@@ -91,9 +91,19 @@ describe("the editor in headless Chromium (e2e)", function () {
     const blocklist = `http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`;
     for (let i = 0; i < 50 && !/^198\.51\.100\.23$/m.test(await (await fetch(blocklist)).text()); i++) await new Promise((r) => setTimeout(r, 100));
     await page.evaluate(() => (window as any).RED.sidebar.show("soar"));
-    const row = page.locator('table.soar-leases tr[data-target="198.51.100.23"]');
+    const row = page.locator('.soar-leases .soar-lease[data-target="198.51.100.23"]');
     await row.waitFor({ timeout: 15000 });
     assert.match(await row.innerText(), /published blocklist/);
+    // At the default sidebar width the release button is whole and the reason is not one word per line.
+    const fit = await row.evaluate((el: Element) => {
+      const sidebar = el.closest(".soar-sidebar")!.getBoundingClientRect();
+      const button = el.querySelector("button.soar-release")!.getBoundingClientRect();
+      const line = parseFloat(getComputedStyle(el).lineHeight) || 17;
+      return { sidebarRight: sidebar.right, buttonLeft: button.left, buttonRight: button.right, sidebarLeft: sidebar.left, rowHeight: el.getBoundingClientRect().height, line };
+    });
+    assert.ok(fit.buttonRight <= fit.sidebarRight && fit.buttonLeft >= fit.sidebarLeft, `release button inside the sidebar: ${JSON.stringify(fit)}`);
+    assert.ok(fit.rowHeight < 4 * fit.line, `two lines per lease, not one word per line: ${JSON.stringify(fit)}`);
+    assert.match(await page.locator(".soar-sidebar h4").innerText(), /\(1 lease\)/);
     await row.locator("button.soar-release").click();
     await row.waitFor({ state: "detached", timeout: 15000 });
     assert.doesNotMatch(await (await fetch(blocklist)).text(), /198\.51\.100\.23/);
@@ -118,5 +128,34 @@ describe("the editor in headless Chromium (e2e)", function () {
     assert.deepEqual(result.nodes.filter((n: { type: string; valid: boolean }) => n.type === "unknown" || n.valid === false), []);
     await page.screenshot({ path: path.join(hub.home, "editor.png") });
     assert.deepEqual(pageErrors, []);
+  });
+
+  it("warns in the editor when a firewall with active leases is deleted before the deploy", async function () {
+    // Another incident (other rule) from the same source, so the intake does not treat it as a duplicate.
+    const body = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "samples", "wazuh", "integrator-envelope.json"), "utf8"));
+    body.rule_id = "60299";
+    body.all_fields.rule.id = "60299";
+    const res = await fetch(hub.banner.intake, {
+      method: "POST",
+      headers: { authorization: `Bearer ${hub.banner["intake token"]}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 202);
+    const notice = await page.evaluate(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const RED = (window as any).RED;
+      let leases: { provider: string }[] = [];
+      for (let i = 0; i < 50 && leases.length === 0; i++) {
+        leases = (await (await fetch("soar/leases")).json()).leases;
+        if (leases.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (leases.length === 0) return "no lease";
+      RED.nodes.remove(leases[0].provider);
+      return "removed";
+    });
+    assert.equal(notice, "removed");
+    const warning = page.locator(".red-ui-notification", { hasText: "active lease" }).first();
+    await warning.waitFor({ timeout: 15000 });
+    assert.match(await warning.innerText(), /"published blocklist" has 1 active lease\b/);
   });
 });

@@ -129,9 +129,9 @@ describe("soar-block-ip node", function () {
     helper.getNode("b1").receive(alertFrom("203.0.113.55"));
     await blocked;
     // Someone removes the block on the firewall itself, behind the hub's back (the nodes' own hub module).
-    const { Hub } = require(path.join(root, "dist", "lib", "core", "hub.js"));
+    const { Hub } = require(path.join(root, "dist", "lib", "hub", "hub.js"));
     const [hub] = await Hub.all();
-    await hub.firewalls.get("fw1").provider.unblock(["203.0.113.55"]);
+    await hub.firewalls.resolve("fw1").unblock(["203.0.113.55"]);
     const drift = await next("drift");
     assert.equal(drift.topic, "drift");
     assert.deepEqual(drift.payload.missing.map((l: Msg) => l.target), ["203.0.113.55"]);

@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../lib/core/errors';
 import { GuardrailPolicy } from '../../lib/core/guardrails';
-import { guardedBlock } from '../../lib/firewall/guarded';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AuditLog } from '../../lib/core/audit';
+import { FileStateStore } from '../../lib/core/file-store';
+import { LeaseManager } from '../../lib/firewall/leases';
 import { NftablesFirewall, type RuleCounter } from '../../lib/firewall/nftables';
 import type { CommandRunner } from '../../lib/firewall/types';
 import { createLab, requireSystemOrSkip, type NetnsLab, type ProbeResult } from '../helpers/netns';
@@ -180,14 +185,29 @@ describe('nftables firewall in network namespaces (real packets)', function () {
     };
     const guarded = new NftablesFirewall({ runner: recording });
     const policy = new GuardrailPolicy({ protectedCidrs: [lab!.other.ipv4] }, { ownAddresses: () => [] });
-    await assert.rejects(guardedBlock(policy, guarded, [{ address: '198.18.0.0/16' }]), /overlaps protected .* \(configured\)/);
-    await assert.rejects(guardedBlock(policy, guarded, [{ address: '192.168.0.0/16' }]), /default: private/);
-    assert.equal(calls.length, 0);
-    assert.equal(await connect('other', lab!.victim.ipv4), 'connected');
+    // The block path every action takes: LeaseManager.block (guardrails, cap, simulation, lease).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-nft-sys-'));
+    const store = await FileStateStore.open(path.join(dir, 'state'), { fsync: false });
+    const audit = await AuditLog.open(path.join(dir, 'audit.jsonl'), { fsync: false });
+    const leases = new LeaseManager({ store, audit, guardrails: () => policy, simulate: () => false, providers: new Map([[guarded.name, guarded]]) });
+    try {
+      const wide = await leases.block({ target: '198.18.0.0/16', provider: guarded.name, ttlSeconds: 60 });
+      assert.equal(wide.status, 'refused');
+      assert.match((wide as { reason: string }).reason, /overlaps protected .* \(configured\)/);
+      const lan = await leases.block({ target: '192.168.0.0/16', provider: guarded.name, ttlSeconds: 60 });
+      assert.match((lan as { reason: string }).reason, /default: private/);
+      assert.equal(calls.length, 0);
+      assert.equal(await connect('other', lab!.victim.ipv4), 'connected');
 
-    // The same path with an allowed target does reach nft and blocks for real.
-    await guardedBlock(policy, guarded, [{ address: `::ffff:${lab!.attacker.ipv4}`, ttlSeconds: 60 }]);
-    assert.ok(calls.length > 0);
+      // The same path with an allowed target does reach nft and blocks for real.
+      assert.equal((await leases.block({ target: `::ffff:${lab!.attacker.ipv4}`, provider: guarded.name, ttlSeconds: 60 })).status, 'blocked');
+      assert.ok(calls.length > 0);
+    } finally {
+      await leases.stop();
+      await audit.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     assert.equal(await connect('attacker', lab!.victim.ipv4), 'timeout');
   });
 });

@@ -211,4 +211,28 @@ describe('guardrails: describe', () => {
     assert.deepEqual(d.protectedRanges.at(-1), { cidr: '203.0.113.7/32', source: 'configured' });
     assert.deepEqual(d.protectedHosts.sort(), ['*.corp.example', 'soar-hub.test']);
   });
+
+  describe('own addresses at the moment of each action', () => {
+    it('protects an address the machine gained after the policy was built', () => {
+      let addresses = ['198.18.1.1'];
+      let hostname = 'hub-a';
+      const p = new GuardrailPolicy({ includeDefaults: false }, { ownAddresses: () => addresses, ownHostname: () => hostname, ownAddressCacheMs: 0 });
+      assert.equal(p.checkAddress('198.18.2.2').allowed, true);
+      addresses = ['198.18.1.1', '198.18.2.2']; // DHCP, a new interface, an IPv6 privacy address...
+      hostname = 'hub-b';
+      const check = p.checkAddress('198.18.2.2');
+      assert.equal(check.allowed, false);
+      assert.match((check as { reason: string }).reason, /own address/);
+      assert.equal(p.checkHost('hub-b').allowed, false);
+      addresses = ['198.18.2.2'];
+      assert.equal(p.checkAddress('198.18.1.1').allowed, true, 'an address given up is no longer protected');
+    });
+
+    it('reads the addresses at most once per cache period', () => {
+      let reads = 0;
+      const p = new GuardrailPolicy({ includeDefaults: false }, { ownAddresses: () => (reads++, ['198.18.1.1']), ownHostname: () => 'hub', ownAddressCacheMs: 60_000 });
+      for (let i = 0; i < 50; i++) p.checkAddress('198.18.3.3');
+      assert.equal(reads, 1);
+    });
+  });
 });

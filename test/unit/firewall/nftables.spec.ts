@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../../lib/core/errors';
 import { GuardrailPolicy } from '../../../lib/core/guardrails';
-import { guardedBlock } from '../../../lib/firewall/guarded';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AuditLog } from '../../../lib/core/audit';
+import { FileStateStore } from '../../../lib/core/file-store';
+import { LeaseManager } from '../../../lib/firewall/leases';
 import { execRunner, NftablesFirewall } from '../../../lib/firewall/nftables';
 import type { CommandResult, CommandRunner } from '../../../lib/firewall/types';
 import { FULL_TABLE_JSON, TERSE_TABLE_JSON } from './nft-fixtures';
@@ -181,39 +186,70 @@ describe('NftablesFirewall with a recording runner', () => {
   });
 });
 
-describe('guardedBlock', () => {
+/** The block path every action takes (LeaseManager.block: guardrails, cap, simulation, lease) on nftables. */
+async function blockPath(policy: GuardrailPolicy, fw: NftablesFirewall): Promise<{ manager: LeaseManager; close(): Promise<void> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-nft-path-'));
+  const store = await FileStateStore.open(path.join(dir, 'state'), { fsync: false, sweepIntervalMs: 0, compactIntervalMs: 0 });
+  const audit = await AuditLog.open(path.join(dir, 'audit.jsonl'), { fsync: false });
+  const manager = new LeaseManager({ store, audit, guardrails: () => policy, simulate: () => false, providers: new Map([[fw.name, fw]]), setTimer: () => 0, clearTimer: () => undefined });
+  return {
+    manager,
+    close: async () => {
+      await manager.stop();
+      await audit.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('the block path on nftables', () => {
   const policy = () => new GuardrailPolicy({ maxActionsPerHour: 3 }, { ownAddresses: () => [], ownHostname: () => 'hub', now: () => 0 });
 
   it('a guardrail refusal never reaches nft', async () => {
     const runner = recordingRunner();
     const fw = new NftablesFirewall({ runner });
-    await rejectsWithCode(
-      guardedBlock(policy(), fw, [{ address: '198.18.5.1' }, { address: '10.0.0.0/8' }]),
-      'FORBIDDEN',
-      /guardrail refused 1 of 2 target\(s\), nothing blocked: 10\.0\.0\.0\/8 overlaps protected 10\.0\.0\.0\/8/,
-    );
-    assert.equal(runner.calls.length, 0);
+    const path = await blockPath(policy(), fw);
+    try {
+      const outcome = await path.manager.block({ target: '10.0.0.0/8', provider: fw.name, ttlSeconds: 60 });
+      assert.equal(outcome.status, 'refused');
+      assert.match((outcome as { reason: string }).reason, /10\.0\.0\.0\/8 overlaps protected 10\.0\.0\.0\/8/);
+      assert.equal(runner.calls.length, 0);
+    } finally {
+      await path.close();
+    }
   });
 
-  it('the hourly cap stops a batch before nft', async () => {
-    const runner = recordingRunner();
+  it('the hourly cap stops a block before nft', async () => {
+    const runner = recordingRunner([NO_TABLE]);
     const fw = new NftablesFirewall({ runner });
-    const p = policy();
-    await rejectsWithCode(
-      guardedBlock(p, fw, ['198.18.5.1', '198.18.5.2', '198.18.5.3', '198.18.5.4'].map((address) => ({ address }))),
-      'FORBIDDEN',
-      /cap of 3 actions per hour/,
-    );
-    assert.equal(runner.calls.length, 0);
+    const path = await blockPath(policy(), fw);
+    try {
+      for (const address of ['198.18.5.1', '198.18.5.2', '198.18.5.3']) assert.equal((await path.manager.block({ target: address, provider: fw.name, ttlSeconds: 60 })).status, 'blocked');
+      const calls = runner.calls.length;
+      const outcome = await path.manager.block({ target: '198.18.5.4', provider: fw.name, ttlSeconds: 60 });
+      assert.equal(outcome.status, 'refused');
+      assert.match((outcome as { reason: string }).reason, /cap of 3 actions per hour/);
+      assert.equal(runner.calls.length, calls, 'nft was not called for the refused block');
+    } finally {
+      await path.close();
+    }
   });
 
   it('hands the provider canonical addresses', async () => {
     const runner = recordingRunner([NO_TABLE]);
     const fw = new NftablesFirewall({ runner });
-    const result = await guardedBlock(policy(), fw, [{ address: '::ffff:198.18.5.1', ttlSeconds: 60 }, { address: '198.18.6.9/28' }]);
-    assert.deepEqual(result.blocked, [{ address: '198.18.5.1', ttlSeconds: 60 }, { address: '198.18.6.0/28' }]);
-    assert.match(runner.calls[2].stdin!, /add element inet soar blocked4 \{ 198\.18\.5\.1 timeout 60s \}\n/);
-    assert.match(runner.calls[2].stdin!, /add element inet soar blocked4_nets \{ 198\.18\.6\.0\/28 \}\n$/);
+    const path = await blockPath(policy(), fw);
+    try {
+      const first = await path.manager.block({ target: '::ffff:198.18.5.1', provider: fw.name, ttlSeconds: 60 });
+      const second = await path.manager.block({ target: '198.18.6.9/28', provider: fw.name, ttlSeconds: 'permanent' });
+      assert.deepEqual([first.status === 'blocked' && first.lease.target, second.status === 'blocked' && second.lease.target], ['198.18.5.1', '198.18.6.0/28']);
+      const scripts = runner.calls.map((call) => call.stdin ?? '').join('');
+      assert.match(scripts, /add element inet soar blocked4 \{ 198\.18\.5\.1 timeout 60s comment "soar lease [0-9a-f-]+" \}\n/);
+      assert.match(scripts, /add element inet soar blocked4_nets \{ 198\.18\.6\.0\/28 comment "soar lease [0-9a-f-]+" \}\n/);
+    } finally {
+      await path.close();
+    }
   });
 });
 

@@ -1,17 +1,21 @@
 /**
  * The hub: what every SOAR node of one Node-RED instance shares — the audit log, the durable state
- * store, the guardrail policy and the simulation switch. Node-RED-free, so tests and the CLI can open it.
+ * store, the guardrail policy, the simulation switch and the lease engine with its families. Node-RED-
+ * free, so tests and the CLI can open it. This is the composition root: it sits above lib/core (which
+ * knows no family) and wires the families (lib/firewall now, isolate hosts next) into one engine.
  *
  * Several nodes (and several soar-hub config nodes pointing at the same folder) share one Hub per
  * folder: one audit writer keeps the hash chain linear, one store holds the lock on its files.
  */
 import * as path from "node:path";
-import { AuditLog } from "./audit";
-import { FileStateStore } from "./file-store";
+import { AuditLog } from "../core/audit";
+import { FileStateStore } from "../core/file-store";
+import { GuardrailPolicy, type GuardrailPolicySpec } from "../core/guardrails";
+import { LeaseEngine } from "../core/leases";
+import type { StateStore } from "../core/types";
 import { LeaseManager, type RepeatOffenderOptions } from "../firewall/leases";
 import type { FirewallProvider } from "../firewall/types";
-import { GuardrailPolicy, GuardrailPolicySpec } from "./guardrails";
-import type { StateStore } from "./types";
+import { FirewallDirectory, type FirewallInfo, type FirewallState } from "./firewalls";
 
 export interface HubOptions {
   /** Folder for audit.jsonl and the state store (the soar/ folder under the Node-RED user directory). */
@@ -23,59 +27,112 @@ export interface HubOptions {
   repeat?: RepeatOffenderOptions;
 }
 
+export type WarningListener = (message: string) => void;
+
 export class Hub {
   private constructor(
     readonly dir: string,
     readonly audit: AuditLog,
     readonly store: StateStore,
     private users: number,
-  ) {}
+  ) {
+    this.firewalls = new FirewallDirectory(store, (message) => this.warn(message));
+  }
 
   private simulateSwitch = false;
   guardrails: GuardrailPolicy = new GuardrailPolicy({});
 
-  /** Firewalls by provider name (the soar-firewall config node's id), with a label for people. */
-  private readonly firewalls = new Map<string, { provider: FirewallProvider; label: string }>();
+  /** Firewalls by provider name (the soar-firewall config node's id), deployed or remembered. */
+  readonly firewalls: FirewallDirectory;
+  private leaseEngine?: LeaseEngine;
   private leaseManager?: LeaseManager;
   private repeat?: RepeatOffenderOptions;
   private leaseStart?: NodeJS.Timeout;
-  /** Where the lease scheduler reports problems that have no caller (the node logs them). */
-  onWarning: (message: string) => void = (message) => process.emitWarning(message, "SoarHubWarning");
+  private readonly warningListeners = new Set<WarningListener>();
 
-  /** The hub's lease manager: one expiry scheduler for every block of every firewall. */
+  /**
+   * Listen to problems that have no caller (the lease scheduler's); each node logs them itself.
+   * Returns the function that removes this listener (and only this one).
+   */
+  addWarningListener(listener: WarningListener): () => void {
+    this.warningListeners.add(listener);
+    return () => {
+      this.warningListeners.delete(listener);
+    };
+  }
+
+  /** Hand a warning to every listener, or to the process when nobody listens. */
+  warn(message: string): void {
+    if (this.warningListeners.size === 0) {
+      process.emitWarning(message, "SoarHubWarning");
+      return;
+    }
+    for (const listener of [...this.warningListeners]) {
+      try {
+        listener(message);
+      } catch {
+        // A listener's own failure must not keep the others from hearing it.
+      }
+    }
+  }
+
+  /** The lease engine every family shares: one store, one expiry scheduler, one reconciliation loop. */
+  get engine(): LeaseEngine {
+    this.leaseEngine ??= new LeaseEngine({
+      store: this.store,
+      audit: this.audit,
+      simulate: () => this.simulate,
+      warn: (message) => this.warn(message),
+    });
+    return this.leaseEngine;
+  }
+
+  /** The block family on the hub's engine. */
   get leases(): LeaseManager {
     this.leaseManager ??= new LeaseManager({
+      engine: this.engine,
       store: this.store,
       audit: this.audit,
       guardrails: () => this.guardrails,
       simulate: () => this.simulate,
-      providers: (name) => this.firewalls.get(name)?.provider,
+      providers: (name) => this.firewalls.resolve(name),
+      labelOf: (name) => this.firewalls.label(name),
+      missingReason: (name) => this.firewalls.missingReason(name),
       repeat: this.repeat,
-      warn: (message) => this.onWarning(message),
     });
     return this.leaseManager;
   }
 
   /**
-   * Make a firewall known to the lease scheduler. Overdue leases are undone once the firewalls of a
-   * deploy have had a moment to register (config nodes start one after another), so the first
-   * registration schedules the start instead of starting at once.
+   * Make a firewall known to the lease scheduler, and remember its label and non-secret settings in the
+   * store (so its leases stay releasable if it is removed). Overdue leases are undone once the firewalls
+   * of a deploy have had a moment to register (config nodes start one after another), so the first
+   * registration schedules the start instead of starting at once. Call the returned function with
+   * `removed` true when the firewall was deleted: the hub keeps (and later closes) the instance so its
+   * leases stay releasable while the process lives.
    */
-  registerFirewall(name: string, provider: FirewallProvider, label = name): () => void {
-    this.firewalls.set(name, { provider, label });
+  registerFirewall(name: string, provider: FirewallProvider, info: string | FirewallInfo = name): (removed?: boolean) => void {
+    const unregister = this.firewalls.register(name, provider, typeof info === "string" ? { label: info } : info);
     if (!this.leaseStart) {
       this.leaseStart = setTimeout(() => {
-        this.leases.start().catch((err: Error) => this.onWarning(`lease scheduler could not start: ${err.message}`));
+        void this.firewalls
+          .load()
+          .then(() => this.leases.start())
+          .catch((err: Error) => this.warn(`lease scheduler could not start: ${err.message}`));
       }, 1000);
       this.leaseStart.unref();
     }
-    return () => {
-      if (this.firewalls.get(name)?.provider === provider) this.firewalls.delete(name);
-    };
+    return unregister;
   }
 
   firewallLabel(name: string): string {
-    return this.firewalls.get(name)?.label ?? name;
+    return this.firewalls.label(name) ?? name;
+  }
+
+  /** Whether a firewall is deployed, remembered, rebuildable from its settings or orphaned. */
+  async firewallState(name: string): Promise<FirewallState> {
+    await this.firewalls.load();
+    return this.firewalls.state(name);
   }
 
   /** Every hub open in this process (the editor's sidebar lists their leases). */
@@ -117,7 +174,10 @@ export class Hub {
       const store = await FileStateStore.open(path.join(dir, "state"));
       try {
         const audit = await AuditLog.open(path.join(dir, "audit.jsonl"));
-        return new Hub(dir, audit, store, 1);
+        const hub = new Hub(dir, audit, store, 1);
+        // Known before any lease is touched: a removed firewall's leases resolve through these records.
+        await hub.firewalls.load();
+        return hub;
       } catch (err) {
         await store.close();
         throw err;
@@ -145,7 +205,8 @@ export class Hub {
     if (this.users > 0) return;
     Hub.open.delete(this.dir);
     clearTimeout(this.leaseStart);
-    const closed = (this.leaseManager ? this.leaseManager.stop() : Promise.resolve())
+    const closed = (this.leaseEngine ? this.leaseEngine.stop() : Promise.resolve())
+      .then(() => this.firewalls.close())
       .then(() => Promise.all([this.audit.close(), this.store.close()]))
       .then(() => undefined);
     Hub.closing.set(this.dir, closed.catch(() => undefined));
