@@ -29,7 +29,12 @@ function flow(dir: string, hub: Record<string, unknown>) {
 /** The first message on any output: [output id, msg]. */
 function nextOutput(): Promise<[string, Msg]> {
   return new Promise((resolve) => {
-    for (const id of ["done", "refused", "failed"]) helper.getNode(id).once("input", (msg: Msg) => resolve([id, msg]));
+    const ids = ["done", "refused", "failed"];
+    const handlers = ids.map((id) => (msg: Msg) => {
+      ids.forEach((other, i) => helper.getNode(other).removeListener("input", handlers[i]));
+      resolve([id, msg]);
+    });
+    ids.forEach((id, i) => helper.getNode(id).on("input", handlers[i]));
   });
 }
 
