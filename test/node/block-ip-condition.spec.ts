@@ -80,7 +80,7 @@ describe("soar-block-ip condition and target", function () {
     helper.getNode("b1").receive(msg);
     return out;
   };
-  const audit = () => readJsonLines(path.join(dir, "audit.jsonl"));
+  const audit = () => readJsonLines(path.join(dir, "audit.jsonl")) as Msg[];
 
   it("a new node blocks only the address the verdict accused, not the alert's source, and records the verdict per address", async function () {
     await load(NEW_NODE);

@@ -85,7 +85,7 @@ describe("soar-hub settings", function () {
       const [output, msg] = await blockOnce({ maxActionsPerHour: bad });
       assert.equal(output, "refused");
       assert.match(msg.actions[0].reason, /guardrail configuration is invalid.*maxActionsPerHour/);
-      assert.ok(readJsonLines(path.join(dir, "audit.jsonl")).some((r) => r.type === "action.refused" && /maxActionsPerHour/.test(r.reason)), "audited");
+      assert.ok((readJsonLines(path.join(dir, "audit.jsonl")) as Msg[]).some((r) => r.type === "action.refused" && /maxActionsPerHour/.test(r.reason)), "audited");
       assert.equal(hubErrors().length, 1);
       assert.match(hubErrors()[0], /maxActionsPerHour/);
       const status = helper.getNode("b1").status.args.map((a: Msg[]) => a[0]?.text);
