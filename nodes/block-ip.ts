@@ -13,7 +13,7 @@ import { lifecycle, migrateConfig, SettingsParser, translator, type FirewallConf
 
 interface BlockIpDef extends NodeDef {
   /** Config version (resources/migrations/soar-block-ip.js). */
-  v?: number;
+  configVersion?: number;
   firewall: string;
   target: string;
   /** A typedInput type, or "accused": the addresses msg.enrichment found at or above the condition's level. */

@@ -59,9 +59,9 @@ export function migrations(): Core {
  * A node's saved config brought to its current shape (changed in place, and returned). `warn`
  * hears about configs saved by a newer release (used as they are).
  */
-export function migrateConfig<C extends { type?: string; v?: unknown }>(config: C, warn?: (message: string) => void): C {
+export function migrateConfig<C extends { type?: string; configVersion?: unknown }>(config: C, warn?: (message: string) => void): C {
   const result = migrations().migrate(config);
-  if (result.newer) warn?.(`config version ${String(config.v)} is newer than this release knows (${result.to}); used as it is`);
+  if (result.newer) warn?.(`config version ${String(config.configVersion)} is newer than this release knows (${result.to}); used as it is`);
   // In place: Node-RED's per-node copy of the config carries hidden properties (its flow) that
   // createNode needs and a copy would lose.
   if (result.changed) Object.assign(config, result.config);

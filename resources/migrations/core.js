@@ -4,7 +4,8 @@
  * resources/node-red-contrib-soar/migrations/core.js, so a flow is migrated the same way when it
  * is deployed and when the editor loads it. Plain ES5 without dependencies: it runs as is in both.
  *
- * A node type's config carries its version in `v` (absent = 0). Each type's module
+ * A node type's config carries its version in `configVersion` (absent = 0; not `v`: the editor
+ * drops single-letter properties from node definitions). Each type's module
  * (./<type>.js) lists steps; step i turns version i into i + 1.
  */
 (function (root) {
@@ -27,7 +28,7 @@
   function migrate(config) {
     var spec = config && shared.types[config.type];
     var to = spec ? spec.steps.length : 0;
-    var raw = config ? config.v : undefined;
+    var raw = config ? config.configVersion : undefined;
     var from = raw === undefined || raw === null || raw === "" ? 0 : Number(raw);
     if (!spec || from === to) return { config: config, from: from, to: to, changed: false };
     if (!(from >= 0 && from < to && Math.floor(from) === from)) {
@@ -37,7 +38,7 @@
     for (var key in config) if (Object.prototype.hasOwnProperty.call(config, key)) out[key] = config[key];
     for (var i = from; i < to; i++) {
       out = spec.steps[i].up(out) || out;
-      out.v = i + 1;
+      out.configVersion = i + 1;
     }
     return { config: out, from: from, to: to, changed: true };
   }

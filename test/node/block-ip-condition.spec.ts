@@ -14,8 +14,8 @@ const blockModule = withCatalogs(nodeModule("block-ip"));
 
 type Msg = Record<string, any>;
 
-/** A new node as the editor makes it now (v 1: condition on, accused addresses). */
-const NEW_NODE = { v: 1, gate: "malicious", target: "", targetType: "accused", action: "block", ttl: 1, ttlUnit: "h", permanent: false, reason: "alert.title", reasonType: "msg" };
+/** A new node as the editor makes it now (configVersion 1: condition on, accused addresses). */
+const NEW_NODE = { configVersion: 1, gate: "malicious", target: "", targetType: "accused", action: "block", ttl: 1, ttlUnit: "h", permanent: false, reason: "alert.title", reasonType: "msg" };
 
 function flow(dir: string, block: Record<string, unknown>) {
   return [
@@ -151,7 +151,7 @@ describe("soar-block-ip condition and target", function () {
     assert.match(msg.actions[0].reason, /accused no address at or above malicious/);
   });
 
-  it("a node saved before the condition existed (no v) keeps acting on every message, as its playbook did", async function () {
+  it("a node saved before the condition existed (no configVersion) keeps acting on every message, as its playbook did", async function () {
     await load({ target: "alert.source.ip", targetType: "msg", action: "block", ttl: 1, ttlUnit: "h", permanent: false, reason: "alert.title", reasonType: "msg" });
     const [output, msg] = await send({ alert: ALERT, enrichment: enriched("unknown", { "198.51.100.10": { verdict: "unknown" } }) });
     assert.equal(output, "done");

@@ -10,15 +10,15 @@ describe('config migrations: core', function () {
   it('migrates a config without a version (saved before versioning) through every step, without changing the original', function () {
     const saved = { id: 'b1', type: 'soar-block-ip', target: 'alert.source.ip', targetType: 'msg', ttl: 1 };
     const result = migrations().migrate(saved);
-    assert.deepEqual(result, { config: { ...saved, gate: 'off', v: 1 }, from: 0, to: 1, changed: true });
-    assert.equal((saved as Record<string, unknown>).v, undefined, 'migrate() copies');
+    assert.deepEqual(result, { config: { ...saved, gate: 'off', configVersion: 1 }, from: 0, to: 1, changed: true });
+    assert.equal((saved as Record<string, unknown>).configVersion, undefined, 'migrate() copies');
   });
 
   it('leaves a current config, an unknown type and a config from a newer release as they are', function () {
-    const current = { id: 'b2', type: 'soar-block-ip', v: 1, gate: 'malicious' };
+    const current = { id: 'b2', type: 'soar-block-ip', configVersion: 1, gate: 'malicious' };
     assert.equal(migrations().migrate(current).changed, false);
     assert.equal(migrations().migrate({ id: 'x', type: 'debug' }).changed, false);
-    const newer = { id: 'b3', type: 'soar-block-ip', v: 7, gate: 'something-new' };
+    const newer = { id: 'b3', type: 'soar-block-ip', configVersion: 7, gate: 'something-new' };
     const result = migrations().migrate(newer);
     assert.equal(result.changed, false);
     assert.equal(result.newer, true);
@@ -35,6 +35,6 @@ describe('config migrations: core', function () {
     assert.equal(out, saved);
     assert.equal(out._flow, flow);
     assert.equal(out.gate, 'off');
-    assert.equal(out.v, 1);
+    assert.equal(out.configVersion, 1);
   });
 });

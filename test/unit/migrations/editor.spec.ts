@@ -44,7 +44,7 @@ describe('config migrations: in the editor', function () {
     assert.deepEqual(ed.srcs.sort(), ['migrations/core.js', 'migrations/soar-block-ip.js']);
     assert.equal(ed.listeners['nodes:add']?.length, 1, 'one nodes:add hook, however many nodes include the file');
     const def = ed.defs['soar-block-ip'];
-    assert.equal(def.defaults.v.value, migrations().currentVersion('soar-block-ip'), 'new nodes start at the current version');
+    assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-block-ip'), 'new nodes start at the current version');
     assert.equal(def.defaults.gate.value, 'malicious', 'new nodes: condition on');
     assert.equal(def.defaults.targetType.value, 'accused', 'new nodes: act on accused addresses');
 
@@ -54,7 +54,7 @@ describe('config migrations: in the editor', function () {
     for (const key of Object.keys(def.defaults)) node[key] = saved[key];
     ed.add(node);
     assert.equal(node.gate, 'off');
-    assert.equal(node.v, 1);
+    assert.equal(node.configVersion, 1);
     assert.equal(node.targetType, 'msg');
     assert.equal(node.target, 'alert.source.ip');
 

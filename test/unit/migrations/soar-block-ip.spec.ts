@@ -16,16 +16,16 @@ describe('config migrations: soar-block-ip', function () {
   it("0 -> 1 keeps a condition a version-0 config already carries (a hand-edited flow)", function () {
     const { config } = migrations().migrate<Record<string, unknown>>({ id: 'b', type: 'soar-block-ip', gate: 'suspicious' });
     assert.equal(config.gate, 'suspicious');
-    assert.equal(config.v, 1);
+    assert.equal(config.configVersion, 1);
   });
 
-  it("the quickstart saved by release 0.1.0 migrates: only its block node changes, and only by gate off + v 1", function () {
+  it("the quickstart saved by release 0.1.0 migrates: only its block node changes, and only by gate off + configVersion 1", function () {
     const flow = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')) as Record<string, unknown>[];
     for (const node of flow) {
       const result = migrations().migrate(node);
       if (node.type === 'soar-block-ip') {
         assert.equal(result.changed, true);
-        assert.deepEqual(result.config, { ...node, gate: 'off', v: 1 });
+        assert.deepEqual(result.config, { ...node, gate: 'off', configVersion: 1 });
       } else {
         assert.equal(result.changed, false, `${String(node.type)} unchanged`);
       }
