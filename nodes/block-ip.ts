@@ -103,7 +103,10 @@ export = function (RED: NodeAPI): void {
       const action = config.action === "msg" ? (msg.action === "unblock" || msg.unblock === true ? "unblock" : "block") : config.action || "block";
       const reasonValue = config.reason ? await evaluate(node, config.reason, config.reasonType || "msg", msg).catch(() => undefined) : undefined;
       const reason = typeof reasonValue === "string" ? reasonValue : typeof msg.alert?.title === "string" ? msg.alert.title : undefined;
-      const ttl = msg.ttl === "permanent" ? "permanent" : Number.isFinite(Number(msg.ttl)) && Number(msg.ttl) > 0 ? Number(msg.ttl) : defaultTtl;
+      // msg.ttl overrides the node's block time; one the library would refuse is refused, not replaced.
+      const ttlGiven = msg.ttl !== undefined && msg.ttl !== null && msg.ttl !== "";
+      const ttlOk = !ttlGiven || msg.ttl === "permanent" || (Number.isFinite(Number(msg.ttl)) && Number(msg.ttl) > 0);
+      const ttl = !ttlGiven ? defaultTtl : msg.ttl === "permanent" ? "permanent" : Number(msg.ttl);
       const by: string = Array.isArray(msg.approval?.by) && msg.approval.by.length ? msg.approval.by.join(", ") : `flow:${node.id}`;
       const request = { alertId: msg.alert?.id, approvalId: msg.approval?.id, by };
       const level = gate === "off" || !ACTION_CONDITIONS.includes(gate) ? "malicious" : gate;
@@ -128,6 +131,7 @@ export = function (RED: NodeAPI): void {
       if (action === "block") {
         const condition = checkActionCondition({ enrichment: msg.enrichment, approval: msg.approval }, settingError ? "malicious" : gate);
         if (settingError) await refuseAll(targets.map((x) => x.text), settingError);
+        else if (!ttlOk) await refuseAll(targets.map((x) => x.text), t("errors.msg-ttl", { ttl: JSON.stringify(msg.ttl) }));
         else if (!condition.allowed) await refuseAll(targets.map((x) => x.text), condition.reason);
         else if (!targets.length) await refuseAll([], t("errors.none-accused", { level }));
         else allowedBy = condition.by;

@@ -181,6 +181,18 @@ describe("soar-block-ip condition and target", function () {
     });
   }
 
+  it("a msg.ttl the library would refuse is refused, not replaced by the node's block time", async function () {
+    await load({ ...NEW_NODE, gate: "off", target: "alert.source.ip", targetType: "msg" });
+    for (const ttl of [0, -5, "abc"]) {
+      const [output, msg] = await send({ alert: { ...ALERT, source: { ip: "203.0.113.7" } }, ttl });
+      assert.equal(output, "refused", String(ttl));
+      assert.match(msg.actions[0].reason, /msg\.ttl must be seconds above 0/);
+    }
+    const [output, msg] = await send({ alert: { ...ALERT, source: { ip: "203.0.113.7" } }, ttl: "120" });
+    assert.equal(output, "done");
+    assert.equal(msg.actions[0].lease.requestedTtlSeconds, 120);
+  });
+
   it("a blank block time is the documented default, one hour", async function () {
     await load({ ...NEW_NODE, gate: "off", target: "alert.source.ip", targetType: "msg", ttl: "" });
     const [output, msg] = await send({ alert: { ...ALERT, source: { ip: "203.0.113.7" } } });
