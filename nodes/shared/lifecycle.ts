@@ -17,10 +17,14 @@ export interface LifecycleSpec<R> {
   acquire: () => Promise<R>;
   /** Status once acquired (default: none). */
   ready?: (resource: R) => NodeStatus | undefined;
-  /** Status key when acquire failed (default "setup-failed"). */
-  failedKey?: string;
+  /** Status key when acquire failed (default "setup-failed"); a function can tell failures apart (config vs hub). */
+  failedKey?: string | ((err: Error) => string);
+  /** The log line for a failed acquire (default: the error's message). */
+  failedMessage?: (err: Error) => string;
   /** Status key when a message failed (default "error"). */
   errorKey?: string;
+  /** false for config nodes, which have no status in the editor (default true). */
+  showStatus?: boolean;
   /** Give back what acquire got, after the node's own close steps (e.g. hub.release()). */
   release?: (resource: R, removed: boolean) => Promise<void> | void;
 }
@@ -30,14 +34,20 @@ export interface Lifecycle<R> {
   readonly ready: Promise<R>;
   /** The acquired resource, or undefined before ready / after close. */
   current(): R | undefined;
-  /** The input handler: waits for ready, then done() on return or status + done(err) on a throw. */
-  onInput(handler: InputHandler<R>): void;
+  /**
+   * The input handler: waits for ready, then done() on return or status + done(err) on a throw.
+   * `errorStatus` replaces the default error status (return undefined to leave the status as it is).
+   */
+  onInput(handler: InputHandler<R>, options?: { errorStatus?: (err: Error) => NodeStatus | undefined }): void;
   /** A close step, run before release in the order added; errors are logged as warnings. */
   onClose(step: (removed: boolean) => Promise<void> | void): void;
 }
 
 export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
   const status = (key: string) => `${spec.namespace}.status.${key}`;
+  const show = (s: NodeStatus) => {
+    if (spec.showStatus !== false) node.status(s);
+  };
   let resource: R | undefined;
   let acquired = false;
   const closeSteps: ((removed: boolean) => Promise<void> | void)[] = [];
@@ -50,11 +60,12 @@ export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
   ready.then(
     (r) => {
       const shown = spec.ready?.(r);
-      if (shown) node.status(shown);
+      if (shown) show(shown);
     },
     (err: Error) => {
-      node.status({ fill: "red", shape: "ring", text: status(spec.failedKey ?? "setup-failed") });
-      node.error(err.message);
+      const key = typeof spec.failedKey === "function" ? spec.failedKey(err) : spec.failedKey;
+      show({ fill: "red", shape: "ring", text: status(key ?? "setup-failed") });
+      node.error(spec.failedMessage ? spec.failedMessage(err) : err.message);
     },
   );
 
@@ -77,14 +88,14 @@ export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
           node.warn((err as Error).message);
         }
       }
-      node.status({});
+      show({});
     })().finally(done);
   });
 
   return {
     ready,
     current: () => resource,
-    onInput(handler) {
+    onInput(handler, options) {
       node.on("input", (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: (err?: Error) => void) => {
         void (async () => {
           try {
@@ -92,7 +103,8 @@ export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
             await handler(msg, send, r);
             done();
           } catch (err) {
-            node.status({ fill: "red", shape: "ring", text: status(spec.errorKey ?? "error") });
+            const shown = options?.errorStatus ? options.errorStatus(err as Error) : { fill: "red" as const, shape: "ring" as const, text: status(spec.errorKey ?? "error") };
+            if (shown) show(shown);
             done(err as Error);
           }
         })();

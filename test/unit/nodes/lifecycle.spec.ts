@@ -78,6 +78,33 @@ describe('node lifecycle helper', function () {
     assert.deepEqual(node.statuses.at(-1), { fill: 'red', shape: 'ring', text: 'soar-x.status.error' });
   });
 
+  it('a node can replace the error status (e.g. count a rejection instead) and tell acquire failures apart', async function () {
+    const node = new FakeNode();
+    const lc = lifecycle(node as unknown as Node, { namespace: 'soar-x', acquire: async () => 1 });
+    lc.onInput(
+      () => {
+        throw new RangeError('body too large');
+      },
+      { errorStatus: (err) => (err instanceof RangeError ? { fill: 'yellow', shape: 'dot', text: 'rejected 413' } : undefined) },
+    );
+    const { err } = await node.input({});
+    assert.equal(err?.message, 'body too large');
+    assert.deepEqual(node.statuses.at(-1), { fill: 'yellow', shape: 'dot', text: 'rejected 413' });
+
+    const failing = new FakeNode();
+    lifecycle(failing as unknown as Node, {
+      namespace: 'soar-x',
+      acquire: async () => {
+        throw new TypeError('token missing');
+      },
+      failedKey: (e) => (e instanceof TypeError ? 'config-error' : 'hub-failed'),
+      failedMessage: (e) => `configuration: ${e.message}`,
+    });
+    await tick();
+    assert.deepEqual(failing.statuses, [{ fill: 'red', shape: 'ring', text: 'soar-x.status.config-error' }]);
+    assert.deepEqual(failing.errors, ['configuration: token missing']);
+  });
+
   it('a failed acquire shows the failed status, is logged once, fails each message, and is not released', async function () {
     const node = new FakeNode();
     let released = false;
