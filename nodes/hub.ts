@@ -5,7 +5,8 @@
 import * as path from "node:path";
 import type { NodeAPI, NodeDef } from "node-red";
 import { Hub } from "../lib/hub/hub";
-import { listField, positiveNumber, userDir, type SoarHubConfigNode } from "./common";
+import { GuardrailPolicy, type GuardrailPolicySpec } from "../lib/core/guardrails";
+import { listField, migrateConfig, SettingsParser, translator, userDir, type SoarHubConfigNode } from "./common";
 
 interface HubDef extends NodeDef {
   dir: string;
@@ -21,27 +22,42 @@ interface HubDef extends NodeDef {
   maxBlockDays: number | string;
 }
 
+/** Blank -> undefined (the library's default, 100); anything else as a number for the library to judge (0 refuses all). */
+function rawNumber(value: unknown): number | undefined {
+  if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return undefined;
+  return typeof value === "number" ? value : Number(String(value).trim());
+}
+
 export = function (RED: NodeAPI): void {
-  function SoarHubNode(this: SoarHubConfigNode, config: HubDef): void {
+  const t = translator(RED, "soar-hub");
+
+  function SoarHubNode(this: SoarHubConfigNode, saved: HubDef): void {
+    const config = migrateConfig(saved, (message) => RED.log.warn(`soar-hub ${saved.id}: ${message}`));
     RED.nodes.createNode(this, config);
     const dir = config.dir?.trim() ? path.resolve(userDir(RED), config.dir.trim()) : path.join(userDir(RED), "soar");
-    this.hubOptions = {
-      dir,
-      simulate: Boolean(config.simulate),
-      guardrails: {
-        includeDefaults: config.includeDefaults !== false,
-        protectedCidrs: listField(config.protectedCidrs),
-        protectedHosts: listField(config.protectedHosts),
-        gateways: listField(config.gateways),
-        dnsServers: listField(config.dnsServers),
-        maxActionsPerHour: positiveNumber(config.maxActionsPerHour, 100),
-      },
-      repeat: {
-        windowMs: positiveNumber(config.repeatWindowDays, 7) * 86_400_000,
-        factor: positiveNumber(config.repeatFactor, 2),
-        maxTtlSeconds: positiveNumber(config.maxBlockDays, 30) * 86_400,
-      },
+    // The lease manager silently replaces what it cannot use, so its numbers are checked here;
+    // an invalid one is refused like an invalid guardrail: logged now, and every action refused.
+    const settings = new SettingsParser();
+    const repeat = {
+      windowMs: settings.number("repeatWindowDays", config.repeatWindowDays, { default: 7, min: 0, exclusiveMin: true }) * 86_400_000,
+      factor: settings.number("repeatFactor", config.repeatFactor, { default: 2, min: 1 }),
+      maxTtlSeconds: settings.number("maxBlockDays", config.maxBlockDays, { default: 30, min: 0, exclusiveMin: true }) * 86_400,
     };
+    const guardrails: GuardrailPolicySpec = {
+      includeDefaults: config.includeDefaults !== false,
+      protectedCidrs: listField(config.protectedCidrs),
+      protectedHosts: listField(config.protectedHosts),
+      gateways: listField(config.gateways),
+      dnsServers: listField(config.dnsServers),
+      maxActionsPerHour: rawNumber(config.maxActionsPerHour),
+      invalidSettings: settings.errors,
+    };
+    // The guardrail policy is the judge of its own settings (maxActionsPerHour, ranges, hosts): ask it now,
+    // so a refused setting is in the log at deploy and not only in the first refused action.
+    const check = new GuardrailPolicy(guardrails, { ownAddresses: () => [], ownHostname: () => "" }).describe() as { errors: string[] };
+    this.settingErrors = check.errors;
+    if (check.errors.length) this.error(t("errors.invalid-settings", { errors: check.errors.join("; ") }));
+    this.hubOptions = { dir, simulate: Boolean(config.simulate), guardrails, repeat };
   }
   RED.nodes.registerType("soar-hub", SoarHubNode);
 

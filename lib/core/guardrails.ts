@@ -29,6 +29,8 @@ export interface GuardrailPolicySpec {
   dnsServers?: string[];
   /** Per provider, sliding hour. Default 100. 0 refuses every action. */
   maxActionsPerHour?: number;
+  /** Settings the caller found invalid (e.g. the hub node's repeat-offender numbers): fail closed too. */
+  invalidSettings?: string[];
 }
 
 export interface GuardrailDeps {
@@ -230,6 +232,7 @@ export class GuardrailPolicy {
     for (const entry of spec.dnsServers ?? []) this.addRange(entry, 'DNS server');
     for (const entry of spec.protectedCidrs ?? []) this.addRange(entry, 'configured');
     for (const entry of spec.protectedHosts ?? []) this.addHost(entry);
+    for (const error of spec.invalidSettings ?? []) this.configErrors.push(error);
 
     const max = spec.maxActionsPerHour;
     if (max === undefined || max === null) {

@@ -14,7 +14,7 @@ export {
 } from './broker';
 export type { BrokerCacheOptions, BrokerOptions, EnrichOptions, EnrichmentOutcome, SourceNote, SourceNoteStatus } from './broker';
 export { computeVerdict, resultPoints, verdictStatus, DEFAULT_THRESHOLDS, DEFAULT_WEIGHT, LEVEL_POINTS } from './verdict';
-export type { Enrichment, VerdictOptions, VerdictThresholds } from './verdict';
+export type { Enrichment, IndicatorVerdict, VerdictOptions, VerdictThresholds } from './verdict';
 
 // Provider factories (one file each under providers/), with their option types.
 export { createVirusTotal } from './providers/virustotal';

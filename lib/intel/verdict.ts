@@ -16,6 +16,10 @@
  *  4. Verdict: score ≥ 70 → malicious; score ≥ 40 → suspicious; otherwise benign when at least one
  *     counted source said benign about some indicator, else unknown (nobody vouched for anything).
  *
+ * `indicators` gives each indicator a source answered about its own verdict by the same thresholds
+ * (its score; benign only when a counted source said benign about that indicator), so an action
+ * can act on what was accused and not on every indicator of an accused message.
+ *
  * `why`, in this order, so that it alone explains the outcome:
  *   - one line per source result: "VirusTotal (weight 1) on 203.0.113.44: malicious — 12 of 72 engines
  *     say malicious (100 points)";
@@ -47,6 +51,13 @@ export interface Enrichment {
   why: string[];
   /** Every source result, by indicator value, misses included. */
   results: Record<string, IntelResult[]>;
+  /** Per indicator value (each one in `results`): its own verdict and score (no score: no source counted). */
+  indicators: Record<string, IndicatorVerdict>;
+}
+
+export interface IndicatorVerdict {
+  verdict: IntelLevel;
+  score?: number;
 }
 
 /** Points a level is worth before the source's confidence scales it; unknown counts for nothing. */
@@ -216,7 +227,26 @@ export function computeVerdict(outcome: EnrichmentOutcome, opts: VerdictOptions 
     }
   }
 
-  return { verdict, score, why: [...resultLines, ...noteLines(outcome.notes), rule], results };
+  const indicators: Record<string, IndicatorVerdict> = {};
+  for (const value of Object.keys(results)) {
+    const scored = scores.get(value);
+    if (!scored) {
+      indicators[value] = { verdict: 'unknown' };
+      continue;
+    }
+    const own = Math.round(scored.mean);
+    const level: IntelLevel =
+      own >= thresholds.malicious
+        ? 'malicious'
+        : own >= thresholds.suspicious
+          ? 'suspicious'
+          : results[value].some((r) => r.level === 'benign' && resultPoints(r) !== undefined && weightOf(opts.weights, r.source) > 0)
+            ? 'benign'
+            : 'unknown';
+    indicators[value] = { verdict: level, score: own };
+  }
+
+  return { verdict, score, why: [...resultLines, ...noteLines(outcome.notes), rule], results, indicators };
 }
 
 /** Node status text: "malicious 92 · VirusTotal 3/4 min" (either part may be missing). */

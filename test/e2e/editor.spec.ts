@@ -110,6 +110,29 @@ describe("the editor in headless Chromium (e2e)", function () {
     await page.screenshot({ path: path.join(hub.home, "sidebar.png") });
   });
 
+  it("migrates a block IP node saved by release 0.1.0 when the flow is imported, so the dialog and the next deploy have the new shape", async function () {
+    const saved = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "flows", "Quickstart playbook.json"), "utf8"));
+    const result = await page.evaluate(async (flow: unknown[]) => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const RED = (window as any).RED;
+      const core = await fetch("resources/node-red-contrib-soar/migrations/core.js");
+      // (no named helpers in here: the test runner's transpiler would wrap them in a helper the page lacks)
+      const before = new Set<string>();
+      RED.nodes.eachNode((n: { type: string; id: string }) => void (n.type === "soar-block-ip" && before.add(n.id)));
+      RED.view.importNodes(flow, { generateIds: true, addFlow: true });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const mine: any[] = [];
+      RED.nodes.eachNode((n: { type: string; id: string }) => void (n.type === "soar-block-ip" && !before.has(n.id) && mine.push(n)));
+      const exported = RED.nodes.createCompleteNodeSet().filter((n: { type: string; id: string }) => n.type === "soar-block-ip" && mine.some((m) => m.id === n.id));
+      return { served: core.status, migrated: mine.map((n) => ({ configVersion: n.configVersion, gate: n.gate, targetType: n.targetType, valid: n.valid })), exported: exported.map((n: { configVersion: number; gate: string }) => ({ configVersion: n.configVersion, gate: n.gate })) };
+    }, saved);
+    assert.equal(result.served, 200, "resources/ is served to the editor");
+    assert.ok(result.migrated.length >= 1);
+    for (const node of result.migrated) assert.deepEqual(node, { configVersion: 1, gate: "off", targetType: "msg", valid: true });
+    for (const node of result.exported) assert.deepEqual(node, { configVersion: 1, gate: "off" }, "what a deploy writes");
+    assert.deepEqual(pageErrors, []);
+  });
+
   it("imports the quickstart example with no unknown or invalid nodes", async function () {
     const result = await page.evaluate(async () => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any

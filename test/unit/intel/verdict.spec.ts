@@ -171,7 +171,31 @@ describe('verdict', () => {
       assertExplained(misses);
 
       const nothing = computeVerdict(outcome([]));
-      assert.deepEqual(nothing, { verdict: 'unknown', score: 0, why: ['no source answered about any indicator: unknown'], results: {} });
+      assert.deepEqual(nothing, { verdict: 'unknown', score: 0, why: ['no source answered about any indicator: unknown'], results: {}, indicators: {} });
+    });
+
+    it("gives each indicator its own verdict, so an action can act on what was accused and not on the message's other indicators", () => {
+      const enrichment = computeVerdict(
+        outcome([
+          said('demo feed', '198.51.100.200', 'malicious'),
+          said('demo feed', '198.51.100.10', 'unknown', { found: false }),
+          said('VirusTotal', '198.51.100.10', 'benign'),
+          said('AbuseIPDB', '203.0.113.50', 'suspicious'),
+          said('noisy feed', '203.0.113.60', 'malicious'),
+          said('quiet feed', '203.0.113.70', 'suspicious', { confidence: 20 }),
+        ]),
+        { weights: { 'noisy feed': 0 } },
+      );
+      assert.equal(enrichment.verdict, 'malicious');
+      assert.deepEqual(enrichment.indicators, {
+        '198.51.100.200': { verdict: 'malicious', score: 100 },
+        '198.51.100.10': { verdict: 'benign', score: 0 },
+        '203.0.113.50': { verdict: 'suspicious', score: 60 },
+        // weight 0: the only source that spoke does not count, so nothing was said about it
+        '203.0.113.60': { verdict: 'unknown' },
+        // 60 x 20% = 12 points, below suspicious, and nobody said benign
+        '203.0.113.70': { verdict: 'unknown', score: 12 },
+      });
     });
 
     it('weights are source reliability: 0 switches a source off, larger counts more', () => {

@@ -1,0 +1,3 @@
+export type { ActionRecord, AllowedBy, IndicatorVerdict, MsgActions, MsgAlert, MsgApproval, MsgEnrichment, MsgIocs, SoarMessage } from './types';
+export { CONTRACT_SCHEMAS, validateMessage, validatePart, type ContractPart } from './validate';
+export { ACTION_CONDITIONS, accusedTargets, checkActionCondition, verdictAbout, VERDICT_RANK, type AccusedTarget, type ActionCondition, type ConditionOutcome } from './condition';
