@@ -88,3 +88,45 @@ export function cleanBaseUrl(provider: string, url: string | undefined, fallback
 export function incidentMarker(incidentKey: string): string {
   return `SOAR incident: ${incidentKey}`;
 }
+
+/**
+ * The same error with the tracker's own words added, for error bodies the shared client does not
+ * read (Redmine `errors: [..]`, Jira `errors: {field: ..}`, GitLab `message: {field: [..]}`). The body
+ * on a ProviderError is already redacted, so the added text is too.
+ */
+export function withVendorMessage(error: unknown, extract: (body: unknown) => string | undefined): unknown {
+  if (!(error instanceof ProviderError) || error.body === undefined) return error;
+  let detail: string | undefined;
+  try {
+    detail = extract(error.body)?.trim();
+  } catch {
+    detail = undefined;
+  }
+  if (!detail || error.message.includes(detail)) return error;
+  return new ProviderError({
+    provider: error.provider,
+    code: error.code,
+    message: `${error.message}: ${detail.slice(0, 500)}`,
+    status: error.status,
+    retryable: error.retryable,
+    retryAfterMs: error.retryAfterMs,
+    resumeAt: error.resumeAt,
+    attempts: error.attempts,
+    vendorCode: error.vendorCode,
+    body: error.body,
+  });
+}
+
+/** Strings of an array, or of the values of an object of strings/arrays ({field: ["msg"]} shapes). */
+export function messagesIn(value: unknown): string[] {
+  if (typeof value === 'string') return value ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap((v) => messagesIn(v));
+  const record = asRecord(value);
+  if (!record) return [];
+  return Object.entries(record).flatMap(([field, v]) => messagesIn(v).map((m) => (/^\d+$/.test(field) ? m : `${field}: ${m}`)));
+}
+
+/** The text line that links a closed earlier ticket of the same incident. */
+export function linkLine(ref: { key: string; url: string }): string {
+  return `Earlier ticket for this incident (closed): ${ref.key}${ref.url ? ` ${ref.url}` : ''}`;
+}
