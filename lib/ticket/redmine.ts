@@ -85,13 +85,21 @@ export function createRedmine(opts: RedmineOptions): TicketProvider {
     priorityFor: (severity) => bySeverity(PRIORITY_NAMES, severity),
 
     async findOpenByIncident(incidentKey, signal) {
-      const params: Record<string, unknown> = { project_id: opts.project, status_id: 'open', sort: 'id:desc', limit: 1 };
+      const params: Record<string, unknown> = { project_id: opts.project, status_id: 'open', sort: 'id:desc', limit: 10 };
       if (opts.customFieldId) params[`cf_${opts.customFieldId}`] = incidentKey;
       else params.description = `~${redmineMarker(incidentKey)}`;
       const data = await call<unknown>({ url: '/issues.json', params, signal });
       const issues = asRecord(data)?.issues;
       if (!Array.isArray(issues)) throw badAnswer(KIND, 'issues list');
-      const id = asString(asRecord(issues[0])?.id);
+      // Redmine's "contains" is SQL LIKE, where _ and % match other characters: the hit is checked here.
+      const marker = redmineMarker(incidentKey);
+      const hit = issues.map(asRecord).find((issue) => {
+        if (!issue) return false;
+        if (!opts.customFieldId) return String(issue.description ?? '').includes(marker);
+        const fields = Array.isArray(issue.custom_fields) ? issue.custom_fields.map(asRecord) : [];
+        return fields.some((f) => String(f?.id) === String(opts.customFieldId) && f?.value === incidentKey);
+      });
+      const id = asString(hit?.id);
       return id ? ref(id) : undefined;
     },
 

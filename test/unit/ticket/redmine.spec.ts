@@ -30,6 +30,20 @@ describe('Redmine specifics', () => {
     }
   });
 
+  it('does not take a LIKE near-miss for the incident (_ matches any character in SQL)', async () => {
+    const { clock, fake } = await startOnManualClock(startRedmineFake, START);
+    const redmine = createRedmine({ baseURL: fake.url, apiKey: REDMINE_KEY, project: REDMINE_PROJECT, now: clock.now, sleep: clock.sleep });
+    try {
+      fake.addTicket({ title: 'other', body: `x\n\n${redmineMarker('web-01')}` });
+      // The fake matches like SQL LIKE would for this case: it is told to return the near-miss.
+      fake.script('GET', { status: 200, body: { issues: [{ id: 1, description: `x\n\n${redmineMarker('web-01')}` }], total_count: 1 } });
+      assert.equal(await redmine.findOpenByIncident('web_01'), undefined);
+    } finally {
+      redmine.close();
+      await closeAfterContractCheck(fake);
+    }
+  });
+
   it('refuses a URL without a scheme at construction', () => {
     assert.throws(() => createRedmine({ baseURL: 'redmine.example.org', apiKey: 'k', project: 'p' }), /must start with http/);
   });
