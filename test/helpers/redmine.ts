@@ -13,7 +13,7 @@
  * and makes the copy's Gemfile look at the copy. The database comes from a template made once per
  * Redmine version (migrate, then default data in a second call — in one call the default data does
  * not load — then REST on, a private project "security", a custom field for the incident key and
- * the admin's API key), kept in the temp dir and copied per run.
+ * the admin's API key; a second project "strict" whose issues need a "Team" field), kept in the temp dir and copied per run.
  *
  * Stopped by its PID (SIGTERM, then SIGKILL).
  */
@@ -131,6 +131,8 @@ Setting.rest_api_enabled = '1'
 raise 'default data missing: no trackers, statuses or priorities' if Tracker.count == 0 || IssueStatus.count == 0 || IssuePriority.count == 0
 project = Project.find_by(identifier: 'security') || Project.create!(name: 'Security', identifier: 'security', is_public: false, tracker_ids: Tracker.pluck(:id), enabled_module_names: %w[issue_tracking])
 cf = IssueCustomField.find_by(name: 'SOAR incident') || IssueCustomField.create!(name: 'SOAR incident', field_format: 'string', is_for_all: true, is_filter: true, searchable: true, tracker_ids: Tracker.pluck(:id))
+strict = Project.find_by(identifier: 'strict') || Project.create!(name: 'Strict', identifier: 'strict', is_public: false, tracker_ids: Tracker.pluck(:id), enabled_module_names: %w[issue_tracking])
+IssueCustomField.find_by(name: 'Team') || IssueCustomField.create!(name: 'Team', field_format: 'string', is_for_all: false, is_required: true, project_ids: [strict.id], tracker_ids: Tracker.pluck(:id))
 admin = User.find_by_login('admin')
 admin.update_columns(must_change_passwd: false)
 puts 'SETUP ' + { 'apiKey' => admin.api_key, 'project' => project.identifier, 'customFieldId' => cf.id, 'version' => Redmine::VERSION.to_s }.to_json
@@ -143,7 +145,8 @@ async function packageVersion(): Promise<string> {
 
 /** The template database and its setup, made once per Redmine version. */
 async function template(): Promise<{ file: string; setup: RedmineSetup; madeMs: number }> {
-  const dir = path.join(tmpdir(), `soar-redmine-template-${await packageVersion()}`);
+  // The suffix changes whenever SETUP_RUBY does.
+  const dir = path.join(tmpdir(), `soar-redmine-template-${await packageVersion()}-2`);
   const file = path.join(dir, 'template.sqlite3');
   const setupFile = path.join(dir, 'setup.json');
   if (existsSync(file) && existsSync(setupFile)) return { file, setup: JSON.parse(await readFile(setupFile, 'utf8')) as RedmineSetup, madeMs: 0 };

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { adfText, createJira, toAdf } from '../../../lib/ticket/jira';
 import { incidentLabel } from '../../../lib/ticket/common';
+import { classifyTicketError } from '../../../lib/ticket/errors';
+import { rejection, startOnManualClock } from '../../helpers/provider-spec';
+import { START } from './contract';
 import { JIRA_EMAIL, JIRA_PROJECT, JIRA_TOKEN, startJiraFake } from '../../fakes/jira';
 import { trackerContract } from './contract';
 
@@ -52,5 +55,20 @@ describe('Jira ADF', () => {
   it('uses a hashed label for a key with spaces', () => {
     assert.match(incidentLabel('web01 sshd 5712'), /^soar-[0-9a-f]{16}$/);
     assert.equal(incidentLabel('203.0.113.7'), 'soar-203.0.113.7');
+  });
+});
+
+describe('Jira rate limit without Retry-After', () => {
+  it('waits until the ISO-8601 X-RateLimit-Reset', async () => {
+    const { clock, fake } = await startOnManualClock(startJiraFake, START);
+    const jira = createJira({ baseURL: fake.url, email: JIRA_EMAIL, apiToken: JIRA_TOKEN, project: JIRA_PROJECT, now: clock.now, sleep: clock.sleep, maxAttempts: 1 });
+    try {
+      fake.script('GET', { status: 429, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '2026-12-07T03:01Z' }, body: '' });
+      const failure = classifyTicketError(await rejection(jira.findOpenByIncident('k')));
+      assert.deepEqual([failure.kind, failure.retryAfterMs], ['transient', 60_000]);
+    } finally {
+      jira.close();
+      await fake.close();
+    }
   });
 });
