@@ -7,9 +7,18 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { freePort } from "../helpers/hub-process";
+import * as net from "node:net";
 import { prepareUserDir } from "../helpers/nodered-process";
 import { tempDir } from "../helpers/nr";
+
+/** A free port on 127.0.0.1 (kept here so this test does not depend on the hub's start helper). */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
 
 const CHROMIUM = process.env.SOAR_CHROMIUM || "/usr/bin/chromium";
 

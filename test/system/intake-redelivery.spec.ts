@@ -10,11 +10,20 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as http from "node:http";
 import * as path from "node:path";
-import { freePort } from "../helpers/hub-process";
 import { prepareUserDir, type NodeRedUserDir } from "../helpers/nodered-process";
 import { readJsonLines, root, sample, tempDir } from "../helpers/nr";
+
+/** A free port on 127.0.0.1 (kept here so this test does not depend on the hub's start helper). */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
 
 const SENDERS = 10;
 
