@@ -17,7 +17,7 @@ export interface HttpIntakeOptions {
   /** Builds the user's JSONata mapper for a batch (generic format); optional. */
   prepareMapper?: (items: unknown[]) => Promise<IngestContext["genericMapper"]>;
   onAccepted: (outcome: IngestOutcome, ctx: IngestContext) => void;
-  onRejected?: (status: number, reason: string) => void;
+  onRejected?: (status: number, reason: string, remoteAddress: string | undefined) => void;
   /** Unexpected failures (disk full, a bug) — logged by the node, answered 503 so senders retry. */
   onFailure?: (err: Error) => void;
 }
@@ -40,13 +40,12 @@ function isReplay(req: ParsedRequest): boolean {
 }
 
 export function createIntakeHandler(opts: HttpIntakeOptions) {
-  const reject = (res: ServerResponse, status: number, reason: string, headers?: Record<string, string>) => {
-    opts.onRejected?.(status, reason);
-    sendJson(res, status, { error: reason }, headers);
-  };
-
   return async function intakeHandler(req: ParsedRequest, res: ServerResponse): Promise<void> {
     const remoteAddress = req.socket?.remoteAddress;
+    const reject = (res: ServerResponse, status: number, reason: string, headers?: Record<string, string>) => {
+      if (status !== 503) opts.onRejected?.(status, reason, remoteAddress);
+      sendJson(res, status, { error: reason }, headers);
+    };
     try {
       // Something before us (Node-RED's admin app when httpAdminRoot is "/") may have parsed the body.
       const preParsed = req._body === true && req.body !== undefined;
@@ -110,5 +109,27 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
         reject(res, 503, "the alert could not be recorded durably; retry later");
       }
     }
+  };
+}
+
+/**
+ * Every other method on an intake path: 405 in JSON with `Allow: POST` (instead of Express's HTML
+ * 404). `hasOtherRoute` lets a route another node registered for that method and path answer.
+ */
+export function createMethodNotAllowedHandler(opts: {
+  hasOtherRoute?: (method: string) => boolean;
+  onRejected?: (status: number, reason: string, remoteAddress: string | undefined, method: string) => void;
+}) {
+  return function methodNotAllowed(req: IncomingMessage, res: ServerResponse, next?: () => void): void {
+    const method = (req.method ?? "GET").toUpperCase();
+    if (next && opts.hasOtherRoute?.(method)) {
+      next();
+      return;
+    }
+    const reason = `method ${method} is not allowed here; send alerts with POST`;
+    opts.onRejected?.(405, reason, req.socket?.remoteAddress, method);
+    // Drain what the client sends (bounded) so it can read the answer.
+    req.resume();
+    sendJson(res, 405, { error: reason }, { allow: "POST" });
   };
 }
