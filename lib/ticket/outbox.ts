@@ -352,6 +352,12 @@ export class TicketOutbox extends EventEmitter {
         await job();
       }
     };
+    // After failures, one probe first; the others go only once it got through.
+    if (this.down && !force && due.length > 0) {
+      index = 1;
+      attempted = 1;
+      await due[0]();
+    }
     await Promise.all(Array.from({ length: Math.min(this.concurrency, due.length) }, worker));
     if (index < due.length) next = Math.min(next, this.pausedUntil);
     this.schedule(next);
