@@ -370,6 +370,16 @@ export class TicketOutbox extends EventEmitter {
     if (!record) return this.outcome("failed", incident, undefined, { failure: { kind: "permanent", code: "INTERNAL", message: "the ticket record vanished" } });
     if (record.state !== "creating") return this.outcomeOfRecord(record, record.state === "open" ? "updated" : "failed");
     if (!fromSubmit && !force && record.nextAttemptAt > this.now()) return this.outcome("queued", incident, undefined, { nextAttemptAt: record.nextAttemptAt });
+    if (fromSubmit && !force && this.pausedUntil > this.now()) {
+      // The tracker failed moments ago: queue without another request (it gets one probe at a time).
+      record.firstAttemptDone = true;
+      record.queued = true;
+      record.nextAttemptAt = Math.max(record.nextAttemptAt, this.pausedUntil);
+      await this.write(record);
+      this.emitEvent({ type: "queued", incident, deferred: false, attempts: record.attempts, nextAttemptAt: record.nextAttemptAt });
+      this.schedule(record.nextAttemptAt);
+      return this.outcome("queued", incident, undefined, { nextAttemptAt: record.nextAttemptAt });
+    }
     const request = record.request!;
     // Counted before the call: after a crash mid-create the next attempt knows to search first.
     record.attempts += 1;

@@ -167,6 +167,21 @@ describe("ticket outbox (incident ledger)", () => {
     assert.equal((await second.pending()).creating, 0);
   });
 
+  it("while the tracker is known to be down, new incidents queue without a request each", async () => {
+    const tracker = new FakeTracker();
+    tracker.down = true;
+    const a = engine(tracker, { backoff: { baseMs: 60_000 } });
+    assert.equal((await a.submit(alert("fp-p0", 0))).status, "queued");
+    const calls = tracker.calls.find;
+    for (let i = 1; i <= 50; i += 1) assert.equal((await a.submit(alert(`fp-p${i}`, 0))).status, "queued");
+    assert.equal(tracker.calls.find, calls, "no request while paused");
+    tracker.down = false;
+    clock += 2 * MIN;
+    await a.runDue();
+    assert.equal(tracker.tickets.length, 51);
+    assert.equal(tracker.calls.create, 51);
+  });
+
   it("a crash between claim and create: the restarted engine finds the ticket by key instead of creating it twice", async () => {
     const tracker = new FakeTracker();
     let release!: () => void;
