@@ -156,6 +156,8 @@ function bellFor(store: StateStore): EventEmitter {
   return bell;
 }
 
+const breaking = new WeakMap<StateStore, Promise<boolean>>();
+
 const iocKey = (o: TicketObservable) => `${o.type}:${o.value}`;
 
 function short(failure: TicketFailure): Failure {
@@ -270,7 +272,7 @@ export class TicketOutbox extends EventEmitter {
       }
       const due = this.commentDue(record);
       if (due <= this.now() && this.pausedUntil <= this.now()) {
-        const result = await this.withLock(incident, () => this.flushComments(incident));
+        const result = await this.withLock(incident, () => this.flushComments(incident, false, true));
         if (result) return result;
       }
       this.schedule(due);
@@ -465,14 +467,15 @@ export class TicketOutbox extends EventEmitter {
   }
 
   /** Post the pending sightings of an open ticket as one comment; the caller holds the lock. */
-  private async flushComments(incident: string, force = false): Promise<TicketOutcome | undefined> {
+  private async flushComments(incident: string, force = false, fromSubmit = false): Promise<TicketOutcome | undefined> {
     const record = await this.read(incident);
     if (!record || record.state !== "open" || !record.ref) return undefined;
     if (!force && this.commentDue(record) > this.now()) return this.outcome("updated", incident, record.ref, { coalesced: true });
     const entries = (await this.store.list<Sighting>(this.nsSightings(incident))).sort((a, b) => (a.key < b.key ? -1 : 1));
     if (entries.length === 0) return undefined;
     const sightings = entries.map((e) => e.value);
-    const deferred = record.queued;
+    // Posted later than the alerts it summarises (they were answered "coalesced"): a deferred delivery.
+    const deferred = !fromSubmit || entries.length > 1;
     let closed = false;
     try {
       closed = (await this.provider.status(record.ref)).state === "closed";
@@ -621,17 +624,30 @@ export class TicketOutbox extends EventEmitter {
   private async withLock<T>(incident: string, fn: () => Promise<T>): Promise<T | undefined> {
     const mine = { boot: this.bootId, engine: this.engineId, at: this.now() };
     if (!(await this.store.setIfAbsent(this.nsLocks, incident, mine, { ttlMs: this.lockTtlMs }))) {
-      const held = await this.store.get<{ boot?: string }>(this.nsLocks, incident);
-      // A lock of an earlier process on a store only one process can open is stale: that holder is gone.
-      if (!held || !this.exclusiveStore || held.boot === this.bootId) return undefined;
-      await this.store.delete(this.nsLocks, incident);
-      if (!(await this.store.setIfAbsent(this.nsLocks, incident, mine, { ttlMs: this.lockTtlMs }))) return undefined;
+      if (!this.exclusiveStore || !(await this.breakStaleLock(incident, mine))) return undefined;
     }
     try {
       return await fn();
     } finally {
       await this.store.delete(this.nsLocks, incident).catch(() => undefined);
     }
+  }
+
+  /**
+   * A lock of an earlier process on a store only one process can open is stale: that holder is gone.
+   * Breaking it is serialised per store, so two engines of this process cannot both break it and
+   * then both hold it.
+   */
+  private breakStaleLock(incident: string, mine: { boot: string }): Promise<boolean> {
+    const previous = breaking.get(this.store) ?? Promise.resolve(false);
+    const run = previous.catch(() => false).then(async () => {
+      const held = await this.store.get<{ boot?: string }>(this.nsLocks, incident);
+      if (held && held.boot === this.bootId) return false;
+      if (held) await this.store.delete(this.nsLocks, incident);
+      return this.store.setIfAbsent(this.nsLocks, incident, mine, { ttlMs: this.lockTtlMs });
+    });
+    breaking.set(this.store, run);
+    return run;
   }
 
   /** Wait until the incident's first create attempt has an outcome (or the wait runs out). */

@@ -205,6 +205,34 @@ describe("ticket outbox (incident ledger)", () => {
     await lost;
   });
 
+  it("after a crash, the dead process's lock is broken at once; two engines of the new process still open one ticket", async () => {
+    const tracker = new FakeTracker();
+    tracker.down = true;
+    await engine(tracker, { bootId: "old-process" }).submit(alert("fp-stale", 0));
+    // Leave a lock of the dead process behind, as a kill -9 in the middle of a delivery does.
+    await store.set("ticket:locks:fake:t", "fp-stale", { boot: "old-process", engine: "x", at: clock }, { ttlMs: 3_600_000 });
+    tracker.down = false;
+    tracker.delayMs = 10;
+    clock += 10 * MIN;
+    const [a, b] = [engine(tracker, { bootId: "new-process" }), engine(tracker, { bootId: "new-process" })];
+    await Promise.all([a.runDue(), b.runDue(), a.runDue(true), b.runDue(true)]);
+    assert.equal(tracker.calls.create, 1);
+    assert.equal((await a.lookup("fp-stale"))?.state, "open");
+  });
+
+  it("a coalesced comment posted later is reported as a deferred delivery with its sighting count", async () => {
+    const tracker = new FakeTracker();
+    const a = engine(tracker);
+    const events: OutboxEvent[] = [];
+    a.on("delivery", (e: OutboxEvent) => events.push(e));
+    await a.submit(alert("fp-ev", 0));
+    await a.submit(alert("fp-ev", 1));
+    await a.submit(alert("fp-ev", 2));
+    clock += 5 * MIN;
+    await a.runDue();
+    assert.deepEqual(events.map((e) => [e.type, e.deferred, e.sightings]), [["created", false, undefined], ["updated", true, 2]]);
+  });
+
   it("search lag after a crash is covered by the tracker's duplicate answer (unique key trackers)", async () => {
     const tracker = new FakeTracker();
     tracker.searchBlind = true;
