@@ -4,6 +4,9 @@
  * links back to the hub). Node-RED-free.
  */
 import { defang } from "../ioc/defang";
+import type { TicketRequest } from "./outbox";
+import type { CompiledTemplate } from "./template";
+import type { TicketObservable } from "./types";
 
 export const DEFAULT_TITLE = "[SOAR] {{alert.severity_label}}: {{alert.title}}";
 
@@ -76,4 +79,55 @@ export function ticketView(msg: Record<string, unknown>, options: ViewOptions = 
     incident: options.incidentKey ?? msg.incident,
     hub: { ...(asObject(msg.hub) ?? {}), ...(hubUrl ? { url: hubUrl } : {}) },
   };
+}
+
+export interface RequestOptions extends ViewOptions {
+  /** Compiled title and body templates (lib/ticket/template.ts); defaults: DEFAULT_TITLE / DEFAULT_BODY. */
+  title: CompiledTemplate;
+  body: CompiledTemplate;
+  /** Dotted message path of the incident key. Default `alert.fingerprint`. */
+  incidentPath?: string;
+  /** "html" for trackers that render HTML; plain text otherwise. */
+  escape?: "none" | "html";
+}
+
+export interface BuiltRequest {
+  request?: TicketRequest;
+  /** Why no request could be built (no incident key, empty title): for the failure output. */
+  error?: string;
+  /** Template fields the message did not have (rendered empty): for a warning. */
+  missing: string[];
+}
+
+function ownPath(root: unknown, path: string): unknown {
+  let current = root;
+  for (const key of path.split(".")) {
+    if (current === null || typeof current !== "object" || !Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/** The outbox request for a message: incident key, rendered title and body, severity, indicators (raw). */
+export function buildTicketRequest(msg: Record<string, unknown>, options: RequestOptions): BuiltRequest {
+  const path = options.incidentPath ?? "alert.fingerprint";
+  const keyValue = ownPath(msg, path);
+  const incidentKey = typeof keyValue === "string" || typeof keyValue === "number" ? String(keyValue).trim() : "";
+  if (!incidentKey) return { error: `no incident key at msg.${path}`, missing: [] };
+  const view = ticketView(msg, { ...options, incidentKey });
+  const title = options.title.render(view, { escape: options.escape });
+  const body = options.body.render(view, { escape: options.escape });
+  const missing = [...new Set([...title.missing, ...body.missing])];
+  const oneLine = title.text.replace(/\s+/g, " ").trim();
+  if (!oneLine) return { error: "the title is empty after rendering the template", missing };
+  const alert = asObject(msg.alert);
+  const severity = typeof alert?.severity === "number" ? alert.severity : 0;
+  const observables: TicketObservable[] = [];
+  const source = Array.isArray(msg.iocs) ? msg.iocs : Array.isArray(alert?.observables) ? (alert?.observables as unknown[]) : [];
+  for (const item of source) {
+    const ioc = asObject(item);
+    if (ioc && typeof ioc.value === "string" && typeof ioc.type === "string") observables.push({ type: ioc.type, value: ioc.value });
+  }
+  const summary = typeof alert?.title === "string" ? alert.title : oneLine;
+  return { request: { incidentKey, title: oneLine, body: body.text, severity, summary, ...(observables.length ? { observables } : {}) }, missing };
 }

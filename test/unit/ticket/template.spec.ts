@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { refang } from "../../../lib/ioc/refang";
 import { defang } from "../../../lib/ioc/defang";
-import { DEFAULT_BODY, DEFAULT_TITLE, ticketView } from "../../../lib/ticket/defaults";
+import { buildTicketRequest, DEFAULT_BODY, DEFAULT_TITLE, ticketView } from "../../../lib/ticket/defaults";
 import { compileTemplate, MESSAGE_ROOTS, renderTemplate, TemplateError } from "../../../lib/ticket/template";
 
 const msg = {
@@ -134,5 +134,26 @@ describe("ticket templates", () => {
     }
     assert.equal(defang("d41d8cd98f00b204e9800998ecf8427e", "md5"), "d41d8cd98f00b204e9800998ecf8427e");
     assert.equal(defang("CVE-2024-3094", "cve"), "CVE-2024-3094");
+  });
+
+  it("builds the outbox request from a message: incident key, one-line title, raw indicators for the tracker", () => {
+    const title = compileTemplate(DEFAULT_TITLE);
+    const body = compileTemplate(DEFAULT_BODY);
+    const full = { ...msg, alert: { ...msg.alert, fingerprint: "3f2a9c1b", severity: 4, title: "sshd\nbrute force" } };
+    const built = buildTicketRequest(full, { title, body, hubUrl: "http://127.0.0.1:1880" });
+    assert.equal(built.error, undefined);
+    assert.equal(built.request?.incidentKey, "3f2a9c1b");
+    assert.equal(built.request?.title, "[SOAR] high: sshd brute force");
+    assert.equal(built.request?.severity, 4);
+    assert.deepEqual(built.request?.observables?.[0], { type: "ipv4", value: "203.0.113.7" });
+    assert.match(built.request!.body, /Incident: 3f2a9c1b/);
+    // A configurable key path; a message without it is refused with the path named.
+    assert.equal(buildTicketRequest(full, { title, body, incidentPath: "alert.host.name" }).request?.incidentKey, "web01");
+    assert.equal(buildTicketRequest(msg, { title, body }).error, "no incident key at msg.alert.fingerprint");
+    assert.equal(buildTicketRequest(full, { title, body, incidentPath: "alert.__proto__" }).error, "no incident key at msg.alert.__proto__");
+    // A template that renders to nothing is an error, and the missing fields are listed for a warning.
+    const bare = buildTicketRequest({ alert: { fingerprint: "k" } }, { title: compileTemplate("{{alert.title}}"), body });
+    assert.equal(bare.error, "the title is empty after rendering the template");
+    assert.deepEqual(bare.missing, ["alert.title", "alert.severity_label"]);
   });
 });
