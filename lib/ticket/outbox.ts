@@ -86,6 +86,12 @@ export interface OutboxOptions {
   /** How long a permanent create failure answers further alerts without calling the tracker. Default 60 s. */
   failedHoldMs?: number;
   lockTtlMs?: number;
+  /**
+   * An open incident's record is forgotten after this long without a sighting (default 30 days):
+   * the ledger stays small, and a later alert finds the ticket again by searching the tracker.
+   * Records of tickets still to create never expire.
+   */
+  retainMs?: number;
   /** Deliveries in flight at once when draining. Default 4. */
   concurrency?: number;
   /** How long a repeat waits for the first create attempt of its incident. Default 30 s. */
@@ -179,6 +185,7 @@ export class TicketOutbox extends EventEmitter {
   private readonly maxHintMs: number;
   private readonly failedHoldMs: number;
   private readonly lockTtlMs: number;
+  private readonly retainMs: number;
   private readonly concurrency: number;
   private readonly claimWaitMs: number;
   private readonly autoRun: boolean;
@@ -213,6 +220,7 @@ export class TicketOutbox extends EventEmitter {
     this.maxHintMs = options.maxHintMs ?? 24 * 3_600_000;
     this.failedHoldMs = options.failedHoldMs ?? 60_000;
     this.lockTtlMs = options.lockTtlMs ?? 5 * 60_000;
+    this.retainMs = options.retainMs ?? 30 * 24 * 3_600_000;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.claimWaitMs = options.claimWaitMs ?? 30_000;
     this.autoRun = options.autoRun ?? true;
@@ -416,6 +424,8 @@ export class TicketOutbox extends EventEmitter {
     const deferred = record.queued && !fromSubmit;
     const linked = request.linkTo;
     const now = this.now();
+    // Found by search on the first attempt: the tracker already had it (not ours), so this alert is a sighting.
+    const existedBefore = found && record.attempts === 1 && !linked;
     record = {
       ...record,
       state: "open",
@@ -423,14 +433,13 @@ export class TicketOutbox extends EventEmitter {
       openedAt: now,
       lastCommentAt: now,
       firstAttemptDone: true,
-      seen: (request.observables ?? []).map(iocKey).slice(0, MAX_SEEN),
+      // What the ticket already shows; unknown for one found in the tracker, whose text we did not write.
+      seen: existedBefore ? [] : (request.observables ?? []).map(iocKey).slice(0, MAX_SEEN),
     };
     delete record.request;
     delete record.lastError;
     await this.write(record);
     this.recovered();
-    // Found by search on the first attempt: the tracker already had it (not ours), so this alert is a sighting.
-    const existedBefore = found && record.attempts === 1 && !linked;
     if (existedBefore) {
       await this.addSighting(incident, { incidentKey: incident, ...request });
       this.schedule(this.commentDue(record));
@@ -562,7 +571,7 @@ export class TicketOutbox extends EventEmitter {
   }
 
   private async write(record: IncidentRecord): Promise<void> {
-    await this.store.set(this.nsRecords, record.incident, record);
+    await this.store.set(this.nsRecords, record.incident, record, record.state === "open" ? { ttlMs: this.retainMs } : undefined);
     this.ring(record.incident);
   }
 
@@ -683,7 +692,10 @@ export class TicketOutbox extends EventEmitter {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;
-      void this.runDue().catch((err: Error) => this.emit("error", err));
+      // A failing store must not crash the process through an unhandled "error" event.
+      void this.runDue().catch((err: Error) => {
+        if (this.listenerCount("error") > 0) this.emit("error", err);
+      });
     }, delay);
     this.timer.unref?.();
   }

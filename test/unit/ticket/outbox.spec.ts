@@ -233,6 +233,22 @@ describe("ticket outbox (incident ledger)", () => {
     assert.deepEqual(events.map((e) => [e.type, e.deferred, e.sightings]), [["created", false, undefined], ["updated", true, 2]]);
   });
 
+  it("forgets a quiet incident after retainMs; a later alert finds its open ticket by searching the tracker", async () => {
+    const tracker = new FakeTracker();
+    const a = engine(tracker, { retainMs: 24 * 60 * MIN });
+    await a.submit(alert("fp-old", 0));
+    clock += 25 * 60 * MIN;
+    assert.equal(await a.lookup("fp-old"), undefined, "record expired");
+    const outcome = await a.submit(alert("fp-old", 1, ["192.0.2.44"]));
+    assert.equal(outcome.status, "updated");
+    assert.equal(outcome.key, "#1");
+    assert.equal(tracker.calls.create, 1);
+    clock += 5 * MIN;
+    await a.runDue();
+    assert.equal(tracker.commentCount, 1, "the alert that found it is posted as a sighting");
+    assert.match(tracker.tickets[0].comments[0].text, /192\[\.\]0\[\.\]2\[\.\]44/);
+  });
+
   it("search lag after a crash is covered by the tracker's duplicate answer (unique key trackers)", async () => {
     const tracker = new FakeTracker();
     tracker.searchBlind = true;
