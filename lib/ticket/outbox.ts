@@ -275,7 +275,6 @@ export class TicketOutbox extends EventEmitter {
       if (record.state === "failed") return this.outcomeOfRecord(record, "failed");
       await this.addSighting(incident, request);
       if (record.state === "creating") {
-        record.queued = true;
         return this.outcome("queued", incident, undefined, { nextAttemptAt: record.nextAttemptAt });
       }
       const due = this.commentDue(record);
