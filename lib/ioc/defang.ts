@@ -1,0 +1,23 @@
+/**
+ * Defanging: make indicators unclickable for text a person reads (tickets, chat), the inverse of
+ * refang() in ./refang.ts, which turns every form written here back into the original.
+ * `http` → `hxxp`, `ftp` → `fxp`, `://` → `[://]`, `.` → `[.]`, `@` → `[@]`, IPv6 `:` → `[:]`.
+ */
+
+/** Types whose values cannot be followed (hashes, CVE ids) stay as they are. */
+const INERT = new Set(['md5', 'sha1', 'sha256', 'sha512', 'cve']);
+
+/** One pass over the text; the scheme is only rewritten at the start or after a non-letter. */
+const PATTERN = /(^|[^A-Za-z])(h)(tt)(ps?)(?=:\/\/)|(^|[^A-Za-z])(f)(t)(p)(?=:\/\/)|:\/\/|\.|@/gi;
+
+export function defang(value: string, type?: string): string {
+  if (type !== undefined && INERT.has(type)) return value;
+  let text = value.replace(PATTERN, (match: string, b1?: string, h?: string, _tt?: string, ps?: string, b2?: string, f?: string) => {
+    if (h !== undefined) return `${b1 ?? ''}${h}xx${ps}`;
+    if (f !== undefined) return `${b2 ?? ''}${f}xp`;
+    return `[${match}]`;
+  });
+  // IPv6 literals: their colons are what a client would follow.
+  if (type === 'ipv6') text = text.replace(/:/g, '[:]');
+  return text;
+}
