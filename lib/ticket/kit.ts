@@ -2,12 +2,15 @@
  * What ticket descriptors (lib/ticket/kinds/) share: the context a tracker client is built in, what a
  * kind supports, and the common settings.
  */
+import type { StateStore } from "../core/types";
 import type { FieldSpec, FieldValues, ProviderDescriptor } from "../providers/descriptor";
 import type { TicketProvider, TicketProviderOptions } from "./types";
 
 /** What the config node (or a test) adds to a kind's own settings. */
 export interface TicketContext extends Omit<TicketProviderOptions, "baseURL"> {
   name: string;
+  /** The hub's state store: only the local case store keeps its cases there. */
+  store?: StateStore;
 }
 
 export interface TicketSupports {

@@ -10,7 +10,7 @@ import type { TicketProvider } from "./types";
 let cached: TicketDescriptor[] | undefined;
 
 export function ticketDescriptors(): TicketDescriptor[] {
-  cached ??= loadDescriptors<TicketDescriptor>(path.join(__dirname, "kinds"), ["redmine", "thehive", "jira", "github", "gitlab", "servicenow"]);
+  cached ??= loadDescriptors<TicketDescriptor>(path.join(__dirname, "kinds"), ["local", "redmine", "thehive", "jira", "github", "gitlab", "servicenow"]);
   return cached;
 }
 

@@ -5,15 +5,15 @@ import { createTicketProvider, ticketDescriptors } from "../../../lib/ticket/reg
 const context = { name: "t" };
 
 describe("ticket tracker descriptors", () => {
-  it("list the six trackers, Redmine first", () => {
-    assert.deepEqual(ticketDescriptors().map((d) => d.kind), ["redmine", "thehive", "jira", "github", "gitlab", "servicenow"]);
+  it("list the local case store first, then the six trackers", () => {
+    assert.deepEqual(ticketDescriptors().map((d) => d.kind), ["local", "redmine", "thehive", "jira", "github", "gitlab", "servicenow"]);
     const view = editorView(ticketDescriptors());
     assert.deepEqual(JSON.parse(JSON.stringify(view)), view);
   });
 
   it("mark exactly the credentials as secrets", () => {
     const secrets = Object.fromEntries(editorView(ticketDescriptors()).map((d) => [d.kind, (d.fields as { name: string; credential: boolean }[]).filter((f) => f.credential).map((f) => f.name)]));
-    assert.deepEqual(secrets, { redmine: ["apiKey"], thehive: ["apiKey"], jira: ["apiToken"], github: ["token"], gitlab: ["token"], servicenow: ["password"] });
+    assert.deepEqual(secrets, { local: [], redmine: ["apiKey"], thehive: ["apiKey"], jira: ["apiToken"], github: ["token"], gitlab: ["token"], servicenow: ["password"] });
   });
 
   it("build each client from settings, with the kind and limits the outbox reads", () => {
