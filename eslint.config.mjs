@@ -49,6 +49,11 @@ export default defineConfig(
     },
   },
   {
+    // Shared editor/runtime scripts: loaded by the editor page (window) and required by the runtime.
+    files: ["resources/**/*.js"],
+    languageOptions: { globals: { ...node, window: "readonly", RED: "readonly", $: "readonly" } },
+  },
+  {
     // Node-RED glue keeps `const node = this` for the callbacks, as Node-RED's core nodes do.
     files: ["nodes/**/*.ts"],
     rules: { "@typescript-eslint/no-this-alias": "off" },

@@ -5,6 +5,7 @@
 // HTTP server (scripts/hub/server.js), with the pack loaded.
 "use strict";
 const fs = require("fs");
+const os = require("os");
 const path = require("path");
 const crypto = require("crypto");
 const { loadUserSettings, composeSettings } = require("./hub/settings");

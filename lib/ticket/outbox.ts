@@ -394,6 +394,7 @@ export class TicketOutbox extends EventEmitter {
     record.attempts += 1;
     await this.write(record);
     let ref: TicketRef | undefined;
+    // eslint-disable-next-line no-useless-assignment -- every path below sets it; the start value keeps the definite-assignment check simple
     let found = false;
     try {
       ref = await this.provider.findOpenByIncident(incident);
@@ -484,6 +485,7 @@ export class TicketOutbox extends EventEmitter {
     const sightings = entries.map((e) => e.value);
     // Posted later than the alerts it summarises (they were answered "coalesced"): a deferred delivery.
     const deferred = !fromSubmit || entries.length > 1;
+    // eslint-disable-next-line no-useless-assignment -- as above
     let closed = false;
     try {
       closed = (await this.provider.status(record.ref)).state === "closed";
