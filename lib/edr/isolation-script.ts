@@ -156,6 +156,9 @@ function setDecl(name: string, type: 'ipv4_addr' | 'ipv6_addr', elements: string
  * neighbour discovery (IPv6 management needs it), ICMP errors about tracked flows, and the applying
  * SSH session itself (so applying never cuts it, even when the management set is wrong; a fresh
  * session then proves the set right). Connections to other peers that were open before are cut.
+ * The session is matched by its 4-tuple, not by `ct state established`: on a host without any
+ * ruleset conntrack only starts with this table, and it sees the open session's next packet as
+ * "new" (and never confirms it while it is dropped), which would hang the apply until the rollback.
  */
 export function isolationScript(spec: IsolationSpec): string {
   const table = checkTableName(spec.table);
@@ -169,10 +172,10 @@ export function isolationScript(spec: IsolationSpec): string {
     const server = parseManagementAddress(session.server.text, 'session address');
     const ip = client.family === 4 ? 'ip' : 'ip6';
     input.push(
-      `${ip} saddr ${client.text} ${ip} daddr ${server.text} tcp sport ${port(String(session.clientPort))} tcp dport ${port(String(session.serverPort))} ct state established accept`,
+      `${ip} saddr ${client.text} ${ip} daddr ${server.text} tcp sport ${port(String(session.clientPort))} tcp dport ${port(String(session.serverPort))} accept`,
     );
     output.push(
-      `${ip} saddr ${server.text} ${ip} daddr ${client.text} tcp sport ${session.serverPort} tcp dport ${session.clientPort} ct state established accept`,
+      `${ip} saddr ${server.text} ${ip} daddr ${client.text} tcp sport ${session.serverPort} tcp dport ${session.clientPort} accept`,
     );
   }
   input.push(
