@@ -23,6 +23,7 @@ const { randomBytes } = require('node:crypto');
 const DIST = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, '..', 'dist');
 const HOSTS = Number(process.env.SOAR_BENCH_ISOLATE_HOSTS ?? 50);
 const CONCURRENCY = 8;
+const USER = 'soar-iso-bench';
 
 function unsupportedReason() {
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
@@ -35,6 +36,7 @@ function unsupportedReason() {
     }
   }
   if (!fs.existsSync('/usr/sbin/sshd')) return '/usr/sbin/sshd is missing (apt-get install openssh-server)';
+  if (!fs.existsSync('/usr/bin/sudo') || !fs.existsSync('/usr/sbin/useradd')) return 'sudo or useradd is missing (apt-get install sudo passwd)';
   try {
     require.resolve(path.join(DIST, 'lib', 'edr', 'ssh-nftables.js'));
   } catch {
@@ -87,7 +89,7 @@ async function run() {
     return { skipped: reason };
   }
   require('tsx/cjs');
-  const { startSshd, addManagementLink, removeManagementLink, generateKey } = require('../test/helpers/sshd.ts');
+  const { startSshd, addManagementLink, removeManagementLink, generateKey, createSudoUser } = require('../test/helpers/sshd.ts');
   const { SshNftablesIsolation } = require(path.join(DIST, 'lib', 'edr', 'ssh-nftables.js'));
   const id = randomBytes(4).toString('hex');
   const ns = `soar-bench-iso-${id}`;
@@ -95,17 +97,21 @@ async function run() {
   execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   let link;
   let sshd;
+  let user;
   try {
+    // A key-only user with NOPASSWD sudo for nft and sh, as on a real host (root's login shell may
+    // source slow profile scripts on every SSH exec, which would measure the profile, not the provider).
+    user = await createSudoUser(USER, '/usr/sbin/nft', ['/bin/sh', '/usr/bin/sh']);
     link = await addManagementLink(ns, id);
     const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-bench-key-'));
     const key = await generateKey(keyDir, 'hub_key');
     fs.rmSync(keyDir, { recursive: true, force: true });
-    sshd = await startSshd({ namespace: ns, listenAddress: link.gatewayAddress, authorizedKeys: { root: [key.publicKey] } });
+    sshd = await startSshd({ namespace: ns, listenAddress: link.gatewayAddress, authorizedKeys: { [USER]: [key.publicKey] } });
     const hosts = Array.from({ length: HOSTS }, (_, i) => {
       const n = String(i + 1).padStart(2, '0');
       return { id: `h${n}`, address: link.gatewayAddress, hostKeySha256: sshd.hostKeySha256, table: `soar_iso_${n}` };
     });
-    const baseOptions = { name: 'bench', username: 'root', privateKey: key.privateKey, nftPath: '/usr/sbin/nft', hosts, rollbackSeconds: 300, dns: ['198.18.0.53'] };
+    const baseOptions = { name: 'bench', username: USER, sudo: true, privateKey: key.privateKey, nftPath: '/usr/sbin/nft', hosts, rollbackSeconds: 300, dns: ['198.18.0.53'] };
     // Warm-up (sshd's first fork, page cache), not counted.
     await round(SshNftablesIsolation, { ...baseOptions, hosts: hosts.slice(0, 2) }, 1);
     const sequential = await round(SshNftablesIsolation, baseOptions, 1);
@@ -122,6 +128,7 @@ async function run() {
     return { sequential, concurrent, ratio };
   } finally {
     await sshd?.stop();
+    await user?.remove();
     await removeManagementLink(link);
     execFileSync('ip', ['netns', 'del', ns]);
   }
