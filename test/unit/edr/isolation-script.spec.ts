@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ProviderError } from '../../../lib/core/errors';
 import { remoteCommand } from '../../../lib/firewall/ssh-runner';
 import {
@@ -143,6 +145,23 @@ describe('dead-man rollback commands', () => {
     refused(() => systemdRunArgv('soar_isolate', 300, 'nft'), /absolute path/);
     refused(() => systemdRunArgv('soar_isolate', 300, '/usr/sbin/nft; reboot'), /nft path/);
     for (const seconds of [0, -5, 1.5, Number.NaN, 8 * 24 * 3600]) refused(() => systemdRunArgv('soar_isolate', seconds, '/usr/sbin/nft'), /whole number of seconds/);
+  });
+
+  it('the arm script, forced to systemd, calls systemd-run with exactly that argv (fake systemd-run on PATH)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'soar-fake-systemd-'));
+    try {
+      const record = path.join(dir, 'argv');
+      // Each argument on its own line, as systemd-run received it.
+      writeFileSync(path.join(dir, 'systemd-run'), `#!/bin/sh\nprintf '%s\\n' systemd-run "$@" > ${record}\n`, { mode: 0o755 });
+      writeFileSync(path.join(dir, 'systemctl'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      const nft = execFileSync('sh', ['-c', 'command -v env'], { encoding: 'utf8' }).trim();
+      const argv = armArgv('soar_isolate', 300, 'env', 'systemd');
+      const out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+      assert.equal(out.trim(), 'unit:soar-isolate-rollback-soar_isolate');
+      assert.deepEqual(readFileSync(record, 'utf8').split('\n').slice(0, -1), systemdRunArgv('soar_isolate', 300, nft));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('builds the detached sleeper with the table and pid file as separate arguments', () => {
