@@ -69,6 +69,15 @@ server.listen({ host: '::', port: 0, ipv6Only: false }, () => process.stdout.wri
   });
 }
 
+function ipRun(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += String(d)));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ip ${args.join(' ')}: ${err.trim()}`))));
+  });
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, withinMs: number): Promise<number> {
   const started = Date.now();
   for (;;) {
@@ -182,6 +191,39 @@ describe('host isolation over SSH with nftables (real sshd, real packets)', func
     await allReachable();
     assert.equal((await provider.release(device)).outcome, 'not-isolated');
     assert.deepEqual(await provider.status('web01'), { deviceId: 'web01', state: 'normal' });
+  });
+
+  it('works over an IPv6 management path: the applying session survives by its ip6 4-tuple, a fresh one gets in', async () => {
+    // An IPv6 address on each end of the management veth and a second sshd listening there.
+    const hub6 = '2001:2:0:ff::1';
+    const host6 = '2001:2:0:ff::2';
+    await ipRun(['addr', 'add', `${hub6}/64`, 'dev', link!.hostInterface, 'nodad']);
+    await ipRun(['-n', lab!.victim.ns, 'addr', 'add', `${host6}/64`, 'dev', 'mgmt0', 'nodad']);
+    const sshd6 = await startSshd({ namespace: lab!.victim.ns, listenAddress: `[${host6}]`, authorizedKeys: { [USER]: [key.publicKey] } });
+    try {
+      const hosts = [{ name: 'web01', address: host6, hostKeySha256: sshd6.hostKeySha256 }];
+      // Hub address left out: only the ip6 session rule keeps the apply's answer coming (else it times out).
+      const narrow = new SshNftablesIsolation(options({ hosts, allowSessionAddress: false, rollbackSeconds: WINDOW_S, commandTimeoutMs: 3000 }));
+      const first = await narrow.isolate({ id: 'web01' });
+      assert.equal(first.outcome, 'requested');
+      assert.equal((await narrow.confirm(first.handle!)).phase, 'failed');
+      await waitFor('the rollback removes the table', async () => !(await tableOnHost()), WINDOW_S * 1000 + 5000);
+
+      const provider = new SshNftablesIsolation(options({ hosts }));
+      const result = await provider.isolate(await provider.resolve(host6));
+      assert.equal(result.outcome, 'requested');
+      // Forget every neighbour: the fresh session needs neighbour discovery through the new rules.
+      await ipRun(['-n', lab!.victim.ns, 'neigh', 'flush', 'all']);
+      await ipRun(['neigh', 'flush', 'dev', link!.hostInterface]);
+      const progress = await provider.confirm(result.handle!);
+      assert.equal(progress.phase, 'succeeded', progress.reason);
+      assert.equal(await peerToHost(6), 'timeout');
+      assert.equal(await hostToPeer(4), 'timeout');
+      assert.equal((await provider.release({ id: 'web01' })).outcome, 'done');
+      await allReachable();
+    } finally {
+      await sshd6.stop();
+    }
   });
 
   it('cuts a connection the peer had open before the isolation', async () => {
