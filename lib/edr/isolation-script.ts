@@ -357,6 +357,49 @@ export function armedScript(): string {
   ].join('\n');
 }
 
+/** Sets $present to yes/no; exit 4 on any other nft failure (stderr says why). */
+const TABLE_PRESENT = [
+  'table_present() {',
+  '  if err=$("$nft" list table inet "$table" 2>&1 >/dev/null); then present=yes; return 0; fi',
+  '  case "$err" in *"No such file or directory"*|*"does not exist"*) present=no; return 0;; esac',
+  '  echo "$err" >&2; exit 4',
+  '}',
+];
+
+/** `sh -c <script> soar-isolate <table> <nft>`: prints "table yes|no" and the armedScript line. */
+export function stateScript(): string {
+  return [
+    'set -u',
+    ...prelude(),
+    'nft=$2',
+    ...TABLE_PRESENT,
+    'table_present; echo "table $present"',
+    'if systemd_here && systemctl is-active --quiet "$unit.timer"; then echo "armed unit"; exit 0; fi',
+    'if sleeper_alive; then echo "armed pid:$pid"; exit 0; fi',
+    'echo disarmed',
+    '',
+  ].join('\n');
+}
+
+/**
+ * `sh -c <script> soar-isolate <table> <nft>`, run in the confirming fresh session: the table must be
+ * there, then the rollback is disarmed, then the table must still be there (the rollback may have
+ * fired in between). Prints "confirmed", "gone" or "gone-after-disarm".
+ */
+export function confirmScript(): string {
+  return [
+    'set -u',
+    ...prelude(),
+    'nft=$2',
+    ...TABLE_PRESENT,
+    'table_present; if [ "$present" = no ]; then echo gone; exit 0; fi',
+    ...DISARM_BODY,
+    'table_present; if [ "$present" = no ]; then echo gone-after-disarm; exit 0; fi',
+    'echo confirmed',
+    '',
+  ].join('\n');
+}
+
 /** argv for `sh -c` with the script and its positional parameters ($0 is a fixed label). */
 export function shArgv(script: string, ...args: string[]): string[] {
   return ['sh', '-c', script, 'soar-isolate', ...args];

@@ -23,14 +23,15 @@ import { createSshRunner, parseHostKeyPin, type SshRunner } from '../firewall/ss
 import {
   DEFAULT_TABLE,
   armArgv,
-  armedScript,
   badInput,
   checkTableName,
+  confirmScript,
   disarmScript,
   isolationScript,
   parseManagementAddress,
   parseSshConnection,
   shArgv,
+  stateScript,
   type RollbackMode,
   type SessionTuple,
 } from './isolation-script';
@@ -289,19 +290,18 @@ export class SshNftablesIsolation {
     }
   }
 
-  private async tableExists(host: Host, runner: SshRunner): Promise<boolean> {
-    const result = await this.timed(host, () => runner(['list', 'table', 'inet', host.table]));
-    if (result.code === 0) return true;
-    if (NO_TABLE.test(result.stderr)) return false;
-    throw fail('SERVER', `${host.id}: nft list table failed: ${firstErrorLine(result.stderr)}`);
+  private nft(): string {
+    return this.options.nftPath ?? 'nft';
   }
 
-  /** "unit" / "pid:<n>" when a rollback is armed, undefined when not. */
-  private async armedRollback(host: Host, runner: SshRunner): Promise<string | undefined> {
-    const result = await this.timed(host, () => runner.exec(shArgv(armedScript(), host.table)));
-    if (result.code !== 0) throw fail('SERVER', `${host.id}: could not read the rollback state: ${firstErrorLine(result.stderr)}`);
+  /** One round trip: is the table there, and is a rollback armed ("unit:<name>" / "pid:<n>")? */
+  private async hostState(host: Host, runner: SshRunner): Promise<{ table: boolean; armed?: string }> {
+    const result = await this.timed(host, () => runner.exec(shArgv(stateScript(), host.table, this.nft())));
+    const table = /^table (yes|no)$/m.exec(result.stdout)?.[1];
+    if (result.code !== 0 || !table) throw fail('SERVER', `${host.id}: could not read the isolation state: ${firstErrorLine(result.stderr) || `exit ${result.code}`}`);
     const match = /^armed (unit|pid:\d+)$/m.exec(result.stdout);
-    return match ? (match[1] === 'unit' ? `unit:soar-isolate-rollback-${host.table}` : match[1]) : undefined;
+    const armed = match ? (match[1] === 'unit' ? `unit:soar-isolate-rollback-${host.table}` : match[1]) : undefined;
+    return { table: table === 'yes', armed };
   }
 
   private async disarm(host: Host, runner: SshRunner): Promise<void> {
@@ -335,14 +335,15 @@ export class SshNftablesIsolation {
         }
         // Built (and every address checked) before anything changes on the host.
         const script = isolationScript({ table: host.table, management, dns: this.dns, session });
-        if (await this.tableExists(host, runner)) {
-          const armed = await this.armedRollback(host, runner);
+        const state = await this.hostState(host, runner);
+        if (state.table) {
+          const armed = state.armed;
           const status: EdrStatus = { deviceId: host.id, state: armed ? 'pending-isolate' : 'isolated', raw: armed ? 'rollback-armed' : 'table-present' };
           if (armed) return { outcome: 'in-progress', device: this.device(host), status, handle: this.handle(host, armed, this.now()) };
           return { outcome: 'already-isolated', device: this.device(host), status };
         }
         const requestedAt = this.now();
-        const armed = await this.timed(host, () => runner.exec(armArgv(host.table, this.rollbackSeconds, this.options.nftPath ?? 'nft', this.options.rollbackMode ?? 'auto')));
+        const armed = await this.timed(host, () => runner.exec(armArgv(host.table, this.rollbackSeconds, this.nft(), this.options.rollbackMode ?? 'auto')));
         const actionId = /^(unit:[\w.-]+|pid:\d+)$/m.exec(armed.stdout)?.[1];
         if (armed.code !== 0 || !actionId) {
           throw fail('SERVER', `${host.id}: could not arm the rollback, nothing applied: ${firstErrorLine(armed.stderr) || `exit ${armed.code}`}`);
@@ -385,10 +386,12 @@ export class SshNftablesIsolation {
         outcome = await this.session(
           host,
           async (runner) => {
-            if (!(await this.tableExists(host, runner))) return failed('the isolation table is gone (rolled back or removed): host not isolated', 'normal');
-            await this.disarm(host, runner);
-            // The rollback may have fired between the look and the disarm.
-            if (!(await this.tableExists(host, runner))) return failed('the rollback removed the table before it was disarmed: host not isolated', 'normal');
+            const result = await this.timed(host, () => runner.exec(shArgv(confirmScript(), host.table, this.nft())));
+            const word = /^(confirmed|gone|gone-after-disarm)$/m.exec(result.stdout)?.[1];
+            if (result.code !== 0 || !word) throw new Error(`the confirming command failed: ${firstErrorLine(result.stderr) || `exit ${result.code}`}`);
+            if (word === 'gone') return failed('the isolation table is gone (rolled back or removed): host not isolated', 'normal');
+            // The rollback fired between the look and the disarm.
+            if (word === 'gone-after-disarm') return failed('the rollback removed the table before it was disarmed: host not isolated', 'normal');
             return { phase: 'succeeded', status: { deviceId: host.id, state: 'isolated', raw: 'confirmed' } };
           },
           this.options.confirmTimeoutMs ?? 10_000,
@@ -419,7 +422,7 @@ export class SshNftablesIsolation {
     const host = this.host(device.id);
     return this.limiter.run(() =>
       this.session(host, async (runner) => {
-        const existed = await this.tableExists(host, runner);
+        const existed = (await this.hostState(host, runner)).table;
         if (existed) {
           const result = await this.timed(host, () => runner(['delete', 'table', 'inet', host.table]));
           if (result.code !== 0 && !NO_TABLE.test(result.stderr)) throw fail('SERVER', `${host.id}: nft delete table failed: ${firstErrorLine(result.stderr)}`);
@@ -434,8 +437,8 @@ export class SshNftablesIsolation {
     const host = this.host(deviceId);
     return this.limiter.run(() =>
       this.session(host, async (runner) => {
-        if (!(await this.tableExists(host, runner))) return { deviceId: host.id, state: 'normal' as const };
-        const armed = await this.armedRollback(host, runner);
+        const { table, armed } = await this.hostState(host, runner);
+        if (!table) return { deviceId: host.id, state: 'normal' as const };
         return armed ? { deviceId: host.id, state: 'pending-isolate' as const, raw: 'rollback-armed' } : { deviceId: host.id, state: 'isolated' as const };
       }),
     );

@@ -10,6 +10,7 @@ import {
   armedScript,
   armScript,
   checkTableName,
+  confirmScript,
   disarmScript,
   isolationScript,
   parseManagementAddress,
@@ -17,6 +18,7 @@ import {
   rollbackPidFile,
   rollbackUnit,
   sleepRollbackArgv,
+  stateScript,
   systemdRunArgv,
 } from '../../../lib/edr/isolation-script';
 
@@ -184,7 +186,33 @@ describe('dead-man rollback commands', () => {
   });
 
   it('generates shell scripts that parse (sh -n)', () => {
-    for (const script of [armScript(), disarmScript(), armedScript()]) execFileSync('sh', ['-n', '-c', script]);
+    for (const script of [armScript(), disarmScript(), armedScript(), stateScript(), confirmScript()]) execFileSync('sh', ['-n', '-c', script]);
+  });
+
+  it('state and confirm scripts read the table through nft (fake nft: present, missing, broken)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'soar-fake-nft-'));
+    try {
+      const fake = path.join(dir, 'nft');
+      const as = (body: string) => writeFileSync(fake, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+      const run = (script: string) => execFileSync('sh', ['-c', script, 'x', 'unit_fake', fake], { encoding: 'utf8' });
+      as('exit 0');
+      assert.equal(run(stateScript()), 'table yes\ndisarmed\n');
+      assert.equal(run(confirmScript()), 'confirmed\n');
+      as('echo "Error: No such file or directory" >&2; exit 1');
+      assert.equal(run(stateScript()), 'table no\ndisarmed\n');
+      assert.equal(run(confirmScript()), 'gone\n');
+      // Present at the first look, gone after the disarm: the rollback fired in between.
+      as(`if [ -e ${dir}/seen ]; then echo "Error: No such file or directory" >&2; exit 1; fi; touch ${dir}/seen`);
+      assert.equal(run(confirmScript()), 'gone-after-disarm\n');
+      as('echo "Error: Operation not permitted" >&2; exit 1');
+      assert.throws(() => execFileSync('sh', ['-c', stateScript(), 'x', 'unit_fake', fake], { stdio: 'pipe' }), (error: { status?: number; stderr?: Buffer }) => {
+        assert.equal(error.status, 4);
+        assert.match(String(error.stderr), /Operation not permitted/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs the sleeper path for real: arms, reports armed, disarms exactly the recorded PID', function () {
