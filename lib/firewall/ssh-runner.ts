@@ -49,6 +49,11 @@ export type SshRunner = CommandRunner & {
   hostKeySha256(): string | undefined;
   /** Close the connection; later commands open a new one. */
   close(): Promise<void>;
+  /**
+   * Run any program (not only nft) on the same connection: `sudo -n --` first when the runner uses
+   * sudo, unless `asUser` (e.g. to read the session's own environment, which sudo resets).
+   */
+  exec(argv: string[], stdin?: string, options?: { asUser?: boolean }): Promise<CommandResult>;
 };
 
 const DEFAULTS = { port: 22, nftPath: 'nft', timeoutMs: 60_000, connectTimeoutMs: 20_000, keepaliveIntervalMs: 15_000 };
@@ -313,12 +318,16 @@ export function createSshRunner(options: SshRunnerOptions): SshRunner {
     });
   }
 
-  const run: CommandRunner = async (args: string[], stdin?: string): Promise<CommandResult> => {
-    if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('runner arguments must be strings');
-    const command = remoteCommand([...prefix, ...args]);
+  async function runArgv(argv: string[], stdin?: string): Promise<CommandResult> {
+    const command = remoteCommand(argv);
     const started = Date.now();
     const channel = await startWithin(command, timeoutMs);
     return collect(channel, stdin, Math.max(1, timeoutMs - (Date.now() - started)));
+  }
+
+  const run: CommandRunner = async (args: string[], stdin?: string): Promise<CommandResult> => {
+    if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('runner arguments must be strings');
+    return runArgv([...prefix, ...args], stdin);
   };
 
   const runner = run as SshRunner;
@@ -327,6 +336,11 @@ export function createSshRunner(options: SshRunnerOptions): SshRunner {
     return seenFingerprint as string;
   };
   runner.hostKeySha256 = () => seenFingerprint;
+  runner.exec = async (argv, stdin, execOptions) => {
+    if (!Array.isArray(argv) || argv.length === 0 || argv.some((arg) => typeof arg !== 'string')) throw new TypeError('exec arguments must be non-empty strings');
+    const sudo = options.sudo && !execOptions?.asUser ? ['sudo', '-n', '--'] : [];
+    return runArgv([...sudo, ...argv], stdin);
+  };
   runner.close = async () => {
     const closing = current;
     current = undefined;

@@ -258,15 +258,15 @@ export interface SudoUser {
 }
 
 /**
- * A non-root system user allowed to run exactly `nftPath` as root without a password
+ * A non-root system user allowed to run exactly `nftPath` (and `extraCommands`) as root without a password
  * (`<user> ALL=(root) NOPASSWD: <nftPath>` in /etc/sudoers.d), the way a gateway would be set up.
  */
-export async function createSudoUser(name: string, nftPath: string): Promise<SudoUser> {
+export async function createSudoUser(name: string, nftPath: string, extraCommands: string[] = []): Promise<SudoUser> {
   const existed = (await run('id', ['-u', name])).code === 0;
   // Password "*": no password login, but not "locked" ("!"), which sshd refuses without PAM.
   if (!existed) await mustRun('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', '--password', '*', name]);
   const rule = `/etc/sudoers.d/${name}`;
-  await writeFile(rule, `${name} ALL=(root) NOPASSWD: ${nftPath}\n`, { mode: 0o440 });
+  await writeFile(rule, `${name} ALL=(root) NOPASSWD: ${[nftPath, ...extraCommands].join(', ')}\n`, { mode: 0o440 });
   const check = await run('visudo', ['-cf', rule]);
   if (check.code !== 0) {
     await rm(rule, { force: true });

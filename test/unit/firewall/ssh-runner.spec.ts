@@ -340,4 +340,19 @@ describe('ssh runner against an in-process SSH server', function () {
       return true;
     });
   });
+
+  it('exec() runs any program on the same connection, through sudo unless asUser', async () => {
+    server.onExec = (command, stdin, channel) => finish(channel, 0, `ran:${stdin}`);
+    const runner = runnerFor({ sudo: true, nftPath: '/usr/sbin/nft' });
+    assert.deepEqual(await runner.exec(['sh', '-c', 'echo "$1"', 'x', "it's"], 'input'), { stdout: 'ran:input', stderr: '', code: 0 });
+    await runner.exec(['sh', '-c', 'printf %s "$SSH_CONNECTION"'], undefined, { asUser: true });
+    await runner(['list', 'tables']);
+    assert.deepEqual(server.commands, [
+      "'sudo' '-n' '--' 'sh' '-c' 'echo \"$1\"' 'x' 'it'\\''s'",
+      "'sh' '-c' 'printf %s \"$SSH_CONNECTION\"'",
+      "'sudo' '-n' '--' '/usr/sbin/nft' 'list' 'tables'",
+    ]);
+    assert.equal(server.connections, 1);
+    await assert.rejects(runner.exec([]), /non-empty strings/);
+  });
 });
