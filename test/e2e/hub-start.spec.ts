@@ -59,7 +59,9 @@ describe("npm start: starting and restarting the hub (e2e)", function () {
       assert.ok(sample503, `a 503 while starting (seen: ${JSON.stringify(seen)})`);
       assert.ok(Number(sample503!.retryAfter) > 0, "Retry-After");
       assert.match(JSON.parse(sample503!.body).error, /starting/);
-      for (const k of Object.keys(seen)) assert.ok(["ECONNREFUSED", "503", "202"].includes(k), `unexpected answer ${k}: ${JSON.stringify(seen)}`);
+      // A transport error (refused before listening, or a reset of a kept-alive socket while the loaded
+      // machine starts the runtime) is retried by every sender; what must never come is a 4xx.
+      for (const k of Object.keys(seen)) assert.ok(["ECONNREFUSED", "ECONNRESET", "503", "202"].includes(k), `unexpected answer ${k}: ${JSON.stringify(seen)}`);
       const after = await postAlert(hub.port, token);
       assert.ok(!("error" in after) && after.status === 202, JSON.stringify(after));
     } finally {
