@@ -158,6 +158,11 @@ export class ApprovalEngine {
         continue;
       }
       this.pendingIds.add(record.id);
+      if (tally(record)) {
+        // The deciding vote is stored but the process died before claiming the decision.
+        await this.track(this.locks.run([`approval:${record.id}`], () => this.resolveFromVotes(record.id)));
+        continue;
+      }
       if (record.expiresAt <= this.now()) expired += 1;
       this.schedule(record);
     }
@@ -291,11 +296,18 @@ export class ApprovalEngine {
     const updated: ApprovalRecord = { ...record, votes: [...record.votes, vote] };
     await this.store.set(APPROVALS_NS, record.id, updated);
     await this.audit('approval.vote', { approval: record.id, person: person.name, identity, channel: input.channel, decision: input.decision, ...(comment ? { comment } : {}) });
-    const outcome = tally(updated);
-    if (!outcome) return { ok: true, record: updated, resolved: false };
-    const by = [...new Set(updated.votes.filter((v) => (outcome.state === 'approved' ? v.decision === 'approve' : v.decision === 'deny')).map((v) => v.identity))];
-    const resolved = await this.resolve(updated, outcome.state, by, outcome.reason, comment);
+    const resolved = await this.resolveFromVotes(record.id, comment);
     return { ok: true, record: resolved ?? updated, resolved: resolved !== undefined };
+  }
+
+  /** Resolve a pending approval whose votes decide it (caller holds the lock). */
+  private async resolveFromVotes(id: string, comment?: string): Promise<ApprovalRecord | undefined> {
+    const record = await this.get(id);
+    if (!record || record.state !== 'pending') return undefined;
+    const outcome = tally(record);
+    if (!outcome) return undefined;
+    const by = [...new Set(record.votes.filter((v) => (outcome.state === 'approved' ? v.decision === 'approve' : v.decision === 'deny')).map((v) => v.identity))];
+    return this.resolve(record, outcome.state, by, outcome.reason, comment);
   }
 
   /** Claim the decision (once, atomically), write the record, audit, emit. Undefined when someone else claimed it. */
@@ -429,7 +441,6 @@ export class ApprovalEngine {
 
 function cleanComment(comment: unknown): string | undefined {
   if (typeof comment !== 'string') return undefined;
-  // eslint-disable-next-line no-control-regex
   const clean = comment.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
   if (clean === '') return undefined;
   return clean.length > COMMENT_MAX ? clean.slice(0, COMMENT_MAX) : clean;

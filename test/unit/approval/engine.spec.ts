@@ -238,6 +238,21 @@ describe('approval engine', function () {
     assert.equal((resolved[1].message.alert as { source: { ip: string } }).source.ip, '198.51.100.1');
   });
 
+  it('resolves at start an approval whose deciding vote was stored just before a crash', async function () {
+    const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
+    await engine.stop();
+    // What a kill -9 between the vote write and the decision claim leaves behind.
+    const stored = (await engine.get(rec.id))!;
+    await store.set('approvals', rec.id, { ...stored, votes: [{ person: 'Ana', identity: 'slack:U0ANA', channel: 'slack', decision: 'approve', at: new Date(clock.t).toISOString() }] });
+    engine = makeEngine();
+    await engine.start();
+    await engine.idle();
+    assert.equal(resolved.length, 1);
+    assert.equal(resolved[0].record.state, 'approved');
+    assert.deepEqual(resolved[0].approval.by, ['slack:U0ANA']);
+    assert.equal(engine.pendingCount, 0);
+  });
+
   it('emits a decided but undelivered message again after a restart, and not once delivered', async function () {
     const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
     await engine.decide({ id: rec.id, identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' });
