@@ -9,7 +9,7 @@
 // - decision latency through the page handler over real HTTP on 127.0.0.1 (sequential POSTs of
 //   approve links, quorum 1): request→response and request→"resolved" event, p50/p99, against a
 //   handler that answers 200 at once on the same server (the HTTP floor).
-// Real fdatasync unless BENCH_FSYNC=0.
+// State store and audit log are real files with real fdatasync unless BENCH_FSYNC=0.
 "use strict";
 const { spawn } = require("child_process");
 const fs = require("fs");
@@ -86,10 +86,12 @@ const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 async function child() {
   const { FileStateStore } = require(path.join(dist, "lib", "core", "file-store.js"));
+  const { AuditLog } = require(path.join(dist, "lib", "core", "audit.js"));
   const { ApprovalEngine, ApprovalLinks, createApprovalPageHandler } = require(path.join(dist, "lib", "approval", "index.js"));
   const fsync = process.env.BENCH_FSYNC !== "0";
-  const audit = { append: async () => undefined };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "soar-bench-approvals-"));
+  // A real hash-chained audit log: every request, vote and decision is a durable record.
+  const audit = await AuditLog.open(path.join(root, "audit.jsonl"), { fsync });
   const open = async (dir) => {
     const store = await FileStateStore.open(dir, { fsync });
     const engine = new ApprovalEngine({ store, audit });
@@ -173,6 +175,7 @@ async function child() {
     keepAlive.destroy();
     if (running.engine.pendingCount !== 0) throw new Error(`${running.engine.pendingCount} approvals still pending after the decisions`);
     await close(running);
+    await audit.close();
     for (const xs of [floor, response, output]) xs.sort((a, b) => a - b);
     return {
       approvals: COUNT,
