@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../core/audit';
 import { mutexFor, type KeyedMutex } from '../core/leases/keyed-mutex';
 import type { StateStore } from '../core/types';
+import { canonicalJson, verifyApproval, type ApprovalCheck } from '../contract/approval';
 import type { MsgApproval } from '../contract/types';
 import {
   ApprovalError,
@@ -233,6 +234,24 @@ export class ApprovalEngine {
   decide(input: DecideInput): Promise<DecideResult> {
     const id = typeof input?.id === 'string' ? input.id : '';
     return this.track(this.locks.run([`approval:${id}`], () => this.decideLocked(input)));
+  }
+
+  /**
+   * verifyApproval (lib/contract/approval.ts) checks a message against its own msg.approval; anyone can
+   * compute a digest, so an action node with the engine at hand also confirms the approval is one this
+   * hub decided, as it says. Known for the retention time after the decision.
+   */
+  async confirm(msg: unknown, target?: string): Promise<ApprovalCheck> {
+    const check = verifyApproval(msg, target);
+    if (!check.ok) return check;
+    const approval = (msg as { approval: MsgApproval }).approval;
+    const claim = await this.store.get<{ decision: MsgApproval }>(DECISIONS_NS, check.id);
+    if (!claim) return { ok: false, reason: `approval ${check.id} is not one this hub decided (or it is older than the retention time)` };
+    const d = claim.decision;
+    if (d.decision !== approval.decision || d.digest !== approval.digest || canonicalJson(d.fields) !== canonicalJson(approval.fields) || canonicalJson(d.by) !== canonicalJson(approval.by)) {
+      return { ok: false, reason: `approval ${check.id} does not match what this hub recorded for it` };
+    }
+    return check;
   }
 
   /** The node sent the decided message on: a restart must not send it again. */

@@ -253,6 +253,18 @@ describe('approval engine', function () {
     assert.equal(engine.pendingCount, 0);
   });
 
+  it('confirms only approvals this hub decided, as recorded (a forged msg.approval with a valid digest is refused)', async function () {
+    const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
+    await engine.decide({ id: rec.id, identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' });
+    const msg = resolved[0].message;
+    assert.deepEqual(await engine.confirm(msg, '203.0.113.7'), { ok: true, id: rec.id });
+    const forged = { ...sampleMessage(), approval: { ...(msg.approval as object), id: 'made-up' } };
+    assert.equal(verifyApproval(forged, '203.0.113.7').ok, true, 'the digest alone cannot tell');
+    assert.match(((await engine.confirm(forged, '203.0.113.7')) as { reason: string }).reason, /not one this hub decided/);
+    const widened = { ...msg, approval: { ...(msg.approval as object), by: ['slack:U0ANA', 'telegram:1001'] } };
+    assert.match(((await engine.confirm(widened)) as { reason: string }).reason, /does not match what this hub recorded/);
+  });
+
   it('emits a decided but undelivered message again after a restart, and not once delivered', async function () {
     const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
     await engine.decide({ id: rec.id, identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' });
