@@ -138,6 +138,16 @@ describe('approval engine', function () {
     });
   }
 
+  it('refuses a decision past the expiry even before the expiry timer ran, and resolves the timeout then', async function () {
+    const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
+    clock.t += 30 * MIN; // the timer is late (busy event loop): time passed, no timer ran
+    const late = await engine.decide({ id: rec.id, identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' });
+    assert.equal(!late.ok && late.code, 'expired');
+    assert.equal(resolved.length, 1);
+    assert.equal(resolved[0].record.state, 'expired');
+    assert.equal(resolved[0].record.votes.length, 0);
+  });
+
   it('on timeout with outcome escalate notifies the escalation list, lets them decide, and expires after their window', async function () {
     const rec = await engine.request({ msg: sampleMessage(), policy: policy({ onTimeout: 'escalate', escalation: [BOSS], escalationTimeoutMs: 10 * MIN }) });
     const early = await engine.decide({ id: rec.id, identity: 'email:boss@example.org', decision: 'approve', channel: 'page' });
