@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { ApprovalEngine } from '../../../lib/approval/engine';
+import { ApprovalLinks, hashToken, LINKS_NS } from '../../../lib/approval/links';
+import { createApprovalPageHandler, escapeHtml } from '../../../lib/approval/page';
+import type { FileStateStore } from '../../../lib/core/file-store';
+import { ANA, BEN, FakeClock, memoryAudit, openStore, sampleMessage, tempDir } from './helpers';
+
+describe('approval links and page handler', function () {
+  let dir: string;
+  let clock: FakeClock;
+  let store: FileStateStore;
+  let engine: ApprovalEngine;
+  let links: ApprovalLinks;
+  let server: http.Server;
+  let base: string;
+
+  beforeEach(async function () {
+    dir = tempDir('soar-approval-links-');
+    clock = new FakeClock();
+    store = await openStore(dir, clock);
+    engine = new ApprovalEngine({ store, audit: memoryAudit(), now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer });
+    await engine.start();
+    links = new ApprovalLinks({ store, engine });
+    const handler = createApprovalPageHandler({ links });
+    server = http.createServer((req, res) => void handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/soar/approval/`;
+  });
+  afterEach(async function () {
+    await new Promise((resolve) => server.close(resolve));
+    await engine.stop();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (url: string, body = 'comment=ok', type = 'application/x-www-form-urlencoded') =>
+    fetch(url, { method: 'POST', body, headers: { 'content-type': type } }).then(async (r) => ({ status: r.status, text: await r.text() }));
+
+  it('mints one 256-bit token per identity and decision and stores only its SHA-256', async function () {
+    const record = await engine.request({ msg: sampleMessage(), policy: { approvers: [ANA, BEN], timeoutMs: 60_000 } });
+    const minted = await links.mint(record, base);
+    assert.equal(minted.length, 8, '4 identities x approve/deny');
+    assert.equal(new Set(minted.map((l) => l.token)).size, 8);
+    for (const l of minted) assert.equal(Buffer.from(l.token, 'base64url').length, 32);
+    const stored = await store.list(LINKS_NS);
+    assert.deepEqual(stored.map((e) => e.key).sort(), minted.map((l) => hashToken(l.token)).sort());
+    await store.flush();
+    const onDisk = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+    for (const l of minted) assert.ok(!onDisk.includes(l.token), 'no token on disk');
+  });
+
+  it('lets two racing POSTs of the same link decide once', async function () {
+    const record = await engine.request({ msg: sampleMessage(), policy: { approvers: [ANA, BEN], quorum: 2, timeoutMs: 60_000 } });
+    const [approve] = await links.mint(record, base, ['slack:U0ANA']);
+    const results = await Promise.all([post(approve.url), post(approve.url), post(approve.url)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 409, 409]);
+    const after = await engine.get(record.id);
+    assert.equal(after?.votes.length, 1);
+    assert.equal(after?.state, 'pending', 'one approval of the two needed');
+  });
+
+  it('refuses a POST that is not a form, an oversized form, and other methods, deciding nothing', async function () {
+    const record = await engine.request({ msg: sampleMessage(), policy: { approvers: [ANA], timeoutMs: 60_000 } });
+    const [approve] = await links.mint(record, base, ['email:ana@example.org']);
+    assert.equal((await post(approve.url, '{"comment":"x"}', 'application/json')).status, 415);
+    assert.equal((await post(approve.url, `comment=${'x'.repeat(20_000)}`)).status, 413);
+    assert.equal((await fetch(approve.url, { method: 'PUT' })).status, 405);
+    assert.equal((await engine.get(record.id))?.votes.length, 0);
+    assert.equal((await post(approve.url)).status, 200);
+    assert.equal((await engine.get(record.id))?.state, 'approved');
+  });
+
+  it('escapes everything that comes from the message', async function () {
+    assert.equal(escapeHtml(`<a href="x" onclick='y'>&</a>`), '&#60;a href&#61;&#34;x&#34; onclick&#61;&#39;y&#39;&#62;&#38;&#60;/a&#62;');
+    const msg = sampleMessage('"><img src=x onerror=alert(1)>');
+    const record = await engine.request({ msg, policy: { approvers: [ANA], timeoutMs: 60_000 } });
+    const [approve] = await links.mint(record, base, ['email:ana@example.org']);
+    const page = await (await fetch(approve.url)).text();
+    assert.ok(!page.includes('<img'), 'no markup from the message');
+    assert.ok(!page.includes('<script>alert'), 'the title is escaped');
+    assert.ok(page.includes('&#60;script&#62;'));
+  });
+});
