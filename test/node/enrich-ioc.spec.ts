@@ -190,4 +190,33 @@ describe("soar-enrich-ioc node", function () {
     assert.ok(statuses.includes("soar-enrich-ioc.status.missing-sources"), JSON.stringify(statuses));
     assert.ok(texts(en.error).map(String).some((e) => /deleted-source/.test(e)));
   });
+  it("keeps a threshold of 0 as written (a suspicious threshold of \"0\" was silently 40)", async function () {
+    vt.addIp("203.0.113.70", { stats: { malicious: 0, harmless: 70, undetected: 5 } });
+    await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL, { sources: undefined, source1: "vt1", suspicious: "0" }), creds());
+    const out = nextMessage("out1");
+    helper.getNode("en1").receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.70", severity: "low" }) });
+    const msg = await out;
+    assert.equal(msg.enrichment.score, 0);
+    assert.equal(msg.enrichment.verdict, "suspicious", msg.enrichment.why.join("\n"));
+    assert.match(msg.enrichment.why.join("\n"), /≥ 0 \(suspicious threshold\)/);
+  });
+
+  for (const [label, thresholds, error] of [
+    ["not a number", { malicious: "abc" }, /malicious threshold must be a number/],
+    ["above 100", { malicious: 150 }, /malicious threshold must be 0\.\.100/],
+    ["suspicious above malicious", { malicious: 50, suspicious: 60 }, /must not exceed the malicious threshold/],
+  ] as const) {
+    it(`refuses a threshold ${label} at deploy: error status and log, every message fails, nothing is looked up`, async function () {
+      await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL, thresholds), creds());
+      const en = helper.getNode("en1");
+      const caught = nextMessage("caught1");
+      en.receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.44", severity: "low" }) });
+      const err = await caught;
+      assert.match(err.error.message, /errors\.config|configuration error/);
+      const statuses = texts(en.status).map(String);
+      assert.ok(statuses.includes("soar-enrich-ioc.status.config-error"), JSON.stringify(statuses));
+      assert.ok(texts(en.error).map(String).some((e) => error.test(e)), JSON.stringify(texts(en.error)));
+      assert.equal(vt.requests.length, 0);
+    });
+  }
 });
