@@ -121,7 +121,7 @@ export = function (RED: NodeAPI): void {
         }
       };
 
-      let targets: { text: string; verdict?: ActionRecord["verdict"] }[] = [];
+      let targets: { text: string; verdict?: ActionRecord["verdict"] }[];
       let allowedBy: ActionRecord["allowedBy"];
       if (config.targetType === "accused") {
         targets = accusedTargets(msg.enrichment, level).map((a) => ({ text: a.value, verdict: { verdict: a.verdict, ...(a.score !== undefined ? { score: a.score } : {}) } }));

@@ -1,6 +1,6 @@
 /** Shodan InternetDB: open ports, tags and known CVEs of an address; no key. */
 import { createShodanInternetDb } from "../providers/shodan-internetdb";
-import { apiKeyField, baseUrlOverride, defineIntel, serviceOptions } from "../kit";
+import { baseUrlOverride, defineIntel, serviceOptions } from "../kit";
 
 export const descriptor = defineIntel({
   kind: "shodan-internetdb",
