@@ -107,6 +107,11 @@ describe("packaging (npm pack, npm install into a Node-RED user directory)", fun
       "feeds/demo-kev.json",
       "feeds/demo-epss.csv",
       "schema/soar-alert.schema.json",
+      // Served to the editor as resources/node-red-contrib-soar/... by the nodes' <script src> tags.
+      "resources/migrations/core.js",
+      "resources/migrations/soar-block-ip.js",
+      "resources/migrations/soar-enrich-ioc.js",
+      "resources/editor/kind-form.js",
     ]) {
       assert.ok(files.includes(need), `${need} is shipped`);
     }
