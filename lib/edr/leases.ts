@@ -475,13 +475,11 @@ export class IsolationManager extends EventEmitter {
       if (!lease.pending) continue;
       const key = this.keyOf(providerName, lease.target);
       if (this.follows.has(key)) continue;
-      this.startFollow(key, lease.pending, providerName);
-      resumed++;
+      if (this.startFollow(key, lease.pending, providerName)) resumed++;
     }
     for (const { key, value } of await this.store.list<PendingRelease>(PENDING_NS)) {
       if (!value?.handle || value.lease?.provider !== providerName || this.follows.has(key)) continue;
-      this.startFollow(key, value.handle, providerName);
-      resumed++;
+      if (this.startFollow(key, value.handle, providerName)) resumed++;
     }
     return resumed;
   }
@@ -514,9 +512,10 @@ export class IsolationManager extends EventEmitter {
     this.follows.delete(key);
   }
 
-  private startFollow(key: string, handle: PendingAction, providerName: string): void {
+  /** True when a follow started (false: the provider is not there; it is followed when it registers). */
+  private startFollow(key: string, handle: PendingAction, providerName: string): boolean {
     const provider = this.resolve(providerName);
-    if (!provider || this.stopped) return; // followed when the provider registers
+    if (!provider || this.stopped) return false;
     const abort = new AbortController();
     const settings = { ...DEFAULT_FOLLOW, ...this.followOf(providerName) };
     const entry = { provider: providerName, abort, done: Promise.resolve() };
@@ -537,6 +536,7 @@ export class IsolationManager extends EventEmitter {
         if (this.follows.get(key) === entry) this.follows.delete(key);
       });
     this.follows.set(key, entry);
+    return true;
   }
 
   private async isolateFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string }): Promise<void> {
