@@ -213,4 +213,41 @@ describe("soar-isolate-host node (CrowdStrike contract fake)", function () {
     assert.equal(failed[0].leaseKept, true);
     assert.equal(audit().filter((r) => r.type === "action.done" && r.kind === "release" && r.finishedLater).length, 1);
   });
+
+  it("lists isolated hosts on the sidebar route, releases one with the editor's route, and shows one whose EDR was removed as orphaned", async function () {
+    const device = fake.addDevice({ hostname: "web05", local_ip: "10.0.0.40" });
+    const other = fake.addDevice({ hostname: "web06", local_ip: "10.0.0.41" });
+    fake.pendingReads = 0;
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
+    const seen = collect();
+    for (const host of ["web05", "web06"]) {
+      helper.getNode("iso1").receive(alertFor(host));
+      assert.equal((await seen.next("done")).actions.at(-1).status, "pending");
+      assert.equal((await seen.next("later")).payload.status, "isolated");
+    }
+    let listed = (await helper.request().get("/soar/isolations").expect(200)).body.isolations;
+    assert.deepEqual(listed.map((i: Msg) => [i.deviceName, i.state, i.providerLabel, i.hub]).sort(), [["web05", "isolated", "falcon", dir], ["web06", "isolated", "falcon", dir]]);
+    await helper.request().post("/soar/isolations/release").send({ target: device.device_id, provider: "edr1" }).expect(400);
+    const res = await helper.request().post("/soar/isolations/release").send({ target: device.device_id, provider: "edr1", hub: dir }).expect(200);
+    assert.equal(res.body.status, "pending");
+    const finished = await seen.next("later");
+    assert.deepEqual([finished.payload.op, finished.payload.status], ["release", "released"], "the node that isolated it hears the end of the release");
+    assert.equal(device.status, "normal");
+    listed = (await helper.request().get("/soar/isolations").expect(200)).body.isolations;
+    assert.deepEqual(listed.map((i: Msg) => i.deviceName), ["web06"]);
+
+    // The EDR node is deleted and Node-RED restarts: the isolation stays listed, named, and not releasable without it.
+    await helper.unload();
+    // A firewall keeps the hub open (a hub opens for the nodes that use it).
+    const keeper = { id: "fw1", type: "soar-firewall", name: "list", hub: "hub1", kind: "blocklist", listName: "keeper", reconcileMinutes: 0 };
+    await helper.load([hubModule, edrModule, isolateModule, nodeModule("firewall")], [...flow(dir, fake).filter((n) => !["edr1", "iso1"].includes(n.id)), keeper], {});
+    await helper.getNode("fw1").ready;
+    listed = (await helper.request().get("/soar/isolations").expect(200)).body.isolations;
+    assert.equal(listed.length, 1);
+    assert.match(listed[0].orphaned, /falcon is not deployed/);
+    const orphan = await helper.request().post("/soar/isolations/release").send({ target: other.device_id, provider: "edr1", hub: dir });
+    assert.equal(orphan.status, 409);
+    assert.match(orphan.body.reason, /orphaned: the EDR "falcon" \(crowdstrike\) is not deployed/);
+    assert.equal(other.status, "contained", "nothing was released");
+  });
 });
