@@ -278,7 +278,7 @@ export class GuardrailPolicy {
       const parsed = parseTarget(address);
       if (!('error' in parsed)) ranges.push({ range: parsed, source: 'own address' });
     }
-    let gateways: string[] = [];
+    let gateways: string[];
     try {
       gateways = this.ownSource.gateways();
     } catch {
@@ -320,7 +320,7 @@ export class GuardrailPolicy {
       this.hostSuffixes.set(name.slice(1), entry.trim());
     } else if (/[*?]/.test(name) && /[a-z0-9]/.test(name) && HOST_NAME.test(name.replace(/[*?]/g, 'x'))) {
       // "*" is any run of characters within one label, "?" one character; never across a dot.
-      const source = name.replace(/[.\-]/g, '\\$&').replace(/\*/g, '[a-z0-9_-]*').replace(/\?/g, '[a-z0-9_-]');
+      const source = name.replace(/[.-]/g, '\\$&').replace(/\*/g, '[a-z0-9_-]*').replace(/\?/g, '[a-z0-9_-]');
       this.hostGlobs.push({ pattern: entry.trim(), regex: new RegExp(`^${source}$`) });
     } else if (HOST_NAME.test(name)) {
       this.hostNames.set(name, 'protected host');

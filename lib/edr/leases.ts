@@ -33,7 +33,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { AuditLog } from '../core/audit';
 import { isProviderError } from '../core/errors';
 import type { GuardrailPolicy } from '../core/guardrails';
 import { LeaseEngine, withoutUndefined, type Drift as EngineDrift, type LeaseFamily, type LeaseRecord, type ReconcileOptions } from '../core/leases';
@@ -148,7 +147,7 @@ export interface IsolationManagerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-export interface Drift extends EngineDrift<Isolation, EnforcedIsolation> {}
+export type Drift = EngineDrift<Isolation, EnforcedIsolation>;
 
 /** A device the provider reports isolated (or on its way). */
 export interface EnforcedIsolation {
