@@ -341,8 +341,16 @@ export class IsolationManager extends EventEmitter {
         return this.fail(op, device.id, name, context, this.engine.describeError(error), device);
       }
       if (result.outcome === 'already-isolated') {
+        let kept = existing;
+        if (existing && (existing.problem || existing.state !== 'isolated')) {
+          // A follow that timed out (or a failed release) left a mark: the vendor now confirms the isolation.
+          const { problem: _problem, ...rest } = existing;
+          kept = { ...rest, state: 'isolated', isolatedAt: existing.isolatedAt ?? iso(now) };
+          await this.engine.leases.set(key, kept);
+          this.engine.schedule(key, kept);
+        }
         await this.engine.record('action.done', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: 'already-isolated', leaseFound: Boolean(existing), request: context });
-        return { status: 'already-isolated', op, state: result.status.state, device, ...(existing ? { isolation: existing } : {}) };
+        return { status: 'already-isolated', op, state: result.status.state, device, ...(kept ? { isolation: kept } : {}) };
       }
       if (result.handle) {
         const pending: Isolation = { ...lease, state: 'pending-isolate', pending: result.handle };
@@ -419,6 +427,8 @@ export class IsolationManager extends EventEmitter {
         if (undo.status === 'failed') return { status: 'failed', op, reason: undo.reason, code: undo.code };
         if (undo.status === 'not-found') return { status: 'not-isolated', op, state: 'normal', device };
         if (result?.handle) return { status: 'pending', op, state: 'pending-release', device, isolation: lease };
+        // Lifted behind the hub's back: the lease ended, and the host was not isolated any more.
+        if (result?.outcome === 'not-isolated') return { status: 'not-isolated', op, state: result.status.state, device, isolation: lease };
         return { status: 'released', op, state: result && provider?.capabilities.status ? result.status.state : 'normal', device, isolation: lease };
       }
       if (!provider!.capabilities.status) return { status: 'not-isolated', op, state: 'unknown', device };

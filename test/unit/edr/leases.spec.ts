@@ -274,6 +274,25 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
     const audited = await records("reconcile.drift");
     assert.equal(audited.length, 1);
     assert.deepEqual(audited[0].missing, ["aid1"]);
+    // Releasing it now ends the lease and says what is true of the host.
+    const release = await m.release({ target: "web01", provider: "edr1" });
+    assert.equal(release.status, "not-isolated");
+    assert.equal((await m.list()).filter((l) => l.provider === "edr1").length, 0);
+  });
+
+  it("a repeat isolation the vendor confirms clears the mark a timed-out follow left", async () => {
+    edr.add("aid1", "web01");
+    edr.pendingPolls = Infinity;
+    const m = manager();
+    await m.engine.start();
+    await m.isolate({ target: "web01", provider: "edr1" });
+    await settle();
+    assert.ok((await m.list())[0].problem);
+    edr.devices.get("aid1")!.state = "isolated";
+    const again = await m.isolate({ target: "web01", provider: "edr1" });
+    assert.equal(again.status, "already-isolated");
+    const lease = (await m.list())[0];
+    assert.deepEqual([lease.state, lease.problem], ["isolated", undefined]);
   });
 
   it("refuses protected hosts (name, glob, address of the resolved device), ambiguous and unknown hosts and malformed TTLs before any write", async () => {
