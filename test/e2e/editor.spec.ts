@@ -154,6 +154,39 @@ describe("the editor in headless Chromium (e2e)", function () {
     assert.deepEqual(pageErrors, []);
   });
 
+  it("imports the isolate host example: the isolate node and its descriptor-driven EDR are known and valid", async function () {
+    const result = await page.evaluate(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const RED = (window as any).RED;
+      const flow = await (await fetch("library/examples/flows/node-red-contrib-soar/Isolate%20host")).json();
+      const imported = RED.view.importNodes(flow, { generateIds: true, addFlow: true });
+      const ours: { type: string; valid: boolean; id: string }[] = [];
+      // Inline callbacks only: a named function would need the bundler's __name helper in the page.
+      RED.nodes.eachNode((n: { type: string; valid: boolean; id: string }) => void (n.type === "soar-isolate-host" && ours.push({ type: n.type, valid: n.valid, id: n.id })));
+      RED.nodes.eachConfig((n: { type: string; valid: boolean; id: string }) => void (n.type === "soar-edr" && ours.push({ type: n.type, valid: n.valid, id: n.id })));
+      const kinds = (RED.settings.soarEdrKinds || []).map((k: { kind: string }) => k.kind);
+      return { ours, kinds, imported: Boolean(imported) };
+    });
+    assert.deepEqual(result.kinds.slice(0, 4), ["crowdstrike", "defender", "sentinelone", "wazuh"]);
+    assert.ok(result.ours.some((n: { type: string }) => n.type === "soar-isolate-host"), JSON.stringify(result.ours));
+    assert.ok(result.ours.some((n: { type: string }) => n.type === "soar-edr"), JSON.stringify(result.ours));
+    assert.deepEqual(result.ours.filter((n: { valid: boolean }) => n.valid === false), []);
+    // The EDR dialog: the shared kind form lists the kinds and shows only the chosen kind's fields.
+    const edrId = result.ours.find((n: { type: string }) => n.type === "soar-edr")!.id;
+    await page.evaluate((id: string) => (window as any).RED.editor.editConfig("", "soar-edr", id), edrId);
+    const kindSelect = page.locator("#node-config-input-kind");
+    await kindSelect.waitFor({ timeout: 15000 });
+    assert.deepEqual((await kindSelect.locator("option").evaluateAll((os: Element[]) => os.map((o) => (o as HTMLOptionElement).value))).slice(0, 4), ["crowdstrike", "defender", "sentinelone", "wazuh"]);
+    assert.ok(await page.locator("#node-config-input-username").isVisible(), "Wazuh shows its user");
+    assert.ok(!(await page.locator("#node-config-input-clientId").isVisible()), "and not CrowdStrike's client id");
+    await kindSelect.selectOption("crowdstrike");
+    assert.ok(await page.locator("#node-config-input-clientId").isVisible());
+    assert.ok(await page.locator("#node-config-input-clientSecret").isVisible());
+    assert.match(await page.locator("#soar-edr-supports").innerText(), /hostname, ip, device id/);
+    await page.locator("#node-config-dialog-cancel").click();
+    assert.deepEqual(pageErrors, []);
+  });
+
   it("warns in the editor when a firewall with active leases is deleted before the deploy", async function () {
     // Another incident (other rule) from the same source, so the intake does not treat it as a duplicate.
     const body = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "samples", "wazuh", "integrator-envelope.json"), "utf8"));
