@@ -23,7 +23,7 @@ interface OpenTicketDef extends NodeDef {
   closedPolicy: "link" | "comment";
 }
 
-type Msg = NodeMessageInFlow & Record<string, any>;
+type Msg = NodeMessageInFlow & Record<string, unknown> & { ticket?: unknown };
 
 export = function (RED: NodeAPI): void {
   const t = translator(RED, "soar-open-ticket");

@@ -5,13 +5,12 @@
  * redeploys and restarts. What each kind needs comes from its descriptor (lib/ticket/kinds/), which
  * the editor gets as RED.settings.soarTicketingKinds.
  */
-import type { Node, NodeAPI, NodeDef } from "node-red";
+import type { NodeAPI, NodeDef } from "node-red";
 import type { Hub } from "../lib/hub/hub";
 import { editorView, isCredential } from "../lib/providers/descriptor";
 import { classifyTicketError } from "../lib/ticket/errors";
 import { TicketOutbox, type OutboxEvent } from "../lib/ticket/outbox";
 import { createTicketProvider, ticketDescriptor, ticketDescriptors } from "../lib/ticket/registry";
-import type { TicketProvider } from "../lib/ticket/types";
 import { LocalCaseStore, type LocalCase } from "../lib/ticket/local";
 import { hubLifecycle, translator } from "./common";
 import type { TicketingConfigNode, TicketingParts } from "./shared/ticketing";
