@@ -133,6 +133,28 @@ describe("soar-open-ticket node", function () {
     assert.ok(!audit.includes(REDMINE_KEY), "no API key in the audit log");
   });
 
+  it("keeps a queued ticket across a redeploy and delivers it once, on the new node's output 2", async function () {
+    fake = await startRedmineFake();
+    for (let i = 0; i < 50; i += 1) fake.script("*", { status: 503, body: "maintenance" });
+    await helper.load(modules, flow(dir, redmine(fake)), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect("out1");
+    helper.getNode("ot1").receive(alert("redeploy-1", 1));
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, "queued");
+    await helper.unload();
+    // The tracker is back; the flow is deployed again with the same nodes and the same hub folder.
+    const healthy = await startRedmineFake();
+    await fake.close();
+    fake = healthy;
+    await helper.load(modules, flow(dir, redmine(fake)), { tk1: { apiKey: REDMINE_KEY } });
+    const later = collect("out2");
+    await until(() => later.length === 1, 15_000);
+    assert.deepEqual([later[0].ticket.status, later[0].ticket.key, later[0].incident], ["created", "#1", "redeploy-1"]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(later.length, 1, "delivered once");
+    assert.equal(fake.tickets.length, 1);
+  });
+
   it("sends a permanent 4xx to output 3 with the tracker's own message and a red status", async function () {
     fake = await startRedmineFake();
     await helper.load(modules, flow(dir, { kind: "redmine", url: fake.url, project: "no-such-project" }), { tk1: { apiKey: REDMINE_KEY } });
