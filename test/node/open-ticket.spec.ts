@@ -180,6 +180,16 @@ describe("soar-open-ticket node", function () {
     assert.equal(failed[0].ticket.status, "failed");
   });
 
+  it("says at deploy that a tracker URL has no scheme, in the log and the open-ticket node's status, without the key", async function () {
+    await helper.load(modules, flow(dir, { kind: "redmine", url: "redmine.example.org", project: "security" }), { tk1: { apiKey: REDMINE_KEY } });
+    const tk = helper.getNode("tk1");
+    const err: Error = await tk.ready.then(() => assert.fail("the tracker must not be ready"), (e: Error) => e);
+    assert.match(err.message, /http\(s\):\/\//);
+    assert.ok(!err.message.includes(REDMINE_KEY));
+    const node = helper.getNode("ot1");
+    await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === "soar-open-ticket.status.ticketing-failed"));
+  });
+
   it("opens local cases the sidebar lists, closes one, and serves an escaped read-only page", async function () {
     // Comments at once (0 minutes): the repeat after the close finds the case closed right away.
     await helper.load(modules, flow(dir, { kind: "local" }, [{ id: "ot1", coalesceMinutes: 0 }]), {});
