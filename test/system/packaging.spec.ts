@@ -51,6 +51,7 @@ async function assertPackLoaded(base: string) {
   const icons = (await (await fetch(`${base}/icons`)).json()) as Record<string, string[]>;
   assert.ok(icons["node-red-contrib-soar"]?.includes("soar-intake.svg"), JSON.stringify(icons));
   assert.ok(icons["node-red-contrib-soar"]?.includes("soar-isolate.svg"), JSON.stringify(icons));
+  assert.ok(icons["node-red-contrib-soar"]?.includes("soar-ticket.svg"), JSON.stringify(icons));
   const catalog = (await (await fetch(`${base}/locales/node-red-contrib-soar/soar-alert-intake?lng=en-US`)).json()) as Record<string, any>;
   assert.equal(catalog["soar-alert-intake"].label.authType, "Authentication");
   const html = await (await fetch(`${base}/nodes`, { headers: { accept: "text/html" } })).text();
@@ -117,6 +118,15 @@ describe("packaging (npm pack, npm install into a Node-RED user directory)", fun
       "dist/nodes/locales/en-US/edr.html",
       "dist/lib/edr/kinds/crowdstrike.js",
       "resources/migrations/soar-isolate-host.js",
+      "dist/nodes/open-ticket.js",
+      "dist/nodes/open-ticket.html",
+      "dist/nodes/ticketing.js",
+      "dist/nodes/ticketing.html",
+      "dist/nodes/icons/soar-ticket.svg",
+      "dist/nodes/locales/en-US/open-ticket.json",
+      "dist/nodes/locales/en-US/open-ticket.html",
+      "dist/nodes/locales/en-US/ticketing.json",
+      "resources/migrations/soar-open-ticket.js",
       "dist/nodes/locales/en-US/alert-intake.json",
       "dist/nodes/locales/en-US/alert-intake.html",
       "dist/lib/alert/index.js",
