@@ -2,12 +2,12 @@
 // `npm run bench`: every benchmark, one after another, on the compiled build. Each compares with a
 // baseline measured in the same run (ratios), because these machines are noisy.
 // Results are printed and kept in bench/results/<date>.json (not committed).
-//   node bench/run.js [name ...]     names: normalise store extract intel leases intake nft
+//   node bench/run.js [name ...]     names: normalise store audit extract intel leases intake nft
 "use strict";
 const fs = require("fs");
 const path = require("path");
 
-const ALL = ["normalise", "store", "extract", "intel", "leases", "intake", "nft"];
+const ALL = ["normalise", "store", "audit", "extract", "intel", "leases", "intake", "nft"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 
 async function main() {
