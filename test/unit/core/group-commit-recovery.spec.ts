@@ -4,6 +4,7 @@ import * as path from "node:path";
 import sinon from "sinon";
 import { GroupCommitFile, type WriterState } from "../../../lib/core/group-commit";
 import { AuditLog, verifyAudit } from "../../../lib/core/audit";
+import { FileStateStore } from "../../../lib/core/file-store";
 
 // The module object itself (an `import * as` namespace is a copy whose members cannot be stubbed).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -146,5 +147,43 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     const result = await verifyAudit(target);
     assert.equal(result.status, "ok");
     assert.equal(result.records, 2);
+  });
+
+  it("the state store takes writes again after its journal recovers, with memory written to a snapshot", async () => {
+    const dir = path.join(root, "state");
+    let store = await FileStateStore.open(dir, { fsync: true });
+    await store.set("ns", "before", 1);
+    const realWrite = fs.write;
+    let full = true;
+    sinon.stub(fs, "write").callsFake(((...args: unknown[]) => {
+      if (!full) return (realWrite as unknown as (...a: unknown[]) => void)(...args);
+      const callback = args[args.length - 1] as WriteCallback;
+      queueMicrotask(() => callback(enospc(), 0));
+    }) as unknown as typeof fs.write);
+    await assert.rejects(store.set("ns", "lost", 2), /ENOSPC/);
+    await assert.rejects(store.set("ns", "refused", 3), /refuses writes after a journal write failure/);
+    full = false;
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      try {
+        await store.set("ns", "after", 4);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    await store.close();
+    store = await FileStateStore.open(dir, { fsync: true });
+    open.push(store);
+    // "lost" was refused but had changed memory: the recovery snapshot made it durable (outcome unknown, not lost).
+    assert.deepEqual(
+      (await store.list("ns")).map((entry) => [entry.key, entry.value]).sort(),
+      [
+        ["after", 4],
+        ["before", 1],
+        ["lost", 2],
+      ],
+    );
   });
 });
