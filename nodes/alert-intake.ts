@@ -54,6 +54,7 @@ export = function (RED: NodeAPI): void {
     let handler: Handler | undefined;
     let routePath: string | undefined;
     let lastRejection = "";
+    let stopWatchingAudit: (() => void) | undefined;
 
     // Status goes to every open editor; under load update it a few times a second, not per batch.
     let statusTimer: NodeJS.Timeout | undefined;
@@ -125,6 +126,17 @@ export = function (RED: NodeAPI): void {
 
       ready = acquireHub(RED, config.hub).then(async (h) => {
         hub = h;
+        // A full disk fails every request until the writer's background probe succeeds: log the
+        // change of state once each way, not once per refused request.
+        stopWatchingAudit = h.audit.onStateChange((state, cause) => {
+          if (state === "failing") {
+            node.error(t("errors.record-failing", { message: cause?.message ?? "" }));
+            node.status({ fill: "red", shape: "ring", text: "soar-alert-intake.status.hub-failed" });
+          } else {
+            node.log(t("errors.record-recovered"));
+            renderCounts();
+          }
+        });
         const p = new IntakePipeline(h.audit, h.store, options);
         p.onStoreError = (err) => node.warn(t("errors.dedup", { message: err.message }));
         await p.start();
@@ -158,7 +170,9 @@ export = function (RED: NodeAPI): void {
                   lastRejection = t("status.rejected", { status });
                   showCounts();
                 },
-                onFailure: (err) => node.error(t("errors.record", { message: err.message })),
+                onFailure: (err) => {
+                  if (hub?.audit.state !== "failing") node.error(t("errors.record", { message: err.message }));
+                },
               });
               return httpHandler(req as never, res as never);
             },
@@ -214,6 +228,7 @@ export = function (RED: NodeAPI): void {
         }
       }
       clearTimeout(statusTimer);
+      stopWatchingAudit?.();
       node.status({});
       ready
         .catch(() => undefined)
