@@ -118,7 +118,7 @@ describe("AuditLog keyed chain and signed head checkpoint", () => {
     let prev = JSON.parse(all[1]).hash as string;
     const forged = all.slice(0, 2);
     for (const line of all.slice(2)) {
-      const body = { ...bodyOf(line), prev };
+      const body: Record<string, unknown> = { ...bodyOf(line), prev };
       if (body.seq === 3) (body.alert as { id: string }).id = "forged";
       const sealed = sealUnkeyed(body);
       forged.push(sealed);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import * as os from "node:os";
 import * as path from "node:path";
-import sinon from "sinon";
 import { GroupCommitFile, type WriterState } from "../../../lib/core/group-commit";
 import { AuditLog, verifyAudit } from "../../../lib/core/audit";
 import { FileStateStore } from "../../../lib/core/file-store";
@@ -11,6 +10,14 @@ import { FileStateStore } from "../../../lib/core/file-store";
 const fs: typeof import("node:fs") = require("node:fs");
 
 type WriteCallback = (err: NodeJS.ErrnoException | null, written: number) => void;
+
+/** Replaced module functions, put back after each test. */
+const replaced: Array<() => void> = [];
+function replace<K extends "write" | "fdatasync">(name: K, impl: unknown): void {
+  const original = fs[name];
+  (fs as unknown as Record<string, unknown>)[name] = impl;
+  replaced.push(() => ((fs as unknown as Record<string, unknown>)[name] = original));
+}
 
 function enospc(): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error("ENOSPC: no space left on device, write");
@@ -50,7 +57,7 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "soar-gc-recovery-"));
   });
   afterEach(async () => {
-    sinon.restore();
+    for (const restore of replaced.splice(0).reverse()) restore();
     for (const file of open.splice(0)) await file.close();
     fs.rmSync(root, { recursive: true, force: true });
   });
@@ -60,7 +67,7 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     open.push(file);
     const held: Array<() => void> = [];
     const realSync = fs.fdatasync;
-    sinon.stub(fs, "fdatasync").callsFake(((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    replace("fdatasync", ((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
       held.push(() => realSync(fd, callback));
     }) as typeof fs.fdatasync);
     const appended = file.append("one");
@@ -74,7 +81,7 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     const file = new GroupCommitFile(path.join(root, "b.jsonl"), { fsync: false, probeInitialMs: 60_000 });
     open.push(file);
     let release: (() => void) | undefined;
-    sinon.stub(fs, "write").callsFake(((...args: unknown[]) => {
+    replace("write", ((...args: unknown[]) => {
       const callback = args[args.length - 1] as WriteCallback;
       release = () => callback(enospc(), 0);
     }) as unknown as typeof fs.write);
@@ -99,7 +106,7 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     const realWrite = fs.write;
     let full = true;
     let first = true;
-    sinon.stub(fs, "write").callsFake(((fd: number, buffer: Buffer, offset: number, length: number, position: null, callback: WriteCallback) => {
+    replace("write", ((fd: number, buffer: Buffer, offset: number, length: number, position: null, callback: WriteCallback) => {
       if (!full) return realWrite(fd, buffer, offset, length, position, callback);
       if (first) {
         first = false;
@@ -129,7 +136,7 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     await log.append("alert.received", { alert: { id: "before" } });
     const realWrite = fs.write;
     let full = true;
-    sinon.stub(fs, "write").callsFake(((...args: unknown[]) => {
+    replace("write", ((...args: unknown[]) => {
       if (!full) return (realWrite as unknown as (...a: unknown[]) => void)(...args);
       const callback = args[args.length - 1] as WriteCallback;
       queueMicrotask(() => callback(enospc(), 0));
@@ -155,7 +162,7 @@ describe("GroupCommitFile durability and recovery after a failed write", () => {
     await store.set("ns", "before", 1);
     const realWrite = fs.write;
     let full = true;
-    sinon.stub(fs, "write").callsFake(((...args: unknown[]) => {
+    replace("write", ((...args: unknown[]) => {
       if (!full) return (realWrite as unknown as (...a: unknown[]) => void)(...args);
       const callback = args[args.length - 1] as WriteCallback;
       queueMicrotask(() => callback(enospc(), 0));
