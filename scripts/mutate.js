@@ -34,6 +34,7 @@ const SPECS = {
     "test/unit/ioc/quality.spec.ts",
     "test/unit/ioc/refang.spec.ts",
     "test/unit/ioc/test-gaps.spec.ts",
+    "test/unit/ioc/domain-edges.spec.ts",
   ],
   alert: ["test/unit/alert/*.spec.ts"],
 };
