@@ -6,7 +6,7 @@
  */
 import { createHttpClient, type HttpClient } from "../../core/http";
 import { defaultSleep } from "../../core/budget";
-import { bodyLines, headline, identityId, outcomeText } from "./kit";
+import { bodyLines, headline, outcomeText } from "./kit";
 import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo, MessageRef } from "./types";
 
 /** Telegram's limit for callback_data, in bytes. */
