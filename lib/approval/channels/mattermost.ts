@@ -106,7 +106,11 @@ export class MattermostChannel implements ApprovalChannel {
     if (!this.context.decide) return reply(res, 200, { ephemeral_text: "This channel takes no decisions." });
     const result = await this.context.decide({ approvalId, identity, decision, channel: this.kind });
     if (!result.ok) return reply(res, 200, { ephemeral_text: `Not recorded: ${result.reason ?? "refused"}` });
-    return reply(res, 200, { ephemeral_text: decision === "approve" ? "Approval recorded." : "Denial recorded." });
+    const ephemeral_text = decision === "approve" ? "Approval recorded." : "Denial recorded.";
+    if (!result.decided) return reply(res, 200, { ephemeral_text });
+    // The vote settled it: Mattermost replaces the post with `update` (buttons gone, outcome shown).
+    const attachment = notice ? this.attachment(notice, result.decided) : { text: outcomeText(result.decided) };
+    return reply(res, 200, { update: { message: notice ? headline(notice) : outcomeText(result.decided), props: { attachments: [attachment] } }, ephemeral_text });
   }
 }
 

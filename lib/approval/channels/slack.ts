@@ -146,8 +146,10 @@ export class SlackChannel implements ApprovalChannel {
     const userId = payload.user!.id!;
     try {
       const result = this.context.decide ? await this.context.decide({ approvalId, identity: `slack:${userId}`, decision, channel: this.kind }) : { ok: false, reason: "this channel takes no decisions" };
-      if (!result.ok) {
-        const channel = payload.channel?.id ?? payload.container?.channel_id;
+      const channel = payload.channel?.id ?? payload.container?.channel_id;
+      if (result.ok && result.decided && channel && payload.container?.message_ts) {
+        await this.update({ channel: this.kind, approvalId, data: { channel, ts: payload.container.message_ts } }, result.decided);
+      } else if (!result.ok) {
         if (channel) await this.http.request({ method: "POST", url: "chat.postEphemeral", data: { channel, user: userId, text: `Not recorded: ${result.reason ?? "refused"}` } });
       }
     } catch (error) {

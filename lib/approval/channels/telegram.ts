@@ -163,6 +163,13 @@ export class TelegramChannel implements ApprovalChannel {
         try {
           const result = await this.context.decide({ approvalId: parsed.approvalId, identity, decision: parsed.decision, channel: this.kind });
           answer = result.ok ? (parsed.decision === "approve" ? "Approval recorded." : "Denial recorded.") : `Not recorded: ${result.reason ?? "refused"}`;
+          const chatId = query.message?.chat?.id;
+          const messageId = query.message?.message_id;
+          if (result.ok && result.decided && chatId !== undefined && messageId !== undefined) {
+            await this.update({ channel: this.kind, approvalId: parsed.approvalId, data: { chatId: String(chatId), messageId } }, result.decided).catch((error: Error) =>
+              this.context.warn?.(`${this.context.name}: telegram editMessageText failed: ${error.message}`),
+            );
+          }
         } catch (error) {
           answer = "Not recorded: the hub could not record it; try again.";
           this.context.warn?.(`${this.context.name}: telegram decision failed: ${(error as Error).message}`);

@@ -68,6 +68,8 @@ export interface DecideResult {
   ok: boolean;
   /** Why it was refused; shown to the person who clicked. */
   reason?: string;
+  /** Set when this vote settled the approval: the channel shows the outcome on the clicked message at once. */
+  decided?: DecisionInfo;
 }
 
 /** Provided by the engine: records the vote (it checks the approver list, expiry and state itself). */

@@ -72,6 +72,16 @@ describe('approval channel: Mattermost', () => {
     assert.ok(warnings.some((w) => /wrong action HMAC/.test(w)));
   });
 
+  it('a vote that settles the approval replaces the post with the outcome in the answer', async () => {
+    channel = new MattermostChannel({ serverUrl: fake.url, botToken: MM_TOKEN, channelId: 'chan1', callbackUrl }, { name: 'mm', decide: recordingDecide(['mattermost:ana7x3k9'], true).decide });
+    const [, deny] = await postedActions();
+    const answer = await click({ user_id: 'ana7x3k9', context: deny.integration.context });
+    const update = answer.json.update as { props: { attachments: { text: string; actions?: unknown[] }[] } };
+    assert.ok(update, 'the answer carries an update');
+    assert.match(update.props.attachments[0].text, /Denied by mattermost:ana7x3k9/);
+    assert.equal(update.props.attachments[0].actions, undefined);
+  });
+
   it('refuses a user who is not an approver', async () => {
     const [approve] = await postedActions();
     const answer = await click({ user_id: 'eve1234', context: approve.integration.context });

@@ -15,13 +15,15 @@ export function notice(overrides: Partial<ApprovalNotice> = {}): ApprovalNotice 
 }
 
 /** A decide() that records calls and refuses identities not in `approvers`. */
-export function recordingDecide(approvers: string[]): { decide: DecideFn; calls: ChannelDecision[] } {
+export function recordingDecide(approvers: string[], settles = false): { decide: DecideFn; calls: ChannelDecision[] } {
   const calls: ChannelDecision[] = [];
   return {
     calls,
     decide: async (decision) => {
       calls.push(decision);
-      return approvers.includes(decision.identity) ? { ok: true } : { ok: false, reason: `${decision.identity} may not decide` };
+      if (!approvers.includes(decision.identity)) return { ok: false, reason: `${decision.identity} may not decide` };
+      // With `settles`, this one vote decides the approval (a quorum of one).
+      return settles ? { ok: true, decided: { outcome: decision.decision === 'approve' ? 'approved' : 'denied', by: decision.identity, at: '2026-01-15T12:05:00.000Z' } } : { ok: true };
     },
   };
 }

@@ -66,6 +66,16 @@ describe('approval channel: Slack', () => {
     assert.deepEqual(recorder.calls, [{ approvalId: 'a1', identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' }]);
   });
 
+  it('a click that settles the approval updates the clicked message', async () => {
+    channel = new SlackChannel({ botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET, channelId: 'C0APPROVE', apiUrl: fake.apiUrl }, { name: 's', now: clock.now, decide: recordingDecide(['slack:U0ANA'], true).decide });
+    const signed = signedInteraction({ userId: 'U0ANA', approvalId: 'a1', actionId: 'approve', timestamp: nowS() });
+    assert.equal((await post(signed.body, signed.headers)).status, 200);
+    await fake.server.waitForRequests(1);
+    const [update] = fake.server.requestsTo('POST', '/api/chat.update');
+    assert.deepEqual([(update.json as { channel: string }).channel, (update.json as { ts: string }).ts], ['C0APPROVE', '1714557600.000100']);
+    assert.match((update.json as { text: string }).text, /Approved by slack:U0ANA/);
+  });
+
   it('answers at once even when the decision takes longer than Slack waits', async () => {
     let release!: () => void;
     channel = new SlackChannel({ botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET, channelId: 'C0APPROVE', apiUrl: fake.apiUrl }, { name: 's', now: clock.now, decide: () => new Promise((resolve) => (release = () => resolve({ ok: true }))) });

@@ -59,6 +59,16 @@ describe('approval channel: Telegram', () => {
     assert.equal(fake.offsets.at(-1), id + 1);
   });
 
+  it('a click that settles the approval edits the clicked message', async () => {
+    channel = new TelegramChannel({ botToken: TG_TOKEN, chatId: '-100123', apiUrl: fake.apiUrl }, { name: 'tg', decide: recordingDecide(['telegram:111'], true).decide });
+    click(111, `d:${notice().approvalId}`);
+    await channel.pollOnce();
+    const [edit] = fake.server.requestsTo('POST', `/bot${TG_TOKEN}/editMessageText`);
+    assert.ok(edit, 'editMessageText called');
+    assert.deepEqual([(edit.json as { chat_id: string }).chat_id, (edit.json as { message_id: number }).message_id], ['-100123', 40]);
+    assert.match(String((edit.json as { text: string }).text), /Denied by telegram:111/);
+  });
+
   it('a click from someone not on the approver list decides nothing and is told so', async () => {
     await channel.notify(notice({ approvers: ['telegram:111'] }));
     click(666, `a:${notice().approvalId}`);
