@@ -57,6 +57,10 @@ describe('approval channel: e-mail through a real SMTP server', function () {
         if (auth.username === 'soar' && auth.password === PASSWORD) return callback(null, { user: 'soar' });
         return callback(new Error('535 Authentication failed'));
       },
+      onRcptTo(address, _session, callback) {
+        if (address.address === 'gone@example.org') return callback(new Error('550 No such user'));
+        return callback();
+      },
       onData(stream, session, callback) {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
@@ -110,6 +114,15 @@ describe('approval channel: e-mail through a real SMTP server', function () {
       assert.match(await response.text(), /confirm page for \/soar\/approval\/tok-bo-/);
     }
     assert.deepEqual(pageHits, ['GET /soar/approval/tok-bo-approve', 'GET /soar/approval/tok-bo-deny']);
+  });
+
+  it('a refused recipient fails the notice but reports the mails that did go out', async () => {
+    const before = received.length;
+    const error = (await channel.notify(notice({ approvers: ['email:ana@example.org', 'email:gone@example.org'] })).then(() => undefined, (e: unknown) => e)) as Error & { body?: { sent: { data: { to: string } }[] } };
+    assert.ok(error, 'rejected');
+    assert.match(error.message, /1 of 2 mails not sent \(gone@example\.org: .*550/);
+    assert.deepEqual(error.body?.sent.map((r) => r.data.to), ['ana@example.org']);
+    assert.equal(received.length, before + 1);
   });
 
   it('a refused login is an AUTH error without the password', async () => {

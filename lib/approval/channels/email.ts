@@ -95,7 +95,8 @@ export class EmailChannel implements ApprovalChannel {
     }
     if (failures.length) {
       const auth = failures.some((f) => /auth|535|534/i.test(f));
-      throw new ProviderError({ provider: this.context.name || "email", code: auth ? "AUTH" : "NETWORK", message: `${this.context.name || "email"}: ${failures.length} of ${addresses.length} mails not sent (${failures.join("; ")})`, retryable: !auth });
+      // body.sent: the mails that did go out, so a retry can skip those approvers instead of mailing them twice.
+      throw new ProviderError({ provider: this.context.name || "email", code: auth ? "AUTH" : "NETWORK", message: `${this.context.name || "email"}: ${failures.length} of ${addresses.length} mails not sent (${failures.join("; ")})`, retryable: !auth, body: { sent: refs } });
     }
     return refs;
   }
