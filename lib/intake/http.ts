@@ -70,7 +70,13 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
             const cutOff = setTimeout(() => req.socket?.destroy(), 5000);
             cutOff.unref();
             req.once("end", () => clearTimeout(cutOff));
-            if (err.status === 408) res.once("finish", () => req.socket?.destroy());
+            // A slow client: close our side once the answer is out, and drop the connection a moment
+            // later. Destroying at once resets a client still writing before it has read the 408.
+            if (err.status === 408)
+              res.once("finish", () => {
+                req.socket?.end();
+                setTimeout(() => req.socket?.destroy(), 1000).unref();
+              });
             return;
           }
           throw err;
