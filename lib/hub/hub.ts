@@ -12,6 +12,8 @@ import { AuditLog } from "../core/audit";
 import { FileStateStore } from "../core/file-store";
 import { GuardrailPolicy, type GuardrailPolicySpec } from "../core/guardrails";
 import { LeaseEngine } from "../core/leases";
+import { ApprovalEngine } from "../approval/engine";
+import { ApprovalLinks } from "../approval/links";
 import type { StateStore } from "../core/types";
 import { LeaseManager, type RepeatOffenderOptions } from "../firewall/leases";
 import type { FirewallProvider } from "../firewall/types";
@@ -49,6 +51,11 @@ export class Hub {
   private repeat?: RepeatOffenderOptions;
   private leaseStart?: NodeJS.Timeout;
   private readonly warningListeners = new Set<WarningListener>();
+  private approvalEngine?: ApprovalEngine;
+  private approvalLinks?: ApprovalLinks;
+  private approvalStart?: Promise<ApprovalEngine>;
+  /** Approvals sent on in this process (a redeploy runs an old and a new node: one sends). */
+  private readonly approvalsSent = new Set<string>();
 
   /**
    * Listen to problems that have no caller (the lease scheduler's); each node logs them itself.
@@ -85,6 +92,35 @@ export class Hub {
       warn: (message) => this.warn(message),
     });
     return this.leaseEngine;
+  }
+
+  /** The approval engine every soar-wait-approval node and action node of this hub shares (one per store). */
+  get approvals(): ApprovalEngine {
+    this.approvalEngine ??= new ApprovalEngine({ store: this.store, audit: this.audit, warn: (message) => this.warn(message) });
+    return this.approvalEngine;
+  }
+
+  /** Single-use approval page links on the hub's store. */
+  get links(): ApprovalLinks {
+    this.approvalLinks ??= new ApprovalLinks({ store: this.store, engine: this.approvals });
+    return this.approvalLinks;
+  }
+
+  /**
+   * The approval engine, started once (pending approvals get their timers back, overdue ones their
+   * timeout outcome). Nodes listen for `resolved` before calling this and sweep what was decided but
+   * not sent (see claimApprovalDelivery).
+   */
+  startApprovals(): Promise<ApprovalEngine> {
+    this.approvalStart ??= this.approvals.start().then(() => this.approvals);
+    return this.approvalStart;
+  }
+
+  /** True once per approval id in this process: the node that gets true sends the held message. */
+  claimApprovalDelivery(id: string): boolean {
+    if (this.approvalsSent.has(id)) return false;
+    this.approvalsSent.add(id);
+    return true;
   }
 
   /** The block family on the hub's engine. */
@@ -205,7 +241,7 @@ export class Hub {
     if (this.users > 0) return;
     Hub.open.delete(this.dir);
     clearTimeout(this.leaseStart);
-    const closed = (this.leaseEngine ? this.leaseEngine.stop() : Promise.resolve())
+    const closed = Promise.all([this.leaseEngine ? this.leaseEngine.stop() : undefined, this.approvalEngine?.stop()])
       .then(() => this.firewalls.close())
       .then(() => Promise.all([this.audit.close(), this.store.close()]))
       .then(() => undefined);
