@@ -103,7 +103,7 @@ describe("the editor in headless Chromium (e2e)", function () {
     });
     assert.ok(fit.buttonRight <= fit.sidebarRight && fit.buttonLeft >= fit.sidebarLeft, `release button inside the sidebar: ${JSON.stringify(fit)}`);
     assert.ok(fit.rowHeight < 4 * fit.line, `two lines per lease, not one word per line: ${JSON.stringify(fit)}`);
-    assert.match(await page.locator(".soar-sidebar h4").innerText(), /\(1 lease\)/);
+    assert.match(await page.locator(".soar-sidebar h4", { hasText: "Active leases" }).innerText(), /\(1 lease\)/);
     await row.locator("button.soar-release").click();
     await row.waitFor({ state: "detached", timeout: 15000 });
     assert.doesNotMatch(await (await fetch(blocklist)).text(), /198\.51\.100\.23/);
