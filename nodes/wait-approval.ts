@@ -53,15 +53,15 @@ const pageRoutes = new WeakMap<object, { users: number; handler: (req: unknown, 
 const allHubLinks = {
   async lookup(token: string): Promise<LinkLookup> {
     for (const hub of await Hub.all()) {
-      const found = await hub.links.lookup(token);
+      const found = await hub.approvalLinks.lookup(token);
       if (found.status !== "unknown") return found;
     }
     return { status: "unknown" };
   },
   async use(token: string, comment?: string) {
     for (const hub of await Hub.all()) {
-      const found = await hub.links.lookup(token);
-      if (found.status !== "unknown") return hub.links.use(token, comment);
+      const found = await hub.approvalLinks.lookup(token);
+      if (found.status !== "unknown") return hub.approvalLinks.use(token, comment);
     }
     return { lookup: { status: "unknown" } as LinkLookup };
   },
@@ -174,7 +174,7 @@ export = function (RED: NodeAPI): void {
     /** Log page links for the editor approvers only (never for e-mail or chat identities: their links are secrets sent to them). */
     const logLinks = async (record: ApprovalRecord, identities: string[]) => {
       if (!identities.length || !hubRef) return;
-      const links = await hubRef.links.mint(record, base, identities);
+      const links = await hubRef.approvalLinks.mint(record, base, identities);
       for (const link of links) RED.log.info(t("log.link", { title: record.summary.title, person: link.person, decision: link.decision, url: link.url }));
     };
 

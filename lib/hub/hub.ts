@@ -52,7 +52,7 @@ export class Hub {
   private leaseStart?: NodeJS.Timeout;
   private readonly warningListeners = new Set<WarningListener>();
   private approvalEngine?: ApprovalEngine;
-  private approvalLinks?: ApprovalLinks;
+  private linkStore?: ApprovalLinks;
   private approvalStart?: Promise<ApprovalEngine>;
   /** Approvals sent on in this process (a redeploy runs an old and a new node: one sends). */
   private readonly approvalsSent = new Set<string>();
@@ -101,9 +101,9 @@ export class Hub {
   }
 
   /** Single-use approval page links on the hub's store. */
-  get links(): ApprovalLinks {
-    this.approvalLinks ??= new ApprovalLinks({ store: this.store, engine: this.approvals });
-    return this.approvalLinks;
+  get approvalLinks(): ApprovalLinks {
+    this.linkStore ??= new ApprovalLinks({ store: this.store, engine: this.approvals });
+    return this.linkStore;
   }
 
   /**
