@@ -108,7 +108,10 @@ describe("soar-wait-approval node", function () {
   it("needs 2 of 2 through the sidebar, refuses a second vote and an unknown identity, then sends once on approved", async function () {
     await load({ quorum: 2 });
     const approved = collect("approved");
+    const statuses: string[] = [];
+    helper.getNode("wa1").on("call:status", (call: { args: [{ text?: string }] }) => statuses.push(String(call.args[0]?.text)));
     const a = await requestOne();
+    await until(() => statuses.includes("1 pending"), `the pending count in the status (${statuses.join(", ")})`);
     assert.equal(a.title, "brute force from 203.0.113.7");
     assert.equal(a.target, "203.0.113.7");
     assert.equal(a.quorum, 2);
@@ -134,6 +137,7 @@ describe("soar-wait-approval node", function () {
     assert.deepEqual(await pendingIds(), []);
     await sleep(100);
     assert.equal(approved.msgs.length, 1, "sent exactly once");
+    assert.equal(statuses[statuses.length - 1], "0 pending");
 
     const audit = readJsonLines(path.join(dir, "audit.jsonl")).map((r) => r.type);
     for (const type of ["approval.requested", "approval.vote", "approval.refused", "approval.decided"]) assert.ok(audit.includes(type), `${type} in ${audit.join(",")}`);
