@@ -23,8 +23,10 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_BODY_SHOWN = 2000;
 
 const USAGE = `usage:
-  soar audit verify [--file F]
-      Verify the hash chain of the audit log (default $SOAR_HOME/soar/audit.jsonl, SOAR_HOME defaults to .hub).
+  soar audit verify [--file F] [--key-file K] [--checkpoint C]
+      Verify the keyed chain of the audit log (default $SOAR_HOME/soar/audit.jsonl, SOAR_HOME defaults to .hub)
+      against its key (default audit.key next to the log) and its signed head checkpoint (default <log>.head).
+      Prints ok, or: broken at line N, truncated, key missing, checkpoint missing/invalid (exit 1).
   soar replay --url URL [--file F] [--id ID ...] [--since ISO] [--until ISO] [--token T] [--dry-run]
       POST the alerts of matching alert.received records to the intake as NDJSON (batches of ${REPLAY_BATCH}),
       with ?replay=1 so the intake skips dedup. The bearer token comes from --token or, better (not visible
@@ -49,22 +51,41 @@ function parseDate(option: string, value: string | undefined): Date | undefined 
 }
 
 async function auditVerify(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { file: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { file: { type: "string" }, "key-file": { type: "string" }, checkpoint: { type: "string" } },
+    strict: true,
+  });
   const file = values.file ? path.resolve(io.cwd, values.file) : defaultAuditFile(io);
+  const keyFile = values["key-file"] ? path.resolve(io.cwd, values["key-file"]) : undefined;
+  const checkpointFile = values.checkpoint ? path.resolve(io.cwd, values.checkpoint) : undefined;
   let result;
   try {
-    result = await verifyAudit(file);
+    result = await verifyAudit(file, { keyFile, checkpointFile });
   } catch (err) {
     io.err(`cannot read audit log ${file}: ${errorCode(err)}`);
     return 2;
   }
+  const unkeyed =
+    result.unkeyedUpTo === 0 ? "" : result.unkeyedUpTo >= result.records && !result.checkpoint ? "" : `; unkeyed up to line ${result.unkeyedUpTo} (written before the key)`;
   if (result.ok) {
-    io.out(`ok: ${result.records} records, chain intact`);
+    if (!result.checkpoint) {
+      io.out(`ok: ${result.records} records, chain intact; unkeyed (no audit key): corruption is detected, rewriting is not`);
+    } else {
+      io.out(`ok: ${result.records} records, chain intact up to the signed checkpoint (seq ${result.checkpoint.seq})${unkeyed}`);
+    }
     return 0;
   }
   const broken = result.firstBroken!;
   const where = broken.seq === undefined ? `line ${broken.line}` : `line ${broken.line} (seq ${broken.seq})`;
-  io.out(`broken at ${where}: ${broken.reason}`);
+  const label: Record<string, string> = {
+    broken: `broken at ${where}`,
+    truncated: `truncated at ${where}`,
+    "key-missing": "key missing",
+    "checkpoint-missing": "checkpoint missing",
+    "checkpoint-invalid": "checkpoint invalid",
+  };
+  io.out(`${label[result.status]}: ${broken.reason} (${result.records} records verified${unkeyed})`);
   return 1;
 }
 

@@ -103,6 +103,7 @@ export = function (RED: NodeAPI): void {
       rejections?.record({ status, reason, remote, method });
       showCounts();
     };
+    let stopWatchingAudit: (() => void) | undefined;
 
     // Status goes to every open editor; under load update it a few times a second, not per batch.
     let statusTimer: NodeJS.Timeout | undefined;
@@ -226,6 +227,17 @@ export = function (RED: NodeAPI): void {
 
       ready = acquireHub(RED, config.hub).then(async (h) => {
         hub = h;
+        // A full disk fails every request until the writer's background probe succeeds: log the
+        // change of state once each way, not once per refused request.
+        stopWatchingAudit = h.audit.onStateChange((state, cause) => {
+          if (state === "failing") {
+            node.error(t("errors.record-failing", { message: escapeControl(cause?.message ?? "") }));
+            node.status({ fill: "red", shape: "ring", text: "soar-alert-intake.status.hub-failed" });
+          } else {
+            node.log(t("errors.record-recovered"));
+            renderCounts();
+          }
+        });
         owner = `${h.dir}|${node.id}`;
         const p = new IntakePipeline(h.audit, h.store, { ...options, trackInflight: Boolean(tracker) });
         p.onStoreError = (err) => node.warn(t("errors.inflight", { message: escapeControl(err.message) }));
@@ -266,7 +278,9 @@ export = function (RED: NodeAPI): void {
                   showCounts();
                 },
                 onRejected: (status, reason, remote) => record(status, reason, remote),
-                onFailure: (err) => node.error(t("errors.record", { message: escapeControl(err.message) })),
+                onFailure: (err) => {
+                  if (hub?.audit.state !== "failing") node.error(t("errors.record", { message: escapeControl(err.message) }));
+                },
               });
               return httpHandler(req as never, res as never);
             },
@@ -338,6 +352,7 @@ export = function (RED: NodeAPI): void {
       }
       if (routePath && ownsPath) paths.release(routePath, node.id);
       clearTimeout(statusTimer);
+      stopWatchingAudit?.();
       node.status({});
       ready
         .catch(() => undefined)

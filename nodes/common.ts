@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from "node:events";
 import type { Node } from "node-red";
+import type { EdrProvider } from "../lib/edr/types";
 import type { Hub } from "../lib/hub/hub";
 import type { IntelProvider } from "../lib/intel/types";
 
@@ -40,5 +41,19 @@ export interface FirewallConfigNode extends Node<FirewallCredentials> {
   hub?: Hub;
   ready: Promise<void>;
   /** "drift" events from scheduled reconciliation, for the block nodes using this firewall. */
+  events: EventEmitter;
+}
+
+/** A soar-edr config node as the isolate host node sees it. */
+export interface EdrConfigNode extends Node<Record<string, string>> {
+  /** The provider name isolations use: this node's id (stable when the node is renamed). */
+  providerName: string;
+  label: string;
+  kind: string;
+  hub?: Hub;
+  provider?: EdrProvider;
+  /** Resolves once registered with the hub; rejects when the EDR could not be set up. */
+  ready: Promise<void>;
+  /** "drift" events from scheduled reconciliation, for the isolate nodes using this EDR. */
   events: EventEmitter;
 }

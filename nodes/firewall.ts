@@ -9,7 +9,7 @@ import { blocklistHandler, type PublishedBlocklist } from "../lib/firewall/block
 import type { Drift } from "../lib/firewall/leases";
 import { editorView, isCredential } from "../lib/providers/descriptor";
 import { createFirewall, firewallDescriptor, firewallDescriptors } from "../lib/firewall/registry";
-import { acquireHub, type FirewallConfigNode, type FirewallCredentials } from "./common";
+import { hubLifecycle, translator, type FirewallConfigNode, type FirewallCredentials } from "./common";
 
 interface FirewallDef extends NodeDef {
   hub: string;
@@ -39,7 +39,7 @@ function firewallCredentials(): Record<string, { type: "password" }> {
 }
 
 export = function (RED: NodeAPI): void {
-  const t = (key: string, subs?: Record<string, string | number>) => RED._(`soar-firewall.${key}`, subs);
+  const t = translator(RED, "soar-firewall");
 
   function ensureBlocklistRoute(): void {
     if (blocklistRouteApp === RED.httpNode) return;
@@ -72,57 +72,67 @@ export = function (RED: NodeAPI): void {
     let publishedAs: string | undefined;
     let providerClose: (() => Promise<void>) | undefined;
 
-    node.ready = acquireHub(RED, config.hub).then(async (hub) => {
-      node.hub = hub;
-      stopWarnings = hub.addWarningListener((message) => node.warn(message));
-      const built = createFirewall({ ...config, ...creds, kind, name: node.providerName, store: hub.store });
-      providerClose = built.provider.close?.bind(built.provider);
-      if (built.blocklist) {
-        const listName = config.listName?.trim() || "soar";
-        const other = publishedLists.get(listName);
-        if (other && other.owner !== node.id) {
-          // Two nodes on one name would serve each other's list, and closing one would remove the other's.
-          node.status({ fill: "red", shape: "ring", text: t("status.duplicateList", { list: listName }) });
-          throw new Error(t("errors.duplicateList", { list: listName, other: `${other.label} (${other.owner})` }));
+    let keptByHub = false;
+    const lc = hubLifecycle(RED, node, {
+      namespace: "soar-firewall",
+      hub: config.hub,
+      showStatus: false,
+      setup: async (hub) => {
+        try {
+          node.hub = hub;
+          stopWarnings = hub.addWarningListener((message) => node.warn(message));
+          const built = createFirewall({ ...config, ...creds, kind, name: node.providerName, store: hub.store });
+          providerClose = built.provider.close?.bind(built.provider);
+          if (built.blocklist) {
+            const listName = config.listName?.trim() || "soar";
+            const other = publishedLists.get(listName);
+            if (other && other.owner !== node.id) {
+              // Two nodes on one name would serve each other's list, and closing one would remove the other's.
+              node.status({ fill: "red", shape: "ring", text: t("status.duplicateList", { list: listName }) });
+              throw new Error(t("errors.duplicateList", { list: listName, other: `${other.label} (${other.owner})` }));
+            }
+            ensureBlocklistRoute();
+            publishedAs = listName;
+            publishedLists.set(listName, { list: built.blocklist, token: creds.listToken || undefined, owner: node.id, label: node.label });
+          }
+          unregister = hub.registerFirewall(node.providerName, built.provider, {
+            label: node.label,
+            kind,
+            // Non-secret settings only: a removed firewall's leases stay releasable (lib/hub/firewalls.ts).
+            settings: nonSecretSettings(kind, config),
+          });
+          // Set up now (create the nft table, load the published list, check the alias) so a problem shows
+          // at deploy; blocks retry the setup themselves, so a firewall that is down now is not fatal.
+          built.provider.ensureReady().catch((err: Error) => node.warn(t("errors.setup", { message: err.message })));
+          const minutes = Number(config.reconcileMinutes);
+          if (Number.isFinite(minutes) && minutes > 0) {
+            cancelReconcile = hub.leases.reconcileEvery(node.providerName, minutes * 60_000, (result: Drift | Error) => {
+              if (result instanceof Error) node.warn(t("errors.reconcile", { message: result.message }));
+              else if (result.missing.length || result.extra.length || result.expiredButPresent.length) events.emit("drift", result);
+            });
+          }
+          return hub;
+        } catch (err) {
+          // Not set up: nothing of it stays with the hub, which the lifecycle releases now.
+          stopWarnings?.();
+          node.hub = undefined;
+          await providerClose?.().catch(() => undefined);
+          throw err;
         }
-        ensureBlocklistRoute();
-        publishedAs = listName;
-        publishedLists.set(listName, { list: built.blocklist, token: creds.listToken || undefined, owner: node.id, label: node.label });
-      }
-      unregister = hub.registerFirewall(node.providerName, built.provider, {
-        label: node.label,
-        kind,
-        // Non-secret settings only: a removed firewall's leases stay releasable (lib/hub/firewalls.ts).
-        settings: nonSecretSettings(kind, config),
-      });
-      // Set up now (create the nft table, load the published list, check the alias) so a problem shows
-      // at deploy; blocks retry the setup themselves, so a firewall that is down now is not fatal.
-      built.provider.ensureReady().catch((err: Error) => node.warn(t("errors.setup", { message: err.message })));
-      const minutes = Number(config.reconcileMinutes);
-      if (Number.isFinite(minutes) && minutes > 0) {
-        cancelReconcile = hub.leases.reconcileEvery(node.providerName, minutes * 60_000, (result: Drift | Error) => {
-          if (result instanceof Error) node.warn(t("errors.reconcile", { message: result.message }));
-          else if (result.missing.length || result.extra.length || result.expiredButPresent.length) events.emit("drift", result);
-        });
-      }
-    });
-    node.ready.catch((err: Error) => node.error(t("errors.setup", { message: err.message })));
-
-    node.on("close", (removed: boolean, done: () => void) => {
-      cancelReconcile?.();
+      },
+      failedMessage: (err) => t("errors.setup", { message: err.message }),
       // A deleted firewall's provider stays with the hub for its leases (the hub closes it later).
-      const keptByHub = Boolean(removed && unregister);
-      unregister?.(Boolean(removed));
+      teardown: (_hub, removed) => (removed && keptByHub ? undefined : providerClose?.()),
+    });
+    node.ready = lc.ready.then(() => undefined);
+    node.ready.catch(() => undefined); // reported by the lifecycle; block nodes awaiting it see the rejection
+    lc.onClose((removed) => {
+      cancelReconcile?.();
+      keptByHub = Boolean(unregister);
+      unregister?.(removed);
       stopWarnings?.();
       if (publishedAs && publishedLists.get(publishedAs)?.owner === node.id) publishedLists.delete(publishedAs);
-      const hub = node.hub;
       node.hub = undefined;
-      node.ready
-        .catch(() => undefined)
-        .then(() => (keptByHub ? undefined : providerClose?.()))
-        .then(() => hub?.release())
-        .catch((err: Error) => node.warn(err.message))
-        .finally(done);
     });
   }
 

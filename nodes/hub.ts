@@ -61,7 +61,7 @@ export = function (RED: NodeAPI): void {
   }
   RED.nodes.registerType("soar-hub", SoarHubNode);
 
-  // The editor's SOAR sidebar: active leases of every open hub, and releasing one.
+  // The editor's SOAR sidebar: active leases (blocks) of every open hub, and releasing one.
   type Req = { body?: Record<string, unknown>; user?: { username?: string } };
   type Res = { json(v: unknown): void; status(code: number): Res };
   const admin = RED.httpAdmin as unknown as { get(p: string, ...h: unknown[]): void; post(p: string, ...h: unknown[]): void };
@@ -148,6 +148,46 @@ export = function (RED: NodeAPI): void {
       // An orphaned lease (its firewall removed, settings needing credentials) is a conflict, not a gateway error.
       const failedStatus = outcome.status === "failed" && outcome.code === "NOT_FOUND" && (state === "orphaned" || state === "unknown") ? 409 : 502;
       res.status(outcome.status === "failed" ? failedStatus : outcome.status === "not-found" ? 404 : 200).json(outcome);
+    })().catch((err: Error) => res.status(500).json({ error: err.message }));
+  });
+
+  // Isolated hosts of every open hub (and releases still being followed), and releasing one.
+  admin.get("/soar/isolations", RED.auth.needsPermission("soar-hub.read"), (_req: Req, res: Res) => {
+    void (async () => {
+      const out = [];
+      const hubs = await Hub.all();
+      for (const hub of hubs) {
+        for (const isolation of await hub.isolations.list()) {
+          const state = await hub.edrState(isolation.provider);
+          const providerLabel = hub.edrs.label(isolation.provider) ?? isolation.providerLabel ?? isolation.provider;
+          out.push({ ...isolation, hub: hub.dir, providerLabel, providerState: state, orphaned: state === "orphaned" || state === "unknown" ? `${providerLabel} is not deployed` : undefined });
+        }
+        for (const release of await hub.isolations.pendingReleases()) {
+          out.push({ ...release.lease, state: "pending-release", hub: hub.dir, providerLabel: hub.edrs.label(release.lease.provider) ?? release.lease.provider, releasing: true });
+        }
+      }
+      res.json({ isolations: out, simulate: hubs.some((h) => h.simulate) });
+    })().catch((err: Error) => res.status(500).json({ error: err.message }));
+  });
+  admin.post("/soar/isolations/release", RED.auth.needsPermission("soar-hub.write"), (req: Req, res: Res) => {
+    void (async () => {
+      const target = String(req.body?.target ?? "");
+      const provider = String(req.body?.provider ?? "");
+      const wanted = typeof req.body?.hub === "string" ? req.body.hub : "";
+      if (!wanted || !target || !provider) {
+        res.status(400).json({ error: "target, provider and hub are needed" });
+        return;
+      }
+      const hub = (await Hub.all()).find((h) => h.dir === wanted);
+      if (!hub) {
+        res.status(404).json({ error: `no open hub for the folder ${wanted.slice(0, 200)}` });
+        return;
+      }
+      const state = await hub.edrState(provider);
+      const by = req.user?.username ? `editor:${req.user.username}` : "editor";
+      const outcome = await hub.isolations.release({ target, provider, by, reason: "released in the editor" });
+      const failedStatus = outcome.status === "failed" && outcome.code === "NOT_FOUND" && (state === "orphaned" || state === "unknown") ? 409 : 502;
+      res.status(outcome.status === "failed" ? failedStatus : outcome.status === "refused" ? 400 : outcome.status === "not-isolated" ? 404 : 200).json(outcome);
     })().catch((err: Error) => res.status(500).json({ error: err.message }));
   });
 };

@@ -7,7 +7,7 @@ import type { NodeAPI, NodeDef } from "node-red";
 import { editorView, isCredential } from "../lib/providers/descriptor";
 import { createIntelProvider, intelDescriptor, intelDescriptors } from "../lib/intel/registry";
 import type { IntelProvider } from "../lib/intel/types";
-import { userDir, type IntelSourceNode } from "./common";
+import { lifecycle, userDir, type IntelSourceNode } from "./common";
 
 interface IntelSourceDef extends NodeDef {
   kind: string;
@@ -54,12 +54,16 @@ export = function (RED: NodeAPI): void {
       return provider;
     };
 
-    node.on("close", (_removed: boolean, done: () => void) => {
-      const p = provider;
-      provider = undefined;
-      Promise.resolve(p?.close?.())
-        .catch((err: Error) => node.warn(err.message))
-        .finally(done);
+    // Nothing to acquire (the provider is made on first use); the lifecycle closes it with (removed, done).
+    lifecycle<void>(node, {
+      namespace: "soar-intel-source",
+      showStatus: false,
+      acquire: async () => undefined,
+      release: async () => {
+        const p = provider;
+        provider = undefined;
+        await p?.close?.();
+      },
     });
   }
 

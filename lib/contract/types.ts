@@ -22,11 +22,17 @@ export type AllowedBy = 'verdict' | 'approval' | 'off';
 
 /** One record of msg.actions (schema/soar-actions.schema.json), from the action nodes. */
 export interface ActionRecord {
-  kind: 'block' | 'unblock';
+  kind: 'block' | 'unblock' | 'isolate' | 'release';
   target: string;
-  /** The firewall's label. */
+  /** The firewall's or EDR's label. */
   provider: string;
-  status: 'blocked' | 'extended' | 'simulated' | 'unblocked' | 'refused' | 'not-found' | 'failed';
+  status: 'blocked' | 'extended' | 'simulated' | 'unblocked' | 'refused' | 'not-found' | 'failed' | 'isolated' | 'released' | 'already-isolated' | 'not-isolated' | 'pending';
+  /** Isolations: the host's state after the action. */
+  state?: 'isolated' | 'pending-isolate' | 'normal' | 'pending-release' | 'unknown';
+  /** Isolations: the device the target resolved to. */
+  device?: { id: string; name?: string };
+  /** Isolations: a pending action that finished after the message went on. */
+  finishedLater?: boolean;
   simulated: boolean;
   lease?: { target: string; provider: string } & Record<string, unknown>;
   /** Why it was refused. */

@@ -138,6 +138,8 @@ export class FileStateStore implements StateStore {
   private compacting: Promise<void> | undefined;
   private lastCompactionError: Error | undefined;
   private failure: Error | undefined;
+  private recovering = false;
+  private recoveryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -225,6 +227,7 @@ export class FileStateStore implements StateStore {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    clearTimeout(this.recoveryTimer);
     if (this.compacting) await this.compacting.catch(() => undefined);
     await this.journal.close();
     await this.lock.release();
@@ -346,13 +349,47 @@ export class FileStateStore implements StateStore {
     if (keys.size === 0) this.data.delete(ns);
   }
 
+  /** A journal file, watched so the store recovers once a failed journal takes writes again. */
+  private openJournal(gen: number): GroupCommitFile {
+    const journal = new GroupCommitFile(this.journalPath(gen), { fsync: this.fsync });
+    journal.onStateChange((state) => {
+      if (state === "ok" && journal === this.journal) this.recover();
+    });
+    return journal;
+  }
+
+  /**
+   * After a failed journal write memory may hold changes the disk lacks. Once the journal takes
+   * writes again, a compaction writes all of memory to a snapshot and writes are accepted again
+   * (so a change whose write was refused may still take effect: its outcome was unknown).
+   */
+  private recover(): void {
+    if (!this.failure || this.closed || this.recovering) return;
+    const failure = this.failure;
+    this.failure = undefined; // compact() refuses while failing
+    this.recovering = true;
+    this.compact().then(
+      () => {
+        this.recovering = false;
+      },
+      (err: Error) => {
+        this.recovering = false;
+        this.failure ??= err ?? failure;
+        if (this.closed) return;
+        this.recoveryTimer = setTimeout(() => this.recover(), 5000);
+        this.recoveryTimer.unref();
+      },
+    );
+  }
+
   /** Append one op to the journal; the memory change was already made by the caller. */
   private record(line: string): Promise<void> {
     const written = this.journal.append(line);
     this.journalBytes += Buffer.byteLength(line) + 1;
     this.maybeCompact();
     return written.catch((err: Error) => {
-      // Memory may now hold changes that are not on disk: stop taking writes; reopening reloads the truth.
+      // Memory may now hold changes that are not on disk: stop taking writes until recover() has
+      // written a snapshot of memory (or a reopen reloads the truth).
       this.failure ??= err;
       throw err;
     });
@@ -433,7 +470,7 @@ export class FileStateStore implements StateStore {
     }
     this.journalGen = generations.length > 0 ? generations[generations.length - 1] : baseGen;
     this.journalBytes = journalBytes;
-    this.journal = new GroupCommitFile(this.journalPath(this.journalGen), { fsync: this.fsync });
+    this.journal = this.openJournal(this.journalGen);
   }
 
   private async loadSnapshot(file: string, now: number): Promise<number> {
@@ -487,7 +524,7 @@ export class FileStateStore implements StateStore {
     const newGen = this.journalGen + 1;
     // Switch first, synchronously with the capture below, so the snapshot holds exactly the ops
     // in generations < newGen and every later op lands in newGen.
-    this.journal = new GroupCommitFile(this.journalPath(newGen), { fsync: this.fsync });
+    this.journal = this.openJournal(newGen);
     this.journalGen = newGen;
     this.journalBytes = 0;
     const now = this.now();

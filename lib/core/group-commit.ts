@@ -28,7 +28,18 @@ export interface GroupCommitOptions {
   fsync?: boolean;
   /** Upper bound of one batch in characters; a single larger append still goes out alone. */
   maxBatchChars?: number;
+  /**
+   * Runs after a batch is durable and before its appends resolve, with the tag of the batch's last
+   * tagged append (the audit log writes its signed head checkpoint here). A throw fails the batch.
+   */
+  onDurable?: (lastTag: unknown) => Promise<void>;
+  /** After a failed write, probe again after this long, doubling up to probeMaxMs (defaults 200 / 5000). */
+  probeInitialMs?: number;
+  probeMaxMs?: number;
 }
+
+/** "failing" from a failed write until a probe shows the disk takes writes again. */
+export type WriterState = "ok" | "failing";
 
 export interface GroupCommitStats {
   /** Completed write(+fdatasync) rounds. */
@@ -44,6 +55,7 @@ export interface GroupCommitStats {
 interface QueuedAppend {
   text: string;
   lineCount: number;
+  tag?: unknown;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -61,14 +73,38 @@ export class GroupCommitFile {
   private closed = false;
   private failure: Error | undefined;
   private counters = { batches: 0, linesWritten: 0, bytesWritten: 0, largestBatchLines: 0 };
+  private readonly onDurable: ((lastTag: unknown) => Promise<void>) | undefined;
+  private readonly probeInitialMs: number;
+  private readonly probeMaxMs: number;
+  /** File size covered by acknowledged batches: a failed batch's partial bytes are cut back to it. */
+  private durableSize: number;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeDelayMs = 0;
+  private probeBytes = 4096;
+  private readonly listeners = new Set<(state: WriterState, cause?: Error) => void>();
 
   constructor(filePath: string, options: GroupCommitOptions = {}) {
     this.path = filePath;
     this.fsyncEnabled = options.fsync ?? true;
     this.maxBatchChars = Math.max(1, options.maxBatchChars ?? DEFAULT_MAX_BATCH_CHARS);
+    this.onDurable = options.onDurable;
+    this.probeInitialMs = Math.max(1, options.probeInitialMs ?? 200);
+    this.probeMaxMs = Math.max(this.probeInitialMs, options.probeMaxMs ?? 5000);
     fs.mkdirSync(path.dirname(filePath), { recursive: true, mode: 0o700 });
     const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT;
     this.fd = fs.openSync(filePath, flags, 0o600);
+    this.durableSize = fs.fstatSync(this.fd).size;
+  }
+
+  /** "failing" while appends are refused after a failed write; probes bring it back to "ok". */
+  get state(): WriterState {
+    return this.failure ? "failing" : "ok";
+  }
+
+  /** Called once per state change (not per refused append). Returns the unsubscribe function. */
+  onStateChange(listener: (state: WriterState, cause?: Error) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Lines appended but not yet durable: the back-pressure signal callers can watch. */
@@ -80,7 +116,7 @@ export class GroupCommitFile {
     return { ...this.counters, pending: this.pending };
   }
 
-  /** The error that stopped this file, if any. After it every append rejects. */
+  /** The error that stopped this file while it is failing (every append rejects until a probe succeeds). */
   get failed(): Error | undefined {
     return this.failure;
   }
@@ -89,7 +125,7 @@ export class GroupCommitFile {
    * Append one line or several lines (written together, in the same batch). Lines must not contain
    * a newline; one is added to each. Resolves when the lines are on disk.
    */
-  append(lines: string | string[]): Promise<void> {
+  append(lines: string | string[], tag?: unknown): Promise<void> {
     const list = typeof lines === "string" ? [lines] : lines;
     for (const line of list) {
       if (typeof line !== "string") return Promise.reject(new TypeError("GroupCommitFile.append takes strings"));
@@ -99,7 +135,7 @@ export class GroupCommitFile {
     if (this.failure) return Promise.reject(this.refusal());
     const text = list.length === 0 ? "" : list.join("\n") + "\n";
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ text, lineCount: list.length, resolve, reject });
+      this.queue.push({ text, lineCount: list.length, tag, resolve, reject });
       this.queuedLines += list.length;
       this.scheduleDrain();
     });
@@ -120,6 +156,8 @@ export class GroupCommitFile {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true; // refuse new appends; what is already queued still goes out
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     try {
       await this.flush();
     } catch {
@@ -131,7 +169,7 @@ export class GroupCommitFile {
   }
 
   private refusal(): Error {
-    const err = new Error(`${this.path}: not written because an earlier write failed (${this.failure?.message}); reopen to continue`);
+    const err = new Error(`${this.path}: not written because an earlier write failed (${this.failure?.message}); retrying in the background`);
     (err as Error & { cause?: unknown }).cause = this.failure;
     return err;
   }
@@ -157,15 +195,23 @@ export class GroupCommitFile {
         this.queuedLines -= lineCount;
         this.inFlightLines = lineCount;
         const text = batch.length === 1 ? batch[0].text : batch.map((entry) => entry.text).join("");
+        let written = 0;
         try {
           if (text.length > 0) {
             const bytes = await this.writeFully(Buffer.from(text, "utf8"));
             if (this.fsyncEnabled) await this.datasync();
+            written = bytes;
             this.counters.batches += 1;
             this.counters.linesWritten += lineCount;
             this.counters.bytesWritten += bytes;
             this.counters.largestBatchLines = Math.max(this.counters.largestBatchLines, lineCount);
           }
+          if (this.onDurable) {
+            let tag: unknown;
+            for (const entry of batch) if (entry.tag !== undefined) tag = entry.tag;
+            if (tag !== undefined) await this.onDurable(tag);
+          }
+          this.durableSize += written;
         } catch (err) {
           this.inFlightLines = 0;
           this.fail(err as Error, batch);
@@ -194,17 +240,64 @@ export class GroupCommitFile {
   /**
    * A failed write or fsync leaves the file's tail in an unknown state (and after a failed fsync the
    * page cache cannot be trusted), so the file stops: the failing batch and everything queued behind
-   * it reject, and so does every later append. The owner reopens, which repairs the tail.
+   * it reject, and so does every append until a probe (with backoff) finds the file writable again.
    */
   private fail(cause: Error, batch: QueuedAppend[]): void {
     const code = (cause as NodeJS.ErrnoException).code;
     this.failure = new Error(`write to ${this.path} failed: ${code ?? cause.message}`);
     (this.failure as Error & { cause?: unknown }).cause = cause;
+    this.probeBytes = Math.max(4096, batch.reduce((sum, entry) => sum + Buffer.byteLength(entry.text), 0));
     for (const entry of batch) entry.reject(this.failure);
     const queued = this.queue;
     this.queue = [];
     this.queuedLines = 0;
     for (const entry of queued) entry.reject(this.refusal());
+    this.probeDelayMs = this.probeInitialMs;
+    this.scheduleProbe();
+    this.notify("failing", this.failure);
+  }
+
+  private notify(state: WriterState, cause?: Error): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(state, cause);
+      } catch {
+        // A listener's bug must not stop the writer.
+      }
+    }
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      void this.probe();
+    }, this.probeDelayMs);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.closed || !this.failure) return;
+    // Probe the file itself (no scratch file elsewhere): cut it back to its acknowledged end, write
+    // and sync as many bytes as the failed batch, cut them off again. A crash in between leaves
+    // zero bytes at the end, which opening cuts off like any torn tail.
+    try {
+      const fd = this.requireFd();
+      const truncate = () => new Promise<void>((resolve, reject) => fs.ftruncate(fd, this.durableSize, (err) => (err ? reject(err) : resolve())));
+      await truncate();
+      await this.writeFully(Buffer.alloc(this.probeBytes));
+      await this.datasync();
+      await truncate();
+      await this.datasync();
+    } catch {
+      if (this.closed) return;
+      this.probeDelayMs = Math.min(this.probeMaxMs, this.probeDelayMs * 2);
+      this.scheduleProbe();
+      return;
+    }
+    if (this.closed) return;
+    this.failure = undefined;
+    this.notify("ok");
   }
 
   private async writeFully(buffer: Buffer): Promise<number> {

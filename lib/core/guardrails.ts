@@ -4,7 +4,8 @@
  * - protected address ranges: defaults (loopback, link-local, private, multicast, ...), the hub's own
  *   addresses, configured gateways / DNS servers and configured CIDRs. A target CIDR is refused when it
  *   OVERLAPS any of them (so 10.0.0.0/8 or 0.0.0.0/0 are refused, not only single private addresses);
- * - protected host names (for isolation by name);
+ * - protected hosts (for isolation): names, glob patterns ("*.corp.example", "dc-*") and addresses; the
+ *   hub's own host name, addresses and default gateways are always protected;
  * - a cap of actions per hour and provider (sliding window).
  *
  * Everything is compared in one space: IPv6, with IPv4 ranges mapped into ::ffff:0:0/96. That way an
@@ -15,6 +16,7 @@
  * silently dropped (the user believes it protects something): the policy then refuses EVERY action,
  * naming the bad entries, until the configuration is fixed. Fail closed.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as ipaddr from 'ipaddr.js';
 
@@ -38,11 +40,19 @@ export interface GuardrailDeps {
   /** Read again at the moment of each check (at most every ownAddressCacheMs): addresses change after start. */
   ownAddresses?: () => string[];
   ownHostname?: () => string;
+  /** The machine's default gateways (read from /proc/net/route and /proc/net/ipv6_route by default). */
+  ownGateways?: () => string[];
   /** How long one reading of the machine's own addresses and host name is used. Default 1000 ms. */
   ownAddressCacheMs?: number;
 }
 
 const DEFAULT_OWN_CACHE_MS = 1000;
+
+/**
+ * Default ranges an isolation target may be in: hosts worth isolating live in the internal networks
+ * the defaults protect from blocking. Loopback, link-local, multicast and the like stay refused.
+ */
+const INTERNAL_NETWORK_DEFAULTS = new Set(['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']);
 
 export type AddressCheck = { allowed: true; normalised: string } | { allowed: false; reason: string };
 
@@ -185,6 +195,8 @@ interface ProtectedRange {
   range: ParsedTarget;
   /** Where the rule comes from, shown in refusals: "default: private", "configured", "gateway", ... */
   source: string;
+  /** A default that protects an internal network from blocks, not its hosts from isolation. */
+  internalNetwork?: boolean;
 }
 
 /** Host names compare case-insensitively and without a trailing dot. */
@@ -202,12 +214,14 @@ export class GuardrailPolicy {
   /** Exact names, and "*.suffix" patterns stored as ".suffix". */
   private readonly hostNames = new Map<string, string>();
   private readonly hostSuffixes = new Map<string, string>();
+  /** Other glob patterns ("dc-*", "web-??"): matched against the whole name and its first label. */
+  private readonly hostGlobs: { pattern: string; regex: RegExp }[] = [];
   private readonly configErrors: string[] = [];
   private readonly maxActionsPerHour: number;
   /** Grant times per provider, oldest first. */
   private slots = new Map<string, number[]>();
   /** The machine's own addresses and host name, as last read (DHCP, new interfaces and IPv6 privacy addresses change them). */
-  private readonly ownSource: { addresses: () => string[]; hostname: () => string; cacheMs: number } | undefined;
+  private readonly ownSource: { addresses: () => string[]; hostname: () => string; gateways: () => string[]; cacheMs: number } | undefined;
   private own: { at: number; ranges: ProtectedRange[]; hostname: string | undefined } | undefined;
 
   constructor(
@@ -217,13 +231,14 @@ export class GuardrailPolicy {
     this.now = deps.now ?? Date.now;
 
     if (spec.includeDefaults !== false) {
-      for (const cidr of DEFAULT_PROTECTED_CIDRS) this.addRange(cidr, `default: ${DEFAULT_LABELS[cidr]}`);
+      for (const cidr of DEFAULT_PROTECTED_CIDRS) this.addRange(cidr, `default: ${DEFAULT_LABELS[cidr]}`, INTERNAL_NETWORK_DEFAULTS.has(cidr));
     }
     if (spec.includeOwnAddresses !== false) {
       const cacheMs = deps.ownAddressCacheMs;
       this.ownSource = {
         addresses: deps.ownAddresses ?? interfaceAddresses,
         hostname: deps.ownHostname ?? (() => os.hostname()),
+        gateways: deps.ownGateways ?? defaultGateways,
         cacheMs: typeof cacheMs === 'number' && Number.isFinite(cacheMs) && cacheMs >= 0 ? cacheMs : DEFAULT_OWN_CACHE_MS,
       };
       this.ownNow();
@@ -263,6 +278,16 @@ export class GuardrailPolicy {
       const parsed = parseTarget(address);
       if (!('error' in parsed)) ranges.push({ range: parsed, source: 'own address' });
     }
+    let gateways: string[];
+    try {
+      gateways = this.ownSource.gateways();
+    } catch {
+      gateways = (this.own?.ranges ?? []).filter((r) => r.source === 'own gateway').map((r) => r.range.canonical);
+    }
+    for (const address of gateways) {
+      const parsed = parseTarget(address);
+      if (!('error' in parsed)) ranges.push({ range: parsed, source: 'own gateway' });
+    }
     let hostname: string | undefined;
     try {
       hostname = this.ownSource.hostname() || undefined;
@@ -273,10 +298,10 @@ export class GuardrailPolicy {
     return this.own;
   }
 
-  private addRange(entry: string, source: string): void {
+  private addRange(entry: string, source: string, internalNetwork = false): void {
     const parsed = parseTarget(entry);
     if ('error' in parsed) this.configErrors.push(`${source}: ${parsed.error}`);
-    else this.ranges.push({ range: parsed, source });
+    else this.ranges.push({ range: parsed, source, ...(internalNetwork ? { internalNetwork } : {}) });
   }
 
   private addHost(entry: string): void {
@@ -293,6 +318,10 @@ export class GuardrailPolicy {
     const name = normaliseHostName(entry);
     if (name.startsWith('*.') && HOST_NAME.test(name.slice(2))) {
       this.hostSuffixes.set(name.slice(1), entry.trim());
+    } else if (/[*?]/.test(name) && /[a-z0-9]/.test(name) && HOST_NAME.test(name.replace(/[*?]/g, 'x'))) {
+      // "*" is any run of characters within one label, "?" one character; never across a dot.
+      const source = name.replace(/[.-]/g, '\\$&').replace(/\*/g, '[a-z0-9_-]*').replace(/\?/g, '[a-z0-9_-]');
+      this.hostGlobs.push({ pattern: entry.trim(), regex: new RegExp(`^${source}$`) });
     } else if (HOST_NAME.test(name)) {
       this.hostNames.set(name, 'protected host');
     } else {
@@ -320,13 +349,31 @@ export class GuardrailPolicy {
     return { allowed: true, normalised: parsed.canonical };
   }
 
+  /**
+   * May the host with this address be isolated? Like checkAddress, but the default ranges of internal
+   * networks (private, carrier-grade NAT, unique local) do not protect their hosts: that is where the
+   * hosts to isolate are. Configured ranges, protected host addresses, gateways, DNS servers and the
+   * hub's own addresses and gateways do. A range (CIDR) is never a host.
+   */
+  checkHostAddress(address: string): AddressCheck {
+    const refusal = this.configRefusal();
+    if (refusal) return { allowed: false, reason: refusal };
+    const parsed = parseTarget(address);
+    if ('error' in parsed) return { allowed: false, reason: parsed.error };
+    if (parsed.prefixLength !== (parsed.family === 4 ? 32 : 128)) return { allowed: false, reason: `${parsed.canonical} is a range, not one host` };
+    for (const { range, source, internalNetwork } of [...this.ranges, ...this.ownNow().ranges]) {
+      if (!internalNetwork && overlaps(parsed, range)) return { allowed: false, reason: `${parsed.canonical} is in protected ${rangeText(range)} (${source})` };
+    }
+    return { allowed: true, normalised: parsed.canonical };
+  }
+
   /** May this host (by name or address) be isolated? */
   checkHost(name: string): { allowed: boolean; reason?: string } {
     const refusal = this.configRefusal();
     if (refusal) return { allowed: false, reason: refusal };
     if (typeof name !== 'string' || name.trim() === '') return { allowed: false, reason: 'empty host name' };
     if (!('error' in parseTarget(name))) {
-      const byAddress = this.checkAddress(name);
+      const byAddress = this.checkHostAddress(name);
       return byAddress.allowed ? { allowed: true } : { allowed: false, reason: byAddress.reason };
     }
     const normalised = normaliseHostName(name);
@@ -345,6 +392,13 @@ export class GuardrailPolicy {
       const pattern = this.hostSuffixes.get(normalised.slice(dot));
       if (pattern) return { allowed: false, reason: `${normalised} matches protected ${pattern} (protected host)` };
     }
+    const firstLabel = normalised.split('.')[0];
+    for (const { pattern, regex } of this.hostGlobs) {
+      if (regex.test(normalised) || regex.test(firstLabel)) return { allowed: false, reason: `${normalised} matches protected ${pattern} (protected host)` };
+    }
+    const own = this.ownNow().hostname;
+    // The hub by its short name when the alert names it fully, or the other way round.
+    if (own && own.split('.')[0] === firstLabel && (!own.includes('.') || !normalised.includes('.'))) return { allowed: false, reason: `${normalised} is protected (own host name)` };
     return { allowed: true };
   }
 
@@ -401,7 +455,12 @@ export class GuardrailPolicy {
       includeDefaults: this.spec.includeDefaults !== false,
       includeOwnAddresses: this.spec.includeOwnAddresses !== false,
       protectedRanges: [...this.ranges, ...this.ownNow().ranges].map(({ range, source }) => ({ cidr: rangeText(range), source })),
-      protectedHosts: [...this.hostNames.keys(), ...(this.ownNow().hostname ? [this.ownNow().hostname!] : []), ...[...this.hostSuffixes.keys()].map((suffix) => `*${suffix}`)],
+      protectedHosts: [
+        ...this.hostNames.keys(),
+        ...(this.ownNow().hostname ? [this.ownNow().hostname!] : []),
+        ...[...this.hostSuffixes.keys()].map((suffix) => `*${suffix}`),
+        ...this.hostGlobs.map((glob) => glob.pattern),
+      ],
       maxActionsPerHour: this.maxActionsPerHour,
       actionsLastHour: usage,
     };
@@ -411,6 +470,33 @@ export class GuardrailPolicy {
 /** A range as written in reasons: always with its prefix length, so "/32" shows it is a single host. */
 function rangeText(range: ParsedTarget): string {
   return range.canonical.includes('/') ? range.canonical : `${range.canonical}/${range.prefixLength}`;
+}
+
+/** Default gateways of this machine (Linux /proc; elsewhere none: configure them in the hub). */
+export function defaultGateways(): string[] {
+  const out: string[] = [];
+  try {
+    // Columns: Iface Destination Gateway Flags ...; hex, little-endian; destination 0 = default route.
+    for (const line of fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
+      const [, destination, gateway] = line.trim().split(/\s+/);
+      if (destination !== '00000000' || !gateway || gateway === '00000000') continue;
+      const n = Number.parseInt(gateway, 16);
+      out.push([n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.'));
+    }
+  } catch {
+    // not Linux, or /proc not mounted
+  }
+  try {
+    // Columns: dest prefixlen src srclen nexthop metric refcnt use flags iface; ::/0 = default route.
+    for (const line of fs.readFileSync('/proc/net/ipv6_route', 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[0] !== '0'.repeat(32) || f[1] !== '00' || /^0+$/.test(f[4])) continue;
+      out.push(f[4].match(/.{4}/g)!.join(':'));
+    }
+  } catch {
+    // no IPv6
+  }
+  return out;
 }
 
 function interfaceAddresses(): string[] {

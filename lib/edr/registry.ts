@@ -8,7 +8,7 @@ import type { BuiltEdr, EdrBuildContext, EdrDescriptor } from "./kit";
 
 export type { BuiltEdr } from "./kit";
 
-const ORDER = ["crowdstrike", "defender", "sentinelone", "wazuh"];
+const ORDER = ["crowdstrike", "defender", "sentinelone", "wazuh", "ssh-nftables"];
 
 let cached: EdrDescriptor[] | undefined;
 

@@ -2,7 +2,7 @@
  * The hub: what every SOAR node of one Node-RED instance shares — the audit log, the durable state
  * store, the guardrail policy, the simulation switch and the lease engine with its families. Node-RED-
  * free, so tests and the CLI can open it. This is the composition root: it sits above lib/core (which
- * knows no family) and wires the families (lib/firewall now, isolate hosts next) into one engine.
+ * knows no family) and wires the families (blocks in lib/firewall, isolations in lib/edr) into one engine.
  *
  * Several nodes (and several soar-hub config nodes pointing at the same folder) share one Hub per
  * folder: one audit writer keeps the hash chain linear, one store holds the lock on its files.
@@ -15,8 +15,11 @@ import { LeaseEngine } from "../core/leases";
 import { ApprovalEngine } from "../approval/engine";
 import { ApprovalLinks } from "../approval/links";
 import type { StateStore } from "../core/types";
+import { IsolationManager } from "../edr/leases";
+import type { EdrProvider } from "../edr/types";
 import { LeaseManager, type RepeatOffenderOptions } from "../firewall/leases";
 import type { FirewallProvider } from "../firewall/types";
+import { EdrDirectory, type EdrInfo, type EdrState } from "./edrs";
 import { FirewallDirectory, type FirewallInfo, type FirewallState } from "./firewalls";
 
 export interface HubOptions {
@@ -39,6 +42,7 @@ export class Hub {
     private users: number,
   ) {
     this.firewalls = new FirewallDirectory(store, (message) => this.warn(message));
+    this.edrs = new EdrDirectory(store, (message) => this.warn(message));
   }
 
   private simulateSwitch = false;
@@ -48,6 +52,9 @@ export class Hub {
   readonly firewalls: FirewallDirectory;
   private leaseEngine?: LeaseEngine;
   private leaseManager?: LeaseManager;
+  /** EDRs by provider name (the soar-edr config node's id), deployed or remembered. */
+  readonly edrs: EdrDirectory;
+  private isolationManager?: IsolationManager;
   private repeat?: RepeatOffenderOptions;
   private leaseStart?: NodeJS.Timeout;
   private readonly warningListeners = new Set<WarningListener>();
@@ -139,6 +146,70 @@ export class Hub {
     return this.leaseManager;
   }
 
+  /** The isolate family on the hub's engine. */
+  get isolations(): IsolationManager {
+    if (!this.isolationManager) {
+      this.isolationManager = new IsolationManager({
+        engine: this.engine,
+        store: this.store,
+        guardrails: () => this.guardrails,
+        providers: (name) => this.edrs.resolve(name),
+        labelOf: (name) => this.edrs.label(name),
+        missingReason: (name) => this.edrs.missingReason(name),
+        followOf: (name) => {
+          const follow = this.edrs.follow(name);
+          return follow?.timeoutMs && follow.pollMs ? { timeoutMs: follow.timeoutMs, pollMs: follow.pollMs } : undefined;
+        },
+      });
+    }
+    return this.isolationManager;
+  }
+
+  /**
+   * Make an EDR known to the lease scheduler and follow its stored pending actions again (after a
+   * restart or a redeploy); its label, kind and non-secret settings are kept in the store. Call the
+   * returned function on close (`removed` true when the node was deleted): its follows pause, and
+   * they resume when it registers again.
+   */
+  registerEdr(name: string, provider: EdrProvider, info: EdrInfo = {}): (removed?: boolean) => Promise<void> {
+    const unregister = this.edrs.register(name, provider, info);
+    const isolations = this.isolations;
+    this.scheduleLeaseStart();
+    void this.edrs
+      .load()
+      .then(() => isolations.resume(name))
+      .catch((err: Error) => this.warn(`pending actions of EDR "${info.label ?? name}" not resumed: ${err.message}`));
+    return async (removed = false) => {
+      await isolations.pause(name);
+      unregister(removed);
+    };
+  }
+
+  /** Whether an EDR is deployed, remembered or orphaned. */
+  async edrState(name: string): Promise<EdrState> {
+    await this.edrs.load();
+    return this.edrs.state(name);
+  }
+
+  /**
+   * Overdue leases are undone once the providers of a deploy have had a moment to register (config
+   * nodes start one after another), so the first registration schedules the start.
+   */
+  private scheduleLeaseStart(): void {
+    if (this.leaseStart) return;
+    this.leaseStart = setTimeout(() => {
+      void Promise.all([this.firewalls.load(), this.edrs.load()])
+        .then(() => {
+          // Both families are on the engine before it loads the leases.
+          void this.leases;
+          void this.isolations;
+          return this.engine.start();
+        })
+        .catch((err: Error) => this.warn(`lease scheduler could not start: ${err.message}`));
+    }, 1000);
+    this.leaseStart.unref();
+  }
+
   /**
    * Make a firewall known to the lease scheduler, and remember its label and non-secret settings in the
    * store (so its leases stay releasable if it is removed). Overdue leases are undone once the firewalls
@@ -149,15 +220,7 @@ export class Hub {
    */
   registerFirewall(name: string, provider: FirewallProvider, info: string | FirewallInfo = name): (removed?: boolean) => void {
     const unregister = this.firewalls.register(name, provider, typeof info === "string" ? { label: info } : info);
-    if (!this.leaseStart) {
-      this.leaseStart = setTimeout(() => {
-        void this.firewalls
-          .load()
-          .then(() => this.leases.start())
-          .catch((err: Error) => this.warn(`lease scheduler could not start: ${err.message}`));
-      }, 1000);
-      this.leaseStart.unref();
-    }
+    this.scheduleLeaseStart();
     return unregister;
   }
 
@@ -213,6 +276,7 @@ export class Hub {
         const hub = new Hub(dir, audit, store, 1);
         // Known before any lease is touched: a removed firewall's leases resolve through these records.
         await hub.firewalls.load();
+        await hub.edrs.load();
         return hub;
       } catch (err) {
         await store.close();
@@ -241,8 +305,9 @@ export class Hub {
     if (this.users > 0) return;
     Hub.open.delete(this.dir);
     clearTimeout(this.leaseStart);
-    const closed = Promise.all([this.leaseEngine ? this.leaseEngine.stop() : undefined, this.approvalEngine?.stop()])
-      .then(() => this.firewalls.close())
+    const closed = Promise.all([this.isolationManager ? this.isolationManager.stop() : undefined, this.approvalEngine?.stop()])
+      .then(() => (this.leaseEngine ? this.leaseEngine.stop() : undefined))
+      .then(() => Promise.all([this.firewalls.close(), this.edrs.close()]))
       .then(() => Promise.all([this.audit.close(), this.store.close()]))
       .then(() => undefined);
     Hub.closing.set(this.dir, closed.catch(() => undefined));

@@ -66,7 +66,10 @@
     if (shared.editorInstalled || !RED || !RED.events) return;
     shared.editorInstalled = true;
     RED.events.on("nodes:add", function (node) {
-      if (migrateEditorNode(node) && RED.editor && RED.editor.validateNode) RED.editor.validateNode(node);
+      if (!migrateEditorNode(node)) return;
+      // A migration may move config-node references (enrich IOC's sources): count the new users.
+      if (RED.nodes && RED.nodes.updateConfigNodeUsers) RED.nodes.updateConfigNodeUsers(node);
+      if (RED.editor && RED.editor.validateNode) RED.editor.validateNode(node);
     });
   }
 

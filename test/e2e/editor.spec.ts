@@ -56,7 +56,7 @@ describe("the editor in headless Chromium (e2e)", function () {
 
   it("shows every SOAR playbook node in the SOAR category", async function () {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
-    const playbookTypes = Object.keys(pkg["node-red"].nodes).filter((t) => !["soar-hub", "soar-intel-source", "soar-firewall"].includes(t));
+    const playbookTypes = Object.keys(pkg["node-red"].nodes).filter((t) => !["soar-hub", "soar-intel-source", "soar-firewall", "soar-edr", "soar-ticketing"].includes(t));
     for (const type of playbookTypes) {
       const node = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
       await node.waitFor({ timeout: 15000 });
@@ -104,6 +104,7 @@ describe("the editor in headless Chromium (e2e)", function () {
     assert.ok(fit.buttonRight <= fit.sidebarRight && fit.buttonLeft >= fit.sidebarLeft, `release button inside the sidebar: ${JSON.stringify(fit)}`);
     assert.ok(fit.rowHeight < 4 * fit.line, `two lines per lease, not one word per line: ${JSON.stringify(fit)}`);
     assert.match(await page.locator(".soar-sidebar h4", { hasText: "Active leases" }).innerText(), /\(1 lease\)/);
+    assert.match(await page.locator(".soar-sidebar h4", { hasText: "Isolated hosts" }).innerText(), /Isolated hosts \(0\)/);
     await row.locator("button.soar-release").click();
     await row.waitFor({ state: "detached", timeout: 15000 });
     assert.doesNotMatch(await (await fetch(blocklist)).text(), /198\.51\.100\.23/);
@@ -148,8 +149,45 @@ describe("the editor in headless Chromium (e2e)", function () {
     assert.ok(JSON.stringify(result.list).includes("Quickstart playbook"));
     const imported = result.nodes.filter((n: { type: string }) => n.type.startsWith("soar-"));
     assert.ok(imported.some((n: { type: string }) => n.type === "soar-alert-intake"));
-    assert.deepEqual(result.nodes.filter((n: { type: string; valid: boolean }) => n.type === "unknown" || n.valid === false), []);
+    assert.deepEqual(result.nodes.filter((n: { type: string }) => n.type === "unknown"), []);
+    // The hub already runs the quickstart, so the imported copy's intake shares its path: both intakes
+    // are flagged (two intakes on one path would shadow each other); nothing else may be invalid.
+    const invalid = result.nodes.filter((n: { valid: boolean }) => n.valid === false).map((n: { type: string }) => n.type);
+    assert.deepEqual(invalid, ["soar-alert-intake", "soar-alert-intake"]);
     await page.screenshot({ path: path.join(hub.home, "editor.png") });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("imports the isolate host example: the isolate node and its descriptor-driven EDR are known and valid", async function () {
+    const result = await page.evaluate(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const RED = (window as any).RED;
+      const flow = await (await fetch("library/examples/flows/node-red-contrib-soar/Isolate%20host")).json();
+      const imported = RED.view.importNodes(flow, { generateIds: true, addFlow: true });
+      const ours: { type: string; valid: boolean; id: string }[] = [];
+      // Inline callbacks only: a named function would need the bundler's __name helper in the page.
+      RED.nodes.eachNode((n: { type: string; valid: boolean; id: string }) => void (n.type === "soar-isolate-host" && ours.push({ type: n.type, valid: n.valid, id: n.id })));
+      RED.nodes.eachConfig((n: { type: string; valid: boolean; id: string }) => void (n.type === "soar-edr" && ours.push({ type: n.type, valid: n.valid, id: n.id })));
+      const kinds = (RED.settings.soarEdrKinds || []).map((k: { kind: string }) => k.kind);
+      return { ours, kinds, imported: Boolean(imported) };
+    });
+    assert.deepEqual(result.kinds.slice(0, 4), ["crowdstrike", "defender", "sentinelone", "wazuh"]);
+    assert.ok(result.ours.some((n: { type: string }) => n.type === "soar-isolate-host"), JSON.stringify(result.ours));
+    assert.ok(result.ours.some((n: { type: string }) => n.type === "soar-edr"), JSON.stringify(result.ours));
+    assert.deepEqual(result.ours.filter((n: { valid: boolean }) => n.valid === false), []);
+    // The EDR dialog: the shared kind form lists the kinds and shows only the chosen kind's fields.
+    const edrId = result.ours.find((n: { type: string }) => n.type === "soar-edr")!.id;
+    await page.evaluate((id: string) => (window as any).RED.editor.editConfig("", "soar-edr", id), edrId);
+    const kindSelect = page.locator("#node-config-input-kind");
+    await kindSelect.waitFor({ timeout: 15000 });
+    assert.deepEqual((await kindSelect.locator("option").evaluateAll((os: Element[]) => os.map((o) => (o as HTMLOptionElement).value))).slice(0, 4), ["crowdstrike", "defender", "sentinelone", "wazuh"]);
+    assert.ok(await page.locator("#node-config-input-username").isVisible(), "Wazuh shows its user");
+    assert.ok(!(await page.locator("#node-config-input-clientId").isVisible()), "and not CrowdStrike's client id");
+    await kindSelect.selectOption("crowdstrike");
+    assert.ok(await page.locator("#node-config-input-clientId").isVisible());
+    assert.ok(await page.locator("#node-config-input-clientSecret").isVisible());
+    assert.match(await page.locator("#soar-edr-supports").innerText(), /hostname, ip, device id/);
+    await page.locator("#node-config-dialog-cancel").click();
     assert.deepEqual(pageErrors, []);
   });
 

@@ -440,7 +440,7 @@ describe("soar-alert-intake node", function () {
       const srv = await start({}, { token: TOKEN });
       try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { Hub } = require(path.join(root, "dist", "lib", "core", "hub.js"));
+        const { Hub } = require(path.join(root, "dist", "lib", "hub", "hub.js"));
         const hub = (await Hub.all()).find((h: any) => h.dir === dir);
         const append = hub.audit.append;
         hub.audit.append = () => Promise.reject(new Error("ENOSPC: no space left on device"));

@@ -128,6 +128,19 @@ describe("soar-enrich-ioc node", function () {
 
   const texts = (calls: { args: unknown[][] }) => calls.args.map((a) => (typeof a[0] === "object" && a[0] ? (a[0] as Msg).text : a[0]));
 
+  /** Deployed with `enrich` settings, the node shows `statusKey`, logs what matches `logged`, and fails a message. */
+  async function expectConfigError(enrich: Record<string, unknown>, statusKey: string, logged: RegExp): Promise<void> {
+    await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL, enrich), creds());
+    const en = helper.getNode("en1");
+    const caught = nextMessage("caught1");
+    en.receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.201", severity: "low" }) });
+    const err = await caught;
+    assert.match(err.error.message, /errors\.config|configuration error/);
+    const statuses = texts(en.status).map(String);
+    assert.ok(statuses.includes(`soar-enrich-ioc.status.${statusKey}`), JSON.stringify(statuses));
+    assert.ok(texts(en.error).map(String).some((e) => logged.test(e)), JSON.stringify(texts(en.error)));
+  }
+
   it("shows a failing source in the status and logs it once per change of state, not per message", async function () {
     vt.addIp("203.0.113.44", { stats: { malicious: 1, harmless: 70 } });
     await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL), { vt1: { apiKey: "wrong-key-7f3a9c" } });
@@ -179,15 +192,27 @@ describe("soar-enrich-ioc node", function () {
   });
 
   it("refuses to enrich, with an error status and log, when a source it refers to was deleted", async function () {
-    const f = flow(dir, vt.baseURL, { sources: undefined, source1: "feed1", source2: "deleted-source" });
-    await helper.load([hubModule, sourceModule, enrichModule], f, creds());
-    const en = helper.getNode("en1");
-    const caught = nextMessage("caught1");
-    en.receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.201", severity: "low" }) });
-    const err = await caught;
-    assert.match(err.error.message, /errors\.config|configuration error/);
-    const statuses = texts(en.status).map(String);
-    assert.ok(statuses.includes("soar-enrich-ioc.status.missing-sources"), JSON.stringify(statuses));
-    assert.ok(texts(en.error).map(String).some((e) => /deleted-source/.test(e)));
+    await expectConfigError({ sources: undefined, source1: "feed1", source2: "deleted-source" }, "missing-sources", /deleted-source/);
   });
+  it("keeps a threshold of 0 as written (a suspicious threshold of \"0\" was silently 40)", async function () {
+    vt.addIp("203.0.113.70", { stats: { malicious: 0, harmless: 70, undetected: 5 } });
+    await helper.load([hubModule, sourceModule, enrichModule], flow(dir, vt.baseURL, { sources: undefined, source1: "vt1", suspicious: "0" }), creds());
+    const out = nextMessage("out1");
+    helper.getNode("en1").receive({ alert: await normalised({ title: "x", src_ip: "203.0.113.70", severity: "low" }) });
+    const msg = await out;
+    assert.equal(msg.enrichment.score, 0);
+    assert.equal(msg.enrichment.verdict, "suspicious", msg.enrichment.why.join("\n"));
+    assert.match(msg.enrichment.why.join("\n"), /≥ 0 \(suspicious threshold\)/);
+  });
+
+  for (const [label, thresholds, error] of [
+    ["not a number", { malicious: "abc" }, /malicious threshold must be a number/],
+    ["above 100", { malicious: 150 }, /malicious threshold must be 0\.\.100/],
+    ["suspicious above malicious", { malicious: 50, suspicious: 60 }, /must not exceed the malicious threshold/],
+  ] as const) {
+    it(`refuses a threshold ${label} at deploy: error status and log, every message fails, nothing is looked up`, async function () {
+      await expectConfigError(thresholds, "config-error", error);
+      assert.equal(vt.requests.length, 0);
+    });
+  }
 });

@@ -22,6 +22,8 @@ const modules = [
   nodeModule("enrich-ioc"),
   firewall.module,
   nodeModule("block-ip"),
+  nodeModule("ticketing"),
+  nodeModule("open-ticket"),
   core("common/21-debug.js"),
   core("common/90-comment.js"),
   core("function/10-switch.js"),
@@ -79,7 +81,12 @@ describe("quickstart playbook", function () {
     assert.deepEqual(validateMessage(msg), [], "every message part follows the contract");
   });
 
-  it("the shipped quickstart blocks only the address the verdict accused, not the alert's source", async function () {
+  it("the shipped quickstart blocks only the address the verdict accused, not the alert's source, and opens a local case", async function () {
+    const ticketed = new Promise<Msg>((resolve) => {
+      // The debug node exists once the flow is loaded inside run().
+      const wait = () => (helper.getNode("soar-quickstart-ticketed") ? helper.getNode("soar-quickstart-ticketed").once("input", resolve) : setTimeout(wait, 5));
+      wait();
+    });
     const msg = await run(path.join(root, "examples", "Quickstart playbook.json"), wazuhAlert("198.51.100.10", "198.51.100.23"));
     assert.equal(msg.enrichment.verdict, "malicious");
     assert.deepEqual(
@@ -90,5 +97,7 @@ describe("quickstart playbook", function () {
     assert.match(list, /^198\.51\.100\.23$/m);
     assert.doesNotMatch(list, /^198\.51\.100\.10$/m);
     assert.deepEqual(validateMessage(msg), [], "every message part follows the contract");
+    const ticket = (await ticketed).ticket;
+    assert.deepEqual([ticket.provider, ticket.status, ticket.key, ticket.url], ["local", "created", "#1", "/soar/cases/1"]);
   });
 });

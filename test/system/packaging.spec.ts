@@ -50,11 +50,20 @@ async function assertPackLoaded(base: string) {
   assert.deepEqual(ours.flatMap((s) => s.types).sort(), declared);
   const icons = (await (await fetch(`${base}/icons`)).json()) as Record<string, string[]>;
   assert.ok(icons["node-red-contrib-soar"]?.includes("soar-intake.svg"), JSON.stringify(icons));
+  assert.ok(icons["node-red-contrib-soar"]?.includes("soar-isolate.svg"), JSON.stringify(icons));
+  assert.ok(icons["node-red-contrib-soar"]?.includes("soar-ticket.svg"), JSON.stringify(icons));
   const catalog = (await (await fetch(`${base}/locales/node-red-contrib-soar/soar-alert-intake?lng=en-US`)).json()) as Record<string, any>;
   assert.equal(catalog["soar-alert-intake"].label.authType, "Authentication");
   const html = await (await fetch(`${base}/nodes`, { headers: { accept: "text/html" } })).text();
   assert.match(html, /data-help-name="soar-alert-intake"/);
   assert.match(html, /RED\.nodes\.registerType\("soar-alert-intake"/);
+  for (const type of ["soar-isolate-host", "soar-edr"]) {
+    assert.match(html, new RegExp(`data-help-name="${type}"`));
+    assert.match(html, new RegExp(`RED\\.nodes\\.registerType\\("${type}"`));
+  }
+  // The EDR kinds reach the editor from their descriptors.
+  const settings = (await (await fetch(`${base}/settings`, { headers: { accept: "application/json" } })).json()) as { soarEdrKinds?: { kind: string }[] };
+  assert.deepEqual((settings.soarEdrKinds ?? []).map((k) => k.kind).slice(0, 4), ["crowdstrike", "defender", "sentinelone", "wazuh"]);
   await assertExamplesAreFlows(base);
 }
 
@@ -69,7 +78,7 @@ async function assertExamplesAreFlows(base: string) {
     }
   };
   await walk("node-red-contrib-soar");
-  assert.deepEqual(flows, ["node-red-contrib-soar/Quickstart%20playbook", "node-red-contrib-soar/Wait%20for%20approval"]);
+  assert.deepEqual(flows.sort(), ["node-red-contrib-soar/Isolate%20host", "node-red-contrib-soar/Quickstart%20playbook", "node-red-contrib-soar/Wait%20for%20approval"]);
   for (const flow of flows) {
     const nodes = (await (await fetch(`${base}/library/examples/flows/${flow}`)).json()) as { id?: unknown; type?: unknown }[];
     assert.ok(Array.isArray(nodes) && nodes.length > 0, `${flow} is an array of nodes`);
@@ -98,6 +107,26 @@ describe("packaging (npm pack, npm install into a Node-RED user directory)", fun
       "dist/nodes/alert-intake.html",
       "dist/nodes/hub.js",
       "dist/nodes/icons/soar-intake.svg",
+      "dist/nodes/icons/soar-isolate.svg",
+      "dist/nodes/isolate-host.js",
+      "dist/nodes/isolate-host.html",
+      "dist/nodes/edr.js",
+      "dist/nodes/edr.html",
+      "dist/nodes/locales/en-US/isolate-host.json",
+      "dist/nodes/locales/en-US/isolate-host.html",
+      "dist/nodes/locales/en-US/edr.json",
+      "dist/nodes/locales/en-US/edr.html",
+      "dist/lib/edr/kinds/crowdstrike.js",
+      "resources/migrations/soar-isolate-host.js",
+      "dist/nodes/open-ticket.js",
+      "dist/nodes/open-ticket.html",
+      "dist/nodes/ticketing.js",
+      "dist/nodes/ticketing.html",
+      "dist/nodes/icons/soar-ticket.svg",
+      "dist/nodes/locales/en-US/open-ticket.json",
+      "dist/nodes/locales/en-US/open-ticket.html",
+      "dist/nodes/locales/en-US/ticketing.json",
+      "resources/migrations/soar-open-ticket.js",
       "dist/nodes/locales/en-US/alert-intake.json",
       "dist/nodes/locales/en-US/alert-intake.html",
       "dist/lib/alert/index.js",
@@ -107,6 +136,11 @@ describe("packaging (npm pack, npm install into a Node-RED user directory)", fun
       "feeds/demo-kev.json",
       "feeds/demo-epss.csv",
       "schema/soar-alert.schema.json",
+      // Served to the editor as resources/node-red-contrib-soar/... by the nodes' <script src> tags.
+      "resources/migrations/core.js",
+      "resources/migrations/soar-block-ip.js",
+      "resources/migrations/soar-enrich-ioc.js",
+      "resources/editor/kind-form.js",
     ]) {
       assert.ok(files.includes(need), `${need} is shipped`);
     }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_PROTECTED_CIDRS, GuardrailPolicy, parseTarget } from '../../lib/core/guardrails';
+import { DEFAULT_PROTECTED_CIDRS, defaultGateways, GuardrailPolicy, parseTarget } from '../../lib/core/guardrails';
 
 /** A policy that does not look at this machine's interfaces, so results do not depend on the host. */
 function policy(spec: ConstructorParameters<typeof GuardrailPolicy>[0] = {}, now?: () => number): GuardrailPolicy {
-  return new GuardrailPolicy(spec, { ownAddresses: () => [], ownHostname: () => 'soar-hub.test', now });
+  return new GuardrailPolicy(spec, { ownAddresses: () => [], ownHostname: () => 'soar-hub.test', ownGateways: () => [], now });
 }
 
 function refusal(check: ReturnType<GuardrailPolicy['checkAddress']>): string {
@@ -141,8 +141,48 @@ describe('guardrails: checkHost', () => {
 
   it('treats addresses as addresses, in both directions', () => {
     assert.match(p.checkHost('198.18.44.4')!.reason!, /protected host/);
-    assert.match(p.checkHost('10.1.1.1')!.reason!, /private/);
     assert.match(refusal(p.checkAddress('198.18.44.0/24')), /198\.18\.44\.4\/32 \(protected host\)/);
+  });
+
+  it('lets hosts in internal networks be isolated, but not loopback, link-local, ranges or configured addresses', () => {
+    const q = policy({ protectedCidrs: ['10.9.0.0/16'], gateways: ['10.0.0.1'], dnsServers: ['fd00::53'] });
+    // Blocking an internal address is refused; isolating an internal host is what isolation is for.
+    assert.match(refusal(q.checkAddress('10.1.1.1')), /private/);
+    assert.equal(q.checkHost('10.1.1.1').allowed, true);
+    assert.equal(q.checkHost('192.168.1.20').allowed, true);
+    assert.equal(q.checkHost('fd00::20').allowed, true);
+    assert.match(q.checkHost('127.0.0.1')!.reason!, /loopback/);
+    assert.match(q.checkHost('169.254.1.1')!.reason!, /link-local/);
+    assert.match(q.checkHost('10.9.3.3')!.reason!, /configured/);
+    assert.match(q.checkHost('10.0.0.1')!.reason!, /gateway/);
+    assert.match(q.checkHost('fd00::53')!.reason!, /DNS server/);
+    assert.match(refusal(q.checkHostAddress('10.1.1.0/24')), /a range, not one host/);
+  });
+
+  it('matches glob patterns within a label, on the whole name or its first label', () => {
+    const q = policy({ protectedHosts: ['dc-*', 'sql-??.db.example', '*.corp.example'] });
+    assert.match(q.checkHost('dc-01')!.reason!, /matches protected dc-\*/);
+    assert.match(q.checkHost('DC-02.branch.example')!.reason!, /matches protected dc-\*/);
+    assert.equal(q.checkHost('adc-01').allowed, true);
+    assert.equal(q.checkHost('dc01').allowed, true);
+    assert.match(q.checkHost('sql-01.db.example')!.reason!, /sql-\?\?/);
+    assert.equal(q.checkHost('sql-001.db.example').allowed, true);
+    assert.equal(q.checkHost('sql-01.other.example').allowed, true);
+    assert.match(q.checkHost('x.corp.example')!.reason!, /\*\.corp\.example/);
+    assert.ok((q.describe() as { protectedHosts: string[] }).protectedHosts.includes('dc-*'));
+    assert.equal((policy({ protectedHosts: ['*'] }).describe() as { valid: boolean }).valid, false, 'a bare * is not a pattern: the policy fails closed');
+  });
+
+  it('always protects the hub itself: its host name (short or full) and its default gateways', () => {
+    const q = new GuardrailPolicy({}, { ownAddresses: () => ['198.18.7.7'], ownHostname: () => 'pi.lab.example', ownGateways: () => ['192.168.1.1', 'fe80::1'] });
+    assert.match(q.checkHost('pi')!.reason!, /own host name/);
+    assert.match(q.checkHost('PI.lab.example')!.reason!, /own host name/);
+    assert.equal(q.checkHost('pi.other.example').allowed, true);
+    assert.match(q.checkHost('192.168.1.1')!.reason!, /own gateway/);
+    assert.match(q.checkHost('198.18.7.7')!.reason!, /own address/);
+    assert.equal(q.checkHost('192.168.1.2').allowed, true);
+    // The default reader (Linux /proc) gives addresses the policy can parse.
+    for (const gateway of defaultGateways()) assert.ok(!('error' in parseTarget(gateway)), gateway);
   });
 
   it('refuses invalid names and numeric forms of addresses', () => {

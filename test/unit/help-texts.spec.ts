@@ -1,6 +1,6 @@
 /**
  * Help texts and the README promise only nodes that exist: a node type they name is registered in
- * package.json, and an action node that is not built yet (approval, isolate host, open ticket) is
+ * package.json, and an action node that is not built yet (approval) is
  * mentioned only as planned.
  */
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ const FILES = [
   ...fs.readdirSync(HELP_DIR).filter((name) => name.endsWith(".html")).map((name) => path.join(HELP_DIR, name)),
   path.join(ROOT, "README.md"),
 ];
-const UNBUILT = /wait[- ]for[- ]approval|approval node|approve node|isolat(?:e|ion)[- ]host|isolation node|open[- ]ticket|ticket node/i;
+const UNBUILT = /wait[- ]for[- ]approval|approval node|approve node/i;
 
 /** Sentences of a text with tags removed (split at . ! ? followed by space, and at blank lines). */
 function sentences(text: string): string[] {

@@ -158,16 +158,27 @@ describe("parseBody", () => {
       assert.ok(alerts.every((a) => a.origin.format === "wazuh"));
     });
 
-    it("only ever throws AlertInputError for garbage bodies", () => {
-      const bodies = ["nul", "[1,2", '{"a":"\\ud800"}', "\u0000", "1e999999", "[]", '""', "null", "}{"];
-      for (const text of bodies) {
-        try {
-          const items = parseBody(Buffer.from(text), undefined);
-          normalise(items);
-        } catch (err) {
-          assert.ok(err instanceof AlertInputError, `${JSON.stringify(text)} threw ${String(err)}`);
-        }
+    it("only ever throws AlertInputError (400) for garbage bodies, each with its reason", () => {
+      // Every body here must throw; asserting inside a catch alone would also pass if none did.
+      const bodies: Array<[string, RegExp]> = [
+        ["nul", /not valid JSON/],
+        ["[1,2", /not valid JSON/],
+        ['{"a":"\\ud800"}', /could not recognise the alert format of item 1 \(keys: a\)/],
+        ["\u0000", /not valid JSON/],
+        ["1e999999", /could not recognise the alert format of item 1 \(a number/],
+        ['""', /could not recognise the alert format of item 1 \(a string/],
+        ["null", /could not recognise the alert format of item 1 \(null/],
+        ["}{", /not valid JSON/],
+      ];
+      for (const [text, reason] of bodies) {
+        assert.throws(
+          () => normalise(parseBody(Buffer.from(text), undefined)),
+          (err: unknown) => err instanceof AlertInputError && err.status === 400 && reason.test(err.message),
+          JSON.stringify(text),
+        );
       }
+      // An empty batch is not garbage: nothing to record.
+      assert.deepEqual(normalise(parseBody(Buffer.from("[]"), undefined)), { alerts: [], ignored: [] });
     });
   });
 });

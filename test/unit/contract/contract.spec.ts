@@ -53,7 +53,7 @@ describe('message contract', function () {
     const { indicators: _indicators, ...old } = enrichment;
     assert.deepEqual(validatePart('enrichment', old), ['enrichment.indicators: is required']);
     assert.deepEqual(validatePart('actions', [{ kind: 'block', target: '203.0.113.44', provider: 'edge', status: 'done', simulated: false }]), [
-      'actions.0.status: must be one of "blocked", "extended", "simulated", "unblocked", "refused", "not-found", "failed"',
+      'actions.0.status: must be one of "blocked", "extended", "simulated", "unblocked", "refused", "not-found", "failed", "isolated", "released", "already-isolated", "not-isolated", "pending"',
     ]);
     assert.deepEqual(validatePart('iocs', [{ type: 'ip', value: '203.0.113.44' }]), ['iocs.0.type: must be one of "ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512", "cve"']);
     assert.match(validateMessage({ alert: { id: 'x' } })[0], /^alert\./);

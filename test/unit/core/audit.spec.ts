@@ -22,7 +22,9 @@ describe("AuditLog", () => {
   const clock = () => new Date(clockMs);
 
   const open = async (options: Parameters<typeof AuditLog.open>[1] = {}) => {
-    const log = await AuditLog.open(file, { fsync: false, now: clock, ...options });
+    // keyed: false — these tests pin the unkeyed line format that logs written before the key use
+    // (and that verification still accepts); the keyed chain has its own spec (audit-keyed.spec.ts).
+    const log = await AuditLog.open(file, { fsync: false, now: clock, keyed: false, ...options });
     opened.push(log);
     return log;
   };
@@ -83,7 +85,7 @@ describe("AuditLog", () => {
       const ok = await log.append("x", { fine: true });
       assert.equal(ok.seq, 1);
       await log.close();
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 1 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 1, unkeyedUpTo: 1 });
     });
 
     it("appendMany writes consecutive records together", async () => {
@@ -108,7 +110,7 @@ describe("AuditLog", () => {
       assert.ok(stats.batches <= 5, `${stats.batches} write batches for 1,000 appends`);
       assert.equal(log.pending, 0);
       await log.close();
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 1000 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 1000, unkeyedUpTo: 1000 });
     });
 
     it("continues seq and prev after a reopen", async () => {
@@ -119,7 +121,7 @@ describe("AuditLog", () => {
       assert.equal(next.seq, 4);
       assert.equal(next.prev, JSON.parse(lines()[2]).hash);
       await log.close();
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 4 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 4, unkeyedUpTo: 4 });
     });
 
     it("only one writer: a second open fails clearly", async () => {
@@ -148,7 +150,7 @@ describe("AuditLog", () => {
       assert.equal(records[3].seq, 4);
       assert.equal(records[3].removedBytes, torn.length);
       assert.equal(records[3].afterSeq, 3);
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 5 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 5, unkeyedUpTo: 5 });
     });
 
     it("cuts zero-filled lines left by a power loss", async () => {
@@ -157,7 +159,7 @@ describe("AuditLog", () => {
       const log = await open();
       assert.match(log.repaired?.reason ?? "", /incomplete last line and 1 unreadable line/);
       await log.close();
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 3 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 3, unkeyedUpTo: 3 });
     });
 
     it("a torn very first record is cut back to an empty chain", async () => {
@@ -170,7 +172,7 @@ describe("AuditLog", () => {
       const records = lines().map((line) => JSON.parse(line));
       assert.equal(records[0].type, "audit.repaired");
       assert.equal(records[0].prev, GENESIS_PREV);
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 2 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 2, unkeyedUpTo: 2 });
     });
 
     it("refuses to cut more than an interrupted write could have left", async () => {
@@ -184,9 +186,9 @@ describe("AuditLog", () => {
   describe("verifyAudit", () => {
     it("reports ok with the record count, also for an empty log", async () => {
       await fill(25);
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 25 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 25, unkeyedUpTo: 25 });
       fs.writeFileSync(file, "");
-      assert.deepEqual(await verifyAudit(file), { ok: true, records: 0 });
+      assert.deepEqual(await verifyAudit(file), { ok: true, status: "ok", records: 0, unkeyedUpTo: 0 });
       await assert.rejects(verifyAudit(path.join(root, "missing.jsonl")), /ENOENT/);
     });
 
@@ -196,7 +198,7 @@ describe("AuditLog", () => {
       assert.ok(all[4].includes('"id":"a4"'));
       all[4] = all[4].replace('"severity":"low"', '"severity":"none"');
       writeLines(all);
-      assert.deepEqual(await verifyAudit(file), { ok: false, records: 4, firstBroken: { line: 5, seq: 5, reason: "hash mismatch" } });
+      assert.deepEqual(await verifyAudit(file), { ok: false, status: "broken", records: 4, unkeyedUpTo: 4, firstBroken: { line: 5, seq: 5, reason: "hash mismatch" } });
     });
 
     it("a deleted line: the next line's prev does not match", async () => {
@@ -206,7 +208,9 @@ describe("AuditLog", () => {
       writeLines(all);
       assert.deepEqual(await verifyAudit(file), {
         ok: false,
+        status: "broken",
         records: 4,
+        unkeyedUpTo: 4,
         firstBroken: { line: 5, seq: 6, reason: "prev does not match the hash of line 4" },
       });
     });
@@ -223,7 +227,9 @@ describe("AuditLog", () => {
       writeLines(all);
       assert.deepEqual(await verifyAudit(file), {
         ok: false,
+        status: "broken",
         records: 5,
+        unkeyedUpTo: 5,
         firstBroken: { line: 6, seq: 6, reason: "prev does not match the hash of line 5" },
       });
     });
@@ -234,14 +240,14 @@ describe("AuditLog", () => {
       const third = formatLine({ seq: 3, time: "t", type: "a", prev: firstHash });
       fs.mkdirSync(path.dirname(file), { recursive: true });
       writeLines([first, third]);
-      assert.deepEqual(await verifyAudit(file), { ok: false, records: 1, firstBroken: { line: 2, seq: 3, reason: "seq 3 follows 1" } });
+      assert.deepEqual(await verifyAudit(file), { ok: false, status: "broken", records: 1, unkeyedUpTo: 1, firstBroken: { line: 2, seq: 3, reason: "seq 3 follows 1" } });
     });
 
     it("a line that is not JSON, a missing hash, a wrong start", async () => {
       await fill(4);
       const all = lines();
       writeLines([...all.slice(0, 2), "not json at all", ...all.slice(2)]);
-      assert.deepEqual(await verifyAudit(file), { ok: false, records: 2, firstBroken: { line: 3, reason: "not JSON" } });
+      assert.deepEqual(await verifyAudit(file), { ok: false, status: "broken", records: 2, unkeyedUpTo: 2, firstBroken: { line: 3, reason: "not JSON" } });
 
       const noHash = JSON.stringify({ seq: 3, time: "t", type: "a", prev: JSON.parse(all[1]).hash });
       writeLines([...all.slice(0, 2), noHash]);

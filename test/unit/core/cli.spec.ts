@@ -58,14 +58,14 @@ describe("soar CLI", () => {
   describe("audit verify", () => {
     it("prints ok and exits 0 for an intact chain", async () => {
       await writeAudit(auditFile, 5);
-      assert.deepEqual(await run(["audit", "verify", "--file", auditFile]), { code: 0, out: ["ok: 10 records, chain intact"], err: [] });
+      assert.deepEqual(await run(["audit", "verify", "--file", auditFile]), { code: 0, out: ["ok: 10 records, chain intact up to the signed checkpoint (seq 10)"], err: [] });
     });
 
     it("defaults to $SOAR_HOME/soar/audit.jsonl, SOAR_HOME defaulting to .hub", async () => {
       await writeAudit(path.join(root, ".hub", "soar", "audit.jsonl"), 1);
       await writeAudit(path.join(root, "home", "soar", "audit.jsonl"), 2);
-      assert.deepEqual((await run(["audit", "verify"])).out, ["ok: 2 records, chain intact"]);
-      assert.deepEqual((await run(["audit", "verify"], { SOAR_HOME: "home" })).out, ["ok: 4 records, chain intact"]);
+      assert.deepEqual((await run(["audit", "verify"])).out, ["ok: 2 records, chain intact up to the signed checkpoint (seq 2)"]);
+      assert.deepEqual((await run(["audit", "verify"], { SOAR_HOME: "home" })).out, ["ok: 4 records, chain intact up to the signed checkpoint (seq 4)"]);
     });
 
     it("prints where the chain breaks and exits 1", async () => {
@@ -75,9 +75,50 @@ describe("soar CLI", () => {
       fs.writeFileSync(auditFile, lines.join("\n"));
       assert.deepEqual(await run(["audit", "verify", "--file", auditFile]), {
         code: 1,
-        out: ["broken at line 7 (seq 7): hash mismatch"],
+        out: ["broken at line 7 (seq 7): MAC mismatch (6 records verified)"],
         err: [],
       });
+    });
+
+    it("reports truncation (checkpoint ahead of the file) and exits 1", async () => {
+      await writeAudit(auditFile, 3);
+      const lines = fs.readFileSync(auditFile, "utf8").split("\n");
+      fs.writeFileSync(auditFile, lines.slice(0, 4).join("\n") + "\n");
+      assert.deepEqual(await run(["audit", "verify", "--file", auditFile]), {
+        code: 1,
+        out: ["truncated at line 5: the log ends at seq 4 but the signed checkpoint vouches for seq 6 (4 records verified)"],
+        err: [],
+      });
+    });
+
+    it("reports a missing key, and takes --key-file and --checkpoint", async () => {
+      await writeAudit(auditFile, 2);
+      const moved = path.join(root, "elsewhere", "k");
+      fs.mkdirSync(path.dirname(moved));
+      fs.renameSync(path.join(root, "audit.key"), moved);
+      const missing = await run(["audit", "verify", "--file", auditFile]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.out[0], /^key missing: audit key .*audit\.key is missing: only the unkeyed part of the log can be checked \(0 records verified\)$/);
+      fs.renameSync(`${auditFile}.head`, path.join(root, "elsewhere", "h"));
+      assert.deepEqual(await run(["audit", "verify", "--file", auditFile, "--key-file", moved, "--checkpoint", path.join(root, "elsewhere", "h")]), {
+        code: 0,
+        out: ["ok: 4 records, chain intact up to the signed checkpoint (seq 4)"],
+        err: [],
+      });
+      assert.equal((await run(["audit", "verify", "--file", auditFile, "--key-file", moved])).out[0].split(":")[0], "checkpoint missing");
+    });
+
+    it("an old unkeyed log verifies, saying it is unkeyed; continued keyed, it says up to which line", async () => {
+      const log = await AuditLog.open(auditFile, { fsync: false, keyed: false });
+      await log.append("alert.received", { alert: { id: "old" } });
+      await log.close();
+      assert.deepEqual((await run(["audit", "verify", "--file", auditFile])).out, [
+        "ok: 1 records, chain intact; unkeyed (no audit key): corruption is detected, rewriting is not",
+      ]);
+      await writeAudit(auditFile, 1);
+      assert.deepEqual((await run(["audit", "verify", "--file", auditFile])).out, [
+        "ok: 3 records, chain intact up to the signed checkpoint (seq 3); unkeyed up to line 1 (written before the key)",
+      ]);
     });
 
     it("exits 2 with a message when the file cannot be read or the usage is wrong", async () => {
@@ -102,9 +143,9 @@ describe("soar CLI", () => {
           child.on("error", reject);
           child.on("close", (code) => resolve({ code, stdout }));
         });
-      assert.deepEqual(await exec(["audit", "verify", "--file", auditFile]), { code: 0, stdout: "ok: 4 records, chain intact\n" });
+      assert.deepEqual(await exec(["audit", "verify", "--file", auditFile]), { code: 0, stdout: "ok: 4 records, chain intact up to the signed checkpoint (seq 4)\n" });
       fs.appendFileSync(auditFile, "oops\n");
-      assert.deepEqual(await exec(["audit", "verify", "--file", auditFile]), { code: 1, stdout: "broken at line 5: not JSON\n" });
+      assert.deepEqual(await exec(["audit", "verify", "--file", auditFile]), { code: 1, stdout: "broken at line 5: not JSON (4 records verified)\n" });
     });
   });
 

@@ -129,16 +129,22 @@ describe("GroupCommitFile", () => {
   });
 
   it("a write error rejects that batch and later appends fail clearly", async function () {
-    if (!fs.existsSync("/dev/full")) this.skip();
-    // Writes to /dev/full fail with ENOSPC: a real write error, no mocking.
-    const file = new GroupCommitFile("/dev/full", { fsync: false });
+    if (!fs.existsSync("/dev/full")) {
+      console.log("      skipped: /dev/full does not exist here (it gives a real ENOSPC without mocking; not a Linux system?)");
+      this.skip();
+    }
+    // Writes to /dev/full fail with ENOSPC: a real write error, no mocking. Probes keep failing too
+    // (a device cannot be truncated), so the file stays in the failing state.
+    const file = new GroupCommitFile("/dev/full", { fsync: false, probeInitialMs: 5, probeMaxMs: 10 });
     try {
       const first = file.append("one");
       const second = file.append("two");
       await assert.rejects(first, /ENOSPC/);
-      await assert.rejects(second);
+      await assert.rejects(second, /ENOSPC/); // same batch as the first
       assert.equal(file.pending, 0);
       assert.ok(file.failed, "the failure stays visible");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(file.state, "failing", "a probe that cannot write does not bring the file back");
       await assert.rejects(file.append("three"), /earlier write failed/);
       await assert.rejects(file.flush(), /earlier write failed/);
     } finally {

@@ -6,8 +6,8 @@ import { closeAfterContractCheck } from "../../helpers/provider-spec";
 import { S1_TOKEN, startSentinelOneFake } from "../../fakes/sentinelone";
 
 describe("EDR descriptors", () => {
-  it("list the four kinds, each with its credentials marked and plain JSON for the editor", () => {
-    assert.deepEqual(edrKinds(), ["crowdstrike", "defender", "sentinelone", "wazuh"]);
+  it("list the five kinds, each with its credentials marked and plain JSON for the editor", () => {
+    assert.deepEqual(edrKinds(), ["crowdstrike", "defender", "sentinelone", "wazuh", "ssh-nftables"]);
     const view = editorView(edrDescriptors());
     assert.deepEqual(JSON.parse(JSON.stringify(view)), view);
     const credentials = (kind: string) => edrDescriptor(kind)!.fields.filter(isCredential).map((f) => f.name);
@@ -15,6 +15,7 @@ describe("EDR descriptors", () => {
     assert.deepEqual(credentials("defender"), ["clientSecret"]);
     assert.deepEqual(credentials("sentinelone"), ["apiKey"]);
     assert.deepEqual(credentials("wazuh"), ["password"]);
+    assert.deepEqual(credentials("ssh-nftables"), ["privateKey", "passphrase"]);
     assert.equal(edrDescriptor("wazuh")!.supports.status, false);
     assert.deepEqual(edrDescriptor("defender")!.supports.isolationTypes, ["Full", "Selective"]);
   });

@@ -23,6 +23,8 @@ function editor(htmlFile: string, typeModuleFirst = true) {
     editor: { validateNode: () => undefined },
     _: (k: string) => k,
   };
+  const usersUpdated: unknown[] = [];
+  (RED.nodes as Record<string, unknown>).updateConfigNodeUsers = (node: { id: unknown }) => usersUpdated.push(node.id);
   const window: Record<string, unknown> = { RED, $: () => ({}) };
   window.window = window;
   const context = vm.createContext(window);
@@ -35,7 +37,7 @@ function editor(htmlFile: string, typeModuleFirst = true) {
     for (const fn of listeners['nodes:add'] ?? []) fn(node);
     return node;
   };
-  return { srcs, defs, add, listeners };
+  return { srcs, defs, add, listeners, usersUpdated };
 }
 
 describe('config migrations: in the editor', function () {
@@ -74,5 +76,19 @@ describe('config migrations: in the editor', function () {
     ed.add(node);
     const runtime = migrations().migrate(saved).config;
     for (const key of Object.keys(def.defaults)) assert.deepEqual(node[key], runtime[key], key);
+  });
+  it('enrich-ioc.html: an old node with a sources array gets its sources in the slots when loaded, and counts as their user', function () {
+    const ed = editor('enrich-ioc.html');
+    assert.deepEqual(ed.srcs.sort(), ['migrations/core.js', 'migrations/soar-enrich-ioc.js']);
+    const def = ed.defs['soar-enrich-ioc'];
+    assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-enrich-ioc'));
+    const saved = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')).find((n: { type: string }) => n.type === 'soar-enrich-ioc');
+    const node: Record<string, unknown> = { id: saved.id, type: saved.type, _def: def };
+    for (const key of Object.keys(def.defaults)) node[key] = saved[key];
+    ed.add(node);
+    assert.deepEqual([node.source1, node.source2, node.source3, node.source4], ['soar-quickstart-feed', 'soar-quickstart-kev', 'soar-quickstart-epss', undefined]);
+    assert.equal(JSON.stringify(node.sources), "[]", "emptied (an array of the editor's own context)");
+    assert.equal(node.configVersion, 1);
+    assert.deepEqual(ed.usersUpdated, [saved.id], 'the moved references are counted as uses of the sources');
   });
 });

@@ -19,13 +19,16 @@ describe('config migrations: soar-block-ip', function () {
     assert.equal(config.configVersion, 1);
   });
 
-  it("the quickstart saved by release 0.1.0 migrates: only its block node changes, and only by gate off + configVersion 1", function () {
+  it("the quickstart saved by release 0.1.0 migrates: its block node only by gate off + configVersion 1, the nodes of unversioned types not at all", function () {
     const flow = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')) as Record<string, unknown>[];
     for (const node of flow) {
       const result = migrations().migrate(node);
       if (node.type === 'soar-block-ip') {
         assert.equal(result.changed, true);
         assert.deepEqual(result.config, { ...node, gate: 'off', configVersion: 1 });
+      } else if (node.type === 'soar-enrich-ioc') {
+        // Versioned too: its own steps are checked in soar-enrich-ioc.spec.ts.
+        assert.equal(result.changed, true);
       } else {
         assert.equal(result.changed, false, `${String(node.type)} unchanged`);
       }
