@@ -201,6 +201,22 @@ describe("soar-wait-approval node", function () {
     assert.deepEqual(await pendingIds(), []);
   });
 
+  it("refuses a message that cannot be held (a function), audited; drops msg.req/msg.res and lists them", async function () {
+    await load();
+    const node = helper.getNode("wa1");
+    const err = new Promise<unknown[]>((resolve) => node.on("call:error", (call: { args: unknown[] }) => resolve(call.args)));
+    node.receive({ ...alertFrom("203.0.113.7"), callback: () => 1 });
+    assert.match(String((await err)[0]), /msg\.callback is a function, which does not survive as JSON/);
+    assert.deepEqual(await pendingIds(), []);
+    const refusal = readJsonLines(path.join(dir, "audit.jsonl")).find((r) => r.type === "approval.refused");
+    assert.equal(refusal?.code, "not-serialisable");
+
+    node.receive({ ...alertFrom("203.0.113.8"), req: { live: true }, res: { live: true } });
+    await until(() => readJsonLines(path.join(dir, "audit.jsonl")).some((r) => r.type === "approval.requested"), "the request");
+    const requested = readJsonLines(path.join(dir, "audit.jsonl")).find((r) => r.type === "approval.requested")!;
+    assert.deepEqual(requested.dropped, ["req", "res"]);
+  });
+
   it("sends the held message exactly once after a redeploy while pending", async function () {
     await load();
     const a = await requestOne();
