@@ -9,6 +9,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { ACTION_CONDITIONS, accusedTargets, checkActionCondition, verdictAbout, type ActionCondition, type ActionRecord } from "../lib/contract";
 import type { Drift } from "../lib/firewall/leases";
+import { checkApprovalFor } from "../lib/approval/guard";
 import { lifecycle, migrateConfig, SettingsParser, translator, type FirewallConfigNode } from "./common";
 
 interface BlockIpDef extends NodeDef {
@@ -135,6 +136,19 @@ export = function (RED: NodeAPI): void {
         else if (!condition.allowed) await refuseAll(targets.map((x) => x.text), condition.reason);
         else if (!targets.length) await refuseAll([], t("errors.none-accused", { level }));
         else allowedBy = condition.by;
+        // What you approve is what runs: an approval must cover each target as it is now, and be one this hub decided.
+        if (allowedBy === "approval") {
+          for (const { text } of targets) {
+            const check = await checkApprovalFor(msg, text, hub.approvals);
+            if (check.carried && !check.ok) await refuseAll([text], check.reason);
+          }
+          if (records.length) {
+            const refusedTargets = new Set(records.map((r) => r.target));
+            const rest = targets.filter((x) => !refusedTargets.has(x.text)).map((x) => x.text);
+            if (rest.length) await refuseAll(rest, t("errors.approval-partial"));
+            allowedBy = undefined;
+          }
+        }
       } else if (!targets.length) {
         await refuseAll([], t("errors.none-accused", { level }));
       }

@@ -80,6 +80,53 @@ export = function (RED: NodeAPI): void {
       res.json({ leases: out, simulate: hubs.some((h) => h.simulate) });
     })().catch((err: Error) => res.status(500).json({ error: err.message }));
   });
+  // Pending approvals of every open hub, and deciding one as the editor user (identity editor:<username>;
+  // without adminAuth there is no user: editor:anonymous, which decides only where it is listed).
+  admin.get("/soar/approvals", RED.auth.needsPermission("soar-hub.read"), (_req: Req, res: Res) => {
+    void (async () => {
+      const out = [];
+      for (const hub of await Hub.all()) {
+        for (const record of await hub.approvals.pending()) {
+          out.push({
+            hub: hub.dir,
+            id: record.id,
+            title: record.summary.title,
+            action: record.summary.action,
+            target: record.summary.target,
+            approvals: new Set(record.votes.filter((v) => v.decision === "approve").map((v) => v.person)).size,
+            quorum: record.policy.quorum,
+            expiresAt: new Date(record.expiresAt).toISOString(),
+          });
+        }
+      }
+      res.json({ approvals: out });
+    })().catch((err: Error) => res.status(500).json({ error: err.message }));
+  });
+  admin.post("/soar/approvals/decide", RED.auth.needsPermission("soar-hub.write"), (req: Req, res: Res) => {
+    void (async () => {
+      const id = typeof req.body?.id === "string" ? req.body.id : "";
+      const decision = req.body?.decision;
+      const wanted = typeof req.body?.hub === "string" ? req.body.hub : "";
+      if (!id || !wanted || (decision !== "approve" && decision !== "deny")) {
+        res.status(400).json({ error: "hub, id and decision (approve or deny) are needed" });
+        return;
+      }
+      const hub = (await Hub.all()).find((h) => h.dir === wanted);
+      if (!hub) {
+        res.status(404).json({ error: `no open hub for the folder ${wanted.slice(0, 200)}` });
+        return;
+      }
+      const identity = `editor:${req.user?.username || "anonymous"}`;
+      const comment = typeof req.body?.comment === "string" ? req.body.comment : undefined;
+      const result = await hub.approvals.decide({ id, identity, decision, channel: "editor", comment });
+      if (!result.ok) {
+        const status = result.code === "unknown" ? 404 : result.code === "not-approver" ? 403 : result.code === "bad-input" ? 400 : 409;
+        res.status(status).json({ error: result.reason, code: result.code, identity });
+        return;
+      }
+      res.json({ identity, state: result.record.state, resolved: result.resolved });
+    })().catch((err: Error) => res.status(500).json({ error: err.message }));
+  });
   admin.post("/soar/leases/release", RED.auth.needsPermission("soar-hub.write"), (req: Req, res: Res) => {
     void (async () => {
       const target = String(req.body?.target ?? "");

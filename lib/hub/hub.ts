@@ -12,6 +12,8 @@ import { AuditLog } from "../core/audit";
 import { FileStateStore } from "../core/file-store";
 import { GuardrailPolicy, type GuardrailPolicySpec } from "../core/guardrails";
 import { LeaseEngine } from "../core/leases";
+import { ApprovalEngine } from "../approval/engine";
+import { ApprovalLinks } from "../approval/links";
 import type { StateStore } from "../core/types";
 import { IsolationManager } from "../edr/leases";
 import type { EdrProvider } from "../edr/types";
@@ -56,6 +58,11 @@ export class Hub {
   private repeat?: RepeatOffenderOptions;
   private leaseStart?: NodeJS.Timeout;
   private readonly warningListeners = new Set<WarningListener>();
+  private approvalEngine?: ApprovalEngine;
+  private linkStore?: ApprovalLinks;
+  private approvalStart?: Promise<ApprovalEngine>;
+  /** Approvals sent on in this process (a redeploy runs an old and a new node: one sends). */
+  private readonly approvalsSent = new Set<string>();
 
   /**
    * Listen to problems that have no caller (the lease scheduler's); each node logs them itself.
@@ -92,6 +99,35 @@ export class Hub {
       warn: (message) => this.warn(message),
     });
     return this.leaseEngine;
+  }
+
+  /** The approval engine every soar-wait-approval node and action node of this hub shares (one per store). */
+  get approvals(): ApprovalEngine {
+    this.approvalEngine ??= new ApprovalEngine({ store: this.store, audit: this.audit, warn: (message) => this.warn(message) });
+    return this.approvalEngine;
+  }
+
+  /** Single-use approval page links on the hub's store. */
+  get approvalLinks(): ApprovalLinks {
+    this.linkStore ??= new ApprovalLinks({ store: this.store, engine: this.approvals });
+    return this.linkStore;
+  }
+
+  /**
+   * The approval engine, started once (pending approvals get their timers back, overdue ones their
+   * timeout outcome). Nodes listen for `resolved` before calling this and sweep what was decided but
+   * not sent (see claimApprovalDelivery).
+   */
+  startApprovals(): Promise<ApprovalEngine> {
+    this.approvalStart ??= this.approvals.start().then(() => this.approvals);
+    return this.approvalStart;
+  }
+
+  /** True once per approval id in this process: the node that gets true sends the held message. */
+  claimApprovalDelivery(id: string): boolean {
+    if (this.approvalsSent.has(id)) return false;
+    this.approvalsSent.add(id);
+    return true;
   }
 
   /** The block family on the hub's engine. */
@@ -269,7 +305,7 @@ export class Hub {
     if (this.users > 0) return;
     Hub.open.delete(this.dir);
     clearTimeout(this.leaseStart);
-    const closed = (this.isolationManager ? this.isolationManager.stop() : Promise.resolve())
+    const closed = Promise.all([this.isolationManager ? this.isolationManager.stop() : undefined, this.approvalEngine?.stop()])
       .then(() => (this.leaseEngine ? this.leaseEngine.stop() : undefined))
       .then(() => Promise.all([this.firewalls.close(), this.edrs.close()]))
       .then(() => Promise.all([this.audit.close(), this.store.close()]))

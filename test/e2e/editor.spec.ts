@@ -103,8 +103,8 @@ describe("the editor in headless Chromium (e2e)", function () {
     });
     assert.ok(fit.buttonRight <= fit.sidebarRight && fit.buttonLeft >= fit.sidebarLeft, `release button inside the sidebar: ${JSON.stringify(fit)}`);
     assert.ok(fit.rowHeight < 4 * fit.line, `two lines per lease, not one word per line: ${JSON.stringify(fit)}`);
-    assert.match(await page.locator(".soar-sidebar h4").first().innerText(), /\(1 lease\)/);
-    assert.match(await page.locator(".soar-sidebar h4").nth(1).innerText(), /Isolated hosts \(0\)/);
+    assert.match(await page.locator(".soar-sidebar h4", { hasText: "Active leases" }).innerText(), /\(1 lease\)/);
+    assert.match(await page.locator(".soar-sidebar h4", { hasText: "Isolated hosts" }).innerText(), /Isolated hosts \(0\)/);
     await row.locator("button.soar-release").click();
     await row.waitFor({ state: "detached", timeout: 15000 });
     assert.doesNotMatch(await (await fetch(blocklist)).text(), /198\.51\.100\.23/);
@@ -218,5 +218,38 @@ describe("the editor in headless Chromium (e2e)", function () {
     const warning = page.locator(".red-ui-notification", { hasText: "active lease" }).first();
     await warning.waitFor({ timeout: 15000 });
     assert.match(await warning.innerText(), /"published blocklist" has 1 active lease\b/);
+  });
+
+  it("lists a pending approval in the SOAR sidebar and approves it with its button (the editor without login decides as editor:anonymous)", async function () {
+    const flow = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "examples", "Wait for approval.json"), "utf8")) as Record<string, unknown>[];
+    const tab = flow.find((n) => n.type === "tab")!;
+    const nodes = flow.filter((n) => n.type !== "tab").map((n) => ({ ...n, id: `e2e-${String(n.id)}`, z: "e2e-approval-tab", wires: ((n.wires as string[][]) ?? []).map((w) => w.map((id) => `e2e-${id}`)) }));
+    const added = await page.evaluate(async (body: unknown) => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const $ = (window as any).$;
+      // The editor's jQuery sends its access token; POST /flow adds this tab and leaves the others running.
+      await $.ajax({ url: "flow", type: "POST", contentType: "application/json", data: JSON.stringify(body) });
+      await new Promise((r) => setTimeout(r, 1000));
+      await $.ajax({ url: "inject/e2e-soar-approval-inject", type: "POST" });
+      return true;
+    }, { id: "e2e-approval-tab", label: String(tab.label), nodes });
+    assert.equal(added, true);
+    await page.evaluate(() => (window as any).RED.sidebar.show("soar")); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const row = page.locator(".soar-approvals .soar-approval").first();
+    for (let i = 0; i < 30 && !(await row.count()); i++) {
+      await page.locator(".soar-sidebar button", { hasText: "refresh" }).click();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await row.waitFor({ timeout: 15000 });
+    assert.match(await row.innerText(), /ssh brute force from 203\.0\.113\.44/);
+    assert.match(await row.innerText(), /0 of 1/);
+    await row.locator("button.soar-approve").click();
+    const note = page.locator(".red-ui-notification", { hasText: "recorded as editor:anonymous" }).first();
+    await note.waitFor({ timeout: 15000 });
+    assert.match(await note.innerText(), /approve recorded as editor:anonymous: approved/);
+    await row.waitFor({ state: "detached", timeout: 15000 });
+    const audit = fs.readFileSync(path.join(hub.home, "soar", "audit.jsonl"), "utf8");
+    assert.match(audit, /"type":"approval\.decided"/);
+    assert.deepEqual(pageErrors, []);
   });
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { validateMessage } from "../../lib/contract";
 import { withCatalogs } from "../helpers/i18n";
-import { capturingRED, helper, nodeModule, readJsonLines, serve, tempDir } from "../helpers/nr";
+import { capturingRED, helper, nodeModule, readJsonLines, root, serve, tempDir } from "../helpers/nr";
 
 const hubModule = nodeModule("hub");
 const firewallModule = nodeModule("firewall");
@@ -120,11 +120,27 @@ describe("soar-block-ip condition and target", function () {
 
   it("an approval that was approved lets the block through without a verdict; denied or expired always refuses", async function () {
     await load({ ...NEW_NODE, target: "alert.source.ip", targetType: "msg" });
-    const approval = { id: "ap-1", decision: "approved", by: ["alice"], at: "2026-01-15T12:00:00.000Z", digest: "sha256:abc", fields: ["alert.source.ip"] };
-    let [output, msg] = await send({ alert: ALERT, approval });
+    // An approval this hub recorded (the nodes' own hub instance, from dist/, so the store is shared).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Hub } = require(path.join(root, "dist", "lib", "hub", "hub.js"));
+    const hub = await Hub.acquire({ dir });
+    let real: Msg;
+    try {
+      const record = await hub.approvals.request({ msg: { alert: ALERT }, policy: { approvers: [{ name: "alice", identities: ["editor:alice"] }], timeoutMs: 60_000 } });
+      const decided = await hub.approvals.decide({ id: record.id, identity: "editor:alice", decision: "approve", channel: "editor" });
+      real = decided.record.decision;
+    } finally {
+      await hub.release();
+    }
+    let [output, msg] = await send({ alert: ALERT, approval: real });
     assert.equal(output, "done");
     assert.equal(msg.actions[0].allowedBy, "approval");
-    assert.equal(msg.actions[0].lease.by, "alice");
+    assert.equal(msg.actions[0].lease.by, "editor:alice");
+    // The same shape with a made-up digest: not what was approved, refused.
+    const approval = { id: "ap-1", decision: "approved", by: ["alice"], at: "2026-01-15T12:00:00.000Z", digest: "sha256:abc", fields: ["alert.source.ip"] };
+    [output, msg] = await send({ alert: ALERT, approval });
+    assert.equal(output, "refused");
+    assert.match(msg.actions[0].reason, /approval ap-1 does not match the message any more/);
     assert.deepEqual(validateMessage({ approval: msg.approval, actions: msg.actions }), [], "msg.approval follows the contract");
     for (const decision of ["denied", "expired"]) {
       [output, msg] = await send({ alert: { ...ALERT, source: { ip: "203.0.113.9" } }, enrichment: enriched("malicious", { "203.0.113.9": { verdict: "malicious", score: 100 } }), approval: { ...approval, decision } });

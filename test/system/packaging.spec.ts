@@ -78,7 +78,7 @@ async function assertExamplesAreFlows(base: string) {
     }
   };
   await walk("node-red-contrib-soar");
-  assert.deepEqual(flows.sort(), ["node-red-contrib-soar/Isolate%20host", "node-red-contrib-soar/Quickstart%20playbook"]);
+  assert.deepEqual(flows.sort(), ["node-red-contrib-soar/Isolate%20host", "node-red-contrib-soar/Quickstart%20playbook", "node-red-contrib-soar/Wait%20for%20approval"]);
   for (const flow of flows) {
     const nodes = (await (await fetch(`${base}/library/examples/flows/${flow}`)).json()) as { id?: unknown; type?: unknown }[];
     assert.ok(Array.isArray(nodes) && nodes.length > 0, `${flow} is an array of nodes`);

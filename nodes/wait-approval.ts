@@ -1,0 +1,244 @@
+/**
+ * soar-wait-approval: holds a message in the hub's approval engine until its approvers decide, then
+ * sends it on output 1 approved, 2 denied or 3 expired, exactly once — also after a redeploy, a
+ * restart or kill -9 (the engine keeps it in the hub's store). The approval page is served on
+ * Node-RED's HTTP server at <httpNodeRoot>soar/approval/<token>; the SOAR sidebar decides as the editor user.
+ */
+import type { Node, NodeAPI, NodeDef } from "node-red";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApprovalEngine } from "../lib/approval/engine";
+import { APPROVALS_NS } from "../lib/approval/engine";
+import type { ApprovalLinks, LinkLookup } from "../lib/approval/links";
+import { createApprovalPageHandler } from "../lib/approval/page";
+import { parsePersons } from "../lib/approval/persons";
+import { normalisePolicy, restoreMessage, type ApprovalPolicy, type ApprovalRecord, type ApproverPerson, type TimeoutOutcome } from "../lib/approval/records";
+import { Hub } from "../lib/hub/hub";
+import { hubLifecycle, listField, migrateConfig, SettingsParser, translator } from "./common";
+
+interface WaitApprovalDef extends NodeDef {
+  configVersion?: number;
+  hub: string;
+  approvers: string;
+  quorum: number | string;
+  denyNeedsQuorum: boolean;
+  timeout: number | string;
+  onTimeout: TimeoutOutcome;
+  escalation: string;
+  escalateAfter: number | string;
+  reminders: string;
+  fields: string;
+  action: string;
+  pageUrl: string;
+  /**
+   * Extension point: ids of approval channel config nodes (e-mail, chat) that send the request and
+   * feed decisions into hub.approvals.decide(). Saved but unused until such channels exist.
+   */
+  channels?: string[];
+}
+
+const STATE_OUTPUT: Record<string, number> = { approved: 0, denied: 1, expired: 2 };
+const MINUTE = 60_000;
+
+type ExpressLike = {
+  get(path: string, h: unknown): void;
+  post(path: string, h: unknown): void;
+  _router?: { stack: { route?: { path: string; stack?: { handle: unknown }[] } }[] };
+  router?: { stack: { route?: { path: string; stack?: { handle: unknown }[] } }[] };
+};
+const PAGE_ROUTE = "/soar/approval/:token";
+/** One page route per HTTP app, shared by every soar-wait-approval node; removed with the last one. */
+const pageRoutes = new WeakMap<object, { users: number; handler: (req: unknown, res: unknown) => void }>();
+
+/** Links of every open hub: a token belongs to one of them. */
+const allHubLinks = {
+  async lookup(token: string): Promise<LinkLookup> {
+    for (const hub of await Hub.all()) {
+      const found = await hub.approvalLinks.lookup(token);
+      if (found.status !== "unknown") return found;
+    }
+    return { status: "unknown" };
+  },
+  async use(token: string, comment?: string) {
+    for (const hub of await Hub.all()) {
+      const found = await hub.approvalLinks.lookup(token);
+      if (found.status !== "unknown") return hub.approvalLinks.use(token, comment);
+    }
+    return { lookup: { status: "unknown" } as LinkLookup };
+  },
+} as unknown as ApprovalLinks;
+
+export = function (RED: NodeAPI): void {
+  const t = translator(RED, "soar-wait-approval");
+  const page = createApprovalPageHandler({ links: allHubLinks, warn: (m) => RED.log.warn(m) });
+
+  function addPageRoute(): () => void {
+    const app = RED.httpNode as unknown as ExpressLike;
+    let entry = pageRoutes.get(app);
+    if (!entry) {
+      const handler = (req: unknown, res: unknown) => void page(req as IncomingMessage, res as ServerResponse);
+      entry = { users: 0, handler };
+      pageRoutes.set(app, entry);
+      app.get(PAGE_ROUTE, handler);
+      app.post(PAGE_ROUTE, handler);
+    }
+    entry.users += 1;
+    const mine = entry;
+    return () => {
+      mine.users -= 1;
+      if (mine.users > 0) return;
+      pageRoutes.delete(app);
+      const stack = (app._router ?? app.router)?.stack ?? [];
+      for (let i = stack.length - 1; i >= 0; i--) {
+        const route = stack[i].route;
+        if (route && route.path === PAGE_ROUTE && route.stack?.some((l) => l.handle === mine.handler)) stack.splice(i, 1);
+      }
+    };
+  }
+
+  function pageBase(configured: string): string {
+    if (configured && configured.trim()) return configured.trim();
+    const s = RED.settings as unknown as { uiHost?: string; uiPort?: number; httpNodeRoot?: string | false; https?: unknown };
+    const host = !s.uiHost || s.uiHost === "0.0.0.0" || s.uiHost === "::" ? "localhost" : s.uiHost.includes(":") ? `[${s.uiHost}]` : s.uiHost;
+    let root = typeof s.httpNodeRoot === "string" ? s.httpNodeRoot : "/";
+    if (!root.endsWith("/")) root += "/";
+    return `${s.https ? "https" : "http"}://${host}:${s.uiPort ?? 1880}${root}soar/approval/`;
+  }
+
+  function WaitApprovalNode(this: Node, saved: WaitApprovalDef): void {
+    const config = migrateConfig(saved, (message) => RED.log.warn(`soar-wait-approval ${saved.id}: ${message}`));
+    RED.nodes.createNode(this, config);
+    const node = this;
+
+    const settings = new SettingsParser();
+    const quorum = settings.number("the quorum", config.quorum, { default: 1, min: 1, integer: true });
+    const timeoutMin = settings.number("the timeout", config.timeout, { default: 60, min: 0, exclusiveMin: true });
+    const escalateAfterRaw = config.escalateAfter;
+    const escalateAfterMin = escalateAfterRaw === undefined || escalateAfterRaw === null || String(escalateAfterRaw).trim() === "" ? undefined : settings.number("escalate after", escalateAfterRaw, { default: 0, min: 0, exclusiveMin: true });
+    const reminders: number[] = [];
+    for (const r of listField(config.reminders)) reminders.push(settings.number("a reminder", r, { default: 0, min: 0, exclusiveMin: true }) * MINUTE);
+    let policy: ApprovalPolicy | undefined;
+    let settingError: string | undefined;
+    try {
+      const fields = listField(config.fields);
+      policy = {
+        approvers: parsePersons(config.approvers, "approvers"),
+        quorum,
+        denyNeedsQuorum: config.denyNeedsQuorum === true,
+        timeoutMs: timeoutMin * MINUTE,
+        onTimeout: config.onTimeout || "deny",
+        escalation: parsePersons(config.escalation, "escalation list"),
+        ...(escalateAfterMin !== undefined ? { escalateAfterMs: escalateAfterMin * MINUTE } : {}),
+        remindAfterMs: reminders,
+        ...(fields.length ? { fields } : {}),
+      };
+      if (settings.errors.length) throw new Error(settings.errors.join("; "));
+      normalisePolicy(policy);
+    } catch (err) {
+      settingError = t("errors.settings", { errors: (err as Error).message });
+      node.error(settingError);
+    }
+    const editorIdentities = (persons: ApproverPerson[] | undefined) => (persons ?? []).flatMap((p) => p.identities).filter((i) => i.startsWith("editor:"));
+    const base = pageBase(config.pageUrl);
+    const removeRoute = addPageRoute();
+
+    let engine: ApprovalEngine | undefined;
+    let hubRef: Hub | undefined;
+    const unsubscribe: (() => void)[] = [];
+    const deliveries = new Set<Promise<unknown>>();
+    const requests = new Set<Promise<unknown>>();
+
+    const showCount = () => {
+      if (!engine || settingError) return;
+      void engine
+        .pending()
+        .then((list) => {
+          const count = list.filter((r) => r.origin === node.id).length;
+          node.status({ fill: count ? "yellow" : "grey", shape: count ? "dot" : "ring", text: t("status.pending", { count }) });
+        })
+        .catch(() => undefined);
+    };
+
+    /** Send a decided approval on its output once, then mark it delivered in the store. */
+    const deliver = (record: ApprovalRecord, message: Record<string, unknown>) => {
+      if (record.origin !== node.id || record.delivered || !hubRef || !engine) return;
+      if (!hubRef.claimApprovalDelivery(record.id)) return;
+      const outputs: (Record<string, unknown> | null)[] = [null, null, null];
+      outputs[STATE_OUTPUT[record.state] ?? 2] = message;
+      node.send(outputs as never);
+      const marking = engine.delivered(record.id).catch((err: Error) => node.warn(t("errors.delivered", { id: record.id, message: err.message })));
+      deliveries.add(marking);
+      void marking.finally(() => deliveries.delete(marking));
+      showCount();
+    };
+
+    /** Log page links for the editor approvers only (never for e-mail or chat identities: their links are secrets sent to them). */
+    const logLinks = async (record: ApprovalRecord, identities: string[]) => {
+      if (!identities.length || !hubRef) return;
+      const links = await hubRef.approvalLinks.mint(record, base, identities);
+      for (const link of links) RED.log.info(t("log.link", { title: record.summary.title, person: link.person, decision: link.decision, url: link.url }));
+    };
+
+    const lc = hubLifecycle(RED, node, {
+      namespace: "soar-wait-approval",
+      hub: (config as { hub?: string }).hub,
+      setup: async (hub) => {
+        hubRef = hub;
+        engine = hub.approvals;
+        try {
+          unsubscribe.push(engine.on("resolved", ({ record, message }) => deliver(record, message)));
+          unsubscribe.push(
+            engine.on("escalation", ({ record, to }) => {
+              if (record.origin !== node.id) return;
+              logLinks(record, editorIdentities(to)).catch((err: Error) => node.warn(err.message));
+            }),
+          );
+          await hub.startApprovals();
+          // Decided while no node listened (a redeploy, a restart): send what is still undelivered.
+          for (const { value: record } of await hub.store.list<ApprovalRecord>(APPROVALS_NS)) {
+            if (record.origin === node.id && record.state !== "pending" && !record.delivered && record.decision) {
+              const message = restoreMessage(record.message);
+              message.approval = { ...record.decision };
+              deliver(record, message);
+            }
+          }
+        } catch (err) {
+          for (const off of unsubscribe.splice(0)) off();
+          throw err;
+        }
+        return hub;
+      },
+      ready: () => {
+        if (settingError) return { fill: "red", shape: "ring", text: t("status.invalid-settings") };
+        showCount();
+        return undefined;
+      },
+      failedKey: "hub-failed",
+      failedMessage: (err) => t("errors.hub", { message: err.message }),
+      teardown: async () => {
+        // Requests and "sent" marks in flight finish before the hub (its store and audit log) is released.
+        await Promise.allSettled([...requests, ...deliveries]);
+      },
+    });
+    lc.onClose(() => {
+      for (const off of unsubscribe.splice(0)) off();
+      removeRoute();
+    });
+
+    lc.onInput(async (msg, _send, hub) => {
+      if (settingError || !policy) throw new Error(settingError);
+      const work = (async () => {
+        const record = await hub.approvals.request({ msg, policy: policy!, origin: node.id, ...(config.action ? { action: config.action } : {}) });
+        await logLinks(record, editorIdentities(record.policy.approvers));
+      })();
+      requests.add(work);
+      try {
+        await work;
+      } finally {
+        requests.delete(work);
+      }
+      showCount();
+    });
+  }
+
+  RED.nodes.registerType("soar-wait-approval", WaitApprovalNode);
+};
