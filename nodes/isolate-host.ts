@@ -9,6 +9,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { ACTION_CONDITIONS, checkActionCondition, type ActionCondition, type ActionRecord } from "../lib/contract";
+import { checkApprovalFor } from "../lib/approval/guard";
 import { parseTtlHours, type Drift, type Finished, type IsolateOutcome } from "../lib/edr/leases";
 import { lifecycle, migrateConfig, translator, type EdrConfigNode } from "./common";
 
@@ -126,7 +127,12 @@ export = function (RED: NodeAPI): void {
       else if (op === "isolate") {
         const condition = checkActionCondition({ enrichment: msg.enrichment, approval: msg.approval }, gate);
         if (!condition.allowed) refusal = condition.reason;
-        else allowedBy = condition.by;
+        else {
+          // What was approved is what runs: the same check as block IP (lib/approval/guard.ts).
+          const approval = await checkApprovalFor(msg, target, hub.approvals);
+          if (approval.carried && !approval.ok) refusal = approval.reason;
+          else allowedBy = condition.by;
+        }
       }
 
       let out: IsolateOutcome;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { approvalDigest } from "../../lib/contract/approval";
 import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from "../fakes/crowdstrike";
 import { withCatalogs } from "../helpers/i18n";
 import { helper, nodeModule, readJsonLines, tempDir } from "../helpers/nr";
@@ -71,6 +72,14 @@ function collect() {
       return queued ? Promise.resolve(queued) : new Promise((resolve) => waiting[port].push(resolve));
     },
   };
+}
+
+/** An approval anyone could compute (right shape and digest) but that this hub never decided. */
+function forgedApproval(msg: Msg): Msg {
+  const approval = { id: "forged-1", decision: "approved", by: ["mallory"], at: new Date().toISOString(), fields: ["alert.host.name"], digest: "" };
+  const out = { ...msg, approval };
+  approval.digest = approvalDigest(out, ["alert.host.name"]);
+  return out;
 }
 
 function alertFor(host: string, extra: Msg = {}): Msg {
@@ -157,6 +166,7 @@ describe("soar-isolate-host node (CrowdStrike contract fake)", function () {
       [alertFor("web02", { enrichment: { verdict: "suspicious" } }), /below malicious/],
       [alertFor("web02", { ttlHours: "soon" }), /invalid TTL "soon"/],
       [{ alert: { id: "x" }, enrichment: { verdict: "malicious" } }, /no host in msg\.alert\.host\.name/],
+      [forgedApproval(alertFor("web02")), /not one this hub decided/],
     ];
     for (const [msg, reason] of cases) {
       const next = outcome();
