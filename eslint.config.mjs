@@ -49,6 +49,11 @@ export default defineConfig(
     },
   },
   {
+    // ES module configs (eslint, stryker) run under Node too.
+    files: ["**/*.mjs"],
+    languageOptions: { sourceType: "module", globals: node },
+  },
+  {
     // Shared editor/runtime scripts: loaded by the editor page (window) and required by the runtime.
     files: ["resources/**/*.js"],
     languageOptions: { globals: { ...node, window: "readonly", RED: "readonly", $: "readonly" } },
