@@ -10,14 +10,14 @@
 //   approve links, quorum 1): request→response and request→"resolved" event, p50/p99, against a
 //   handler that answers 200 at once on the same server (the HTTP floor).
 // State store and audit log are real files with real fdatasync unless BENCH_FSYNC=0.
-"use strict";
-const { spawn } = require("child_process");
-const fs = require("fs");
-const http = require("http");
-const os = require("os");
-const path = require("path");
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const http = require('http');
+const os = require('os');
+const path = require('path');
 
-const dist = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, "..", "dist");
+const dist = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, '..', 'dist');
 const COUNT = Number(process.env.BENCH_APPROVALS || 1000);
 
 function percentile(sorted, p) {
@@ -43,27 +43,27 @@ function sampleMessage(i) {
   const ip = `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
   return {
     _msgid: `m${i}`,
-    topic: "alert",
+    topic: 'alert',
     alert: {
-      schema: "soar.alert/1",
+      schema: 'soar.alert/1',
       id: `a${i}`,
       title: `SSH brute force from ${ip}`,
       severity: 3,
-      severity_label: "high",
+      severity_label: 'high',
       source: { ip, port: 40000 + (i % 1000) },
-      destination: { ip: "192.0.2.10", port: 22 },
-      rule: { id: "5712", name: "sshd: brute force", mitre: ["T1110"] },
-      tags: ["ssh", "auth"],
-      raw: { full_log: "x".repeat(600) },
+      destination: { ip: '192.0.2.10', port: 22 },
+      rule: { id: '5712', name: 'sshd: brute force', mitre: ['T1110'] },
+      tags: ['ssh', 'auth'],
+      raw: { full_log: 'x'.repeat(600) },
     },
-    enrichment: { verdict: "malicious", score: 90, why: ["abuseipdb: 100% confidence", "greynoise: malicious"] },
+    enrichment: { verdict: 'malicious', score: 90, why: ['abuseipdb: 100% confidence', 'greynoise: malicious'] },
   };
 }
 
 const POLICY = {
   approvers: [
-    { name: "Ana", identities: ["email:ana@example.org", "slack:U0ANA"] },
-    { name: "Ben", identities: ["email:ben@example.org", "telegram:1001"] },
+    { name: 'Ana', identities: ['email:ana@example.org', 'slack:U0ANA'] },
+    { name: 'Ben', identities: ['email:ben@example.org', 'telegram:1001'] },
   ],
   quorum: 1,
   timeoutMs: 24 * 3600_000,
@@ -72,26 +72,33 @@ const POLICY = {
 function post(port, urlPath, body) {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path: urlPath, method: "POST", agent: keepAlive, headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        method: 'POST',
+        agent: keepAlive,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
-        res.on("end", () => resolve(res.statusCode));
+        res.on('end', () => resolve(res.statusCode));
       },
     );
-    req.on("error", reject);
+    req.on('error', reject);
     req.end(body);
   });
 }
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 async function child() {
-  const { FileStateStore } = require(path.join(dist, "lib", "core", "file-store.js"));
-  const { AuditLog } = require(path.join(dist, "lib", "core", "audit.js"));
-  const { ApprovalEngine, ApprovalLinks, createApprovalPageHandler } = require(path.join(dist, "lib", "approval", "index.js"));
-  const fsync = process.env.BENCH_FSYNC !== "0";
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "soar-bench-approvals-"));
+  const { FileStateStore } = require(path.join(dist, 'lib', 'core', 'file-store.js'));
+  const { AuditLog } = require(path.join(dist, 'lib', 'core', 'audit.js'));
+  const { ApprovalEngine, ApprovalLinks, createApprovalPageHandler } = require(path.join(dist, 'lib', 'approval', 'index.js'));
+  const fsync = process.env.BENCH_FSYNC !== '0';
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-bench-approvals-'));
   // A real hash-chained audit log: every request, vote and decision is a durable record.
-  const audit = await AuditLog.open(path.join(root, "audit.jsonl"), { fsync });
+  const audit = await AuditLog.open(path.join(root, 'audit.jsonl'), { fsync });
   const open = async (dir) => {
     const store = await FileStateStore.open(dir, { fsync });
     const engine = new ApprovalEngine({ store, audit });
@@ -104,21 +111,21 @@ async function child() {
   };
   try {
     // Idle engine, then the same engine holding COUNT pending approvals.
-    const dir = path.join(root, "held");
+    const dir = path.join(root, 'held');
     let running = await open(dir);
     const idle = memory();
     const links = new ApprovalLinks({ store: running.store, engine: running.engine });
     const ids = [];
     for (let i = 0; i < COUNT; i += 1) {
-      const record = await running.engine.request({ msg: sampleMessage(i), policy: POLICY, action: "block IP" });
-      await links.mint(record, "http://127.0.0.1/soar/approval/", ["email:ana@example.org", "email:ben@example.org"]);
+      const record = await running.engine.request({ msg: sampleMessage(i), policy: POLICY, action: 'block IP' });
+      await links.mint(record, 'http://127.0.0.1/soar/approval/', ['email:ana@example.org', 'email:ben@example.org']);
       ids.push(record.id);
     }
     const held = memory();
     await close(running);
 
     // Restart with them pending, against an empty store.
-    const emptyDir = path.join(root, "empty");
+    const emptyDir = path.join(root, 'empty');
     await close(await open(emptyDir));
     const restartRuns = { held: [], empty: [] };
     for (let r = 0; r < 5; r += 1) {
@@ -140,33 +147,33 @@ async function child() {
     const tokens = [];
     for (const id of ids) {
       const record = await running.engine.get(id);
-      const [approve] = await pageLinks.mint(record, "/soar/approval/", ["email:ana@example.org"]);
+      const [approve] = await pageLinks.mint(record, '/soar/approval/', ['email:ana@example.org']);
       tokens.push(approve.url);
     }
     const handler = createApprovalPageHandler({ links: pageLinks });
     const server = http.createServer((req, res) => {
-      if (req.url === "/floor") {
+      if (req.url === '/floor') {
         req.resume();
-        req.on("end", () => res.end("ok"));
+        req.on('end', () => res.end('ok'));
         return;
       }
       void handler(req, res);
     });
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = server.address().port;
     let resolvedAt = 0;
-    running.engine.on("resolved", () => (resolvedAt = process.hrtime.bigint()));
+    running.engine.on('resolved', () => (resolvedAt = process.hrtime.bigint()));
     const floor = [];
     for (let i = 0; i < COUNT; i += 1) {
       const start = process.hrtime.bigint();
-      await post(port, "/floor", "comment=x");
+      await post(port, '/floor', 'comment=x');
       floor.push(ms(start));
     }
     const response = [];
     const output = [];
     for (const url of tokens) {
       const start = process.hrtime.bigint();
-      const status = await post(port, url, "comment=approved+in+the+benchmark");
+      const status = await post(port, url, 'comment=approved+in+the+benchmark');
       response.push(ms(start));
       if (status !== 200) throw new Error(`decision POST answered ${status}`);
       output.push(Number(resolvedAt - start) / 1e6);
@@ -189,7 +196,11 @@ async function child() {
         heapRatio: round(held.heapMiB / idle.heapMiB),
         rssRatio: round(held.rssMiB / idle.rssMiB),
       },
-      restart: { emptyMs: round(median(restartRuns.empty)), heldMs: round(median(restartRuns.held)), ratio: round(median(restartRuns.held) / median(restartRuns.empty)) },
+      restart: {
+        emptyMs: round(median(restartRuns.empty)),
+        heldMs: round(median(restartRuns.held)),
+        ratio: round(median(restartRuns.held) / median(restartRuns.empty)),
+      },
       decision: {
         floorP50Ms: round(percentile(floor, 50), 3),
         floorP99Ms: round(percentile(floor, 99), 3),
@@ -207,11 +218,11 @@ async function child() {
 
 function run() {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["--expose-gc", __filename, "--child"], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.on("error", reject);
-    proc.on("close", (code) => {
+    const proc = spawn(process.execPath, ['--expose-gc', __filename, '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.on('error', reject);
+    proc.on('close', (code) => {
       if (code !== 0) return reject(new Error(`approvals benchmark child exited with ${code}`));
       try {
         resolve(JSON.parse(out));
@@ -225,7 +236,7 @@ function run() {
 module.exports = { run };
 
 if (require.main === module) {
-  if (process.argv.includes("--child")) {
+  if (process.argv.includes('--child')) {
     child().then(
       (result) => process.stdout.write(JSON.stringify(result)),
       (err) => {
@@ -234,9 +245,12 @@ if (require.main === module) {
       },
     );
   } else {
-    run().then((r) => console.log(JSON.stringify(r, null, 2)), (err) => {
-      console.error(err.message);
-      process.exit(1);
-    });
+    run().then(
+      (r) => console.log(JSON.stringify(r, null, 2)),
+      (err) => {
+        console.error(err.message);
+        process.exit(1);
+      },
+    );
   }
 }

@@ -5,15 +5,15 @@
 // public-suffix verdicts) are emptied before every pass, so repeating the corpus does not flatter us.
 // Runs the compiled code: build first with `npx tsc -p .`.
 // Usage: node bench/extract.js [--duration-ms N] [--json]
-"use strict";
-const path = require("path");
+'use strict';
+const path = require('path');
 
-const root = path.resolve(__dirname, "..");
+const root = path.resolve(__dirname, '..');
 
 function loadModules() {
-  const ioc = require(path.join(root, "dist", "lib", "ioc", "index.js"));
-  const quality = require(path.join(root, "dist", "lib", "ioc", "quality.js"));
-  const { extractIOC } = require("ioc-extractor");
+  const ioc = require(path.join(root, 'dist', 'lib', 'ioc', 'index.js'));
+  const quality = require(path.join(root, 'dist', 'lib', 'ioc', 'quality.js'));
+  const { extractIOC } = require('ioc-extractor');
   return { ioc, quality, extractIOC };
 }
 
@@ -61,15 +61,15 @@ function measurePair(contenders, texts, totalBytes, durationMs) {
 async function run(options = {}) {
   const durationMs = options.durationMs ?? 1000;
   const { ioc, quality, extractIOC } = loadModules();
-  const cases = quality.loadCorpus(path.join(root, "test", "fixtures", "ioc-corpus"));
+  const cases = quality.loadCorpus(path.join(root, 'test', 'fixtures', 'ioc-corpus'));
   const texts = cases.map((corpusCase) => corpusCase.text);
-  const totalBytes = texts.reduce((sum, text) => sum + Buffer.byteLength(text, "utf8"), 0);
+  const totalBytes = texts.reduce((sum, text) => sum + Buffer.byteLength(text, 'utf8'), 0);
 
   const [ours, theirs] = measurePair(
     [
       // Our caches are emptied before every pass, so repeating the corpus does not flatter us.
-      { name: "ours (extractFromText)", extract: (text) => ioc.extractFromText(text), beforePass: ioc.clearExtractionCaches },
-      { name: "ioc-extractor (extractIOC, refang)", extract: (text) => extractIOC(text, { refang: true, sort: false }), beforePass: () => {} },
+      { name: 'ours (extractFromText)', extract: (text) => ioc.extractFromText(text), beforePass: ioc.clearExtractionCaches },
+      { name: 'ioc-extractor (extractIOC, refang)', extract: (text) => extractIOC(text, { refang: true, sort: false }), beforePass: () => {} },
     ],
     texts,
     totalBytes,
@@ -84,23 +84,24 @@ async function run(options = {}) {
 }
 
 function format(result) {
-  const line = (row) => `${row.name.padEnd(36)} ${row.mbPerSec.toFixed(2).padStart(8)} MB/s ${Math.round(row.textsPerSec).toString().padStart(9)} texts/s  (${row.passes} passes, ${row.seconds.toFixed(2)} s timed)`;
+  const line = (row) =>
+    `${row.name.padEnd(36)} ${row.mbPerSec.toFixed(2).padStart(8)} MB/s ${Math.round(row.textsPerSec).toString().padStart(9)} texts/s  (${row.passes} passes, ${row.seconds.toFixed(2)} s timed)`;
   return [
     `IOC extraction throughput on ${result.corpus.texts} corpus texts (${result.corpus.bytes} bytes per pass)`,
     line(result.ours),
     line(result.iocExtractor),
     `ratio ours/ioc-extractor: ${result.ratio.mbPerSec.toFixed(2)}x (MB/s and texts/s alike)`,
-  ].join("\n");
+  ].join('\n');
 }
 
 module.exports = { run, format };
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
-  const durationIndex = argv.indexOf("--duration-ms");
+  const durationIndex = argv.indexOf('--duration-ms');
   const durationMs = durationIndex === -1 ? 1000 : Number(argv[durationIndex + 1]);
   run({ durationMs })
-    .then((result) => console.log(argv.includes("--json") ? JSON.stringify(result, null, 2) : format(result)))
+    .then((result) => console.log(argv.includes('--json') ? JSON.stringify(result, null, 2) : format(result)))
     .catch((error) => {
       console.error(error.message);
       process.exitCode = 1;

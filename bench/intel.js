@@ -16,23 +16,23 @@
 //    real timers as deployed), against a bare Map lookup of the same (source, indicator) pairs in the
 //    same run (ratio).
 // Options (env): BENCH_DURATION_MS (cached phase, default 2000), BENCH_FSYNC=0, SOAR_DIST.
-"use strict";
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
-const http = require("http");
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const http = require('http');
 
-const dist = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, "..", "dist");
-const { IntelBroker } = require(path.join(dist, "lib", "intel", "broker.js"));
-const { computeVerdict } = require(path.join(dist, "lib", "intel", "verdict.js"));
-const { createVirusTotal } = require(path.join(dist, "lib", "intel", "providers", "virustotal.js"));
-const { FileStateStore } = require(path.join(dist, "lib", "core", "file-store.js"));
-const { classifyIp } = require(path.join(dist, "lib", "ioc", "index.js"));
+const dist = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, '..', 'dist');
+const { IntelBroker } = require(path.join(dist, 'lib', 'intel', 'broker.js'));
+const { computeVerdict } = require(path.join(dist, 'lib', 'intel', 'verdict.js'));
+const { createVirusTotal } = require(path.join(dist, 'lib', 'intel', 'providers', 'virustotal.js'));
+const { FileStateStore } = require(path.join(dist, 'lib', 'core', 'file-store.js'));
+const { classifyIp } = require(path.join(dist, 'lib', 'ioc', 'index.js'));
 // The contract fake and the virtual clock are test helpers written in TypeScript: load them through
 // tsx's scoped require, which leaves the compiled engine above untouched.
-const tsx = require("tsx/cjs/api");
-const { startVirusTotalFake } = tsx.require("../test/fakes/virustotal.ts", __filename);
-const { ManualClock } = tsx.require("../test/helpers/fake-server.ts", __filename);
+const tsx = require('tsx/cjs/api');
+const { startVirusTotalFake } = tsx.require('../test/fakes/virustotal.ts', __filename);
+const { ManualClock } = tsx.require('../test/helpers/fake-server.ts', __filename);
 
 const ALERTS = 1000;
 const DISTINCT = 200;
@@ -45,7 +45,7 @@ const DEADLINE_MS = 3 * 3_600_000; // virtual: longer than the ~50 min the burst
 function distinctIps() {
   const ips = [];
   for (let i = 1; ips.length < DISTINCT; i++) {
-    for (const prefix of ["203.0.113", "198.51.100", "192.0.2"]) if (ips.length < DISTINCT) ips.push(`${prefix}.${i}`);
+    for (const prefix of ['203.0.113', '198.51.100', '192.0.2']) if (ips.length < DISTINCT) ips.push(`${prefix}.${i}`);
   }
   return ips;
 }
@@ -67,7 +67,7 @@ function alertSets(ips) {
     const chosen = new Set([ips[i % ips.length]]);
     const extra = Math.floor(random() * 4);
     for (let k = 0; k < extra; k++) chosen.add(ips[Math.floor(random() * ips.length)]);
-    sets.push([...chosen].map((value) => ({ type: "ipv4", value, role: "source", internal: classifyIp(value).internal })));
+    sets.push([...chosen].map((value) => ({ type: 'ipv4', value, role: 'source', internal: classifyIp(value).internal })));
   }
   return sets;
 }
@@ -86,24 +86,24 @@ async function startRateGate(targetPort, now) {
     if (arrivals.length >= LIMIT_PER_MINUTE) {
       gate.refused++;
       request.resume();
-      const body = JSON.stringify({ error: { code: "QuotaExceededError", message: "Quota exceeded" } });
-      response.writeHead(429, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      const body = JSON.stringify({ error: { code: 'QuotaExceededError', message: 'Quota exceeded' } });
+      response.writeHead(429, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       response.end(body);
       return;
     }
     arrivals.push(at);
     gate.forwarded++;
     const upstream = http.request(
-      { host: "127.0.0.1", port: targetPort, method: request.method, path: request.url, headers: request.headers, agent },
+      { host: '127.0.0.1', port: targetPort, method: request.method, path: request.url, headers: request.headers, agent },
       (answer) => {
         response.writeHead(answer.statusCode || 502, answer.headers);
         answer.pipe(response);
       },
     );
-    upstream.on("error", () => response.destroy());
+    upstream.on('error', () => response.destroy());
     request.pipe(upstream);
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   gate.url = `http://127.0.0.1:${server.address().port}`;
   gate.close = () =>
     new Promise((resolve) => {
@@ -157,7 +157,7 @@ async function driveVirtualTime(clock, provider, tracker, finished) {
   while (!finished.done) {
     const state = provider.budgetState();
     if (tracker.inFlight > 0 && tracker.inFlight === state.queued) {
-      const minute = state.windows.find((window) => window.window === "minute");
+      const minute = state.windows.find((window) => window.window === 'minute');
       const next = minute && minute.resetsAt ? minute.resetsAt.getTime() : clock.now() + 1_000;
       await clock.advanceTo(Math.max(next, clock.now() + 1));
       jumps++;
@@ -184,7 +184,7 @@ async function burst({ sets, ips, fsync, root }) {
     fake.addIp(ip, { stats: { malicious, harmless: 60, undetected: 10 } });
   });
   const gate = await startRateGate(fake.server.port, clock.now);
-  const store = await FileStateStore.open(path.join(root, "state"), { fsync, now: clock.now });
+  const store = await FileStateStore.open(path.join(root, 'state'), { fsync, now: clock.now });
   const vt = createVirusTotal({ baseURL: `${gate.url}/api/v3`, apiKey: fake.apiKey, now: clock.now, sleep: clock.sleep });
   const { wrapped, tracker } = tracked(vt);
   const broker = new IntelBroker({ providers: [wrapped], store, now: clock.now, sleep: clock.sleep });
@@ -197,7 +197,7 @@ async function burst({ sets, ips, fsync, root }) {
   const [outcomes, jumps] = await Promise.all([all, driveVirtualTime(clock, vt, tracker, finished)]);
   const realSeconds = Number(process.hrtime.bigint() - realStart) / 1e9;
 
-  const failedStatuses = new Set(["error", "quota", "rate-limited", "deadline"]);
+  const failedStatuses = new Set(['error', 'quota', 'rate-limited', 'deadline']);
   let failed = 0;
   let answered = 0;
   const lookups = { requested: 0, cached: 0, shared: 0 };
@@ -271,8 +271,8 @@ async function mapRate(map, sets, durationMs) {
 
 async function run(options = {}) {
   const durationMs = Number(options.durationMs || process.env.BENCH_DURATION_MS || 2_000);
-  const fsync = options.fsync !== undefined ? options.fsync : process.env.BENCH_FSYNC !== "0";
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "soar-bench-intel-"));
+  const fsync = options.fsync !== undefined ? options.fsync : process.env.BENCH_FSYNC !== '0';
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-bench-intel-'));
   const ips = distinctIps();
   const sets = alertSets(ips);
   let harness;
@@ -286,7 +286,7 @@ async function run(options = {}) {
     const cached = await cachedRate(production, sets, durationMs);
     await production.close();
     const map = new Map();
-    for (const entry of await store.list("intel:VirusTotal")) map.set(`VirusTotal\u0000${entry.key}`, entry.value);
+    for (const entry of await store.list('intel:VirusTotal')) map.set(`VirusTotal\u0000${entry.key}`, entry.value);
     const baseline = await mapRate(map, sets, durationMs);
 
     const numbers = {
@@ -317,26 +317,28 @@ async function run(options = {}) {
 
 function printTable(n) {
   const rows = [
-    ["alerts in the burst", n.alerts],
-    ["indicators in them / distinct", `${n.indicatorsInAlerts} / ${n.distinctIndicators}`],
-    ["lookups answered", n.lookupsAnswered],
-    ["lookups failed (must be 0)", n.lookupsFailed],
-    ["requests the fake saw (= 200)", n.requestsTotal],
+    ['alerts in the burst', n.alerts],
+    ['indicators in them / distinct', `${n.indicatorsInAlerts} / ${n.distinctIndicators}`],
+    ['lookups answered', n.lookupsAnswered],
+    ['lookups failed (must be 0)', n.lookupsFailed],
+    ['requests the fake saw (= 200)', n.requestsTotal],
     [`max requests in any 60 s (≤ ${n.limitPer60s})`, n.maxRequestsPer60s],
-    ["refused by the 4/min gate", n.gateRefused],
-    ["broker: requested / shared / cached", `${n.brokerLookups.requested} / ${n.brokerLookups.shared} / ${n.brokerLookups.cached}`],
-    ["verdicts mal/susp/benign/unknown", `${n.verdicts.malicious}/${n.verdicts.suspicious}/${n.verdicts.benign}/${n.verdicts.unknown}`],
-    ["virtual minutes taken", n.virtualMinutes],
-    ["real seconds taken", n.realSeconds],
-    ["cached lookups/s (broker, all 200 cached)", n.cachedLookupsPerSecond],
-    ["bare Map lookups/s (baseline)", n.mapLookupsPerSecond],
-    ["Map / broker ratio", n.mapToBrokerRatio],
+    ['refused by the 4/min gate', n.gateRefused],
+    ['broker: requested / shared / cached', `${n.brokerLookups.requested} / ${n.brokerLookups.shared} / ${n.brokerLookups.cached}`],
+    ['verdicts mal/susp/benign/unknown', `${n.verdicts.malicious}/${n.verdicts.suspicious}/${n.verdicts.benign}/${n.verdicts.unknown}`],
+    ['virtual minutes taken', n.virtualMinutes],
+    ['real seconds taken', n.realSeconds],
+    ['cached lookups/s (broker, all 200 cached)', n.cachedLookupsPerSecond],
+    ['bare Map lookups/s (baseline)', n.mapLookupsPerSecond],
+    ['Map / broker ratio', n.mapToBrokerRatio],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
-  console.log("intel broker: burst of 1,000 alerts against VirusTotal limited to 4/min (virtual clock)");
+  console.log('intel broker: burst of 1,000 alerts against VirusTotal limited to 4/min (virtual clock)');
   for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${value}`);
-  const failedChecks = Object.entries(n.checks).filter(([, ok]) => !ok).map(([name]) => name);
-  console.log(failedChecks.length ? `  CHECKS FAILED: ${failedChecks.join(", ")}` : "  checks: all passed");
+  const failedChecks = Object.entries(n.checks)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
+  console.log(failedChecks.length ? `  CHECKS FAILED: ${failedChecks.join(', ')}` : '  checks: all passed');
 }
 
 if (require.main === module) {

@@ -28,7 +28,10 @@ const USER = 'soar-iso-bench';
 function unsupportedReason() {
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (network namespaces, nftables, sshd)';
-  for (const [command, args, hint] of [['nft', ['--version'], 'apt-get install nftables'], ['ip', ['-V'], 'apt-get install iproute2']]) {
+  for (const [command, args, hint] of [
+    ['nft', ['--version'], 'apt-get install nftables'],
+    ['ip', ['-V'], 'apt-get install iproute2'],
+  ]) {
     try {
       execFileSync(command, args, { stdio: 'ignore' });
     } catch {
@@ -111,7 +114,16 @@ async function run() {
       const n = String(i + 1).padStart(2, '0');
       return { id: `h${n}`, address: link.gatewayAddress, hostKeySha256: sshd.hostKeySha256, table: `soar_iso_${n}` };
     });
-    const baseOptions = { name: 'bench', username: USER, sudo: true, privateKey: key.privateKey, nftPath: '/usr/sbin/nft', hosts, rollbackSeconds: 300, dns: ['198.18.0.53'] };
+    const baseOptions = {
+      name: 'bench',
+      username: USER,
+      sudo: true,
+      privateKey: key.privateKey,
+      nftPath: '/usr/sbin/nft',
+      hosts,
+      rollbackSeconds: 300,
+      dns: ['198.18.0.53'],
+    };
     // Warm-up (sshd's first fork, page cache), not counted.
     await round(SshNftablesIsolation, { ...baseOptions, hosts: hosts.slice(0, 2) }, 1);
     const sequential = await round(SshNftablesIsolation, baseOptions, 1);

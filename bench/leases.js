@@ -8,22 +8,22 @@
 // same concurrency in the same run. `blockVsRawSet` = block ops/s / raw set ops/s: the cost of the
 // lease bookkeeping over the bare durable write (each block makes two durable store writes and one
 // audit append). Real fdatasync unless { fsync: false } / BENCH_FSYNC=0.
-"use strict";
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 
 // SOAR_DIST lets the benchmark run against a build elsewhere (default: ../dist).
-const dist = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, "..", "dist");
-const { AuditLog } = require(path.join(dist, "lib", "core", "audit.js"));
-const { FileStateStore } = require(path.join(dist, "lib", "core", "file-store.js"));
-const { GuardrailPolicy } = require(path.join(dist, "lib", "core", "guardrails.js"));
-const { LeaseManager } = require(path.join(dist, "lib", "firewall", "leases.js"));
+const dist = process.env.SOAR_DIST ? path.resolve(process.env.SOAR_DIST) : path.join(__dirname, '..', 'dist');
+const { AuditLog } = require(path.join(dist, 'lib', 'core', 'audit.js'));
+const { FileStateStore } = require(path.join(dist, 'lib', 'core', 'file-store.js'));
+const { GuardrailPolicy } = require(path.join(dist, 'lib', 'core', 'guardrails.js'));
+const { LeaseManager } = require(path.join(dist, 'lib', 'firewall', 'leases.js'));
 
 /** A provider that accepts everything and does nothing: the benchmark measures the lease engine only. */
 const noopProvider = {
-  name: "bench",
-  kind: "noop",
+  name: 'bench',
+  kind: 'noop',
   ensureReady: async () => undefined,
   block: async () => undefined,
   unblock: async () => undefined,
@@ -62,21 +62,21 @@ async function driveFor(durationMs, minimum, operation) {
 function leaseShapedValue(i) {
   const now = Date.now();
   return {
-    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-    kind: "block",
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    kind: 'block',
     target: targetFor(i),
-    provider: "bench",
+    provider: 'bench',
     createdAt: new Date(now).toISOString(),
     expiresAt: new Date(now + 3600_000).toISOString(),
-    reason: "benchmark",
+    reason: 'benchmark',
     alertId: `bench-${i}`,
-    by: "bench",
+    by: 'bench',
     ttlSeconds: 3600,
     requestedTtlSeconds: 3600,
     offences: 1,
     lastBlockedAt: new Date(now).toISOString(),
     extensions: 0,
-    status: "active",
+    status: 'active',
   };
 }
 
@@ -84,7 +84,7 @@ async function benchSize(root, leases, options) {
   const { fsync, writers, durationMs } = options;
   // Baseline: the bare durable write the lease engine builds on.
   const rawStore = await FileStateStore.open(path.join(root, `raw-${leases}`), { fsync });
-  const rawSeconds = await driveCount(leases, writers, (i) => rawStore.set("leases", `bench|${targetFor(i)}`, leaseShapedValue(i)));
+  const rawSeconds = await driveCount(leases, writers, (i) => rawStore.set('leases', `bench|${targetFor(i)}`, leaseShapedValue(i)));
   await rawStore.close();
 
   const store = await FileStateStore.open(path.join(root, `state-${leases}`), { fsync });
@@ -95,19 +95,19 @@ async function benchSize(root, leases, options) {
     audit,
     guardrails: () => policy,
     simulate: () => false,
-    providers: new Map([["bench", noopProvider]]),
+    providers: new Map([['bench', noopProvider]]),
     warn: (message) => console.warn(message),
   });
   await manager.start();
   try {
     let refusedOrFailed = 0;
     const blockSeconds = await driveCount(leases, writers, async (i) => {
-      const outcome = await manager.block({ target: targetFor(i), provider: "bench", ttlSeconds: 3600, reason: "benchmark", alertId: `bench-${i}` });
-      if (outcome.status !== "blocked") refusedOrFailed += 1;
+      const outcome = await manager.block({ target: targetFor(i), provider: 'bench', ttlSeconds: 3600, reason: 'benchmark', alertId: `bench-${i}` });
+      if (outcome.status !== 'blocked') refusedOrFailed += 1;
     });
     if (refusedOrFailed > 0) throw new Error(`${refusedOrFailed} benchmark blocks were not "blocked"`);
 
-    const lookups = await driveFor(durationMs, 1000, (i) => manager.lookup(targetFor((i * 7919) % leases), "bench"));
+    const lookups = await driveFor(durationMs, 1000, (i) => manager.lookup(targetFor((i * 7919) % leases), 'bench'));
     const lists = await driveFor(durationMs, 3, async () => {
       const all = await manager.list();
       if (all.length !== leases) throw new Error(`list() returned ${all.length} of ${leases} leases`);
@@ -140,8 +140,8 @@ async function run(options = {}) {
   const sizes = options.sizes ?? [1000, 10000];
   const writers = options.writers ?? Number(process.env.BENCH_WRITERS || 64);
   const durationMs = options.durationMs ?? Number(process.env.BENCH_DURATION_MS || 2000);
-  const fsync = options.fsync ?? process.env.BENCH_FSYNC !== "0";
-  const root = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "soar-bench-leases-"));
+  const fsync = options.fsync ?? process.env.BENCH_FSYNC !== '0';
+  const root = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), 'soar-bench-leases-'));
   try {
     const results = [];
     for (const leases of sizes) results.push(await benchSize(root, leases, { fsync, writers, durationMs }));
@@ -164,7 +164,7 @@ module.exports = { run };
 if (require.main === module) {
   run().then(
     (result) => {
-      console.log(`block leases (fsync ${result.fsync ? "on" : "off"}, ${result.writers} concurrent writers)`);
+      console.log(`block leases (fsync ${result.fsync ? 'on' : 'off'}, ${result.writers} concurrent writers)`);
       console.table(result.rows);
       for (const [size, ratio] of Object.entries(result.blockVsRawSet)) {
         console.log(`${size} leases: block runs at ${ratio}x the rate of a raw store set; list() reads ${result.listLeasesPerSec[size]} leases/s`);

@@ -43,7 +43,10 @@ async function timed(work) {
 function unsupportedReason() {
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (network namespaces, nftables)';
-  for (const [command, args, hint] of [['nft', ['--version'], 'apt-get install nftables'], ['ip', ['-V'], 'apt-get install iproute2']]) {
+  for (const [command, args, hint] of [
+    ['nft', ['--version'], 'apt-get install nftables'],
+    ['ip', ['-V'], 'apt-get install iproute2'],
+  ]) {
     try {
       execFileSync(command, args, { stdio: 'ignore' });
     } catch {
@@ -124,8 +127,12 @@ async function run(options = {}) {
   const ratio = perAddressSingle / perAddressBatch;
   console.log(`\nnftables (${execFileSync('nft', ['--version']).toString().trim()}), in namespace ${ns}\n`);
   printTable(rows);
-  console.log(`\nbatch vs one call per address: ${ratio.toFixed(0)}x faster per address` +
-    (singleCalls < BATCH_SIZE ? ` (single calls measured on ${singleCalls.toLocaleString('en-US')} addresses; 10,000 would take ~${((perAddressSingle * BATCH_SIZE) / 1000).toFixed(0)} s)` : ''));
+  console.log(
+    `\nbatch vs one call per address: ${ratio.toFixed(0)}x faster per address` +
+      (singleCalls < BATCH_SIZE
+        ? ` (single calls measured on ${singleCalls.toLocaleString('en-US')} addresses; 10,000 would take ~${((perAddressSingle * BATCH_SIZE) / 1000).toFixed(0)} s)`
+        : ''),
+  );
   return { rows, ratio };
 }
 

@@ -4,14 +4,14 @@
 // loop for about a second (pre-parsed items), then parsed from the raw body and normalised (what
 // the intake does per request) for half that. Prints a table, or JSON with --json.
 //   node bench/normalise.js [--json] [--duration=1000] [--format=wazuh,suricata]
-"use strict";
-const fs = require("fs");
-const path = require("path");
+'use strict';
+const fs = require('fs');
+const path = require('path');
 
-const ROOT = path.resolve(__dirname, "..");
-const ENGINE = path.join(ROOT, "dist", "lib", "alert", "index.js");
-const SAMPLE_DIRS = [path.join(ROOT, "test", "fixtures", "samples"), path.join(ROOT, "test", "fixtures", "samples-extra")];
-const RECEIVED = new Date("2026-11-23T00:00:00.000Z");
+const ROOT = path.resolve(__dirname, '..');
+const ENGINE = path.join(ROOT, 'dist', 'lib', 'alert', 'index.js');
+const SAMPLE_DIRS = [path.join(ROOT, 'test', 'fixtures', 'samples'), path.join(ROOT, 'test', 'fixtures', 'samples-extra')];
+const RECEIVED = new Date('2026-11-23T00:00:00.000Z');
 
 function loadEngine() {
   if (!fs.existsSync(ENGINE)) throw new Error(`${path.relative(ROOT, ENGINE)} not found: build first (npx tsc -p .)`);
@@ -25,7 +25,7 @@ function loadSamples(engine) {
     if (!fs.existsSync(dir)) continue;
     for (const format of fs.readdirSync(dir).sort()) {
       const formatDir = path.join(dir, format);
-      if (format === "expected" || !fs.statSync(formatDir).isDirectory()) continue;
+      if (format === 'expected' || !fs.statSync(formatDir).isDirectory()) continue;
       for (const name of fs.readdirSync(formatDir).sort()) {
         if (!byFormat.has(format)) byFormat.set(format, []);
         byFormat.get(format).push({ name, body: fs.readFileSync(path.join(formatDir, name)) });
@@ -33,12 +33,12 @@ function loadSamples(engine) {
     }
   }
   // Replays of already normalised alerts (audit log -> intake), from the Wazuh samples.
-  const wazuh = byFormat.get("wazuh") || [];
+  const wazuh = byFormat.get('wazuh') || [];
   const replays = wazuh.map((s) => {
-    const alerts = engine.normalise(engine.parseBody(s.body, "application/json"), { received: RECEIVED }).alerts;
+    const alerts = engine.normalise(engine.parseBody(s.body, 'application/json'), { received: RECEIVED }).alerts;
     return { name: `replay-${s.name}`, body: Buffer.from(JSON.stringify(alerts)) };
   });
-  if (replays.length) byFormat.set("soar", replays);
+  if (replays.length) byFormat.set('soar', replays);
   return byFormat;
 }
 
@@ -74,12 +74,12 @@ async function run(options = {}) {
   // penalised for compiling what the others then reuse.
   const warmUntil = Date.now() + Math.min(500, durationMs);
   while (Date.now() < warmUntil) {
-    for (const list of samples.values()) for (const s of list) engine.normalise(engine.parseBody(s.body, "application/json"), { received: RECEIVED });
+    for (const list of samples.values()) for (const s of list) engine.normalise(engine.parseBody(s.body, 'application/json'), { received: RECEIVED });
   }
   for (const [format, list] of samples) {
     if (options.formats && !options.formats.includes(format)) continue;
     const opts = { format, received: RECEIVED };
-    const parsed = list.map((s) => engine.parseBody(s.body, "application/json"));
+    const parsed = list.map((s) => engine.parseBody(s.body, 'application/json'));
     const perBatch = parsed.reduce((n, items) => n + engine.normalise(items, opts).alerts.length, 0);
     let next = 0;
     const normaliseOnly = measure(() => {
@@ -90,7 +90,7 @@ async function run(options = {}) {
     const withParse = measure(() => {
       const body = list[next].body;
       next = (next + 1) % list.length;
-      return engine.normalise(engine.parseBody(body, "application/json"), opts).alerts.length;
+      return engine.normalise(engine.parseBody(body, 'application/json'), opts).alerts.length;
     }, durationMs / 2);
     results.push({
       format,
@@ -109,23 +109,29 @@ async function run(options = {}) {
 }
 
 function table(report) {
-  const head = ["format", "samples", "alerts/s normalise", "alerts/s parse+normalise", "µs/alert"];
-  const rows = report.results.map((r) => [r.format, String(r.samples), r.normalisePerSec.toLocaleString("en-US"), r.parseAndNormalisePerSec.toLocaleString("en-US"), r.usPerAlert.toFixed(2)]);
+  const head = ['format', 'samples', 'alerts/s normalise', 'alerts/s parse+normalise', 'µs/alert'];
+  const rows = report.results.map((r) => [
+    r.format,
+    String(r.samples),
+    r.normalisePerSec.toLocaleString('en-US'),
+    r.parseAndNormalisePerSec.toLocaleString('en-US'),
+    r.usPerAlert.toFixed(2),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 module.exports = { run, table };
 
 if (require.main === module) {
   const args = process.argv.slice(2);
-  const json = args.includes("--json");
-  const durationArg = args.find((a) => a.startsWith("--duration="));
-  const formatArg = args.find((a) => a.startsWith("--format="));
+  const json = args.includes('--json');
+  const durationArg = args.find((a) => a.startsWith('--duration='));
+  const formatArg = args.find((a) => a.startsWith('--format='));
   const options = {
-    durationMs: durationArg ? Number(durationArg.split("=")[1]) : 1000,
-    formats: formatArg ? formatArg.split("=")[1].split(",") : undefined,
+    durationMs: durationArg ? Number(durationArg.split('=')[1]) : 1000,
+    formats: formatArg ? formatArg.split('=')[1].split(',') : undefined,
   };
   run(options).then(
     (report) => {

@@ -3,9 +3,9 @@
  * The `soar` command line: verify the audit chain, replay recorded alerts into an intake.
  * Dependency-free on purpose (node:util parseArgs, global fetch).
  */
-import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { readAudit, verifyAudit } from "../lib/core/audit";
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readAudit, verifyAudit } from '../lib/core/audit';
 
 export interface CliIo {
   /** Writes one line of normal output. */
@@ -35,7 +35,7 @@ const USAGE = `usage:
 class UsageError extends Error {}
 
 function defaultAuditFile(io: CliIo): string {
-  return path.resolve(io.cwd, io.env.SOAR_HOME || ".hub", "soar", "audit.jsonl");
+  return path.resolve(io.cwd, io.env.SOAR_HOME || '.hub', 'soar', 'audit.jsonl');
 }
 
 function errorCode(err: unknown): string {
@@ -53,11 +53,11 @@ function parseDate(option: string, value: string | undefined): Date | undefined 
 async function auditVerify(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { file: { type: "string" }, "key-file": { type: "string" }, checkpoint: { type: "string" } },
+    options: { file: { type: 'string' }, 'key-file': { type: 'string' }, checkpoint: { type: 'string' } },
     strict: true,
   });
   const file = values.file ? path.resolve(io.cwd, values.file) : defaultAuditFile(io);
-  const keyFile = values["key-file"] ? path.resolve(io.cwd, values["key-file"]) : undefined;
+  const keyFile = values['key-file'] ? path.resolve(io.cwd, values['key-file']) : undefined;
   const checkpointFile = values.checkpoint ? path.resolve(io.cwd, values.checkpoint) : undefined;
   let result;
   try {
@@ -67,7 +67,11 @@ async function auditVerify(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const unkeyed =
-    result.unkeyedUpTo === 0 ? "" : result.unkeyedUpTo >= result.records && !result.checkpoint ? "" : `; unkeyed up to line ${result.unkeyedUpTo} (written before the key)`;
+    result.unkeyedUpTo === 0
+      ? ''
+      : result.unkeyedUpTo >= result.records && !result.checkpoint
+        ? ''
+        : `; unkeyed up to line ${result.unkeyedUpTo} (written before the key)`;
   if (result.ok) {
     if (!result.checkpoint) {
       io.out(`ok: ${result.records} records, chain intact; unkeyed (no audit key): corruption is detected, rewriting is not`);
@@ -81,9 +85,9 @@ async function auditVerify(args: string[], io: CliIo): Promise<number> {
   const label: Record<string, string> = {
     broken: `broken at ${where}`,
     truncated: `truncated at ${where}`,
-    "key-missing": "key missing",
-    "checkpoint-missing": "checkpoint missing",
-    "checkpoint-invalid": "checkpoint invalid",
+    'key-missing': 'key missing',
+    'checkpoint-missing': 'checkpoint missing',
+    'checkpoint-invalid': 'checkpoint invalid',
   };
   io.out(`${label[result.status]}: ${broken.reason} (${result.records} records verified${unkeyed})`);
   return 1;
@@ -93,36 +97,36 @@ async function replay(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      file: { type: "string" },
-      id: { type: "string", multiple: true },
-      since: { type: "string" },
-      until: { type: "string" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "dry-run": { type: "boolean", default: false },
+      file: { type: 'string' },
+      id: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
     },
     strict: true,
   });
   const file = values.file ? path.resolve(io.cwd, values.file) : defaultAuditFile(io);
-  const since = parseDate("since", values.since);
-  const until = parseDate("until", values.until);
-  const dryRun = values["dry-run"] === true;
+  const since = parseDate('since', values.since);
+  const until = parseDate('until', values.until);
+  const dryRun = values['dry-run'] === true;
   const token = values.token ?? io.env.SOAR_INTAKE_TOKEN;
 
   let target: URL | undefined;
   if (!dryRun) {
-    if (!values.url) throw new UsageError("replay needs --url (the intake, e.g. http://127.0.0.1:1880/soar/alerts)");
+    if (!values.url) throw new UsageError('replay needs --url (the intake, e.g. http://127.0.0.1:1880/soar/alerts)');
     try {
       target = new URL(values.url);
     } catch {
-      throw new UsageError("--url is not a valid URL");
+      throw new UsageError('--url is not a valid URL');
     }
-    if (target.protocol !== "http:" && target.protocol !== "https:") throw new UsageError("--url must be http or https");
-    target.searchParams.set("replay", "1");
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new UsageError('--url must be http or https');
+    target.searchParams.set('replay', '1');
   }
   // Shown in messages: never the query or any user:password part.
-  const shownUrl = target ? `${target.origin}${target.pathname}` : "";
-  const redact = (text: string) => (token ? text.split(token).join("***") : text);
+  const shownUrl = target ? `${target.origin}${target.pathname}` : '';
+  const redact = (text: string) => (token ? text.split(token).join('***') : text);
 
   let batch: unknown[] = [];
   let matched = 0;
@@ -131,13 +135,13 @@ async function replay(args: string[], io: CliIo): Promise<number> {
   let skipped = 0;
 
   const send = async (alerts: unknown[]): Promise<boolean> => {
-    const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
     if (token) headers.authorization = `Bearer ${token}`;
-    const body = alerts.map((alert) => JSON.stringify(alert)).join("\n") + "\n";
+    const body = alerts.map((alert) => JSON.stringify(alert)).join('\n') + '\n';
     let response: Response;
     let text: string;
     try {
-      response = await io.fetch(target!, { method: "POST", headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      response = await io.fetch(target!, { method: 'POST', headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       text = await response.text();
     } catch (err) {
       io.err(`could not reach ${shownUrl}: ${redact(errorCode(err))}`);
@@ -156,9 +160,9 @@ async function replay(args: string[], io: CliIo): Promise<number> {
   };
 
   try {
-    for await (const record of readAudit(file, { types: ["alert.received"], ids: values.id, since, until })) {
+    for await (const record of readAudit(file, { types: ['alert.received'], ids: values.id, since, until })) {
       const alert = record.alert;
-      if (alert === null || typeof alert !== "object") {
+      if (alert === null || typeof alert !== 'object') {
         skipped += 1;
         continue;
       }
@@ -200,15 +204,15 @@ export async function main(argv: string[], overrides: Partial<CliIo> = {}): Prom
   };
   const [command, ...rest] = argv;
   try {
-    if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       io.out(USAGE);
       return command === undefined ? 2 : 0;
     }
-    if (command === "audit" && rest[0] === "verify") return await auditVerify(rest.slice(1), io);
-    if (command === "replay") return await replay(rest, io);
-    throw new UsageError(`unknown command: ${argv.slice(0, 2).join(" ")}`);
+    if (command === 'audit' && rest[0] === 'verify') return await auditVerify(rest.slice(1), io);
+    if (command === 'replay') return await replay(rest, io);
+    throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ')}`);
   } catch (err) {
-    const isUsage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const isUsage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!isUsage) throw err;
     io.err((err as Error).message);
     io.err(USAGE);

@@ -7,18 +7,18 @@
  * complete (lib/intake/completion.ts); at start the alerts still in flight are sent again with
  * msg.redelivered = true.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import type { AlertFormat } from "../lib/alert";
-import { AlertInputError, parseBody } from "../lib/alert";
-import type { Hub } from "../lib/hub/hub";
-import { escapeControl } from "../lib/core/text";
-import { IntakeAuthenticator, type IntakeAuthType } from "../lib/intake/auth";
-import { completionTrackerFor, type CompletionTracker } from "../lib/intake/completion";
-import { createIntakeHandler, createMethodNotAllowedHandler } from "../lib/intake/http";
-import { PathRegistry, pathKey, routePathOf } from "../lib/intake/paths";
-import { BacklogFullError, IntakePipeline, type IngestContext, type IngestOutcome, type Redelivery } from "../lib/intake/pipeline";
-import { RejectionRecorder } from "../lib/intake/rejections";
-import { acquireHub, listField, mapField, positiveNumber } from "./common";
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { AlertFormat } from '../lib/alert';
+import { AlertInputError, parseBody } from '../lib/alert';
+import type { Hub } from '../lib/hub/hub';
+import { escapeControl } from '../lib/core/text';
+import { IntakeAuthenticator, type IntakeAuthType } from '../lib/intake/auth';
+import { completionTrackerFor, type CompletionTracker } from '../lib/intake/completion';
+import { createIntakeHandler, createMethodNotAllowedHandler } from '../lib/intake/http';
+import { PathRegistry, pathKey, routePathOf } from '../lib/intake/paths';
+import { BacklogFullError, IntakePipeline, type IngestContext, type IngestOutcome, type Redelivery } from '../lib/intake/pipeline';
+import { RejectionRecorder } from '../lib/intake/rejections';
+import { acquireHub, listField, mapField, positiveNumber } from './common';
 
 interface IntakeDef extends NodeDef {
   hub: string;
@@ -26,12 +26,12 @@ interface IntakeDef extends NodeDef {
   authType: IntakeAuthType;
   hmacHeader: string;
   allowFrom: string;
-  format: AlertFormat | "auto";
+  format: AlertFormat | 'auto';
   splunkFieldMap: string;
   genericFieldMap: string;
   genericJsonata: string;
   dedupWindow: number | string;
-  duplicateMode: "suppress" | "mark";
+  duplicateMode: 'suppress' | 'mark';
   maxBodyKb: number | string;
   maxBacklog: number | string;
   bodyTimeout: number | string;
@@ -78,7 +78,7 @@ export = function (RED: NodeAPI): void {
     let notAllowed: Handler | undefined;
     let routePath: string | undefined;
     let ownsPath = false;
-    let lastRejection = "";
+    let lastRejection = '';
     let rejections: RejectionRecorder | undefined;
     const app = RED.httpNode as unknown as ExpressLike;
     let paths = pathRegistries.get(app);
@@ -89,7 +89,7 @@ export = function (RED: NodeAPI): void {
     // Completion is observed through the runtime's hooks; without them nothing is tracked.
     const tracker = completionTrackerFor((RED as unknown as { hooks?: Parameters<typeof completionTrackerFor>[0] }).hooks);
     const wired = (config.wires?.[0]?.length ?? 0) > 0;
-    let owner = "";
+    let owner = '';
     const live = () => {
       if (!tracker) return undefined;
       let byOwner = liveKeys.get(tracker);
@@ -99,7 +99,7 @@ export = function (RED: NodeAPI): void {
       return keys;
     };
     const record = (status: number, reason: string, remote: string | undefined, method?: string) => {
-      lastRejection = t("status.rejected", { status });
+      lastRejection = t('status.rejected', { status });
       rejections?.record({ status, reason, remote, method });
       showCounts();
     };
@@ -121,14 +121,14 @@ export = function (RED: NodeAPI): void {
       lastStatusAt = Date.now();
       if (!pipeline) return;
       const c = pipeline.counters;
-      const text = t("status.counts", { received: c.received, duplicates: c.duplicates });
-      node.status({ fill: "green", shape: "dot", text: lastRejection ? `${text} · ${lastRejection}` : text });
+      const text = t('status.counts', { received: c.received, duplicates: c.duplicates });
+      node.status({ fill: 'green', shape: 'dot', text: lastRejection ? `${text} · ${lastRejection}` : text });
     };
 
     // A user's JSONata mapping for the generic format; evaluated per item before normalisation.
-    const jsonata = config.format === "generic" && config.genericJsonata?.trim() ? RED.util.prepareJSONataExpression(config.genericJsonata, node) : undefined;
+    const jsonata = config.format === 'generic' && config.genericJsonata?.trim() ? RED.util.prepareJSONataExpression(config.genericJsonata, node) : undefined;
     const prepareMapper = jsonata
-      ? async (items: unknown[]): Promise<IngestContext["genericMapper"]> => {
+      ? async (items: unknown[]): Promise<IngestContext['genericMapper']> => {
           const mapped = new Map<unknown, Record<string, unknown>>();
           for (const item of items) {
             const value = await new Promise<unknown>((resolve, reject) =>
@@ -136,7 +136,7 @@ export = function (RED: NodeAPI): void {
             ).catch((err: Error) => {
               throw new AlertInputError(`the generic JSONata mapping failed: ${err.message}`, 400);
             });
-            if (value && typeof value === "object") mapped.set(item, value as Record<string, unknown>);
+            if (value && typeof value === 'object') mapped.set(item, value as Record<string, unknown>);
           }
           return (item: unknown) => mapped.get(item);
         }
@@ -186,9 +186,10 @@ export = function (RED: NodeAPI): void {
       }
       const again: Redelivery[] = await p.redeliveries((key) => keySet.has(key));
       if (again.length === 0) return;
-      node.log(t("log.redelivering", { count: again.length }));
+      node.log(t('log.redelivering', { count: again.length }));
       const msgs = again.map((r) => {
-        const msg = { _msgid: RED.util.generateId(), payload: r.alert, alert: r.alert, topic: r.alert.title, redelivered: true } as NodeMessage & Record<string, unknown>;
+        const msg = { _msgid: RED.util.generateId(), payload: r.alert, alert: r.alert, topic: r.alert.title, redelivered: true } as NodeMessage &
+          Record<string, unknown>;
         msg.soar = { intake: node.id, via: r.via, duplicate: r.duplicate, redelivered: true, attempt: r.attempt, ...(r.replay ? { replay: true } : {}) };
         return msg;
       });
@@ -200,14 +201,14 @@ export = function (RED: NodeAPI): void {
     };
     const onFlowsStarted = (event: { type?: string }) => {
       void ready
-        .then(() => redeliver(event?.type === "full"))
-        .catch((err: Error) => node.error(t("errors.redeliver", { message: escapeControl(err.message) })));
+        .then(() => redeliver(event?.type === 'full'))
+        .catch((err: Error) => node.error(t('errors.redeliver', { message: escapeControl(err.message) })));
     };
 
     let ready: Promise<void>;
     try {
       const auth = new IntakeAuthenticator({
-        type: config.authType || "bearer",
+        type: config.authType || 'bearer',
         token: creds.token,
         hmacSecret: creds.hmacSecret,
         hmacHeader: config.hmacHeader,
@@ -217,11 +218,11 @@ export = function (RED: NodeAPI): void {
       });
       const options = {
         intakeId: node.id,
-        format: config.format || "auto",
-        splunkFieldMap: mapField(config.splunkFieldMap, "Splunk field map"),
-        genericFieldMap: mapField(config.genericFieldMap, "generic field map"),
+        format: config.format || 'auto',
+        splunkFieldMap: mapField(config.splunkFieldMap, 'Splunk field map'),
+        genericFieldMap: mapField(config.genericFieldMap, 'generic field map'),
         dedupWindowMs: Number(config.dedupWindow ?? 300) * 1000 || 0,
-        duplicateMode: config.duplicateMode === "mark" ? ("mark" as const) : ("suppress" as const),
+        duplicateMode: config.duplicateMode === 'mark' ? ('mark' as const) : ('suppress' as const),
         maxBacklog: positiveNumber(config.maxBacklog, 5000),
       };
 
@@ -230,25 +231,28 @@ export = function (RED: NodeAPI): void {
         // A full disk fails every request until the writer's background probe succeeds: log the
         // change of state once each way, not once per refused request.
         stopWatchingAudit = h.audit.onStateChange((state, cause) => {
-          if (state === "failing") {
-            node.error(t("errors.record-failing", { message: escapeControl(cause?.message ?? "") }));
-            node.status({ fill: "red", shape: "ring", text: "soar-alert-intake.status.hub-failed" });
+          if (state === 'failing') {
+            node.error(t('errors.record-failing', { message: escapeControl(cause?.message ?? '') }));
+            node.status({ fill: 'red', shape: 'ring', text: 'soar-alert-intake.status.hub-failed' });
           } else {
-            node.log(t("errors.record-recovered"));
+            node.log(t('errors.record-recovered'));
             renderCounts();
           }
         });
         owner = `${h.dir}|${node.id}`;
         const p = new IntakePipeline(h.audit, h.store, { ...options, trackInflight: Boolean(tracker) });
-        p.onStoreError = (err) => node.warn(t("errors.inflight", { message: escapeControl(err.message) }));
+        p.onStoreError = (err) => node.warn(t('errors.inflight', { message: escapeControl(err.message) }));
         await p.start();
-        rejections = new RejectionRecorder(h.audit, { intakeId: node.id, onError: (err) => node.warn(t("errors.rejected", { message: escapeControl(err.message) })) });
+        rejections = new RejectionRecorder(h.audit, {
+          intakeId: node.id,
+          onError: (err) => node.warn(t('errors.rejected', { message: escapeControl(err.message) })),
+        });
         pipeline = p;
         showCounts();
       });
       ready.catch((err: Error) => {
-        node.error(t("errors.hub", { message: escapeControl(err.message) }));
-        node.status({ fill: "red", shape: "ring", text: "soar-alert-intake.status.hub-failed" });
+        node.error(t('errors.hub', { message: escapeControl(err.message) }));
+        node.status({ fill: 'red', shape: 'ring', text: 'soar-alert-intake.status.hub-failed' });
       });
 
       routePath = routePathOf(config.path);
@@ -256,8 +260,8 @@ export = function (RED: NodeAPI): void {
       if (routePath && other) {
         // Express would hand every request to the first route: this one would never see an alert.
         const otherName = other.name ? `"${escapeControl(other.name)}" (${other.id})` : other.id;
-        node.error(t("errors.duplicate-path", { path: escapeControl(routePath), other: otherName }));
-        node.status({ fill: "red", shape: "ring", text: "soar-alert-intake.status.duplicate-path" });
+        node.error(t('errors.duplicate-path', { path: escapeControl(routePath), other: otherName }));
+        node.status({ fill: 'red', shape: 'ring', text: 'soar-alert-intake.status.duplicate-path' });
         routePath = undefined;
       } else if (routePath) {
         ownsPath = true;
@@ -272,14 +276,19 @@ export = function (RED: NodeAPI): void {
                 bodyTimeoutMs: positiveNumber(config.bodyTimeout, 10) * 1000,
                 prepareMapper,
                 onAccepted: (outcome, ctx) => {
-                  lastRejection = "";
+                  lastRejection = '';
                   const msgs = messagesFor(outcome, ctx);
-                  if (msgs.length) sendTracked(msgs, outcome.toSend.map((a) => a.inflightKey), (out) => node.send(out));
+                  if (msgs.length)
+                    sendTracked(
+                      msgs,
+                      outcome.toSend.map((a) => a.inflightKey),
+                      (out) => node.send(out),
+                    );
                   showCounts();
                 },
                 onRejected: (status, reason, remote) => record(status, reason, remote),
                 onFailure: (err) => {
-                  if (hub?.audit.state !== "failing") node.error(t("errors.record", { message: escapeControl(err.message) }));
+                  if (hub?.audit.state !== 'failing') node.error(t('errors.record', { message: escapeControl(err.message) }));
                 },
               });
               return httpHandler(req as never, res as never);
@@ -287,7 +296,7 @@ export = function (RED: NodeAPI): void {
             () => {
               const r = res as { statusCode: number; setHeader(k: string, v: string): void; end(s: string): void };
               r.statusCode = 503;
-              r.setHeader("content-type", "application/json");
+              r.setHeader('content-type', 'application/json');
               r.end(JSON.stringify({ error: "the intake's audit log or state store could not be opened; see the Node-RED log" }));
             },
           );
@@ -299,39 +308,44 @@ export = function (RED: NodeAPI): void {
               const route = layer.route;
               if (!route || pathKey(route.path) !== pathKey(ours) || route.stack?.some((l) => l.handle === notAllowed || l.handle === handler)) return false;
               const m = method.toLowerCase();
-              return Boolean(route.methods[m] || route.methods._all || (m === "head" && route.methods.get));
+              return Boolean(route.methods[m] || route.methods._all || (m === 'head' && route.methods.get));
             }),
           onRejected: (status, reason, remote, method) => record(status, reason, remote, method),
         }) as Handler;
         app.post(routePath, handler);
         app.all(routePath, notAllowed);
       }
-      RED.events.on("flows:started", onFlowsStarted);
+      RED.events.on('flows:started', onFlowsStarted);
     } catch (err) {
       // Configuration errors (missing token, bad allowlist, bad field map): say so, accept nothing.
-      node.error(t("errors.config", { message: (err as Error).message }));
-      node.status({ fill: "red", shape: "ring", text: "soar-alert-intake.status.config-error" });
+      node.error(t('errors.config', { message: (err as Error).message }));
+      node.status({ fill: 'red', shape: 'ring', text: 'soar-alert-intake.status.config-error' });
       ready = Promise.reject(err);
       ready.catch(() => undefined);
     }
 
-    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+    node.on('input', (msg: NodeMessageInFlow, send, done) => {
       void (async () => {
         try {
           await ready;
           const p = msg.payload as unknown;
-          const body = Buffer.isBuffer(p) ? p : Buffer.from(typeof p === "string" ? p : JSON.stringify(p ?? null), "utf8");
-          const items = parseBody(body, Buffer.isBuffer(p) || typeof p === "string" ? undefined : "application/json");
-          const ctx: IngestContext = { via: "input", replay: (msg as { replay?: unknown }).replay === true };
+          const body = Buffer.isBuffer(p) ? p : Buffer.from(typeof p === 'string' ? p : JSON.stringify(p ?? null), 'utf8');
+          const items = parseBody(body, Buffer.isBuffer(p) || typeof p === 'string' ? undefined : 'application/json');
+          const ctx: IngestContext = { via: 'input', replay: (msg as { replay?: unknown }).replay === true };
           if (prepareMapper) ctx.genericMapper = await prepareMapper(items);
           const outcome = await pipeline!.ingest(items, ctx);
           const msgs = messagesFor(outcome, ctx, msg);
-          if (msgs.length) sendTracked(msgs, outcome.toSend.map((a) => a.inflightKey), send as (out: NodeMessage[][]) => void);
+          if (msgs.length)
+            sendTracked(
+              msgs,
+              outcome.toSend.map((a) => a.inflightKey),
+              send as (out: NodeMessage[][]) => void,
+            );
           showCounts();
           done();
         } catch (err) {
           if (err instanceof AlertInputError || err instanceof BacklogFullError) {
-            lastRejection = t("status.rejected", { status: err.status });
+            lastRejection = t('status.rejected', { status: err.status });
             showCounts();
           }
           // The reason may quote alert text: Node-RED logs it, so no control characters may pass.
@@ -341,8 +355,8 @@ export = function (RED: NodeAPI): void {
       })();
     });
 
-    node.on("close", (removed: boolean, done: () => void) => {
-      RED.events.removeListener("flows:started", onFlowsStarted);
+    node.on('close', (removed: boolean, done: () => void) => {
+      RED.events.removeListener('flows:started', onFlowsStarted);
       if (routePath && handler) {
         const stack = routeStack(app);
         for (let i = stack.length - 1; i >= 0; i--) {
@@ -367,12 +381,12 @@ export = function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<Node<IntakeCredentials>, IntakeDef, Record<string, never>, IntakeCredentials>("soar-alert-intake", AlertIntakeNode, {
+  RED.nodes.registerType<Node<IntakeCredentials>, IntakeDef, Record<string, never>, IntakeCredentials>('soar-alert-intake', AlertIntakeNode, {
     credentials: {
-      token: { type: "password" },
-      hmacSecret: { type: "password" },
-      basicUser: { type: "text" },
-      basicPassword: { type: "password" },
+      token: { type: 'password' },
+      hmacSecret: { type: 'password' },
+      basicUser: { type: 'text' },
+      basicPassword: { type: 'password' },
     },
   });
 };

@@ -3,18 +3,18 @@
  * settings, migrations); this module re-exports them so nodes keep one import, and holds the
  * config-node shapes nodes see of each other.
  */
-import type { EventEmitter } from "node:events";
-import type { Node } from "node-red";
-import type { EdrProvider } from "../lib/edr/types";
-import type { Hub } from "../lib/hub/hub";
-import type { IntelProvider } from "../lib/intel/types";
+import type { EventEmitter } from 'node:events';
+import type { Node } from 'node-red';
+import type { EdrProvider } from '../lib/edr/types';
+import type { Hub } from '../lib/hub/hub';
+import type { IntelProvider } from '../lib/intel/types';
 
-export { acquireHub, defaultHubDir, userDir, type SoarHubConfigNode } from "./shared/hub";
-export { listField, mapField, parseAllowlistLines, positiveNumber } from "./shared/fields";
-export { translator, type Translate } from "./shared/i18n";
-export { hubLifecycle, lifecycle, type Lifecycle, type LifecycleSpec } from "./shared/lifecycle";
-export { numberSetting, SettingsParser, type NumberRule } from "./shared/settings";
-export { migrateConfig } from "./shared/migrations";
+export { acquireHub, defaultHubDir, userDir, type SoarHubConfigNode } from './shared/hub';
+export { listField, mapField, parseAllowlistLines, positiveNumber } from './shared/fields';
+export { translator, type Translate } from './shared/i18n';
+export { hubLifecycle, lifecycle, type Lifecycle, type LifecycleSpec } from './shared/lifecycle';
+export { numberSetting, SettingsParser, type NumberRule } from './shared/settings';
+export { migrateConfig } from './shared/migrations';
 
 /** A soar-intel-source config node as the enrich node sees it. */
 export interface IntelSourceNode extends Node<{ apiKey?: string }> {

@@ -4,13 +4,13 @@
  * in lib/edr/kinds/ — registered with the hub so its isolations expire, are reconciled, and its
  * pending vendor actions are followed (again after a restart or a redeploy).
  */
-import { EventEmitter } from "node:events";
-import type { NodeAPI, NodeDef } from "node-red";
-import type { Drift } from "../lib/edr/leases";
-import { createEdr, edrDescriptor, edrDescriptors } from "../lib/edr/registry";
-import { editorView, isCredential } from "../lib/providers/descriptor";
-import type { Hub } from "../lib/hub/hub";
-import { hubLifecycle, migrateConfig, SettingsParser, translator, type EdrConfigNode } from "./common";
+import { EventEmitter } from 'node:events';
+import type { NodeAPI, NodeDef } from 'node-red';
+import type { Drift } from '../lib/edr/leases';
+import { createEdr, edrDescriptor, edrDescriptors } from '../lib/edr/registry';
+import { editorView, isCredential } from '../lib/providers/descriptor';
+import type { Hub } from '../lib/hub/hub';
+import { hubLifecycle, migrateConfig, SettingsParser, translator, type EdrConfigNode } from './common';
 
 interface EdrDef extends NodeDef {
   configVersion?: number;
@@ -31,40 +31,40 @@ function nonSecretSettings(kind: string, config: Record<string, unknown>): Recor
 }
 
 /** Every credential any kind declares (Node-RED needs one list per node type). */
-function edrCredentials(): Record<string, { type: "password" }> {
-  const out: Record<string, { type: "password" }> = {};
-  for (const d of edrDescriptors()) for (const f of d.fields) if (isCredential(f)) out[f.name] = { type: "password" };
+function edrCredentials(): Record<string, { type: 'password' }> {
+  const out: Record<string, { type: 'password' }> = {};
+  for (const d of edrDescriptors()) for (const f of d.fields) if (isCredential(f)) out[f.name] = { type: 'password' };
   return out;
 }
 
 export = function (RED: NodeAPI): void {
-  const t = translator(RED, "soar-edr");
+  const t = translator(RED, 'soar-edr');
 
   function EdrNode(this: EdrConfigNode, saved: EdrDef): void {
     const config = migrateConfig(saved, (message) => RED.log.warn(`soar-edr ${saved.id}: ${message}`));
     RED.nodes.createNode(this, config);
     const node = this;
     node.providerName = node.id;
-    node.kind = String(config.kind ?? "");
+    node.kind = String(config.kind ?? '');
     const descriptor = edrDescriptor(node.kind);
     node.label = config.name?.trim() || descriptor?.label || node.kind;
     node.events = new EventEmitter();
     const settings = new SettingsParser();
-    const pollMs = settings.number("pollSeconds", config.pollSeconds, { default: 10, min: 0, exclusiveMin: true }) * 1000;
-    const timeoutMs = settings.number("timeoutMinutes", config.timeoutMinutes, { default: 15, min: 0, exclusiveMin: true }) * 60_000;
-    const reconcileMinutes = settings.number("reconcileMinutes", config.reconcileMinutes, { default: 15, min: 0 });
+    const pollMs = settings.number('pollSeconds', config.pollSeconds, { default: 10, min: 0, exclusiveMin: true }) * 1000;
+    const timeoutMs = settings.number('timeoutMinutes', config.timeoutMinutes, { default: 15, min: 0, exclusiveMin: true }) * 60_000;
+    const reconcileMinutes = settings.number('reconcileMinutes', config.reconcileMinutes, { default: 15, min: 0 });
     let unregister: ((removed?: boolean) => Promise<void>) | undefined;
     let cancelReconcile: (() => void) | undefined;
     let stopWarnings: (() => void) | undefined;
 
     const lc = hubLifecycle<Hub>(RED, node, {
-      namespace: "soar-edr",
+      namespace: 'soar-edr',
       hub: config.hub,
       showStatus: false,
-      failedMessage: (err) => t("errors.setup", { message: err.message }),
+      failedMessage: (err) => t('errors.setup', { message: err.message }),
       setup: (hub) => {
-        if (!descriptor) throw new Error(t("errors.kind", { kind: node.kind || "(none)" }));
-        if (settings.errors.length) throw new Error(settings.errors.join("; "));
+        if (!descriptor) throw new Error(t('errors.kind', { kind: node.kind || '(none)' }));
+        if (settings.errors.length) throw new Error(settings.errors.join('; '));
         const built = createEdr({ ...config, ...(node.credentials ?? {}), kind: node.kind, name: node.providerName, log: (line) => node.debug(line) });
         node.provider = built.provider;
         node.hub = hub;
@@ -77,8 +77,8 @@ export = function (RED: NodeAPI): void {
         });
         if (reconcileMinutes > 0) {
           cancelReconcile = hub.isolations.reconcileEvery(node.providerName, reconcileMinutes * 60_000, (result: Drift | Error) => {
-            if (result instanceof Error) node.warn(t("errors.reconcile", { message: result.message }));
-            else if (result.missing.length || result.extra.length || result.expiredButPresent.length) node.events.emit("drift", result);
+            if (result instanceof Error) node.warn(t('errors.reconcile', { message: result.message }));
+            else if (result.missing.length || result.extra.length || result.expiredButPresent.length) node.events.emit('drift', result);
           });
         }
         return hub;
@@ -96,7 +96,7 @@ export = function (RED: NodeAPI): void {
     node.ready = lc.ready.then(() => undefined);
   }
 
-  RED.nodes.registerType<EdrConfigNode, EdrDef, { soarEdrKinds: Record<string, unknown>[] }, Record<string, string>>("soar-edr", EdrNode, {
+  RED.nodes.registerType<EdrConfigNode, EdrDef, { soarEdrKinds: Record<string, unknown>[] }, Record<string, string>>('soar-edr', EdrNode, {
     credentials: edrCredentials(),
     settings: { soarEdrKinds: { value: editorView(edrDescriptors()), exportable: true } },
   });

@@ -3,13 +3,13 @@
  * configured intel sources through the broker (cache, single flight, budgets, deadline), and writes
  * msg.iocs and msg.enrichment {verdict, score, why, results}.
  */
-import type { Node, NodeAPI, NodeDef } from "node-red";
-import type { Hub } from "../lib/hub/hub";
-import { extractFromAlert, extractFromText, type Allowlist, type IocType } from "../lib/ioc";
-import { IntelBroker, type SourceNote } from "../lib/intel/broker";
-import type { ProviderErrorCode } from "../lib/core/errors";
-import { computeVerdict, verdictStatus } from "../lib/intel/verdict";
-import { hubLifecycle, listField, migrateConfig, parseAllowlistLines, positiveNumber, SettingsParser, translator, type IntelSourceNode } from "./common";
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Hub } from '../lib/hub/hub';
+import { extractFromAlert, extractFromText, type Allowlist, type IocType } from '../lib/ioc';
+import { IntelBroker, type SourceNote } from '../lib/intel/broker';
+import type { ProviderErrorCode } from '../lib/core/errors';
+import { computeVerdict, verdictStatus } from '../lib/intel/verdict';
+import { hubLifecycle, listField, migrateConfig, parseAllowlistLines, positiveNumber, SettingsParser, translator, type IntelSourceNode } from './common';
 
 /** Config-reference slots: the editor counts, exports and checks each one (it cannot do so for an array). */
 const SOURCE_SLOTS = 8;
@@ -27,7 +27,7 @@ interface EnrichDef extends NodeDef {
   deadline: number | string;
   malicious: number | string;
   suspicious: number | string;
-  outputMode: "single" | "perVerdict";
+  outputMode: 'single' | 'perVerdict';
 }
 
 const VERDICT_OUTPUT = { malicious: 0, suspicious: 1, benign: 2, unknown: 3 } as const;
@@ -40,40 +40,42 @@ function sourceIds(config: { sources?: unknown; [key: string]: unknown }): strin
   const ids: string[] = [];
   for (let i = 1; i <= SOURCE_SLOTS; i++) {
     const id = config[`source${i}`];
-    if (typeof id === "string" && id.trim()) ids.push(id.trim());
+    if (typeof id === 'string' && id.trim()) ids.push(id.trim());
   }
-  if (Array.isArray(config.sources)) ids.push(...config.sources.filter((id): id is string => typeof id === "string" && id !== ""));
+  if (Array.isArray(config.sources)) ids.push(...config.sources.filter((id): id is string => typeof id === 'string' && id !== ''));
   return [...new Set(ids)];
 }
 
 /** A failure code in words for the status ("VirusTotal: auth failed"). */
 const FAILURE_KEY: Partial<Record<ProviderErrorCode, string>> = {
-  AUTH: "auth",
-  FORBIDDEN: "auth",
-  NETWORK: "network",
-  TIMEOUT: "timeout",
-  SERVER: "server",
-  QUOTA_EXHAUSTED: "quota",
+  AUTH: 'auth',
+  FORBIDDEN: 'auth',
+  NETWORK: 'network',
+  TIMEOUT: 'timeout',
+  SERVER: 'server',
+  QUOTA_EXHAUSTED: 'quota',
 };
 
 /** Per source: the failure of this message's lookups, or "ok" when the source answered; unchanged otherwise. */
 function sourceStates(notes: SourceNote[]): Map<string, string> {
   const states = new Map<string, string>();
   for (const note of notes) {
-    if (note.status === "error") states.set(note.source, FAILURE_KEY[note.code as ProviderErrorCode] ?? "error");
-    else if ((note.status === "answered" || note.status === "cached") && !states.has(note.source)) states.set(note.source, "ok");
+    if (note.status === 'error') states.set(note.source, FAILURE_KEY[note.code as ProviderErrorCode] ?? 'error');
+    else if ((note.status === 'answered' || note.status === 'cached') && !states.has(note.source)) states.set(note.source, 'ok');
   }
   return states;
 }
 
-
 export = function (RED: NodeAPI): void {
-  const t = translator(RED, "soar-enrich-ioc");
+  const t = translator(RED, 'soar-enrich-ioc');
 
   /** A setting or reference the node cannot work with: every message fails with "configuration error: …". */
   class ConfigError extends Error {
-    constructor(readonly detail: string, readonly statusKey: "config-error" | "missing-sources" = "config-error") {
-      super(t("errors.config", { message: detail }));
+    constructor(
+      readonly detail: string,
+      readonly statusKey: 'config-error' | 'missing-sources' = 'config-error',
+    ) {
+      super(t('errors.config', { message: detail }));
     }
   }
 
@@ -95,7 +97,7 @@ export = function (RED: NodeAPI): void {
     let configError: ConfigError | undefined;
     // A deleted source must not turn detection off silently: the node refuses to enrich and says why.
     const missing = ids.filter((_id, i) => !found[i]);
-    if (missing.length) configError = new ConfigError(`${t("errors.missing-sources")}: ${missing.join(", ")}`, "missing-sources");
+    if (missing.length) configError = new ConfigError(`${t('errors.missing-sources')}: ${missing.join(', ')}`, 'missing-sources');
     let allowlist: Allowlist | undefined;
     try {
       allowlist = parseAllowlistLines(listField(config.allowlist));
@@ -105,10 +107,10 @@ export = function (RED: NodeAPI): void {
     // A threshold the verdict would refuse is refused here too, never replaced by a default (blank is the default).
     const settings = new SettingsParser();
     const thresholds = {
-      malicious: settings.number("the malicious threshold", config.malicious, { default: 70, min: 0 }),
-      suspicious: settings.number("the suspicious threshold", config.suspicious, { default: 40, min: 0 }),
+      malicious: settings.number('the malicious threshold', config.malicious, { default: 70, min: 0 }),
+      suspicious: settings.number('the suspicious threshold', config.suspicious, { default: 40, min: 0 }),
     };
-    if (settings.errors.length) configError ??= new ConfigError(settings.errors.join("; "));
+    if (settings.errors.length) configError ??= new ConfigError(settings.errors.join('; '));
     try {
       // The verdict's own check (≤ 100, suspicious ≤ malicious), on an empty outcome.
       computeVerdict({ results: [], notes: [], lookups: { requested: 0, cached: 0, shared: 0 } }, { thresholds });
@@ -117,7 +119,7 @@ export = function (RED: NodeAPI): void {
     }
 
     const lc = hubLifecycle(RED, node, {
-      namespace: "soar-enrich-ioc",
+      namespace: 'soar-enrich-ioc',
       hub: config.hub,
       setup: (hub: Hub) => {
         if (configError) throw configError;
@@ -130,32 +132,32 @@ export = function (RED: NodeAPI): void {
       },
       ready: () =>
         sources.length
-          ? { fill: "grey", shape: "ring", text: t("status.ready", { sources: sources.length }) }
-          : { fill: "yellow", shape: "ring", text: "soar-enrich-ioc.status.no-sources" },
-      errorKey: "failed",
-      failedKey: (err) => (err instanceof ConfigError ? err.statusKey : "config-error"),
+          ? { fill: 'grey', shape: 'ring', text: t('status.ready', { sources: sources.length }) }
+          : { fill: 'yellow', shape: 'ring', text: 'soar-enrich-ioc.status.no-sources' },
+      errorKey: 'failed',
+      failedKey: (err) => (err instanceof ConfigError ? err.statusKey : 'config-error'),
       // The log says what is wrong; messages fail with "configuration error: …".
-      failedMessage: (err) => (err instanceof ConfigError ? err.detail : t("errors.config", { message: err.message })),
+      failedMessage: (err) => (err instanceof ConfigError ? err.detail : t('errors.config', { message: err.message })),
       teardown: ({ broker }) => broker.close(),
     });
 
     lc.onInput(async (msg, send, { hub, broker, feedsLoaded }) => {
       const alert = msg.alert as Record<string, unknown> | undefined;
       let iocs;
-      if (alert && typeof alert === "object") {
+      if (alert && typeof alert === 'object') {
         iocs = extractFromAlert(alert as never, { textFields: textFields.length ? textFields : undefined, types: types.length ? types : undefined, allowlist });
       } else {
-        const text = typeof msg.payload === "string" ? msg.payload : JSON.stringify(msg.payload ?? "");
+        const text = typeof msg.payload === 'string' ? msg.payload : JSON.stringify(msg.payload ?? '');
         iocs = extractFromText(text, { types: types.length ? types : undefined }).filter((i) => !allowlist?.matches(i));
       }
-      node.status({ fill: "blue", shape: "dot", text: t("status.looking-up", { count: iocs.length }) });
+      node.status({ fill: 'blue', shape: 'dot', text: t('status.looking-up', { count: iocs.length }) });
       await feedsLoaded;
       const outcome = await broker.enrich(iocs, { deadlineMs: positiveNumber(config.deadline, 10) * 1000 });
       const enrichment = computeVerdict(outcome, { weights, thresholds });
       msg.iocs = iocs;
       msg.enrichment = enrichment;
-      await hub.audit.append("enrichment.verdict", {
-        alertId: typeof alert?.id === "string" ? alert.id : undefined,
+      await hub.audit.append('enrichment.verdict', {
+        alertId: typeof alert?.id === 'string' ? alert.id : undefined,
         verdict: enrichment.verdict,
         score: enrichment.score,
         indicators: iocs.length,
@@ -163,8 +165,8 @@ export = function (RED: NodeAPI): void {
       });
       for (const [source, state] of sourceStates(outcome.notes)) {
         const before = failing.get(source);
-        if (state === "ok") {
-          if (before) node.log(`${source}: ${t("log.source-ok")}`);
+        if (state === 'ok') {
+          if (before) node.log(`${source}: ${t('log.source-ok')}`);
           failing.delete(source);
         } else if (before !== state) {
           failing.set(source, state);
@@ -173,13 +175,14 @@ export = function (RED: NodeAPI): void {
       }
       const budget = broker.tightestBudget();
       let text = verdictStatus(enrichment, budget);
-      const fill = enrichment.verdict === "malicious" ? "red" : enrichment.verdict === "suspicious" ? "yellow" : enrichment.verdict === "benign" ? "green" : "grey";
+      const fill =
+        enrichment.verdict === 'malicious' ? 'red' : enrichment.verdict === 'suspicious' ? 'yellow' : enrichment.verdict === 'benign' ? 'green' : 'grey';
       if (failing.size) {
         const [source, state] = [...failing][0];
-        text = `${source}: ${t(`failure.${state}`)}${failing.size > 1 ? ` (+${failing.size - 1})` : ""} · ${enrichment.verdict}`;
+        text = `${source}: ${t(`failure.${state}`)}${failing.size > 1 ? ` (+${failing.size - 1})` : ''} · ${enrichment.verdict}`;
       }
-      node.status({ fill: failing.size ? "yellow" : fill, shape: failing.size ? "ring" : "dot", text });
-      if (config.outputMode === "perVerdict") {
+      node.status({ fill: failing.size ? 'yellow' : fill, shape: failing.size ? 'ring' : 'dot', text });
+      if (config.outputMode === 'perVerdict') {
         const outs: (typeof msg | null)[] = [null, null, null, null];
         outs[VERDICT_OUTPUT[enrichment.verdict]] = msg;
         send(outs);
@@ -189,5 +192,5 @@ export = function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType("soar-enrich-ioc", EnrichIocNode);
+  RED.nodes.registerType('soar-enrich-ioc', EnrichIocNode);
 };

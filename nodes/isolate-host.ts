@@ -7,11 +7,11 @@
  * 2 refused, 3 failed, 4 finished later: a pending vendor action of this node that ended after its
  * message went on (also after a restart), as a new message.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { ACTION_CONDITIONS, checkActionCondition, type ActionCondition, type ActionRecord } from "../lib/contract";
-import { checkApprovalFor } from "../lib/approval/guard";
-import { parseTtlHours, type Drift, type Finished, type IsolateOutcome } from "../lib/edr/leases";
-import { lifecycle, migrateConfig, translator, type EdrConfigNode } from "./common";
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { ACTION_CONDITIONS, checkActionCondition, type ActionCondition, type ActionRecord } from '../lib/contract';
+import { checkApprovalFor } from '../lib/approval/guard';
+import { parseTtlHours, type Drift, type Finished, type IsolateOutcome } from '../lib/edr/leases';
+import { lifecycle, migrateConfig, translator, type EdrConfigNode } from './common';
 
 interface IsolateHostDef extends NodeDef {
   /** Config version (resources/migrations/soar-isolate-host.js). */
@@ -19,7 +19,7 @@ interface IsolateHostDef extends NodeDef {
   edr: string;
   target: string;
   targetType: string;
-  action: "isolate" | "release" | "msg";
+  action: 'isolate' | 'release' | 'msg';
   /** Isolate only on a verdict at or above this level, or an approval; "off" acts on every message. */
   gate: ActionCondition;
   /** Hours until the isolation is released by itself; blank = until released. */
@@ -31,7 +31,7 @@ interface IsolateHostDef extends NodeDef {
 type Msg = NodeMessageInFlow & Record<string, any>;
 
 export = function (RED: NodeAPI): void {
-  const t = translator(RED, "soar-isolate-host");
+  const t = translator(RED, 'soar-isolate-host');
 
   function evaluate(node: Node, value: string, type: string, msg: NodeMessageInFlow): Promise<unknown> {
     return new Promise((resolve, reject) =>
@@ -45,28 +45,28 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const edr = RED.nodes.getNode(config.edr) as EdrConfigNode | null;
     const errors: string[] = [];
-    const ttl = parseTtlHours(typeof config.ttl === "string" ? config.ttl.trim() : config.ttl);
-    if ("error" in ttl) errors.push(`the isolation time: ${ttl.error}`);
+    const ttl = parseTtlHours(typeof config.ttl === 'string' ? config.ttl.trim() : config.ttl);
+    if ('error' in ttl) errors.push(`the isolation time: ${ttl.error}`);
     const gate = config.gate;
-    if (!ACTION_CONDITIONS.includes(gate)) errors.push(`the condition must be one of ${ACTION_CONDITIONS.join(", ")}, got ${JSON.stringify(gate)}`);
-    if (!["isolate", "release", "msg"].includes(config.action)) errors.push(`the action must be isolate, release or msg, got ${JSON.stringify(config.action)}`);
-    const settingError = errors.length ? t("errors.settings", { errors: errors.join("; ") }) : undefined;
+    if (!ACTION_CONDITIONS.includes(gate)) errors.push(`the condition must be one of ${ACTION_CONDITIONS.join(', ')}, got ${JSON.stringify(gate)}`);
+    if (!['isolate', 'release', 'msg'].includes(config.action)) errors.push(`the action must be isolate, release or msg, got ${JSON.stringify(config.action)}`);
+    const settingError = errors.length ? t('errors.settings', { errors: errors.join('; ') }) : undefined;
     if (settingError) node.error(settingError);
-    const targetPath = `${config.targetType || "msg"}.${config.target || "alert.host.name"}`;
+    const targetPath = `${config.targetType || 'msg'}.${config.target || 'alert.host.name'}`;
 
     const lc = lifecycle<EdrConfigNode>(node, {
-      namespace: "soar-isolate-host",
+      namespace: 'soar-isolate-host',
       acquire: async () => {
-        if (!edr) throw new Error(t("errors.no-edr"));
+        if (!edr) throw new Error(t('errors.no-edr'));
         await edr.ready;
         return edr;
       },
-      failedKey: edr ? "edr-failed" : "no-edr",
+      failedKey: edr ? 'edr-failed' : 'no-edr',
       ready: (e) => {
-        if (settingError) return { fill: "red", shape: "ring", text: t("status.invalid-settings") };
+        if (settingError) return { fill: 'red', shape: 'ring', text: t('status.invalid-settings') };
         const policy = e.hub?.guardrails.describe() as { valid?: boolean } | undefined;
-        if (policy && policy.valid === false) return { fill: "red", shape: "ring", text: t("status.hub-invalid") };
-        return { fill: "grey", shape: "ring", text: e.label };
+        if (policy && policy.valid === false) return { fill: 'red', shape: 'ring', text: t('status.hub-invalid') };
+        return { fill: 'grey', shape: 'ring', text: e.label };
       },
     });
 
@@ -84,47 +84,68 @@ export = function (RED: NodeAPI): void {
         finishedLater: true,
         ...(f.reason ? { error: f.reason } : {}),
       };
-      node.status({ fill: f.status === "failed" ? "red" : "green", shape: "dot", text: t(`status.${f.status}`, { target: record.target }) });
+      node.status({ fill: f.status === 'failed' ? 'red' : 'green', shape: 'dot', text: t(`status.${f.status}`, { target: record.target }) });
       const msg: NodeMessage & Record<string, unknown> = { topic: `soar/${f.op}/finished`, payload: { ...f }, actions: [record], correlationId: f.msgId };
       if (f.alertId) msg.alert = { id: f.alertId };
       node.send([null, null, null, msg]);
     };
-    const onDrift = (drift: Drift) => node.status({ fill: "yellow", shape: "ring", text: t("status.drift", { count: drift.missing.length + drift.extra.length + drift.expiredButPresent.length }) });
+    const onDrift = (drift: Drift) =>
+      node.status({
+        fill: 'yellow',
+        shape: 'ring',
+        text: t('status.drift', { count: drift.missing.length + drift.extra.length + drift.expiredButPresent.length }),
+      });
     let listening: EdrConfigNode | undefined;
     void lc.ready.then(
       (e) => {
-        e.hub?.isolations.on("finished", onFinished);
-        e.events.on("drift", onDrift);
+        e.hub?.isolations.on('finished', onFinished);
+        e.events.on('drift', onDrift);
         listening = e;
       },
       () => undefined,
     );
     lc.onClose(() => {
-      listening?.hub?.isolations.removeListener("finished", onFinished);
-      listening?.events.removeListener("drift", onDrift);
+      listening?.hub?.isolations.removeListener('finished', onFinished);
+      listening?.events.removeListener('drift', onDrift);
     });
 
     lc.onInput(async (msg: Msg, send, e) => {
       const hub = e.hub!;
-      const op = config.action === "msg" ? (msg.action === "release" || msg.action === "unisolate" ? "release" : msg.action === "isolate" || msg.action === undefined ? "isolate" : undefined) : config.action;
-      const raw = await evaluate(node, config.target || "alert.host.name", config.targetType || "msg", msg).catch((err: Error) => {
-        if ((config.targetType || "msg") === "msg" && err instanceof TypeError) return undefined;
+      const op =
+        config.action === 'msg'
+          ? msg.action === 'release' || msg.action === 'unisolate'
+            ? 'release'
+            : msg.action === 'isolate' || msg.action === undefined
+              ? 'isolate'
+              : undefined
+          : config.action;
+      const raw = await evaluate(node, config.target || 'alert.host.name', config.targetType || 'msg', msg).catch((err: Error) => {
+        if ((config.targetType || 'msg') === 'msg' && err instanceof TypeError) return undefined;
         throw err;
       });
-      const target = typeof raw === "string" ? raw.trim() : typeof raw === "number" ? String(raw) : "";
-      const reasonValue = config.reason ? await evaluate(node, config.reason, config.reasonType || "msg", msg).catch(() => undefined) : undefined;
-      const reason = typeof reasonValue === "string" ? reasonValue : typeof msg.alert?.title === "string" ? msg.alert.title : undefined;
-      const by: string = Array.isArray(msg.approval?.by) && msg.approval.by.length ? msg.approval.by.join(", ") : `flow:${node.id}`;
-      const ttlGiven = msg.ttlHours !== undefined && msg.ttlHours !== null && msg.ttlHours !== "";
-      const ttlHours = ttlGiven ? msg.ttlHours : "hours" in ttl ? ttl.hours : undefined;
-      const request = { target, provider: e.providerName, reason, alertId: msg.alert?.id, approvalId: msg.approval?.id, by, origin: node.id, msgId: msg._msgid };
+      const target = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? String(raw) : '';
+      const reasonValue = config.reason ? await evaluate(node, config.reason, config.reasonType || 'msg', msg).catch(() => undefined) : undefined;
+      const reason = typeof reasonValue === 'string' ? reasonValue : typeof msg.alert?.title === 'string' ? msg.alert.title : undefined;
+      const by: string = Array.isArray(msg.approval?.by) && msg.approval.by.length ? msg.approval.by.join(', ') : `flow:${node.id}`;
+      const ttlGiven = msg.ttlHours !== undefined && msg.ttlHours !== null && msg.ttlHours !== '';
+      const ttlHours = ttlGiven ? msg.ttlHours : 'hours' in ttl ? ttl.hours : undefined;
+      const request = {
+        target,
+        provider: e.providerName,
+        reason,
+        alertId: msg.alert?.id,
+        approvalId: msg.approval?.id,
+        by,
+        origin: node.id,
+        msgId: msg._msgid,
+      };
 
       let refusal: string | undefined;
-      let allowedBy: ActionRecord["allowedBy"];
+      let allowedBy: ActionRecord['allowedBy'];
       if (settingError) refusal = settingError;
-      else if (!op) refusal = t("errors.msg-action", { action: JSON.stringify(String(msg.action)).slice(0, 40) });
-      else if (!target) refusal = t("errors.no-target", { property: targetPath });
-      else if (op === "isolate") {
+      else if (!op) refusal = t('errors.msg-action', { action: JSON.stringify(String(msg.action)).slice(0, 40) });
+      else if (!target) refusal = t('errors.no-target', { property: targetPath });
+      else if (op === 'isolate') {
         const condition = checkActionCondition({ enrichment: msg.enrichment, approval: msg.approval }, gate);
         if (!condition.allowed) refusal = condition.reason;
         else {
@@ -139,9 +160,17 @@ export = function (RED: NodeAPI): void {
       if (refusal) {
         // Refused before the EDR is asked: audited like a guardrail refusal.
         const context = Object.fromEntries(Object.entries({ alertId: request.alertId, approvalId: request.approvalId, by }).filter(([, v]) => v !== undefined));
-        await hub.audit.append("action.refused", { kind: op ?? "isolate", target: target || "(none)", provider: e.providerName, providerLabel: e.label, reason: refusal, condition: gate, request: context });
-        out = { status: "refused", op: op ?? "isolate", reason: refusal };
-      } else if (op === "release") {
+        await hub.audit.append('action.refused', {
+          kind: op ?? 'isolate',
+          target: target || '(none)',
+          provider: e.providerName,
+          providerLabel: e.label,
+          reason: refusal,
+          condition: gate,
+          request: context,
+        });
+        out = { status: 'refused', op: op ?? 'isolate', reason: refusal };
+      } else if (op === 'release') {
         out = await hub.isolations.release(request);
       } else {
         out = await hub.isolations.isolate({ ...request, ttlHours });
@@ -149,25 +178,25 @@ export = function (RED: NodeAPI): void {
 
       const record: ActionRecord = {
         kind: out.op,
-        target: target || "(none)",
+        target: target || '(none)',
         provider: e.label,
         status: out.status,
-        simulated: out.status === "simulated",
-        ...("state" in out ? { state: out.state, device: { id: out.device.id, ...(out.device.name ? { name: out.device.name } : {}) } } : {}),
-        ...("isolation" in out && out.isolation ? { lease: out.isolation as unknown as ActionRecord["lease"] } : {}),
-        ...(out.status === "refused" ? { reason: out.reason } : {}),
-        ...(out.status === "failed" ? { error: out.reason } : {}),
+        simulated: out.status === 'simulated',
+        ...('state' in out ? { state: out.state, device: { id: out.device.id, ...(out.device.name ? { name: out.device.name } : {}) } } : {}),
+        ...('isolation' in out && out.isolation ? { lease: out.isolation as unknown as ActionRecord['lease'] } : {}),
+        ...(out.status === 'refused' ? { reason: out.reason } : {}),
+        ...(out.status === 'failed' ? { error: out.reason } : {}),
         ...(allowedBy ? { allowedBy } : {}),
       };
       msg.actions = [...(Array.isArray(msg.actions) ? msg.actions : []), record];
-      const index = out.status === "refused" ? 1 : out.status === "failed" ? 2 : 0;
-      const fill = index === 2 ? "red" : index === 1 ? "yellow" : out.status === "simulated" ? "blue" : out.status === "pending" ? "yellow" : "green";
-      node.status({ fill, shape: "dot", text: t(`status.${out.status}`, { target: record.target }) });
+      const index = out.status === 'refused' ? 1 : out.status === 'failed' ? 2 : 0;
+      const fill = index === 2 ? 'red' : index === 1 ? 'yellow' : out.status === 'simulated' ? 'blue' : out.status === 'pending' ? 'yellow' : 'green';
+      node.status({ fill, shape: 'dot', text: t(`status.${out.status}`, { target: record.target }) });
       const outputs: (NodeMessage | null)[] = [null, null, null, null];
       outputs[index] = msg;
       send(outputs);
     });
   }
 
-  RED.nodes.registerType("soar-isolate-host", IsolateHostNode);
+  RED.nodes.registerType('soar-isolate-host', IsolateHostNode);
 };

@@ -4,16 +4,16 @@
  * restart or kill -9 (the engine keeps it in the hub's store). The approval page is served on
  * Node-RED's HTTP server at <httpNodeRoot>soar/approval/<token>; the SOAR sidebar decides as the editor user.
  */
-import type { Node, NodeAPI, NodeDef } from "node-red";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ApprovalEngine } from "../lib/approval/engine";
-import { APPROVALS_NS } from "../lib/approval/engine";
-import type { ApprovalLinks, LinkLookup } from "../lib/approval/links";
-import { createApprovalPageHandler } from "../lib/approval/page";
-import { parsePersons } from "../lib/approval/persons";
-import { normalisePolicy, restoreMessage, type ApprovalPolicy, type ApprovalRecord, type ApproverPerson, type TimeoutOutcome } from "../lib/approval/records";
-import { Hub } from "../lib/hub/hub";
-import { hubLifecycle, listField, migrateConfig, SettingsParser, translator } from "./common";
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApprovalEngine } from '../lib/approval/engine';
+import { APPROVALS_NS } from '../lib/approval/engine';
+import type { ApprovalLinks, LinkLookup } from '../lib/approval/links';
+import { createApprovalPageHandler } from '../lib/approval/page';
+import { parsePersons } from '../lib/approval/persons';
+import { normalisePolicy, restoreMessage, type ApprovalPolicy, type ApprovalRecord, type ApproverPerson, type TimeoutOutcome } from '../lib/approval/records';
+import { Hub } from '../lib/hub/hub';
+import { hubLifecycle, listField, migrateConfig, SettingsParser, translator } from './common';
 
 interface WaitApprovalDef extends NodeDef {
   configVersion?: number;
@@ -45,7 +45,7 @@ type ExpressLike = {
   _router?: { stack: { route?: { path: string; stack?: { handle: unknown }[] } }[] };
   router?: { stack: { route?: { path: string; stack?: { handle: unknown }[] } }[] };
 };
-const PAGE_ROUTE = "/soar/approval/:token";
+const PAGE_ROUTE = '/soar/approval/:token';
 /** One page route per HTTP app, shared by every soar-wait-approval node; removed with the last one. */
 const pageRoutes = new WeakMap<object, { users: number; handler: (req: unknown, res: unknown) => void }>();
 
@@ -54,21 +54,21 @@ const allHubLinks = {
   async lookup(token: string): Promise<LinkLookup> {
     for (const hub of await Hub.all()) {
       const found = await hub.approvalLinks.lookup(token);
-      if (found.status !== "unknown") return found;
+      if (found.status !== 'unknown') return found;
     }
-    return { status: "unknown" };
+    return { status: 'unknown' };
   },
   async use(token: string, comment?: string) {
     for (const hub of await Hub.all()) {
       const found = await hub.approvalLinks.lookup(token);
-      if (found.status !== "unknown") return hub.approvalLinks.use(token, comment);
+      if (found.status !== 'unknown') return hub.approvalLinks.use(token, comment);
     }
-    return { lookup: { status: "unknown" } as LinkLookup };
+    return { lookup: { status: 'unknown' } as LinkLookup };
   },
 } as unknown as ApprovalLinks;
 
 export = function (RED: NodeAPI): void {
-  const t = translator(RED, "soar-wait-approval");
+  const t = translator(RED, 'soar-wait-approval');
   const page = createApprovalPageHandler({ links: allHubLinks, warn: (m) => RED.log.warn(m) });
 
   function addPageRoute(): () => void {
@@ -98,10 +98,10 @@ export = function (RED: NodeAPI): void {
   function pageBase(configured: string): string {
     if (configured && configured.trim()) return configured.trim();
     const s = RED.settings as unknown as { uiHost?: string; uiPort?: number; httpNodeRoot?: string | false; https?: unknown };
-    const host = !s.uiHost || s.uiHost === "0.0.0.0" || s.uiHost === "::" ? "localhost" : s.uiHost.includes(":") ? `[${s.uiHost}]` : s.uiHost;
-    let root = typeof s.httpNodeRoot === "string" ? s.httpNodeRoot : "/";
-    if (!root.endsWith("/")) root += "/";
-    return `${s.https ? "https" : "http"}://${host}:${s.uiPort ?? 1880}${root}soar/approval/`;
+    const host = !s.uiHost || s.uiHost === '0.0.0.0' || s.uiHost === '::' ? 'localhost' : s.uiHost.includes(':') ? `[${s.uiHost}]` : s.uiHost;
+    let root = typeof s.httpNodeRoot === 'string' ? s.httpNodeRoot : '/';
+    if (!root.endsWith('/')) root += '/';
+    return `${s.https ? 'https' : 'http'}://${host}:${s.uiPort ?? 1880}${root}soar/approval/`;
   }
 
   function WaitApprovalNode(this: Node, saved: WaitApprovalDef): void {
@@ -110,34 +110,37 @@ export = function (RED: NodeAPI): void {
     const node = this;
 
     const settings = new SettingsParser();
-    const quorum = settings.number("the quorum", config.quorum, { default: 1, min: 1, integer: true });
-    const timeoutMin = settings.number("the timeout", config.timeout, { default: 60, min: 0, exclusiveMin: true });
+    const quorum = settings.number('the quorum', config.quorum, { default: 1, min: 1, integer: true });
+    const timeoutMin = settings.number('the timeout', config.timeout, { default: 60, min: 0, exclusiveMin: true });
     const escalateAfterRaw = config.escalateAfter;
-    const escalateAfterMin = escalateAfterRaw === undefined || escalateAfterRaw === null || String(escalateAfterRaw).trim() === "" ? undefined : settings.number("escalate after", escalateAfterRaw, { default: 0, min: 0, exclusiveMin: true });
+    const escalateAfterMin =
+      escalateAfterRaw === undefined || escalateAfterRaw === null || String(escalateAfterRaw).trim() === ''
+        ? undefined
+        : settings.number('escalate after', escalateAfterRaw, { default: 0, min: 0, exclusiveMin: true });
     const reminders: number[] = [];
-    for (const r of listField(config.reminders)) reminders.push(settings.number("a reminder", r, { default: 0, min: 0, exclusiveMin: true }) * MINUTE);
+    for (const r of listField(config.reminders)) reminders.push(settings.number('a reminder', r, { default: 0, min: 0, exclusiveMin: true }) * MINUTE);
     let policy: ApprovalPolicy | undefined;
     let settingError: string | undefined;
     try {
       const fields = listField(config.fields);
       policy = {
-        approvers: parsePersons(config.approvers, "approvers"),
+        approvers: parsePersons(config.approvers, 'approvers'),
         quorum,
         denyNeedsQuorum: config.denyNeedsQuorum === true,
         timeoutMs: timeoutMin * MINUTE,
-        onTimeout: config.onTimeout || "deny",
-        escalation: parsePersons(config.escalation, "escalation list"),
+        onTimeout: config.onTimeout || 'deny',
+        escalation: parsePersons(config.escalation, 'escalation list'),
         ...(escalateAfterMin !== undefined ? { escalateAfterMs: escalateAfterMin * MINUTE } : {}),
         remindAfterMs: reminders,
         ...(fields.length ? { fields } : {}),
       };
-      if (settings.errors.length) throw new Error(settings.errors.join("; "));
+      if (settings.errors.length) throw new Error(settings.errors.join('; '));
       normalisePolicy(policy);
     } catch (err) {
-      settingError = t("errors.settings", { errors: (err as Error).message });
+      settingError = t('errors.settings', { errors: (err as Error).message });
       node.error(settingError);
     }
-    const editorIdentities = (persons: ApproverPerson[] | undefined) => (persons ?? []).flatMap((p) => p.identities).filter((i) => i.startsWith("editor:"));
+    const editorIdentities = (persons: ApproverPerson[] | undefined) => (persons ?? []).flatMap((p) => p.identities).filter((i) => i.startsWith('editor:'));
     const base = pageBase(config.pageUrl);
     const removeRoute = addPageRoute();
 
@@ -153,7 +156,7 @@ export = function (RED: NodeAPI): void {
         .pending()
         .then((list) => {
           const count = list.filter((r) => r.origin === node.id).length;
-          node.status({ fill: count ? "yellow" : "grey", shape: count ? "dot" : "ring", text: t("status.pending", { count }) });
+          node.status({ fill: count ? 'yellow' : 'grey', shape: count ? 'dot' : 'ring', text: t('status.pending', { count }) });
         })
         .catch(() => undefined);
     };
@@ -165,7 +168,7 @@ export = function (RED: NodeAPI): void {
       const outputs: (Record<string, unknown> | null)[] = [null, null, null];
       outputs[STATE_OUTPUT[record.state] ?? 2] = message;
       node.send(outputs as never);
-      const marking = engine.delivered(record.id).catch((err: Error) => node.warn(t("errors.delivered", { id: record.id, message: err.message })));
+      const marking = engine.delivered(record.id).catch((err: Error) => node.warn(t('errors.delivered', { id: record.id, message: err.message })));
       deliveries.add(marking);
       void marking.finally(() => deliveries.delete(marking));
       showCount();
@@ -175,19 +178,19 @@ export = function (RED: NodeAPI): void {
     const logLinks = async (record: ApprovalRecord, identities: string[]) => {
       if (!identities.length || !hubRef) return;
       const links = await hubRef.approvalLinks.mint(record, base, identities);
-      for (const link of links) RED.log.info(t("log.link", { title: record.summary.title, person: link.person, decision: link.decision, url: link.url }));
+      for (const link of links) RED.log.info(t('log.link', { title: record.summary.title, person: link.person, decision: link.decision, url: link.url }));
     };
 
     const lc = hubLifecycle(RED, node, {
-      namespace: "soar-wait-approval",
+      namespace: 'soar-wait-approval',
       hub: (config as { hub?: string }).hub,
       setup: async (hub) => {
         hubRef = hub;
         engine = hub.approvals;
         try {
-          unsubscribe.push(engine.on("resolved", ({ record, message }) => deliver(record, message)));
+          unsubscribe.push(engine.on('resolved', ({ record, message }) => deliver(record, message)));
           unsubscribe.push(
-            engine.on("escalation", ({ record, to }) => {
+            engine.on('escalation', ({ record, to }) => {
               if (record.origin !== node.id) return;
               logLinks(record, editorIdentities(to)).catch((err: Error) => node.warn(err.message));
             }),
@@ -195,7 +198,7 @@ export = function (RED: NodeAPI): void {
           await hub.startApprovals();
           // Decided while no node listened (a redeploy, a restart): send what is still undelivered.
           for (const { value: record } of await hub.store.list<ApprovalRecord>(APPROVALS_NS)) {
-            if (record.origin === node.id && record.state !== "pending" && !record.delivered && record.decision) {
+            if (record.origin === node.id && record.state !== 'pending' && !record.delivered && record.decision) {
               const message = restoreMessage(record.message);
               message.approval = { ...record.decision };
               deliver(record, message);
@@ -208,12 +211,12 @@ export = function (RED: NodeAPI): void {
         return hub;
       },
       ready: () => {
-        if (settingError) return { fill: "red", shape: "ring", text: t("status.invalid-settings") };
+        if (settingError) return { fill: 'red', shape: 'ring', text: t('status.invalid-settings') };
         showCount();
         return undefined;
       },
-      failedKey: "hub-failed",
-      failedMessage: (err) => t("errors.hub", { message: err.message }),
+      failedKey: 'hub-failed',
+      failedMessage: (err) => t('errors.hub', { message: err.message }),
       teardown: async () => {
         // Requests and "sent" marks in flight finish before the hub (its store and audit log) is released.
         await Promise.allSettled([...requests, ...deliveries]);
@@ -240,5 +243,5 @@ export = function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType("soar-wait-approval", WaitApprovalNode);
+  RED.nodes.registerType('soar-wait-approval', WaitApprovalNode);
 };

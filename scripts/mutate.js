@@ -5,55 +5,55 @@
 // reports/mutation/<folder>.json and the score is printed at the end of each run.
 //   npm run mutate                 all four folders (hours)
 //   npm run mutate -- intake ioc   only these
-"use strict";
-const { spawnSync } = require("child_process");
-const path = require("path");
+'use strict';
+const { spawnSync } = require('child_process');
+const path = require('path');
 
 const SPECS = {
-  intake: ["test/unit/intake/*.spec.ts"],
+  intake: ['test/unit/intake/*.spec.ts'],
   // Crash tests and the CLI spawn child processes per test: too slow to repeat for every mutant.
   core: [
-    "test/unit/core/audit.spec.ts",
-    "test/unit/core/audit-keyed.spec.ts",
-    "test/unit/core/group-commit-recovery.spec.ts",
-    "test/unit/core/store.spec.ts",
-    "test/unit/core/store-group-commit.spec.ts",
-    "test/unit/core/budget.spec.ts",
-    "test/unit/core/http-*.spec.ts",
-    "test/unit/core/retry-after.spec.ts",
-    "test/unit/core/redact-gaps.spec.ts",
-    "test/unit/guardrails.spec.ts",
+    'test/unit/core/audit.spec.ts',
+    'test/unit/core/audit-keyed.spec.ts',
+    'test/unit/core/group-commit-recovery.spec.ts',
+    'test/unit/core/store.spec.ts',
+    'test/unit/core/store-group-commit.spec.ts',
+    'test/unit/core/budget.spec.ts',
+    'test/unit/core/http-*.spec.ts',
+    'test/unit/core/retry-after.spec.ts',
+    'test/unit/core/redact-gaps.spec.ts',
+    'test/unit/guardrails.spec.ts',
   ],
   // linear-time.spec.ts feeds MiB-sized inputs to check complexity, not results: under Stryker's
   // instrumentation it takes minutes per mutant, so it is left out here (npm test still runs it).
   ioc: [
-    "test/unit/ioc/alert.spec.ts",
-    "test/unit/ioc/allowlist.spec.ts",
-    "test/unit/ioc/classify.spec.ts",
-    "test/unit/ioc/extract.spec.ts",
-    "test/unit/ioc/quality.spec.ts",
-    "test/unit/ioc/refang.spec.ts",
-    "test/unit/ioc/test-gaps.spec.ts",
-    "test/unit/ioc/domain-edges.spec.ts",
+    'test/unit/ioc/alert.spec.ts',
+    'test/unit/ioc/allowlist.spec.ts',
+    'test/unit/ioc/classify.spec.ts',
+    'test/unit/ioc/extract.spec.ts',
+    'test/unit/ioc/quality.spec.ts',
+    'test/unit/ioc/refang.spec.ts',
+    'test/unit/ioc/test-gaps.spec.ts',
+    'test/unit/ioc/domain-edges.spec.ts',
   ],
-  alert: ["test/unit/alert/*.spec.ts"],
+  alert: ['test/unit/alert/*.spec.ts'],
 };
 
 const folders = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SPECS);
 let failed = false;
 for (const folder of folders) {
   if (!SPECS[folder]) {
-    console.error(`unknown folder "${folder}" (one of ${Object.keys(SPECS).join(", ")})`);
+    console.error(`unknown folder "${folder}" (one of ${Object.keys(SPECS).join(', ')})`);
     process.exit(2);
   }
   console.log(`\n=== mutating lib/${folder}`);
-  const stryker = path.join(__dirname, "..", "node_modules", "@stryker-mutator", "core", "bin", "stryker.js");
-  const shim = path.join(__dirname, "mocha12-compat.cjs");
+  const stryker = path.join(__dirname, '..', 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
+  const shim = path.join(__dirname, 'mocha12-compat.cjs');
   // Stryker has no CLI flag for mocha's spec list: stryker.config.mjs reads these.
   // NODE_OPTIONS carries the mocha 12 shim into every process Stryker starts.
-  const nodeOptions = `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(shim)}`.trim();
-  const result = spawnSync(process.execPath, [stryker, "run"], {
-    stdio: "inherit",
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(shim)}`.trim();
+  const result = spawnSync(process.execPath, [stryker, 'run'], {
+    stdio: 'inherit',
     env: { ...process.env, NODE_OPTIONS: nodeOptions, SOAR_MUTATE_FOLDER: folder, SOAR_MUTATE_SPECS: JSON.stringify(SPECS[folder]) },
   });
   if (result.status !== 0) failed = true;

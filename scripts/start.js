@@ -3,74 +3,74 @@
 // ($SOAR_HOME, default .hub/), the credential secret, the intake token and the quickstart
 // playbook, then runs Node-RED from this checkout's own dependencies, embedded in the hub's own
 // HTTP server (scripts/hub/server.js), with the pack loaded.
-"use strict";
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
-const crypto = require("crypto");
-const { loadUserSettings, composeSettings } = require("./hub/settings");
-const { isWildcard } = require("./hub/guard");
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const crypto = require('crypto');
+const { loadUserSettings, composeSettings } = require('./hub/settings');
+const { isWildcard } = require('./hub/guard');
 
-const root = path.resolve(__dirname, "..");
-const QUICKSTART = path.join(root, "examples", "Quickstart playbook.json");
-const INTAKE_NODE_ID = "soar-quickstart-intake";
-const SAMPLE = path.join(root, "test", "fixtures", "samples", "wazuh", "sshd-bruteforce.json");
+const root = path.resolve(__dirname, '..');
+const QUICKSTART = path.join(root, 'examples', 'Quickstart playbook.json');
+const INTAKE_NODE_ID = 'soar-quickstart-intake';
+const SAMPLE = path.join(root, 'test', 'fixtures', 'samples', 'wazuh', 'sshd-bruteforce.json');
 
 function isLoopback(host) {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** A secret from the environment, else one generated once and kept (mode 0600) in the hub folder. */
 function keptSecret(home, file, envValue, bytes = 24) {
   if (envValue) return { value: envValue, generated: false };
   const p = path.join(home, file);
-  if (fs.existsSync(p)) return { value: fs.readFileSync(p, "utf8").trim(), generated: false };
-  const value = crypto.randomBytes(bytes).toString("base64url");
-  fs.writeFileSync(p, value + "\n", { mode: 0o600 });
+  if (fs.existsSync(p)) return { value: fs.readFileSync(p, 'utf8').trim(), generated: false };
+  const value = crypto.randomBytes(bytes).toString('base64url');
+  fs.writeFileSync(p, value + '\n', { mode: 0o600 });
   return { value, generated: true };
 }
 
 // Node-RED's own credential file format: {"$": <iv hex><aes-256-ctr base64>}, key sha256(secret).
 function readCredentials(file, secret) {
   if (!fs.existsSync(file)) return {};
-  const stored = JSON.parse(fs.readFileSync(file, "utf8"));
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
   if (!stored.$) return stored;
-  const key = crypto.createHash("sha256").update(secret).digest();
-  const decipher = crypto.createDecipheriv("aes-256-ctr", key, Buffer.from(stored.$.slice(0, 32), "hex"));
-  return JSON.parse(decipher.update(stored.$.slice(32), "base64", "utf8") + decipher.final("utf8"));
+  const key = crypto.createHash('sha256').update(secret).digest();
+  const decipher = crypto.createDecipheriv('aes-256-ctr', key, Buffer.from(stored.$.slice(0, 32), 'hex'));
+  return JSON.parse(decipher.update(stored.$.slice(32), 'base64', 'utf8') + decipher.final('utf8'));
 }
 function writeCredentials(file, secret, creds) {
-  const key = crypto.createHash("sha256").update(secret).digest();
+  const key = crypto.createHash('sha256').update(secret).digest();
   const iv = crypto.randomBytes(16);
-  const cipher = crypto.createCipheriv("aes-256-ctr", key, iv);
-  const $ = iv.toString("hex") + cipher.update(JSON.stringify(creds), "utf8", "base64") + cipher.final("base64");
+  const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
+  const $ = iv.toString('hex') + cipher.update(JSON.stringify(creds), 'utf8', 'base64') + cipher.final('base64');
   fs.writeFileSync(file, JSON.stringify({ $ }), { mode: 0o600 });
 }
 
 function bcryptHash(password) {
   // bcryptjs comes with Node-RED's editor API (it checks adminAuth passwords with it).
-  const bcrypt = require(require.resolve("bcryptjs", { paths: [path.dirname(require.resolve("@node-red/editor-api/package.json"))] }));
+  const bcrypt = require(require.resolve('bcryptjs', { paths: [path.dirname(require.resolve('@node-red/editor-api/package.json'))] }));
   return bcrypt.hashSync(password, 10);
 }
 
 /** Files in the hub folder that hold secrets (or flows, which may): owner-only. */
 const SECRET_FILES = [
-  ".credential-secret",
-  ".intake-token",
-  ".admin-password.bcrypt",
-  ".sessions.json",
-  "flows_cred.json",
-  "flows.json",
-  "settings.js",
-  "settings.user.js",
-  ".config.runtime.json",
-  ".config.users.json",
-  ".config.nodes.json",
+  '.credential-secret',
+  '.intake-token',
+  '.admin-password.bcrypt',
+  '.sessions.json',
+  'flows_cred.json',
+  'flows.json',
+  'settings.js',
+  'settings.user.js',
+  '.config.runtime.json',
+  '.config.users.json',
+  '.config.nodes.json',
 ];
 
 /** An existing home we own is tightened to 0700 and its secret files to 0600; others only warn. */
 function tightenHome(home, warn = console.warn) {
-  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const tighten = (p, mode) => {
     let st;
     try {
@@ -87,41 +87,41 @@ function tightenHome(home, warn = console.warn) {
 }
 
 function prepareHub(env = process.env) {
-  const home = path.resolve(env.SOAR_HOME || path.join(root, ".hub"));
-  const host = env.HOST || "127.0.0.1";
+  const home = path.resolve(env.SOAR_HOME || path.join(root, '.hub'));
+  const host = env.HOST || '127.0.0.1';
   const port = Number(env.PORT) || 1880;
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   tightenHome(home);
 
-  const secret = keptSecret(home, ".credential-secret", env.SOAR_CREDENTIAL_SECRET, 32).value;
+  const secret = keptSecret(home, '.credential-secret', env.SOAR_CREDENTIAL_SECRET, 32).value;
 
   // An open Node-RED editor on a network is remote code execution: require a login off loopback
   // (and on loopback too with SOAR_ADMIN_LOGIN=1, for machines shared with other users).
-  const requireLogin = !isLoopback(host) || /^(1|true|yes|always)$/i.test(env.SOAR_ADMIN_LOGIN || "");
+  const requireLogin = !isLoopback(host) || /^(1|true|yes|always)$/i.test(env.SOAR_ADMIN_LOGIN || '');
   let adminPassword;
   let adminHash;
   if (requireLogin) {
     // A lost password: delete this file and start again; a new one is printed once.
-    const hashFile = path.join(home, ".admin-password.bcrypt");
-    if (fs.existsSync(hashFile)) adminHash = fs.readFileSync(hashFile, "utf8").trim();
+    const hashFile = path.join(home, '.admin-password.bcrypt');
+    if (fs.existsSync(hashFile)) adminHash = fs.readFileSync(hashFile, 'utf8').trim();
     else {
-      adminPassword = crypto.randomBytes(12).toString("base64url");
+      adminPassword = crypto.randomBytes(12).toString('base64url');
       adminHash = bcryptHash(adminPassword);
-      fs.writeFileSync(hashFile, adminHash + "\n", { mode: 0o600 });
+      fs.writeFileSync(hashFile, adminHash + '\n', { mode: 0o600 });
     }
   }
 
   // The quickstart and its intake token are seeded on first start only (when the flow file is
   // written); afterwards the flow and its credentials are the user's. SOAR_INTAKE_TOKEN, when
   // set, is an explicit instruction and applied at every start.
-  const flowFile = path.join(home, "flows.json");
+  const flowFile = path.join(home, 'flows.json');
   const firstStart = !fs.existsSync(flowFile);
   if (firstStart) fs.writeFileSync(flowFile, fs.readFileSync(QUICKSTART), { mode: 0o600 });
-  const credFile = path.join(home, "flows_cred.json");
-  const flows = JSON.parse(fs.readFileSync(flowFile, "utf8"));
+  const credFile = path.join(home, 'flows_cred.json');
+  const flows = JSON.parse(fs.readFileSync(flowFile, 'utf8'));
   const hasQuickstartIntake = Array.isArray(flows) && flows.some((n) => n.id === INTAKE_NODE_ID);
   if (hasQuickstartIntake && (firstStart || env.SOAR_INTAKE_TOKEN)) {
-    const token = keptSecret(home, ".intake-token", env.SOAR_INTAKE_TOKEN).value;
+    const token = keptSecret(home, '.intake-token', env.SOAR_INTAKE_TOKEN).value;
     const creds = readCredentials(credFile, secret);
     creds[INTAKE_NODE_ID] = { ...(creds[INTAKE_NODE_ID] || {}), token };
     writeCredentials(credFile, secret, creds);
@@ -136,8 +136,8 @@ function prepareHub(env = process.env) {
   }
 
   // The settings.js earlier versions wrote on every start carried the credential secret in clear.
-  const oldSettings = path.join(home, "settings.js");
-  if (fs.existsSync(oldSettings) && fs.readFileSync(oldSettings, "utf8").startsWith("// Written by `npm start` on every start")) {
+  const oldSettings = path.join(home, 'settings.js');
+  if (fs.existsSync(oldSettings) && fs.readFileSync(oldSettings, 'utf8').startsWith('// Written by `npm start` on every start')) {
     fs.rmSync(oldSettings);
   }
 
@@ -146,9 +146,9 @@ function prepareHub(env = process.env) {
     externalModules: { palette: { allowInstall: true, allowUpload: true } },
     telemetry: { enabled: false },
     diagnostics: { enabled: false },
-    logging: { console: { level: env.SOAR_LOG_LEVEL || "info", metrics: false, audit: false } },
+    logging: { console: { level: env.SOAR_LOG_LEVEL || 'info', metrics: false, audit: false } },
   };
-  if (adminHash) defaults.adminAuth = { type: "credentials", users: [{ username: "admin", password: adminHash, permissions: "*" }] };
+  if (adminHash) defaults.adminAuth = { type: 'credentials', users: [{ username: 'admin', password: adminHash, permissions: '*' }] };
   const user = loadUserSettings(home);
   const { settings, warnings } = composeSettings({
     defaults,
@@ -157,21 +157,24 @@ function prepareHub(env = process.env) {
     forced: {
       uiHost: host,
       uiPort: port,
-      httpAdminRoot: "/admin/", // keeps the editor's body parser off the intake's raw bodies (HMAC)
-      httpNodeRoot: "/",
+      httpAdminRoot: '/admin/', // keeps the editor's body parser off the intake's raw bodies (HMAC)
+      httpNodeRoot: '/',
       userDir: home,
-      flowFile: "flows.json",
+      flowFile: 'flows.json',
       credentialSecret: secret,
       // This checkout's pack always loads; the user's own folders come after it.
       nodesDir: [root, ...[].concat(user.settings.nodesDir || [])],
     },
   });
 
-  const extraHosts = (env.SOAR_ALLOWED_HOSTS || "").split(",").map((s) => s.trim()).filter(Boolean);
-  const shown = isLoopback(host) || isWildcard(host) ? "127.0.0.1" : host;
-  const url = (h) => `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
+  const extraHosts = (env.SOAR_ALLOWED_HOSTS || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const shown = isLoopback(host) || isWildcard(host) ? '127.0.0.1' : host;
+  const url = (h) => `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
   const base = url(shown);
-  const alsoAt = isWildcard(host) ? reachableAddresses(host === "::").map(url) : [];
+  const alsoAt = isWildcard(host) ? reachableAddresses(host === '::').map(url) : [];
   return {
     home,
     host,
@@ -195,7 +198,7 @@ function reachableAddresses(withIpv6) {
   for (const list of Object.values(os.networkInterfaces())) {
     for (const a of list || []) {
       if (a.internal) continue;
-      if (a.family === "IPv4" || (withIpv6 && a.family === "IPv6" && !a.address.startsWith("fe80:"))) out.push(a.address);
+      if (a.family === 'IPv4' || (withIpv6 && a.family === 'IPv6' && !a.address.startsWith('fe80:'))) out.push(a.address);
     }
   }
   return out;
@@ -203,21 +206,21 @@ function reachableAddresses(withIpv6) {
 
 function banner(hub) {
   const lines = [
-    "",
-    "SOAR hub is running",
+    '',
+    'SOAR hub is running',
     `  editor:       ${hub.editorUrl}`,
     ...hub.alsoAt.map((u) => `  also at:      ${u}/admin/`),
     `  intake:       ${hub.intakeUrl}`,
     `  intake token: ${hub.token ?? "(set in the editor: the alert intake node's token)"}`,
     hub.adminPassword ? `  editor login: admin / ${hub.adminPassword}   (shown only this once)` : null,
-    `  audit log:    ${path.join(hub.home, "soar", "audit.jsonl")}`,
+    `  audit log:    ${path.join(hub.home, 'soar', 'audit.jsonl')}`,
     `  settings:     ${hub.userSettingsFile}`,
-    "",
-    "Send a sample alert:",
-    `  curl -sS -X POST ${hub.intakeUrl} -H 'Authorization: Bearer ${hub.token ?? "<token>"}' -H 'Content-Type: application/json' --data-binary @${path.relative(process.cwd(), SAMPLE) || SAMPLE}`,
-    "",
+    '',
+    'Send a sample alert:',
+    `  curl -sS -X POST ${hub.intakeUrl} -H 'Authorization: Bearer ${hub.token ?? '<token>'}' -H 'Content-Type: application/json' --data-binary @${path.relative(process.cwd(), SAMPLE) || SAMPLE}`,
+    '',
   ];
-  return lines.filter((l) => l !== null).join("\n");
+  return lines.filter((l) => l !== null).join('\n');
 }
 
 async function main() {
@@ -225,8 +228,8 @@ async function main() {
   process.umask(0o077);
   const hub = prepareHub();
   for (const w of hub.warnings) console.warn(w);
-  const { runHub } = require("./hub/server");
-  const { DEFAULTS } = require("./hub/limits");
+  const { runHub } = require('./hub/server');
+  const { DEFAULTS } = require('./hub/limits');
   // Behind a reverse proxy every client shares the proxy's address; these raise the bounds.
   const limits = {
     ...DEFAULTS,
@@ -238,7 +241,8 @@ async function main() {
 }
 
 module.exports = { prepareHub, readCredentials, writeCredentials, tightenHome, SECRET_FILES };
-if (require.main === module) main().catch((err) => {
-  console.error(`npm start: the hub did not start: ${err.message}`);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((err) => {
+    console.error(`npm start: the hub did not start: ${err.message}`);
+    process.exit(1);
+  });

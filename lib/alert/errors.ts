@@ -4,7 +4,7 @@ export class AlertInputError extends Error {
 
   constructor(message: string, status: number = 400) {
     super(message);
-    this.name = "AlertInputError";
+    this.name = 'AlertInputError';
     this.status = status;
   }
 }

@@ -3,14 +3,14 @@
  * adapter, finish in one common place, validate against the published schema. Bad input is an
  * AlertInputError naming the item; items that are not alerts are listed as ignored.
  */
-import { AlertInputError } from "./errors";
-import { finalise, type FinaliseContext } from "./finalise";
-import { ADAPTER_BY_FORMAT, ADAPTERS } from "./formats";
-import { generic } from "./formats/generic";
-import { isSoarAlert, reuseAlert } from "./formats/soar";
-import { validateAlert } from "./schema";
-import type { AlertFormat, FormatAdapter, MapContext, NormalisedAlert, NormaliseOptions, NormaliseResult } from "./types";
-import { clip, describeType, isRecord, type JsonObject } from "./util";
+import { AlertInputError } from './errors';
+import { finalise, type FinaliseContext } from './finalise';
+import { ADAPTER_BY_FORMAT, ADAPTERS } from './formats';
+import { generic } from './formats/generic';
+import { isSoarAlert, reuseAlert } from './formats/soar';
+import { validateAlert } from './schema';
+import type { AlertFormat, FormatAdapter, MapContext, NormalisedAlert, NormaliseOptions, NormaliseResult } from './types';
+import { clip, describeType, isRecord, type JsonObject } from './util';
 
 /** Nested arrays are flattened this deep (a CrowdSec array inside an NDJSON line, say); deeper is not an alert. */
 const MAX_ARRAY_NESTING = 2;
@@ -27,14 +27,14 @@ export function detectFormat(item: unknown): AlertFormat | undefined {
 const VOWEL_START = /^[aeio]/;
 
 function article(format: string): string {
-  return VOWEL_START.test(format) ? "an" : "a";
+  return VOWEL_START.test(format) ? 'an' : 'a';
 }
 
 function keysHint(item: JsonObject): string {
   const keys = Object.keys(item);
-  if (keys.length === 0) return "an empty object";
+  if (keys.length === 0) return 'an empty object';
   const shown = keys.slice(0, 8).map((k) => clip(k, 32));
-  return `keys: ${shown.join(", ")}${keys.length > 8 ? ", …" : ""}`;
+  return `keys: ${shown.join(', ')}${keys.length > 8 ? ', …' : ''}`;
 }
 
 class Run {
@@ -45,8 +45,8 @@ class Run {
   private readonly ctx: MapContext;
 
   constructor(private readonly options: NormaliseOptions) {
-    const format = options.format ?? "auto";
-    if (format !== "auto") {
+    const format = options.format ?? 'auto';
+    if (format !== 'auto') {
       this.fixed = ADAPTER_BY_FORMAT.get(format);
       if (!this.fixed) throw new AlertInputError(`unknown alert format '${clip(String(format), 40)}'`, 400);
     }
@@ -56,10 +56,10 @@ class Run {
   }
 
   item(value: unknown, index: number, label: string, depth: number): void {
-    const where = `item ${index + 1}${label ? ` ${label}` : ""}`;
+    const where = `item ${index + 1}${label ? ` ${label}` : ''}`;
     if (Array.isArray(value)) {
       if (depth >= MAX_ARRAY_NESTING) {
-        this.ignored.push({ index, reason: `${label || "item"}: a nested array is not an alert` });
+        this.ignored.push({ index, reason: `${label || 'item'}: a nested array is not an alert` });
         return;
       }
       for (let i = 0; i < value.length; i++) this.item(value[i], index, `${label}[${i}]`, depth + 1);
@@ -67,7 +67,10 @@ class Run {
     }
     if (!isRecord(value)) {
       if (this.fixed) throw new AlertInputError(`${where} is ${describeType(value)}, not an alert object`, 400);
-      throw new AlertInputError(`could not recognise the alert format of ${where} (${describeType(value)}, not a JSON object); set the node's format or use 'generic'`, 400);
+      throw new AlertInputError(
+        `could not recognise the alert format of ${where} (${describeType(value)}, not a JSON object); set the node's format or use 'generic'`,
+        400,
+      );
     }
     // Already normalised alerts (replays) are accepted whatever the configured format.
     if (isSoarAlert(value)) {
@@ -86,7 +89,7 @@ class Run {
 
     const envelope = adapter.split?.(value);
     if (envelope) {
-      const prefix = label ? `${label}.` : "";
+      const prefix = label ? `${label}.` : '';
       for (let i = 0; i < envelope.entries.length; i++) {
         this.entry(adapter, envelope.entries[i], index, `${prefix}${envelope.label}[${i}]`, value);
       }
@@ -100,7 +103,7 @@ class Run {
   }
 
   private entry(adapter: FormatAdapter, value: unknown, index: number, label: string, envelope: JsonObject | undefined): void {
-    const where = `item ${index + 1}${label ? ` ${label}` : ""}`;
+    const where = `item ${index + 1}${label ? ` ${label}` : ''}`;
     const note = (reason: string) => this.ignored.push({ index, reason: label ? `${label}: ${reason}` : reason });
     if (!isRecord(value)) {
       note(`${describeType(value)} is not an alert`);
@@ -126,7 +129,7 @@ class Run {
       // An adapter bug on odd input is the sender's 400 with a reason, never a crash of the intake.
       throw new AlertInputError(`${where}: could not read the ${adapter.format} alert (${clip(err instanceof Error ? err.message : String(err), 120)})`, 400);
     }
-    if ("ignore" in outcome) {
+    if ('ignore' in outcome) {
       note(outcome.ignore);
       return;
     }
@@ -135,7 +138,10 @@ class Run {
     try {
       alert = finalise(outcome, adapter.format, this.fin);
     } catch (err) {
-      throw new AlertInputError(`${where}: could not normalise the ${adapter.format} alert (${clip(err instanceof Error ? err.message : String(err), 120)})`, 400);
+      throw new AlertInputError(
+        `${where}: could not normalise the ${adapter.format} alert (${clip(err instanceof Error ? err.message : String(err), 120)})`,
+        400,
+      );
     }
     const errors = validateAlert(alert);
     if (errors.length) throw new AlertInputError(`${where}: the normalised ${adapter.format} alert is invalid: ${errors[0]}`, 400);
@@ -160,7 +166,7 @@ export function normalise(items: unknown[], opts: NormaliseOptions = {}): Normal
   const run = new Run(opts);
   for (let i = 0; i < items.length; i++) {
     try {
-      run.item(items[i], i, "", 0);
+      run.item(items[i], i, '', 0);
     } catch (err) {
       if (err instanceof AlertInputError) throw err;
       // Whatever odd value an adapter tripped over, the sender gets a 400 with a reason, not a crash.

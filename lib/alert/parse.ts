@@ -3,35 +3,36 @@
  * (one value per non-empty line), then a hostile-input pass: nesting depth bounded, prototype
  * keys removed. Every failure is an AlertInputError (400, or 415 for a content type we do not read).
  */
-import { AlertInputError } from "./errors";
-import { clip } from "./util";
+import { AlertInputError } from './errors';
+import { clip } from './util';
 
 export const MAX_DEPTH = 64;
-export const ACCEPTED_CONTENT_TYPES = ["application/json", "application/x-ndjson", "application/jsonl", "text/plain"] as const;
+export const ACCEPTED_CONTENT_TYPES = ['application/json', 'application/x-ndjson', 'application/jsonl', 'text/plain'] as const;
 
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"] as const;
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 const hasOwn = Object.prototype.hasOwnProperty;
 const QUOTES = /^"|"$/g;
 
-type BodyKind = "json" | "ndjson" | "sniff";
+type BodyKind = 'json' | 'ndjson' | 'sniff';
 
 function bodyKind(contentType: string | undefined): BodyKind {
-  if (contentType === undefined || contentType.trim() === "") return "sniff";
-  const [mediaRaw, ...params] = contentType.split(";");
+  if (contentType === undefined || contentType.trim() === '') return 'sniff';
+  const [mediaRaw, ...params] = contentType.split(';');
   const media = mediaRaw.trim().toLowerCase();
   for (const param of params) {
-    const [name, value] = param.split("=");
-    if (name?.trim().toLowerCase() !== "charset" || value === undefined) continue;
-    const charset = value.trim().replace(QUOTES, "").toLowerCase();
-    if (charset !== "utf-8" && charset !== "utf8" && charset !== "us-ascii") {
+    const [name, value] = param.split('=');
+    if (name?.trim().toLowerCase() !== 'charset' || value === undefined) continue;
+    const charset = value.trim().replace(QUOTES, '').toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
       throw new AlertInputError(`charset ${clip(charset, 40)} is not supported; send UTF-8`, 415);
     }
   }
-  if (media === "application/x-ndjson" || media === "application/jsonl" || media === "application/x-jsonlines" || media === "application/jsonlines") return "ndjson";
-  if (media === "application/json" || media.endsWith("+json")) return "json";
-  if (media === "text/plain" || media === "") return "sniff";
-  throw new AlertInputError(`content type ${clip(media, 60)} is not supported; send one of ${ACCEPTED_CONTENT_TYPES.join(", ")}`, 415);
+  if (media === 'application/x-ndjson' || media === 'application/jsonl' || media === 'application/x-jsonlines' || media === 'application/jsonlines')
+    return 'ndjson';
+  if (media === 'application/json' || media.endsWith('+json')) return 'json';
+  if (media === 'text/plain' || media === '') return 'sniff';
+  throw new AlertInputError(`content type ${clip(media, 60)} is not supported; send one of ${ACCEPTED_CONTENT_TYPES.join(', ')}`, 415);
 }
 
 /** V8's message without a long echo of the input. */
@@ -52,8 +53,8 @@ function parseJson(text: string, where: string): unknown {
  * Walk the parsed value without recursion: reject nesting deeper than MAX_DEPTH and delete
  * __proto__ / constructor / prototype own keys, so no later spread or assign can reach a prototype.
  */
-export function sanitise(root: unknown, where = ""): void {
-  if (typeof root !== "object" || root === null) return;
+export function sanitise(root: unknown, where = ''): void {
+  if (typeof root !== 'object' || root === null) return;
   const stack: unknown[] = [root];
   const depths: number[] = [1];
   while (stack.length > 0) {
@@ -63,7 +64,7 @@ export function sanitise(root: unknown, where = ""): void {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const child: unknown = value[i];
-        if (typeof child === "object" && child !== null) {
+        if (typeof child === 'object' && child !== null) {
           stack.push(child);
           depths.push(depth + 1);
         }
@@ -75,7 +76,7 @@ export function sanitise(root: unknown, where = ""): void {
     for (const key in record) {
       if (!hasOwn.call(record, key)) continue;
       const child = record[key];
-      if (typeof child === "object" && child !== null) {
+      if (typeof child === 'object' && child !== null) {
         stack.push(child);
         depths.push(depth + 1);
       }
@@ -88,12 +89,12 @@ function parseLines(text: string): unknown[] {
   let lineNo = 0;
   let start = 0;
   while (start <= text.length) {
-    let end = text.indexOf("\n", start);
+    let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     lineNo += 1;
     const line = text.slice(start, end).trim();
     start = end + 1;
-    if (line === "") continue;
+    if (line === '') continue;
     const where = `line ${lineNo}: `;
     const value = parseJson(line, where);
     sanitise(value, where);
@@ -105,7 +106,7 @@ function parseLines(text: string): unknown[] {
 /** The first non-empty line parses as JSON on its own and another non-empty line follows. */
 function looksLikeNdjson(text: string): boolean {
   const trimmed = text.trim();
-  const firstBreak = trimmed.indexOf("\n");
+  const firstBreak = trimmed.indexOf('\n');
   if (firstBreak === -1) return false;
   try {
     JSON.parse(trimmed.slice(0, firstBreak));
@@ -125,11 +126,11 @@ export function parseBody(body: Buffer | Uint8Array, contentType?: string): unkn
   try {
     text = decoder.decode(body);
   } catch {
-    throw new AlertInputError("body is not valid UTF-8", 400);
+    throw new AlertInputError('body is not valid UTF-8', 400);
   }
-  if (text.trim() === "") throw new AlertInputError("body is empty", 400);
+  if (text.trim() === '') throw new AlertInputError('body is empty', 400);
 
-  if (kind === "ndjson") return parseLines(text);
+  if (kind === 'ndjson') return parseLines(text);
 
   let value: unknown;
   try {

@@ -3,34 +3,23 @@
  * Node-RED-free.
  */
 
-export type AlertFormat =
-  | "wazuh"
-  | "suricata"
-  | "elastic"
-  | "alertmanager"
-  | "splunk"
-  | "graylog"
-  | "crowdsec"
-  | "msgraph"
-  | "ocsf"
-  | "generic"
-  | "soar";
+export type AlertFormat = 'wazuh' | 'suricata' | 'elastic' | 'alertmanager' | 'splunk' | 'graylog' | 'crowdsec' | 'msgraph' | 'ocsf' | 'generic' | 'soar';
 
 export const ALERT_FORMATS: readonly AlertFormat[] = [
-  "wazuh",
-  "suricata",
-  "elastic",
-  "alertmanager",
-  "splunk",
-  "graylog",
-  "crowdsec",
-  "msgraph",
-  "ocsf",
-  "generic",
-  "soar",
+  'wazuh',
+  'suricata',
+  'elastic',
+  'alertmanager',
+  'splunk',
+  'graylog',
+  'crowdsec',
+  'msgraph',
+  'ocsf',
+  'generic',
+  'soar',
 ];
 
-export type ObservableType = "ip" | "domain" | "url" | "md5" | "sha1" | "sha256" | "email" | "user" | "host";
+export type ObservableType = 'ip' | 'domain' | 'url' | 'md5' | 'sha1' | 'sha256' | 'email' | 'user' | 'host';
 
 export interface Observable {
   type: ObservableType;
@@ -49,12 +38,12 @@ export interface FileHashes {
 }
 
 export interface NormalisedAlert {
-  schema: "soar.alert/1";
+  schema: 'soar.alert/1';
   id: string;
   fingerprint: string;
   time: string;
   received: string;
-  status: "firing" | "resolved";
+  status: 'firing' | 'resolved';
   origin: { product: string; format: AlertFormat; id?: string; url?: string };
   title: string;
   description?: string;
@@ -75,7 +64,7 @@ export interface NormalisedAlert {
 
 export interface NormaliseOptions {
   /** Default "auto": detect per item. */
-  format?: AlertFormat | "auto";
+  format?: AlertFormat | 'auto';
   /** The receive time written to `received` (and used when an alert carries no usable time). Default now. */
   received?: Date;
   /** Normalised dotted path -> Splunk result-row field, e.g. {"source.ip": "src_ip"}. Overrides the CIM defaults per path. */
@@ -97,37 +86,37 @@ export interface NormaliseResult {
  * (`unknown`): the common post-processing coerces, refangs and validates them in one place.
  */
 export const DRAFT_PATHS = [
-  "id",
-  "time",
-  "status",
-  "title",
-  "description",
-  "severity",
-  "severity_label",
-  "origin.product",
-  "origin.id",
-  "origin.url",
-  "rule.id",
-  "rule.name",
-  "rule.ruleset",
-  "rule.mitre",
-  "source.ip",
-  "source.port",
-  "destination.ip",
-  "destination.port",
-  "host.name",
-  "host.id",
-  "host.ip",
-  "user.name",
-  "user.domain",
-  "file.name",
-  "file.hash",
-  "file.hash.md5",
-  "file.hash.sha1",
-  "file.hash.sha256",
-  "url.full",
-  "dns.question.name",
-  "tags",
+  'id',
+  'time',
+  'status',
+  'title',
+  'description',
+  'severity',
+  'severity_label',
+  'origin.product',
+  'origin.id',
+  'origin.url',
+  'rule.id',
+  'rule.name',
+  'rule.ruleset',
+  'rule.mitre',
+  'source.ip',
+  'source.port',
+  'destination.ip',
+  'destination.port',
+  'host.name',
+  'host.id',
+  'host.ip',
+  'user.name',
+  'user.domain',
+  'file.name',
+  'file.hash',
+  'file.hash.md5',
+  'file.hash.sha1',
+  'file.hash.sha256',
+  'url.full',
+  'dns.question.name',
+  'tags',
 ] as const;
 
 export type DraftPath = (typeof DRAFT_PATHS)[number];

@@ -1,19 +1,19 @@
 /**
  * Small, allocation-light helpers the adapters share for reading loosely shaped JSON.
  */
-import type { Severity } from "./types";
+import type { Severity } from './types';
 
 export type JsonObject = Record<string, unknown>;
 
 export function isRecord(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** An own property only: never reaches into Object.prototype (`constructor`, `toString`, ...). */
 export function own(obj: unknown, key: string): unknown {
-  if (typeof obj !== "object" || obj === null) return undefined;
+  if (typeof obj !== 'object' || obj === null) return undefined;
   return hasOwn.call(obj, key) ? (obj as JsonObject)[key] : undefined;
 }
 
@@ -31,11 +31,11 @@ export function arr(parent: unknown, key: string): unknown[] | undefined {
 
 /** A non-empty trimmed string; finite numbers become strings (ids, ports and levels arrive as either). */
 export function str(value: unknown): string | undefined {
-  if (typeof value === "string") {
+  if (typeof value === 'string') {
     const t = value.trim();
-    return t === "" ? undefined : t;
+    return t === '' ? undefined : t;
   }
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
 }
 
@@ -43,7 +43,7 @@ export function str(value: unknown): string | undefined {
 export function first(...values: unknown[]): unknown {
   for (const v of values) {
     if (v === undefined || v === null) continue;
-    if (typeof v === "string" && v.trim() === "") continue;
+    if (typeof v === 'string' && v.trim() === '') continue;
     return v;
   }
   return undefined;
@@ -51,8 +51,8 @@ export function first(...values: unknown[]): unknown {
 
 /** A finite number from a number or a numeric string; anything else (including 1e400) is undefined. */
 export function num(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && value.trim() !== "") {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && value.trim() !== '') {
     const n = Number(value);
     return Number.isFinite(n) ? n : undefined;
   }
@@ -71,11 +71,11 @@ export interface CompiledPath {
 }
 
 export function compilePath(text: string): CompiledPath {
-  const segs = text.split(".");
+  const segs = text.split('.');
   const keys: string[][] = [];
   for (let start = 0; start < segs.length; start++) {
     const row: string[] = [];
-    for (let end = 0; end <= segs.length; end++) row.push(end > start ? segs.slice(start, end).join(".") : "");
+    for (let end = 0; end <= segs.length; end++) row.push(end > start ? segs.slice(start, end).join('.') : '');
     keys.push(row);
   }
   return { text, segs, keys };
@@ -83,7 +83,7 @@ export function compilePath(text: string): CompiledPath {
 
 function lookupFrom(value: unknown, path: CompiledPath, start: number): unknown {
   if (start === path.segs.length) return value;
-  if (typeof value !== "object" || value === null) return undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
   if (Array.isArray(value)) {
     const seg = path.segs[start];
     const index = Number(seg);
@@ -118,30 +118,30 @@ export function lookupText(value: unknown, text: string): unknown {
   return lookupFrom(value, path, 0);
 }
 
-export const SEVERITY_NAMES: readonly string[] = ["unknown", "informational", "low", "medium", "high", "critical", "fatal"];
+export const SEVERITY_NAMES: readonly string[] = ['unknown', 'informational', 'low', 'medium', 'high', 'critical', 'fatal'];
 
 const SEVERITY_WORDS: ReadonlyMap<string, Severity> = new Map<string, Severity>([
-  ["unknown", 0],
-  ["none", 0],
-  ["info", 1],
-  ["informational", 1],
-  ["information", 1],
-  ["notice", 1],
-  ["debug", 1],
-  ["low", 2],
-  ["minor", 2],
-  ["medium", 3],
-  ["moderate", 3],
-  ["warning", 3],
-  ["warn", 3],
-  ["high", 4],
-  ["error", 4],
-  ["major", 4],
-  ["severe", 4],
-  ["critical", 5],
-  ["crit", 5],
-  ["emergency", 6],
-  ["fatal", 6],
+  ['unknown', 0],
+  ['none', 0],
+  ['info', 1],
+  ['informational', 1],
+  ['information', 1],
+  ['notice', 1],
+  ['debug', 1],
+  ['low', 2],
+  ['minor', 2],
+  ['medium', 3],
+  ['moderate', 3],
+  ['warning', 3],
+  ['warn', 3],
+  ['high', 4],
+  ['error', 4],
+  ['major', 4],
+  ['severe', 4],
+  ['critical', 5],
+  ['crit', 5],
+  ['emergency', 6],
+  ['fatal', 6],
 ]);
 
 /**
@@ -149,7 +149,7 @@ const SEVERITY_WORDS: ReadonlyMap<string, Severity> = new Map<string, Severity>(
  * completed with the usual synonyms. Unknown words give undefined.
  */
 export function severityFromWord(word: unknown): Severity | undefined {
-  if (typeof word !== "string") return undefined;
+  if (typeof word !== 'string') return undefined;
   return SEVERITY_WORDS.get(word.trim().toLowerCase());
 }
 
@@ -161,7 +161,7 @@ export function severityFromNumber(value: unknown): Severity | undefined {
 
 /** Strings of an array (or a single string), skipping anything else. */
 export function strings(value: unknown): string[] {
-  if (typeof value === "string") return value.trim() ? [value.trim()] : [];
+  if (typeof value === 'string') return value.trim() ? [value.trim()] : [];
   if (!Array.isArray(value)) return [];
   const out: string[] = [];
   for (const v of value) {
@@ -175,23 +175,23 @@ export function strings(value: unknown): string[] {
 const LINE_BREAKS = /[\r\n\t]+/g;
 
 export function clip(text: string, max = 60): string {
-  const oneLine = text.replace(LINE_BREAKS, " ");
+  const oneLine = text.replace(LINE_BREAKS, ' ');
   return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
 }
 
 /** "a string", "an array", ... for messages about unexpected JSON values. */
 export function describeType(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
   switch (typeof value) {
-    case "object":
-      return "an object";
-    case "string":
-      return "a string";
-    case "number":
-      return "a number";
-    case "boolean":
-      return "a boolean";
+    case 'object':
+      return 'an object';
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
     default:
       return typeof value;
   }

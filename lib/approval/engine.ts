@@ -67,9 +67,7 @@ export interface DecideInput {
 }
 
 export type RefusalCode = 'unknown' | 'not-approver' | 'expired' | 'decided' | 'already-voted' | 'bad-input';
-export type DecideResult =
-  | { ok: true; record: ApprovalRecord; resolved: boolean }
-  | { ok: false; code: RefusalCode; reason: string; record?: ApprovalRecord };
+export type DecideResult = { ok: true; record: ApprovalRecord; resolved: boolean } | { ok: false; code: RefusalCode; reason: string; record?: ApprovalRecord };
 
 export interface ApprovalEvents {
   requested: { record: ApprovalRecord };
@@ -198,7 +196,12 @@ export class ApprovalEngine {
       };
     } catch (err) {
       const reason = err instanceof ApprovalError ? err.message : `approval request failed: ${(err as Error).message}`;
-      await this.audit('approval.refused', { approval: id, code: err instanceof ApprovalError ? err.code : 'error', reason, ...(input.origin ? { origin: input.origin } : {}) });
+      await this.audit('approval.refused', {
+        approval: id,
+        code: err instanceof ApprovalError ? err.code : 'error',
+        reason,
+        ...(input.origin ? { origin: input.origin } : {}),
+      });
       throw err instanceof ApprovalError ? err : new ApprovalError('bad-policy', reason);
     }
     await this.store.set(APPROVALS_NS, id, record);
@@ -248,7 +251,12 @@ export class ApprovalEngine {
     const claim = await this.store.get<{ decision: MsgApproval }>(DECISIONS_NS, check.id);
     if (!claim) return { ok: false, reason: `approval ${check.id} is not one this hub decided (or it is older than the retention time)` };
     const d = claim.decision;
-    if (d.decision !== approval.decision || d.digest !== approval.digest || canonicalJson(d.fields) !== canonicalJson(approval.fields) || canonicalJson(d.by) !== canonicalJson(approval.by)) {
+    if (
+      d.decision !== approval.decision ||
+      d.digest !== approval.digest ||
+      canonicalJson(d.fields) !== canonicalJson(approval.fields) ||
+      canonicalJson(d.by) !== canonicalJson(approval.by)
+    ) {
       return { ok: false, reason: `approval ${check.id} does not match what this hub recorded for it` };
     }
     return check;
@@ -300,7 +308,8 @@ export class ApprovalEngine {
     }
     const record = await this.get(input.id);
     if (!record) return refuse('unknown', `no approval ${String(input.id).slice(0, 100)}`);
-    if (record.state !== 'pending') return refuse(record.state === 'expired' ? 'expired' : 'decided', `approval ${record.id} was already ${record.state}`, record);
+    if (record.state !== 'pending')
+      return refuse(record.state === 'expired' ? 'expired' : 'decided', `approval ${record.id} was already ${record.state}`, record);
     if (this.now() >= record.expiresAt) {
       const result = await refuse('expired', `approval ${record.id} expired at ${new Date(record.expiresAt).toISOString()}`, record);
       // The timer may lag (a busy event loop, a restart): resolve the timeout now.
@@ -311,10 +320,24 @@ export class ApprovalEngine {
     if (!person) return refuse('not-approver', `${identity} may not decide approval ${record.id}`, record);
     if (record.votes.some((v) => v.person === person.name)) return refuse('already-voted', `${person.name} already voted on approval ${record.id}`, record);
     const comment = cleanComment(input.comment);
-    const vote = { person: person.name, identity, channel: input.channel, decision: input.decision, at: new Date(this.now()).toISOString(), ...(comment ? { comment } : {}) };
+    const vote = {
+      person: person.name,
+      identity,
+      channel: input.channel,
+      decision: input.decision,
+      at: new Date(this.now()).toISOString(),
+      ...(comment ? { comment } : {}),
+    };
     const updated: ApprovalRecord = { ...record, votes: [...record.votes, vote] };
     await this.store.set(APPROVALS_NS, record.id, updated);
-    await this.audit('approval.vote', { approval: record.id, person: person.name, identity, channel: input.channel, decision: input.decision, ...(comment ? { comment } : {}) });
+    await this.audit('approval.vote', {
+      approval: record.id,
+      person: person.name,
+      identity,
+      channel: input.channel,
+      decision: input.decision,
+      ...(comment ? { comment } : {}),
+    });
     const resolved = await this.resolveFromVotes(record.id, comment);
     return { ok: true, record: resolved ?? updated, resolved: resolved !== undefined };
   }
@@ -325,13 +348,28 @@ export class ApprovalEngine {
     if (!record || record.state !== 'pending') return undefined;
     const outcome = tally(record);
     if (!outcome) return undefined;
-    const by = [...new Set(record.votes.filter((v) => (outcome.state === 'approved' ? v.decision === 'approve' : v.decision === 'deny')).map((v) => v.identity))];
+    const by = [
+      ...new Set(record.votes.filter((v) => (outcome.state === 'approved' ? v.decision === 'approve' : v.decision === 'deny')).map((v) => v.identity)),
+    ];
     return this.resolve(record, outcome.state, by, outcome.reason, comment);
   }
 
   /** Claim the decision (once, atomically), write the record, audit, emit. Undefined when someone else claimed it. */
-  private async resolve(record: ApprovalRecord, state: 'approved' | 'denied' | 'expired', by: string[], reason: string, comment?: string): Promise<ApprovalRecord | undefined> {
-    const decision: MsgApproval = { id: record.id, decision: state, by, at: new Date(this.now()).toISOString(), digest: record.digest, fields: record.policy.fields };
+  private async resolve(
+    record: ApprovalRecord,
+    state: 'approved' | 'denied' | 'expired',
+    by: string[],
+    reason: string,
+    comment?: string,
+  ): Promise<ApprovalRecord | undefined> {
+    const decision: MsgApproval = {
+      id: record.id,
+      decision: state,
+      by,
+      at: new Date(this.now()).toISOString(),
+      digest: record.digest,
+      fields: record.policy.fields,
+    };
     const claimed = await this.store.setIfAbsent(DECISIONS_NS, record.id, { decision, reason, ...(comment ? { comment } : {}) }, { ttlMs: this.retentionMs });
     if (!claimed) return undefined;
     return this.finishClaimed(record.id);
@@ -341,7 +379,13 @@ export class ApprovalEngine {
     const claim = await this.store.get<{ decision: MsgApproval; reason: string; comment?: string }>(DECISIONS_NS, id);
     const record = await this.get(id);
     if (!claim || !record) return undefined;
-    const final: ApprovalRecord = { ...record, state: claim.decision.decision, decision: claim.decision, reason: claim.reason, ...(claim.comment ? { comment: claim.comment } : {}) };
+    const final: ApprovalRecord = {
+      ...record,
+      state: claim.decision.decision,
+      decision: claim.decision,
+      reason: claim.reason,
+      ...(claim.comment ? { comment: claim.comment } : {}),
+    };
     await this.store.set(APPROVALS_NS, id, final, { ttlMs: this.retentionMs });
     this.pendingIds.delete(id);
     this.cancelTimer(id);
@@ -379,7 +423,9 @@ export class ApprovalEngine {
     const delay = Math.max(0, this.nextDue(record) - this.now());
     const handle = this.setTimer(() => {
       this.timers.delete(record.id);
-      this.track(this.locks.run([`approval:${record.id}`], () => this.tick(record.id))).catch((err: Error) => this.warn(`approval ${record.id}: ${err.message}`));
+      this.track(this.locks.run([`approval:${record.id}`], () => this.tick(record.id))).catch((err: Error) =>
+        this.warn(`approval ${record.id}: ${err.message}`),
+      );
     }, delay);
     this.timers.set(record.id, handle);
   }
@@ -427,7 +473,12 @@ export class ApprovalEngine {
     if (outcome === 'escalate' && !record.extended) {
       const extended: ApprovalRecord = { ...record, escalated: true, extended: true, expiresAt: this.now() + record.policy.escalationTimeoutMs };
       await this.store.set(APPROVALS_NS, id, extended);
-      await this.audit('approval.escalated', { approval: id, to: record.policy.escalation.map((p) => p.name), reason: 'timeout', expiresAt: new Date(extended.expiresAt).toISOString() });
+      await this.audit('approval.escalated', {
+        approval: id,
+        to: record.policy.escalation.map((p) => p.name),
+        reason: 'timeout',
+        expiresAt: new Date(extended.expiresAt).toISOString(),
+      });
       this.emit('escalation', { record: extended, to: record.policy.escalation, reason: 'timeout' });
       this.schedule(extended);
       return;

@@ -101,7 +101,13 @@ export class ApprovalLinks {
     if (!(await this.store.setIfAbsent(USED_LINKS_NS, hash, { at: new Date(this.engine.now()).toISOString() }, { ttlMs }))) {
       return { lookup: { ...lookup, status: 'used' } };
     }
-    const result = await this.engine.decide({ id: lookup.link.approval, identity: lookup.link.identity, decision: lookup.link.decision, channel: 'page', comment });
+    const result = await this.engine.decide({
+      id: lookup.link.approval,
+      identity: lookup.link.identity,
+      decision: lookup.link.decision,
+      channel: 'page',
+      comment,
+    });
     return { lookup, result };
   }
 }

@@ -35,7 +35,13 @@ function summaryHtml(record: ApprovalRecord): string {
     ['Severity', s.severity],
     ['Verdict', s.verdict === undefined ? undefined : `${s.verdict}${s.score === undefined ? '' : ` (score ${s.score})`}`],
     ['Approvals', `${new Set(record.votes.filter((v) => v.decision === 'approve').map((v) => v.person)).size} of ${record.policy.quorum} needed`],
-    ['Expires', new Date(record.expiresAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')],
+    [
+      'Expires',
+      new Date(record.expiresAt)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC'),
+    ],
   ];
   const dl = rows
     .filter(([, v]) => v !== undefined)
@@ -66,12 +72,25 @@ function message(res: ServerResponse, status: number, heading: string, text: str
 
 /** The clear page for a link that cannot decide (any more). */
 function closedPage(res: ServerResponse, lookup: LinkLookup): void {
-  if (lookup.status === 'unknown') return message(res, 404, 'Unknown link', 'This approval link is not known. It may be mistyped, or so old that it was removed.');
+  if (lookup.status === 'unknown')
+    return message(res, 404, 'Unknown link', 'This approval link is not known. It may be mistyped, or so old that it was removed.');
   const { record } = lookup;
-  if (lookup.status === 'expired') return message(res, 410, 'This approval has expired', `The approval "${record.summary.title}" expired at ${new Date(record.expiresAt).toISOString()} without enough decisions; nothing was decided through this link.`);
+  if (lookup.status === 'expired')
+    return message(
+      res,
+      410,
+      'This approval has expired',
+      `The approval "${record.summary.title}" expired at ${new Date(record.expiresAt).toISOString()} without enough decisions; nothing was decided through this link.`,
+    );
   const state = record.state === 'pending' ? 'still pending' : record.state;
-  if (lookup.status === 'used') return message(res, 409, 'This request was already decided through this link', `Each link works once. The approval "${record.summary.title}" is ${state}.`);
-  return message(res, 409, 'This request was already decided', `The approval "${record.summary.title}" was already ${state}${record.decision?.by.length ? ` by ${record.decision.by.join(', ')}` : ''}.`);
+  if (lookup.status === 'used')
+    return message(res, 409, 'This request was already decided through this link', `Each link works once. The approval "${record.summary.title}" is ${state}.`);
+  return message(
+    res,
+    409,
+    'This request was already decided',
+    `The approval "${record.summary.title}" was already ${state}${record.decision?.by.length ? ` by ${record.decision.by.join(', ')}` : ''}.`,
+  );
 }
 
 function confirmPage(res: ServerResponse, lookup: Extract<LinkLookup, { status: 'pending' }>): void {
@@ -93,7 +112,10 @@ function resultPage(res: ServerResponse, lookup: LinkLookup, result: DecideResul
   }
   const record = result.record;
   const verb = lookup.status === 'pending' && lookup.link.decision === 'approve' ? 'approved' : 'denied';
-  const status = record.state === 'pending' ? `It needs more approvals (${new Set(record.votes.filter((v) => v.decision === 'approve').map((v) => v.person)).size} of ${record.policy.quorum}).` : `The request is now ${record.state}.`;
+  const status =
+    record.state === 'pending'
+      ? `It needs more approvals (${new Set(record.votes.filter((v) => v.decision === 'approve').map((v) => v.person)).size} of ${record.policy.quorum}).`
+      : `The request is now ${record.state}.`;
   send(res, 200, 'Decision recorded', `<h1>Decision recorded</h1><p>You ${verb} "${escapeHtml(record.summary.title)}". ${escapeHtml(status)}</p>`);
 }
 
@@ -105,7 +127,10 @@ async function readForm(req: IncomingMessage & { body?: unknown }): Promise<URLS
     return params;
   }
   if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) return new URLSearchParams(String(req.body));
-  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') return 415;
   const chunks: Buffer[] = [];
   let size = 0;

@@ -15,9 +15,17 @@ export function parsePersons(text: unknown, what: string): ApproverPerson[] {
     if (colon <= 0) throw new Error(`${what}: '${line.slice(0, 80)}' is not 'name: channel:id, ...'`);
     const head = line.slice(0, colon).trim();
     const identitiesOnly = (IDENTITY_CHANNELS as readonly string[]).includes(head) && !/\s/.test(line.charAt(colon + 1));
-    const name = identitiesOnly ? line.slice(colon + 1).split(',')[0].trim() : head;
+    const name = identitiesOnly
+      ? line
+          .slice(colon + 1)
+          .split(',')[0]
+          .trim()
+      : head;
     const rest = identitiesOnly ? line : line.slice(colon + 1);
-    const identities = rest.split(',').map((s) => s.trim()).filter(Boolean);
+    const identities = rest
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     out.push({ name, identities });
   }
   return out;

@@ -116,7 +116,10 @@ const IDENTITY = /^(editor|email|slack|telegram|mattermost):(\S{1,254})$/;
 export function normaliseIdentity(identity: unknown): string {
   const match = typeof identity === 'string' ? IDENTITY.exec(identity.trim()) : null;
   if (!match) {
-    throw new ApprovalError('bad-policy', `approver identity must be <channel>:<id> with channel ${IDENTITY_CHANNELS.join(', ')} (got ${JSON.stringify(String(identity)).slice(0, 80)})`);
+    throw new ApprovalError(
+      'bad-policy',
+      `approver identity must be <channel>:<id> with channel ${IDENTITY_CHANNELS.join(', ')} (got ${JSON.stringify(String(identity)).slice(0, 80)})`,
+    );
   }
   return match[1] === 'email' ? `email:${match[2].toLowerCase()}` : `${match[1]}:${match[2]}`;
 }
@@ -140,7 +143,8 @@ function persons(list: unknown, what: string, seen: Map<string, string>): Approv
 }
 
 function positive(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ApprovalError('bad-policy', `${what} must be a positive number of milliseconds`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new ApprovalError('bad-policy', `${what} must be a positive number of milliseconds`);
   return value;
 }
 
@@ -157,11 +161,15 @@ export function normalisePolicy(policy: ApprovalPolicy): NormalisedPolicy {
   const quorum = policy.quorum ?? 1;
   if (!Number.isInteger(quorum) || quorum < 1) throw new ApprovalError('bad-policy', `quorum must be a whole number of at least 1 (got ${String(quorum)})`);
   if (quorum > approvers.length) {
-    throw new ApprovalError('bad-policy', `quorum ${quorum} is larger than the ${approvers.length} listed approver${approvers.length === 1 ? '' : 's'}: it could never be reached`);
+    throw new ApprovalError(
+      'bad-policy',
+      `quorum ${quorum} is larger than the ${approvers.length} listed approver${approvers.length === 1 ? '' : 's'}: it could never be reached`,
+    );
   }
   const timeoutMs = positive(policy.timeoutMs, 'timeoutMs');
   const onTimeout = policy.onTimeout ?? 'deny';
-  if (!['deny', 'approve', 'escalate'].includes(onTimeout)) throw new ApprovalError('bad-policy', `onTimeout must be deny, approve or escalate (got ${String(onTimeout)})`);
+  if (!['deny', 'approve', 'escalate'].includes(onTimeout))
+    throw new ApprovalError('bad-policy', `onTimeout must be deny, approve or escalate (got ${String(onTimeout)})`);
   if (onTimeout === 'escalate' && escalation.length === 0) throw new ApprovalError('bad-policy', 'onTimeout escalate needs an escalation list');
   const remindAfterMs = (policy.remindAfterMs ?? []).map((ms) => positive(ms, 'remindAfterMs')).sort((a, b) => a - b);
   const escalateAfterMs = policy.escalateAfterMs === undefined ? undefined : positive(policy.escalateAfterMs, 'escalateAfterMs');
@@ -268,7 +276,8 @@ export function serialiseMessage(msg: unknown, maxBytes = MAX_MESSAGE_BYTES): { 
     }
   };
   const json = JSON.stringify(walk(msg, 'msg'));
-  if (Buffer.byteLength(json) > maxBytes) throw new ApprovalError('too-large', `the message cannot be held: ${Buffer.byteLength(json)} bytes as JSON, more than ${maxBytes}`);
+  if (Buffer.byteLength(json) > maxBytes)
+    throw new ApprovalError('too-large', `the message cannot be held: ${Buffer.byteLength(json)} bytes as JSON, more than ${maxBytes}`);
   return { json, dropped };
 }
 
@@ -289,11 +298,20 @@ function text(value: unknown, max = 300): string | undefined {
 }
 
 /** What is asked, rendered from the message: alert title/severity, verdict and reasons, action and target. */
-export function renderSummary(msg: Record<string, unknown>, ask: { action?: string; target?: string; title?: string } = {}, fields: readonly string[] = DEFAULT_APPROVAL_FIELDS): ApprovalSummary {
+export function renderSummary(
+  msg: Record<string, unknown>,
+  ask: { action?: string; target?: string; title?: string } = {},
+  fields: readonly string[] = DEFAULT_APPROVAL_FIELDS,
+): ApprovalSummary {
   const alert = (msg.alert ?? {}) as Record<string, unknown>;
   const enrichment = (msg.enrichment ?? {}) as Record<string, unknown>;
   const severity = text(alert.severity_label) ?? text(alert.severity);
-  const reasons = Array.isArray(enrichment.why) ? enrichment.why.map((r) => text(r)).filter((r): r is string => r !== undefined).slice(0, 20) : [];
+  const reasons = Array.isArray(enrichment.why)
+    ? enrichment.why
+        .map((r) => text(r))
+        .filter((r): r is string => r !== undefined)
+        .slice(0, 20)
+    : [];
   let target = text(ask.target);
   if (target === undefined) {
     const first = fields.map((f) => approvalValue(msg, f)).find((v) => v !== undefined);

@@ -44,7 +44,9 @@ export function canonicalJson(value: unknown): string {
   if (Buffer.isBuffer(value)) return JSON.stringify({ $buffer: value.toString('base64') });
   if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
   if (value instanceof Date) return JSON.stringify(value.toISOString());
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+  const keys = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
@@ -72,7 +74,8 @@ function flatValues(value: unknown): string[] {
  */
 export function verifyApproval(msg: unknown, target?: string): ApprovalCheck {
   const approval = own(msg, 'approval') ? (msg as { approval: unknown }).approval : undefined;
-  if (approval === undefined || approval === null || typeof approval !== 'object') return { ok: false, reason: 'the message carries no approval (msg.approval)' };
+  if (approval === undefined || approval === null || typeof approval !== 'object')
+    return { ok: false, reason: 'the message carries no approval (msg.approval)' };
   const a = approval as { id?: unknown; decision?: unknown; digest?: unknown; fields?: unknown };
   const id = typeof a.id === 'string' && a.id !== '' ? a.id : undefined;
   if (id === undefined) return { ok: false, reason: 'msg.approval has no id' };

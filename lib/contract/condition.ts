@@ -39,11 +39,17 @@ export function checkActionCondition(msg: ConditionInput, condition: ActionCondi
   const verdict = enrichment && typeof enrichment === 'object' ? enrichment.verdict : undefined;
   const has = rank(verdict);
   if (has === undefined) {
-    return { allowed: false, reason: `no verdict (msg.enrichment.verdict) and no approval (msg.approval): this action needs a ${condition} verdict or an approval` };
+    return {
+      allowed: false,
+      reason: `no verdict (msg.enrichment.verdict) and no approval (msg.approval): this action needs a ${condition} verdict or an approval`,
+    };
   }
   if (has >= VERDICT_RANK[condition]) return { allowed: true, by: 'verdict' };
   const score = typeof enrichment?.score === 'number' ? ` (score ${enrichment.score})` : '';
-  return { allowed: false, reason: `verdict ${String(verdict)}${score} is below ${condition} and there is no approval: this action needs a ${condition} verdict or an approval` };
+  return {
+    allowed: false,
+    reason: `verdict ${String(verdict)}${score} is below ${condition} and there is no approval: this action needs a ${condition} verdict or an approval`,
+  };
 }
 
 export interface AccusedTarget {

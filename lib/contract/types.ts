@@ -26,7 +26,19 @@ export interface ActionRecord {
   target: string;
   /** The firewall's or EDR's label. */
   provider: string;
-  status: 'blocked' | 'extended' | 'simulated' | 'unblocked' | 'refused' | 'not-found' | 'failed' | 'isolated' | 'released' | 'already-isolated' | 'not-isolated' | 'pending';
+  status:
+    | 'blocked'
+    | 'extended'
+    | 'simulated'
+    | 'unblocked'
+    | 'refused'
+    | 'not-found'
+    | 'failed'
+    | 'isolated'
+    | 'released'
+    | 'already-isolated'
+    | 'not-isolated'
+    | 'pending';
   /** Isolations: the host's state after the action. */
   state?: 'isolated' | 'pending-isolate' | 'normal' | 'pending-release' | 'unknown';
   /** Isolations: the device the target resolved to. */

@@ -16,26 +16,18 @@
  * What this proves and what it does not: lib/core/README.md.
  * Node-RED-free.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
-import * as path from "node:path";
-import type { AuditRecord } from "./types";
-import {
-  acquireLockFile,
-  type FileLock,
-  fsyncDirectory,
-  GroupCommitFile,
-  scanLines,
-  TORN_TAIL_WINDOW_BYTES,
-  type WriterState,
-} from "./group-commit";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { AuditRecord } from './types';
+import { acquireLockFile, type FileLock, fsyncDirectory, GroupCommitFile, scanLines, TORN_TAIL_WINDOW_BYTES, type WriterState } from './group-commit';
 
-export const GENESIS_PREV = "0".repeat(64);
+export const GENESIS_PREV = '0'.repeat(64);
 /** Length of `,"hash":"<64 hex>"}` at the end of every line. */
 const HASH_MEMBER_LENGTH = 75;
 const HASH_MEMBER_PREFIX = ',"hash":"';
-const RESERVED_FIELDS = new Set(["seq", "time", "type", "prev", "hash"]);
+const RESERVED_FIELDS = new Set(['seq', 'time', 'type', 'prev', 'hash']);
 
 export interface AuditLogOptions {
   /** fdatasync every batch (default true). */
@@ -92,7 +84,7 @@ export interface AuditFilter {
  * missing. key-missing: the log is keyed but the key cannot be read. checkpoint-missing/-invalid:
  * a key exists but the signed head does not, or fails its MAC.
  */
-export type AuditStatus = "ok" | "broken" | "truncated" | "key-missing" | "checkpoint-missing" | "checkpoint-invalid";
+export type AuditStatus = 'ok' | 'broken' | 'truncated' | 'key-missing' | 'checkpoint-missing' | 'checkpoint-invalid';
 
 export interface AuditVerification {
   ok: boolean;
@@ -113,11 +105,11 @@ export interface AuditVerifyOptions {
 }
 
 function sha256Hex(data: string | Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
+  return createHash('sha256').update(data).digest('hex');
 }
 
 export function defaultKeyFile(logFile: string): string {
-  return path.join(path.dirname(path.resolve(logFile)), "audit.key");
+  return path.join(path.dirname(path.resolve(logFile)), 'audit.key');
 }
 
 export function defaultCheckpointFile(logFile: string): string {
@@ -130,9 +122,9 @@ const KEY_BYTES = 32;
 async function readKeyFile(file: string): Promise<Buffer | undefined> {
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
+    text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
   const hex = text.trim();
@@ -143,15 +135,15 @@ async function readKeyFile(file: string): Promise<Buffer | undefined> {
   } catch {
     // Not ours to tighten (read-only copy for verification): the key is still usable.
   }
-  return Buffer.from(hex, "hex");
+  return Buffer.from(hex, 'hex');
 }
 
 /** Create the key file once (exclusive create, 0600); a concurrent creator's key wins. */
 async function createKeyFile(file: string): Promise<Buffer> {
   const key = randomBytes(KEY_BYTES);
   try {
-    await fsp.writeFile(file, `${key.toString("hex")}\n`, { mode: 0o600, flag: "wx" });
-    const handle = await fsp.open(file, "r");
+    await fsp.writeFile(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    const handle = await fsp.open(file, 'r');
     try {
       await handle.sync();
     } finally {
@@ -160,7 +152,7 @@ async function createKeyFile(file: string): Promise<Buffer> {
     await fsyncDirectory(path.dirname(file));
     return key;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return (await readKeyFile(file))!;
   }
 }
@@ -179,39 +171,39 @@ interface Head {
 }
 
 function headMac(key: Buffer, head: Head): string {
-  return createHmac("sha256", key).update(`soar-audit-head:v1:${head.seq}:${head.hash}:${head.keyedFrom}`).digest("hex");
+  return createHmac('sha256', key).update(`soar-audit-head:v1:${head.seq}:${head.hash}:${head.keyedFrom}`).digest('hex');
 }
 
 function macEqual(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a, "latin1"), Buffer.from(b, "latin1"));
+  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
 }
 
-type CheckpointRead = { state: "absent" } | { state: "invalid"; reason: string } | { state: "valid"; head: Head };
+type CheckpointRead = { state: 'absent' } | { state: 'invalid'; reason: string } | { state: 'valid'; head: Head };
 
 async function readCheckpoint(file: string, key: Buffer): Promise<CheckpointRead> {
   let data: Buffer;
   try {
     data = await fsp.readFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: "absent" };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
     throw err;
   }
   let best: Head | undefined;
   for (let offset = 0; offset < Math.min(data.length, 2 * SLOT_BYTES); offset += SLOT_BYTES) {
     let parsed: { seq?: unknown; hash?: unknown; keyedFrom?: unknown; mac?: unknown };
     try {
-      parsed = JSON.parse(data.toString("utf8", offset, Math.min(data.length, offset + SLOT_BYTES)));
+      parsed = JSON.parse(data.toString('utf8', offset, Math.min(data.length, offset + SLOT_BYTES)));
     } catch {
       continue;
     }
     const { seq, hash, keyedFrom, mac } = parsed ?? {};
-    if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(keyedFrom) || typeof hash !== "string" || typeof mac !== "string") continue;
+    if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(keyedFrom) || typeof hash !== 'string' || typeof mac !== 'string') continue;
     const head = { seq: seq as number, hash, keyedFrom: keyedFrom as number };
     if (!macEqual(headMac(key, head), mac)) continue;
     if (!best || head.seq > best.seq) best = head;
   }
-  if (best) return { state: "valid", head: best };
-  return { state: "invalid", reason: data.length === 0 ? "empty" : "no slot carries a valid MAC (tampered, or written with another key)" };
+  if (best) return { state: 'valid', head: best };
+  return { state: 'invalid', reason: data.length === 0 ? 'empty' : 'no slot carries a valid MAC (tampered, or written with another key)' };
 }
 
 class CheckpointWriter {
@@ -230,13 +222,13 @@ class CheckpointWriter {
   async write(head: Head): Promise<void> {
     const text = JSON.stringify({ v: 1, ...head, mac: headMac(this.key, head) });
     const slot = Buffer.alloc(SLOT_BYTES, 0x20);
-    slot.write(text, 0, "utf8");
+    slot.write(text, 0, 'utf8');
     slot[SLOT_BYTES - 1] = 10;
     const position = (this.writes % 2) * SLOT_BYTES;
     this.writes += 1;
     await new Promise<void>((resolve, reject) =>
       fs.write(this.fd, slot, 0, SLOT_BYTES, position, (err, n) =>
-        err ? reject(err) : n !== SLOT_BYTES ? reject(new Error("short write of the audit head checkpoint")) : resolve(),
+        err ? reject(err) : n !== SLOT_BYTES ? reject(new Error('short write of the audit head checkpoint')) : resolve(),
       ),
     );
     // No fdatasync per batch: the log itself is already durable when this runs, so the checkpoint
@@ -258,12 +250,12 @@ class CheckpointWriter {
 /** JSON.stringify replacer that refuses what JSON would silently mangle (never echoing values). */
 function rejectUnsafeJson(this: unknown, key: string, value: unknown): unknown {
   switch (typeof value) {
-    case "bigint":
-    case "function":
-    case "symbol":
-      throw new TypeError(`audit field ${key ? `"${key}" ` : ""}holds a ${typeof value}, which is not JSON`);
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`audit field ${key ? `"${key}" ` : ""}holds a non-finite number`);
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      throw new TypeError(`audit field ${key ? `"${key}" ` : ''}holds a ${typeof value}, which is not JSON`);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`audit field ${key ? `"${key}" ` : ''}holds a non-finite number`);
       return value;
     default:
       return value;
@@ -274,40 +266,43 @@ type LineCheck = { record: AuditRecord; keyed: boolean } | { reason: string; rec
 
 function lineDigest(bytes: Buffer, key: Buffer | undefined): string {
   const n = bytes.length;
-  const digest = key ? createHmac("sha256", key) : createHash("sha256");
-  return digest.update(bytes.subarray(0, n - HASH_MEMBER_LENGTH)).update("}").digest("hex");
+  const digest = key ? createHmac('sha256', key) : createHash('sha256');
+  return digest
+    .update(bytes.subarray(0, n - HASH_MEMBER_LENGTH))
+    .update('}')
+    .digest('hex');
 }
 
 /**
  * Parse one line and check its own MAC (not its place in the chain). `mode` "keyed" accepts only
  * the HMAC, "unkeyed" only the plain hash, "either" tries the plain hash first (old prefix).
  */
-function checkLine(bytes: Buffer, key?: Buffer, mode: "keyed" | "unkeyed" | "either" = "either"): LineCheck {
+function checkLine(bytes: Buffer, key?: Buffer, mode: 'keyed' | 'unkeyed' | 'either' = 'either'): LineCheck {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString("utf8"));
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return { reason: "not JSON" };
+    return { reason: 'not JSON' };
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return { reason: "not a JSON object" };
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { reason: 'not a JSON object' };
   const record = parsed as Record<string, unknown>;
   const n = bytes.length;
   if (
     n < HASH_MEMBER_LENGTH + 2 ||
-    bytes.toString("latin1", n - HASH_MEMBER_LENGTH, n - HASH_MEMBER_LENGTH + HASH_MEMBER_PREFIX.length) !== HASH_MEMBER_PREFIX ||
-    bytes.toString("latin1", n - 2) !== '"}'
+    bytes.toString('latin1', n - HASH_MEMBER_LENGTH, n - HASH_MEMBER_LENGTH + HASH_MEMBER_PREFIX.length) !== HASH_MEMBER_PREFIX ||
+    bytes.toString('latin1', n - 2) !== '"}'
   ) {
-    return { reason: "no hash member at the end of the line", record };
+    return { reason: 'no hash member at the end of the line', record };
   }
-  const claimed = bytes.toString("latin1", n - 66, n - 2);
-  if (record.hash !== claimed) return { reason: "hash mismatch", record };
+  const claimed = bytes.toString('latin1', n - 66, n - 2);
+  if (record.hash !== claimed) return { reason: 'hash mismatch', record };
   let keyed: boolean;
-  if (mode !== "keyed" && lineDigest(bytes, undefined) === claimed) keyed = false;
+  if (mode !== 'keyed' && lineDigest(bytes, undefined) === claimed) keyed = false;
   // Plain comparison: verification compares two values it holds itself, there is no timing oracle.
-  else if (mode !== "unkeyed" && key && lineDigest(bytes, key) === claimed) keyed = true;
-  else return { reason: mode === "keyed" || key ? "MAC mismatch" : "hash mismatch", record };
-  if (!Number.isSafeInteger(record.seq) || typeof record.prev !== "string" || typeof record.type !== "string") {
-    return { reason: "seq, type or prev missing", record };
+  else if (mode !== 'unkeyed' && key && lineDigest(bytes, key) === claimed) keyed = true;
+  else return { reason: mode === 'keyed' || key ? 'MAC mismatch' : 'hash mismatch', record };
+  if (!Number.isSafeInteger(record.seq) || typeof record.prev !== 'string' || typeof record.type !== 'string') {
+    return { reason: 'seq, type or prev missing', record };
   }
   return { record: record as AuditRecord, keyed };
 }
@@ -324,9 +319,9 @@ interface TailState {
 async function inspectTail(file: string, windowBytes: number, key: Buffer | undefined): Promise<TailState> {
   let handle: fsp.FileHandle;
   try {
-    handle = await fsp.open(file, "r");
+    handle = await fsp.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { size: 0, goodEnd: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { size: 0, goodEnd: 0 };
     throw err;
   }
   try {
@@ -344,7 +339,7 @@ async function inspectTail(file: string, windowBytes: number, key: Buffer | unde
         const previousNewline = end === 0 ? -1 : buffer.lastIndexOf(10, end - 1);
         if (previousNewline === -1 && start > 0) break; // the line may begin before the window
         const checked = checkLine(buffer.subarray(previousNewline + 1, end), key);
-        if (!("reason" in checked)) {
+        if (!('reason' in checked)) {
           const goodEnd = start + end + 1;
           if (size - goodEnd > windowBytes) throw tooMuchDamage(file, size - goodEnd);
           return {
@@ -378,26 +373,26 @@ function tooMuchDamage(file: string, bytes: number): Error {
 
 function describeDamage(unterminated: boolean, invalidLines: number): string | undefined {
   const parts: string[] = [];
-  if (unterminated) parts.push("incomplete last line");
-  if (invalidLines > 0) parts.push(`${invalidLines} unreadable line${invalidLines === 1 ? "" : "s"} at the end`);
-  return parts.length > 0 ? `${parts.join(" and ")} (interrupted write)` : undefined;
+  if (unterminated) parts.push('incomplete last line');
+  if (invalidLines > 0) parts.push(`${invalidLines} unreadable line${invalidLines === 1 ? '' : 's'} at the end`);
+  return parts.length > 0 ? `${parts.join(' and ')} (interrupted write)` : undefined;
 }
 
 /** Save the damaged tail next to the log (for forensics), then cut it off durably. */
 async function cutTail(file: string, tail: TailState): Promise<AuditRepair> {
   const removedBytes = tail.size - tail.goodEnd;
-  const handle = await fsp.open(file, "r+");
+  const handle = await fsp.open(file, 'r+');
   try {
     const removed = Buffer.alloc(removedBytes);
     await handle.read(removed, 0, removedBytes, tail.goodEnd);
-    const savedAs = `${path.basename(file)}.torn-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const savedAs = `${path.basename(file)}.torn-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     const savedPath = path.join(path.dirname(file), savedAs);
-    await fsp.writeFile(savedPath, removed, { mode: 0o600, flag: "wx" });
+    await fsp.writeFile(savedPath, removed, { mode: 0o600, flag: 'wx' });
     await handle.truncate(tail.goodEnd);
     await handle.sync();
     await fsyncDirectory(path.dirname(file));
     return {
-      reason: tail.reason ?? "damaged tail",
+      reason: tail.reason ?? 'damaged tail',
       removedBytes,
       removedSha256: sha256Hex(removed),
       savedAs,
@@ -414,7 +409,7 @@ async function firstKeyedSeq(file: string, key: Buffer): Promise<number | undefi
     for (const line of lines) {
       if (!line.terminated) return undefined;
       const checked = checkLine(line.bytes, key);
-      if (!("reason" in checked) && checked.keyed) return checked.record.seq;
+      if (!('reason' in checked) && checked.keyed) return checked.record.seq;
     }
   }
   return undefined;
@@ -444,7 +439,7 @@ export class AuditLog {
     head: { seq: number; hash: string },
     keying: { key?: Buffer; keyedFrom: number; checkpoint?: CheckpointWriter },
     repaired: AuditRepair | undefined,
-    truncated: AuditLog["truncated"],
+    truncated: AuditLog['truncated'],
     options: AuditLogOptions,
   ) {
     this.file = file;
@@ -471,7 +466,7 @@ export class AuditLog {
     // Records of a failed batch (and those chained behind it) never reached the disk: the chain
     // continues from the last durable record once writes work again.
     this.writer.onStateChange((state) => {
-      if (state === "ok") {
+      if (state === 'ok') {
         this.seq = this.durable.seq;
         this.lastHash = this.durable.hash;
       }
@@ -497,26 +492,26 @@ export class AuditLog {
       let key: Buffer | undefined;
       let stored: Head | undefined;
       if (keyed) {
-        if (options.key !== undefined && options.key.length < 16) throw new Error("the audit key must be at least 16 bytes");
+        if (options.key !== undefined && options.key.length < 16) throw new Error('the audit key must be at least 16 bytes');
         key = options.key ?? (await readKeyFile(keyFile));
-        const read = key ? await readCheckpoint(checkpointFile, key) : fs.existsSync(checkpointFile) ? undefined : ({ state: "absent" } as const);
+        const read = key ? await readCheckpoint(checkpointFile, key) : fs.existsSync(checkpointFile) ? undefined : ({ state: 'absent' } as const);
         if (read === undefined) {
           throw new Error(`audit key ${keyFile} is missing but the log ${absolute} is keyed (${checkpointFile} exists); restore the key file`);
         }
-        if (read.state === "invalid") {
+        if (read.state === 'invalid') {
           throw new Error(
             `audit head checkpoint ${checkpointFile}: ${read.reason}; the log may have been tampered with. ` +
               `Run "soar audit verify", then move the checkpoint aside to continue`,
           );
         }
-        if (read.state === "valid") stored = read.head;
+        if (read.state === 'valid') stored = read.head;
         key ??= await createKeyFile(keyFile);
       }
       const tail = await inspectTail(absolute, options.tornTailWindowBytes ?? TORN_TAIL_WINDOW_BYTES, key);
       const repaired = tail.goodEnd < tail.size ? await cutTail(absolute, tail) : undefined;
       const fileHead = { seq: tail.last?.seq ?? 0, hash: tail.last?.hash ?? GENESIS_PREV };
       let head = fileHead;
-      let truncated: AuditLog["truncated"];
+      let truncated: AuditLog['truncated'];
       let keyedFrom = 0;
       if (key) {
         if (stored) keyedFrom = stored.keyedFrom;
@@ -535,14 +530,14 @@ export class AuditLog {
       log = new AuditLog(absolute, lock, head, { key, keyedFrom, checkpoint }, repaired, truncated, options);
       checkpoint = undefined;
       if (truncated) {
-        await log.append("audit.truncated", {
+        await log.append('audit.truncated', {
           fileLastSeq: fileHead.seq,
           fileLastHash: fileHead.hash,
           checkpointSeq: truncated.checkpointSeq,
           checkpointHash: head.hash,
         });
       }
-      if (repaired) await log.append("audit.repaired", { ...repaired });
+      if (repaired) await log.append('audit.repaired', { ...repaired });
       return log;
     } catch (err) {
       if (log) await log.close().catch(() => undefined);
@@ -639,8 +634,8 @@ export class AuditLog {
   }
 
   private build(seq: number, prev: string, type: string, fields: Record<string, unknown>): { record: AuditRecord; line: string } {
-    if (typeof type !== "string" || type.length === 0) throw new TypeError("audit record type must be a non-empty string");
-    if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new TypeError("audit fields must be an object");
+    if (typeof type !== 'string' || type.length === 0) throw new TypeError('audit record type must be a non-empty string');
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw new TypeError('audit fields must be an object');
     for (const key of Object.keys(fields)) {
       if (RESERVED_FIELDS.has(key)) throw new TypeError(`audit field "${key}" is reserved`);
     }
@@ -650,10 +645,10 @@ export class AuditLog {
     try {
       text = JSON.stringify(body, rejectUnsafeJson);
     } catch (err) {
-      if (err instanceof TypeError && err.message.startsWith("audit field")) throw err;
-      throw new TypeError(`audit fields must be JSON-safe (${(err as Error).message.split("\n")[0]})`);
+      if (err instanceof TypeError && err.message.startsWith('audit field')) throw err;
+      throw new TypeError(`audit fields must be JSON-safe (${(err as Error).message.split('\n')[0]})`);
     }
-    const hash = this.key ? createHmac("sha256", this.key).update(text).digest("hex") : sha256Hex(text);
+    const hash = this.key ? createHmac('sha256', this.key).update(text).digest('hex') : sha256Hex(text);
     const line = `${text.slice(0, -1)}${HASH_MEMBER_PREFIX}${hash}"}`;
     return { record: { ...body, hash } as AuditRecord, line };
   }
@@ -671,11 +666,11 @@ export async function verifyAudit(file: string, options: AuditVerifyOptions = {}
   let problem: { status: AuditStatus; reason: string } | undefined;
   if (key) {
     const read = await readCheckpoint(checkpointFile, key);
-    if (read.state === "valid") checkpoint = read.head;
-    else if (read.state === "invalid") problem = { status: "checkpoint-invalid", reason: `head checkpoint ${checkpointFile}: ${read.reason}` };
-    else problem = { status: "checkpoint-missing", reason: `head checkpoint ${checkpointFile} is missing: truncation cannot be ruled out` };
+    if (read.state === 'valid') checkpoint = read.head;
+    else if (read.state === 'invalid') problem = { status: 'checkpoint-invalid', reason: `head checkpoint ${checkpointFile}: ${read.reason}` };
+    else problem = { status: 'checkpoint-missing', reason: `head checkpoint ${checkpointFile} is missing: truncation cannot be ruled out` };
   } else if (fs.existsSync(checkpointFile)) {
-    problem = { status: "key-missing", reason: `audit key ${keyFile} is missing: only the unkeyed part of the log can be checked` };
+    problem = { status: 'key-missing', reason: `audit key ${keyFile} is missing: only the unkeyed part of the log can be checked` };
   }
   const keyedFrom = checkpoint?.keyedFrom;
 
@@ -686,8 +681,8 @@ export async function verifyAudit(file: string, options: AuditVerifyOptions = {}
   let previousSeq = 0;
   let previousLine = 0;
   let checkpointMatched = false;
-  const result = (status: AuditStatus, broken?: AuditVerification["firstBroken"]): AuditVerification => ({
-    ok: status === "ok",
+  const result = (status: AuditStatus, broken?: AuditVerification['firstBroken']): AuditVerification => ({
+    ok: status === 'ok',
     status,
     records,
     unkeyedUpTo,
@@ -696,13 +691,13 @@ export async function verifyAudit(file: string, options: AuditVerifyOptions = {}
   });
   for await (const lines of scanLines(file)) {
     for (const line of lines) {
-      const broken = (reason: string, seq?: unknown, status: AuditStatus = "broken"): AuditVerification =>
+      const broken = (reason: string, seq?: unknown, status: AuditStatus = 'broken'): AuditVerification =>
         result(status, Number.isSafeInteger(seq) ? { line: line.lineNo, seq: seq as number, reason } : { line: line.lineNo, reason });
-      if (!line.terminated) return broken("incomplete last line (interrupted write; opening the log repairs it)");
-      const mode = keyedSeen ? "keyed" : "either";
+      if (!line.terminated) return broken('incomplete last line (interrupted write; opening the log repairs it)');
+      const mode = keyedSeen ? 'keyed' : 'either';
       const checked = checkLine(line.bytes, key, mode);
-      if ("reason" in checked) {
-        if (!key && problem?.status === "key-missing") return broken(problem.reason, checked.record?.seq, "key-missing");
+      if ('reason' in checked) {
+        if (!key && problem?.status === 'key-missing') return broken(problem.reason, checked.record?.seq, 'key-missing');
         return broken(checked.reason, checked.record?.seq);
       }
       const record = checked.record;
@@ -713,22 +708,30 @@ export async function verifyAudit(file: string, options: AuditVerifyOptions = {}
       if (checked.keyed && keyedFrom !== undefined && record.seq < keyedFrom) {
         return broken(`keyed record before seq ${keyedFrom}, where the checkpoint says keying began`, record.seq);
       }
-      if (record.type === "audit.truncated" && record.prev === record.checkpointHash && record.seq === (record.checkpointSeq as number) + 1 &&
-          record.fileLastSeq === previousSeq && record.fileLastHash === expectedPrev) {
+      if (
+        record.type === 'audit.truncated' &&
+        record.prev === record.checkpointHash &&
+        record.seq === (record.checkpointSeq as number) + 1 &&
+        record.fileLastSeq === previousSeq &&
+        record.fileLastHash === expectedPrev
+      ) {
         return broken(
           `records ${previousSeq + 1}..${record.checkpointSeq as number} are missing (found cut off when the log was opened)`,
           record.seq,
-          "truncated",
+          'truncated',
         );
       }
       if (record.prev !== expectedPrev) {
-        return broken(previousLine === 0 ? "prev of the first record is not the genesis value" : `prev does not match the hash of line ${previousLine}`, record.seq);
+        return broken(
+          previousLine === 0 ? 'prev of the first record is not the genesis value' : `prev does not match the hash of line ${previousLine}`,
+          record.seq,
+        );
       }
       if (record.seq !== previousSeq + 1) {
         return broken(previousLine === 0 ? `seq ${record.seq} at the start (expected 1)` : `seq ${record.seq} follows ${previousSeq}`, record.seq);
       }
       if (checkpoint && record.seq === checkpoint.seq) {
-        if (record.hash !== checkpoint.hash) return broken("differs from the record the signed checkpoint vouches for", record.seq);
+        if (record.hash !== checkpoint.hash) return broken('differs from the record the signed checkpoint vouches for', record.seq);
         checkpointMatched = true;
       }
       expectedPrev = record.hash;
@@ -742,12 +745,12 @@ export async function verifyAudit(file: string, options: AuditVerifyOptions = {}
     return result(problem.status, { line: previousLine + 1, reason: problem.reason });
   }
   if (checkpoint && !checkpointMatched && checkpoint.seq > 0) {
-    return result("truncated", {
+    return result('truncated', {
       line: previousLine + 1,
       reason: `the log ends at seq ${previousSeq} but the signed checkpoint vouches for seq ${checkpoint.seq}`,
     });
   }
-  return result("ok");
+  return result('ok');
 }
 
 /**
@@ -768,7 +771,7 @@ export async function* readAudit(file: string, filter: AuditFilter = {}): AsyncG
       if (typeNeedles && !typeNeedles.some((needle) => line.bytes.includes(needle))) continue;
       let record: AuditRecord;
       try {
-        record = JSON.parse(line.bytes.toString("utf8")) as AuditRecord;
+        record = JSON.parse(line.bytes.toString('utf8')) as AuditRecord;
       } catch {
         throw new Error(`audit log ${file}: line ${line.lineNo} is not JSON (run "soar audit verify")`);
       }

@@ -10,18 +10,11 @@
  * The snapshot says which journal generation starts after it; journals of older generations are
  * leftovers of a finished compaction and get deleted.
  */
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
-import * as path from "node:path";
-import type { SetOptions, StateStore, StoredEntry } from "./types";
-import {
-  acquireLockFile,
-  type FileLock,
-  fsyncDirectory,
-  GroupCommitFile,
-  scanLines,
-  TORN_TAIL_WINDOW_BYTES,
-} from "./group-commit";
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { SetOptions, StateStore, StoredEntry } from './types';
+import { acquireLockFile, type FileLock, fsyncDirectory, GroupCommitFile, scanLines, TORN_TAIL_WINDOW_BYTES } from './group-commit';
 
 export interface FileStateStoreOptions {
   /** fdatasync every journal batch (default true). */
@@ -63,21 +56,21 @@ interface Entry {
 }
 
 interface JournalOp {
-  op: "set" | "del";
+  op: 'set' | 'del';
   ns: string;
   key: string;
   value?: unknown;
   expiresAt?: number;
 }
 
-const LOCK_FILE = "store.lock";
-const SNAPSHOT_FILE = "snapshot.jsonl";
-const SNAPSHOT_TEMP = "snapshot.jsonl.tmp";
-const SNAPSHOT_FORMAT = "soar-state-snapshot";
+const LOCK_FILE = 'store.lock';
+const SNAPSHOT_FILE = 'snapshot.jsonl';
+const SNAPSHOT_TEMP = 'snapshot.jsonl.tmp';
+const SNAPSHOT_FORMAT = 'soar-state-snapshot';
 const JOURNAL_NAME = /^journal\.(\d+)\.jsonl$/;
 
 function setLine(ns: string, key: string, entry: Entry): string {
-  const expiry = entry.expiresAt === undefined ? "" : `,"expiresAt":${entry.expiresAt}`;
+  const expiry = entry.expiresAt === undefined ? '' : `,"expiresAt":${entry.expiresAt}`;
   return `{"op":"set","ns":${JSON.stringify(ns)},"key":${JSON.stringify(key)},"value":${entry.text}${expiry}}`;
 }
 
@@ -93,29 +86,29 @@ function valueToJson(value: unknown): string {
     // Never echo the value: it may be a secret.
     throw new TypeError(`state values must be JSON-serialisable (${(err as Error).message})`);
   }
-  if (text === undefined) throw new TypeError("state values must be JSON-serialisable (got undefined, a function or a symbol)");
+  if (text === undefined) throw new TypeError('state values must be JSON-serialisable (got undefined, a function or a symbol)');
   return text;
 }
 
 function checkName(what: string, name: unknown): asserts name is string {
-  if (typeof name !== "string") throw new TypeError(`${what} must be a string`);
+  if (typeof name !== 'string') throw new TypeError(`${what} must be a string`);
 }
 
 /** Parse one journal/snapshot op line; returns a reason string when it is not a valid op. */
 function parseOp(bytes: Buffer): JournalOp | string {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString("utf8"));
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return "not JSON";
+    return 'not JSON';
   }
   const op = parsed as Partial<JournalOp> | null;
-  if (op === null || typeof op !== "object") return "not an object";
-  if (typeof op.ns !== "string" || typeof op.key !== "string") return "ns/key missing";
-  if (op.op === "del") return op as JournalOp;
-  if (op.op !== "set") return "unknown op";
-  if (!("value" in op)) return "set without value";
-  if (op.expiresAt !== undefined && typeof op.expiresAt !== "number") return "bad expiresAt";
+  if (op === null || typeof op !== 'object') return 'not an object';
+  if (typeof op.ns !== 'string' || typeof op.key !== 'string') return 'ns/key missing';
+  if (op.op === 'del') return op as JournalOp;
+  if (op.op !== 'set') return 'unknown op';
+  if (!('value' in op)) return 'set without value';
+  if (op.expiresAt !== undefined && typeof op.expiresAt !== 'number') return 'bad expiresAt';
   return op as JournalOp;
 }
 
@@ -178,8 +171,8 @@ export class FileStateStore implements StateStore {
 
   async set<T = unknown>(ns: string, key: string, value: T, opts?: SetOptions): Promise<void> {
     this.assertWritable();
-    checkName("ns", ns);
-    checkName("key", key);
+    checkName('ns', ns);
+    checkName('key', key);
     const entry: Entry = { text: valueToJson(value), expiresAt: this.expiryFrom(opts) };
     this.put(ns, key, entry);
     return this.record(setLine(ns, key, entry));
@@ -187,8 +180,8 @@ export class FileStateStore implements StateStore {
 
   async setIfAbsent<T = unknown>(ns: string, key: string, value: T, opts?: SetOptions): Promise<boolean> {
     this.assertWritable();
-    checkName("ns", ns);
-    checkName("key", key);
+    checkName('ns', ns);
+    checkName('key', key);
     const entry: Entry = { text: valueToJson(value), expiresAt: this.expiryFrom(opts) };
     // Decided and applied synchronously, before any await: no other call can interleave here.
     if (this.live(ns, key) !== undefined) return false;
@@ -199,8 +192,8 @@ export class FileStateStore implements StateStore {
 
   async delete(ns: string, key: string): Promise<boolean> {
     this.assertWritable();
-    checkName("ns", ns);
-    checkName("key", key);
+    checkName('ns', ns);
+    checkName('key', key);
     if (this.live(ns, key) === undefined) return false;
     this.remove(ns, key);
     await this.record(deleteLine(ns, key));
@@ -295,7 +288,10 @@ export class FileStateStore implements StateStore {
       this.compacting = undefined;
     });
     // Writes kept coming during the compaction: the new journal may already be due again.
-    run.then(() => this.maybeCompact(), () => undefined);
+    run.then(
+      () => this.maybeCompact(),
+      () => undefined,
+    );
     this.compacting = run;
     return run;
   }
@@ -315,8 +311,8 @@ export class FileStateStore implements StateStore {
 
   private expiryFrom(opts: SetOptions | undefined): number | undefined {
     if (opts?.ttlMs === undefined) return undefined;
-    if (typeof opts.ttlMs !== "number" || !Number.isFinite(opts.ttlMs) || opts.ttlMs <= 0) {
-      throw new RangeError("ttlMs must be a positive number of milliseconds");
+    if (typeof opts.ttlMs !== 'number' || !Number.isFinite(opts.ttlMs) || opts.ttlMs <= 0) {
+      throw new RangeError('ttlMs must be a positive number of milliseconds');
     }
     return this.now() + opts.ttlMs;
   }
@@ -353,7 +349,7 @@ export class FileStateStore implements StateStore {
   private openJournal(gen: number): GroupCommitFile {
     const journal = new GroupCommitFile(this.journalPath(gen), { fsync: this.fsync });
     journal.onStateChange((state) => {
-      if (state === "ok" && journal === this.journal) this.recover();
+      if (state === 'ok' && journal === this.journal) this.recover();
     });
     return journal;
   }
@@ -424,7 +420,7 @@ export class FileStateStore implements StateStore {
   }
 
   private applyOp(op: JournalOp, now: number): void {
-    if (op.op === "del") {
+    if (op.op === 'del') {
       this.remove(op.ns, op.key);
       return;
     }
@@ -482,20 +478,20 @@ export class FileStateStore implements StateStore {
         if (!line.terminated) throw damaged(`line ${line.lineNo} is incomplete`);
         if (header === undefined) {
           try {
-            header = JSON.parse(line.bytes.toString("utf8"));
+            header = JSON.parse(line.bytes.toString('utf8'));
           } catch {
-            throw damaged("bad header");
+            throw damaged('bad header');
           }
-          if (header?.format !== SNAPSHOT_FORMAT || !Number.isInteger(header.journalGen)) throw damaged("bad header");
+          if (header?.format !== SNAPSHOT_FORMAT || !Number.isInteger(header.journalGen)) throw damaged('bad header');
           continue;
         }
         const op = parseOp(line.bytes);
-        if (typeof op === "string") throw damaged(`line ${line.lineNo}: ${op}`);
+        if (typeof op === 'string') throw damaged(`line ${line.lineNo}: ${op}`);
         this.applyOp(op, now);
         count += 1;
       }
     }
-    if (header === undefined) throw damaged("empty");
+    if (header === undefined) throw damaged('empty');
     if (header.entries !== count) throw damaged(`expected ${String(header.entries)} entries, found ${count}`);
     return header.journalGen as number;
   }
@@ -505,8 +501,8 @@ export class FileStateStore implements StateStore {
     const size = (await fsp.stat(file)).size;
     for await (const lines of scanLines(file)) {
       for (const line of lines) {
-        const op = line.terminated ? parseOp(line.bytes) : "incomplete last line";
-        if (typeof op !== "string") {
+        const op = line.terminated ? parseOp(line.bytes) : 'incomplete last line';
+        if (typeof op !== 'string') {
           this.applyOp(op, now);
           continue;
         }
@@ -543,16 +539,16 @@ export class FileStateStore implements StateStore {
     }
 
     const temp = path.join(this.dir, SNAPSHOT_TEMP);
-    const handle = await fsp.open(temp, "w", 0o600);
+    const handle = await fsp.open(temp, 'w', 0o600);
     let bytes = 0;
     try {
       const header = { format: SNAPSHOT_FORMAT, version: 1, journalGen: newGen, entries: captured.length, createdAt: new Date(now).toISOString() };
-      let chunk = JSON.stringify(header) + "\n";
+      let chunk = JSON.stringify(header) + '\n';
       for (const [ns, key, entry] of captured) {
-        chunk += setLine(ns, key, entry) + "\n";
+        chunk += setLine(ns, key, entry) + '\n';
         if (chunk.length >= 256 * 1024) {
           bytes += (await handle.write(chunk)).bytesWritten;
-          chunk = "";
+          chunk = '';
         }
       }
       if (chunk.length > 0) bytes += (await handle.write(chunk)).bytesWritten;
@@ -577,7 +573,7 @@ export class FileStateStore implements StateStore {
 }
 
 async function truncateDurably(file: string, length: number): Promise<void> {
-  const handle = await fsp.open(file, "r+");
+  const handle = await fsp.open(file, 'r+');
   try {
     await handle.truncate(length);
     await handle.sync();

@@ -7,11 +7,11 @@
  *  - acquireLockFile: an exclusive pid lock file with takeover of locks left by dead processes.
  * Node-RED-free.
  */
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
-import * as os from "node:os";
-import * as path from "node:path";
-import { randomBytes } from "node:crypto";
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 /** Default upper bound of one batch (characters of line text; UTF-8 bytes can be up to 3x). */
 export const DEFAULT_MAX_BATCH_CHARS = 1024 * 1024;
@@ -39,7 +39,7 @@ export interface GroupCommitOptions {
 }
 
 /** "failing" from a failed write until a probe shows the disk takes writes again. */
-export type WriterState = "ok" | "failing";
+export type WriterState = 'ok' | 'failing';
 
 export interface GroupCommitStats {
   /** Completed write(+fdatasync) rounds. */
@@ -98,7 +98,7 @@ export class GroupCommitFile {
 
   /** "failing" while appends are refused after a failed write; probes bring it back to "ok". */
   get state(): WriterState {
-    return this.failure ? "failing" : "ok";
+    return this.failure ? 'failing' : 'ok';
   }
 
   /** Called once per state change (not per refused append). Returns the unsubscribe function. */
@@ -126,14 +126,14 @@ export class GroupCommitFile {
    * a newline; one is added to each. Resolves when the lines are on disk.
    */
   append(lines: string | string[], tag?: unknown): Promise<void> {
-    const list = typeof lines === "string" ? [lines] : lines;
+    const list = typeof lines === 'string' ? [lines] : lines;
     for (const line of list) {
-      if (typeof line !== "string") return Promise.reject(new TypeError("GroupCommitFile.append takes strings"));
-      if (line.includes("\n")) return Promise.reject(new TypeError("a line must not contain a newline"));
+      if (typeof line !== 'string') return Promise.reject(new TypeError('GroupCommitFile.append takes strings'));
+      if (line.includes('\n')) return Promise.reject(new TypeError('a line must not contain a newline'));
     }
     if (this.closed) return Promise.reject(new Error(`${this.path} is closed`));
     if (this.failure) return Promise.reject(this.refusal());
-    const text = list.length === 0 ? "" : list.join("\n") + "\n";
+    const text = list.length === 0 ? '' : list.join('\n') + '\n';
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ text, lineCount: list.length, tag, resolve, reject });
       this.queuedLines += list.length;
@@ -147,7 +147,7 @@ export class GroupCommitFile {
     if (this.queue.length === 0 && !this.writing) return Promise.resolve();
     // An empty entry rides along with the next batch, which goes out after all earlier ones.
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ text: "", lineCount: 0, resolve, reject });
+      this.queue.push({ text: '', lineCount: 0, resolve, reject });
       this.scheduleDrain();
     });
   }
@@ -194,11 +194,11 @@ export class GroupCommitFile {
         const lineCount = batch.reduce((sum, entry) => sum + entry.lineCount, 0);
         this.queuedLines -= lineCount;
         this.inFlightLines = lineCount;
-        const text = batch.length === 1 ? batch[0].text : batch.map((entry) => entry.text).join("");
+        const text = batch.length === 1 ? batch[0].text : batch.map((entry) => entry.text).join('');
         let written = 0;
         try {
           if (text.length > 0) {
-            const bytes = await this.writeFully(Buffer.from(text, "utf8"));
+            const bytes = await this.writeFully(Buffer.from(text, 'utf8'));
             if (this.fsyncEnabled) await this.datasync();
             written = bytes;
             this.counters.batches += 1;
@@ -246,7 +246,10 @@ export class GroupCommitFile {
     const code = (cause as NodeJS.ErrnoException).code;
     this.failure = new Error(`write to ${this.path} failed: ${code ?? cause.message}`);
     (this.failure as Error & { cause?: unknown }).cause = cause;
-    this.probeBytes = Math.max(4096, batch.reduce((sum, entry) => sum + Buffer.byteLength(entry.text), 0));
+    this.probeBytes = Math.max(
+      4096,
+      batch.reduce((sum, entry) => sum + Buffer.byteLength(entry.text), 0),
+    );
     for (const entry of batch) entry.reject(this.failure);
     const queued = this.queue;
     this.queue = [];
@@ -254,7 +257,7 @@ export class GroupCommitFile {
     for (const entry of queued) entry.reject(this.refusal());
     this.probeDelayMs = this.probeInitialMs;
     this.scheduleProbe();
-    this.notify("failing", this.failure);
+    this.notify('failing', this.failure);
   }
 
   private notify(state: WriterState, cause?: Error): void {
@@ -297,7 +300,7 @@ export class GroupCommitFile {
     }
     if (this.closed) return;
     this.failure = undefined;
-    this.notify("ok");
+    this.notify('ok');
   }
 
   private async writeFully(buffer: Buffer): Promise<number> {
@@ -307,7 +310,7 @@ export class GroupCommitFile {
       const written = await new Promise<number>((resolve, reject) =>
         fs.write(fd, buffer, offset, buffer.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))),
       );
-      if (written <= 0) throw new Error("write made no progress");
+      if (written <= 0) throw new Error('write made no progress');
       offset += written;
     }
     return buffer.length;
@@ -326,7 +329,7 @@ export class GroupCommitFile {
 
 /** fsync a directory so a rename or file creation inside it survives power loss. */
 export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, "r");
+  const handle = await fsp.open(dir, 'r');
   try {
     await handle.sync();
   } finally {
@@ -354,7 +357,7 @@ export interface FileLine {
  * callers avoid a promise per line.
  */
 export async function* scanLines(file: string, chunkBytes = 1024 * 1024): AsyncGenerator<FileLine[]> {
-  const handle = await fsp.open(file, "r");
+  const handle = await fsp.open(file, 'r');
   try {
     let carry: Buffer[] = [];
     let carryStart = 0;
@@ -425,9 +428,9 @@ const locksHeldHere = new Set<string>();
 /** Process start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined off Linux. */
 function processStartTime(pid: number): string | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: count fields after the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
   }
@@ -439,7 +442,7 @@ function processIsAlive(pid: number): boolean {
     return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -455,17 +458,17 @@ function holderIsAlive(holder: LockHolder): boolean {
 async function readLockHolder(lockPath: string): Promise<LockHolder | undefined> {
   let text: string;
   try {
-    text = await fsp.readFile(lockPath, "utf8");
+    text = await fsp.readFile(lockPath, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
   try {
     const parsed = JSON.parse(text) as { pid?: unknown; start?: unknown; token?: unknown };
     return {
       pid: Number.isInteger(parsed.pid) ? (parsed.pid as number) : undefined,
-      start: typeof parsed.start === "string" ? parsed.start : undefined,
-      token: typeof parsed.token === "string" ? parsed.token : undefined,
+      start: typeof parsed.start === 'string' ? parsed.start : undefined,
+      token: typeof parsed.token === 'string' ? parsed.token : undefined,
     };
   } catch {
     return {};
@@ -486,9 +489,9 @@ function lockedError(what: string, lockPath: string, pid: number): Error {
  */
 export async function acquireLockFile(lockPath: string, what: string): Promise<FileLock> {
   await fsp.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 });
-  const token = randomBytes(12).toString("hex");
+  const token = randomBytes(12).toString('hex');
   const identity = { pid: process.pid, start: processStartTime(process.pid), token, host: os.hostname(), since: new Date().toISOString() };
-  const content = JSON.stringify(identity) + "\n";
+  const content = JSON.stringify(identity) + '\n';
   const temp = `${lockPath}.${process.pid}.${token}.tmp`;
   await fsp.writeFile(temp, content, { mode: 0o600 });
   const lock: FileLock = {
@@ -507,15 +510,15 @@ export async function acquireLockFile(lockPath: string, what: string): Promise<F
         return lock;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== "EEXIST") {
-          if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw err;
+        if (code !== 'EEXIST') {
+          if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
           // File systems without hard links: exclusive create instead (content written right after).
           try {
-            await fsp.writeFile(lockPath, content, { flag: "wx", mode: 0o600 });
+            await fsp.writeFile(lockPath, content, { flag: 'wx', mode: 0o600 });
             locksHeldHere.add(token);
             return lock;
           } catch (createErr) {
-            if ((createErr as NodeJS.ErrnoException).code !== "EEXIST") throw createErr;
+            if ((createErr as NodeJS.ErrnoException).code !== 'EEXIST') throw createErr;
           }
         }
       }
@@ -528,7 +531,7 @@ export async function acquireLockFile(lockPath: string, what: string): Promise<F
       try {
         await fsp.rename(lockPath, aside);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
       const moved = await readLockHolder(aside);

@@ -398,7 +398,8 @@ export class GuardrailPolicy {
     }
     const own = this.ownNow().hostname;
     // The hub by its short name when the alert names it fully, or the other way round.
-    if (own && own.split('.')[0] === firstLabel && (!own.includes('.') || !normalised.includes('.'))) return { allowed: false, reason: `${normalised} is protected (own host name)` };
+    if (own && own.split('.')[0] === firstLabel && (!own.includes('.') || !normalised.includes('.')))
+      return { allowed: false, reason: `${normalised} is protected (own host name)` };
     return { allowed: true };
   }
 

@@ -193,7 +193,13 @@ function vendorDetails(data: unknown): { vendorCode?: string; vendorMessage?: st
   const error = asRecord(body.error);
   const firstError = Array.isArray(body.errors) ? asRecord(body.errors[0]) : undefined;
   const pickString = (...values: unknown[]) => values.find((value): value is string => typeof value === 'string' && value !== '');
-  const vendorCode = pickString(error?.code, typeof body.error === 'string' && body.error.length <= 80 ? body.error : undefined, firstError?.code, body.code, body.type);
+  const vendorCode = pickString(
+    error?.code,
+    typeof body.error === 'string' && body.error.length <= 80 ? body.error : undefined,
+    firstError?.code,
+    body.code,
+    body.type,
+  );
   const vendorMessage = pickString(
     error?.message,
     firstError?.detail,
@@ -473,14 +479,7 @@ class Client implements HttpClient {
     return this.now() + hintMs >= this.budget.nextReset().getTime() - DAY_RESET_SLACK_MS;
   }
 
-  private transportFailure(
-    error: unknown,
-    label: string,
-    timedOut: boolean,
-    timeoutMs: number,
-    callerAborted: boolean,
-    mayRetry: boolean,
-  ): Failure {
+  private transportFailure(error: unknown, label: string, timedOut: boolean, timeoutMs: number, callerAborted: boolean, mayRetry: boolean): Failure {
     if (timedOut) {
       return { code: 'TIMEOUT', message: `${label}: no complete answer within ${timeoutMs} ms`, retryable: mayRetry };
     }

@@ -95,12 +95,7 @@ function bodyHint(body: unknown, now: number): number | undefined {
  * How long the vendor asks us to wait, in ms, or undefined when the answer carries no hint.
  * `headers` may use any letter case; `body` may be parsed JSON or raw text.
  */
-export function parseRetryAfter(
-  headers: HeaderBag | undefined,
-  body?: unknown,
-  now: number = Date.now(),
-  options: RetryAfterOptions = {},
-): number | undefined {
+export function parseRetryAfter(headers: HeaderBag | undefined, body?: unknown, now: number = Date.now(), options: RetryAfterOptions = {}): number | undefined {
   const normalized = lowerCaseKeys(headers);
   const named = ['retry-after', ...(options.extraHeaders ?? []).map((name) => name.toLowerCase()), 'x-ratelimit-retryafter'];
   for (const name of named) {
@@ -110,8 +105,7 @@ export function parseRetryAfter(
     if (hint !== undefined) return hint;
   }
   const reset =
-    resetHint(normalized, 'x-ratelimit-reset', 'x-ratelimit-remaining', now) ??
-    resetHint(normalized, 'ratelimit-reset', 'ratelimit-remaining', now);
+    resetHint(normalized, 'x-ratelimit-reset', 'x-ratelimit-remaining', now) ?? resetHint(normalized, 'ratelimit-reset', 'ratelimit-remaining', now);
   if (reset !== undefined) return reset;
   return bodyHint(body, now);
 }

@@ -13,16 +13,16 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u202
 function escapeOne(ch: string): string {
   const code = ch.charCodeAt(0);
   switch (ch) {
-    case "\n":
-      return "\\n";
-    case "\r":
-      return "\\r";
-    case "\t":
-      return "\\t";
-    case "\u001b":
-      return "\\e";
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+    case '\u001b':
+      return '\\e';
   }
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /**
@@ -34,11 +34,11 @@ export function escapeControl(text: string): string {
   UNSAFE.lastIndex = 0;
   if (!UNSAFE.test(text)) return text;
   UNSAFE.lastIndex = 0;
-  return text.replace(/\\/g, "\\\\").replace(UNSAFE, escapeOne);
+  return text.replace(/\\/g, '\\\\').replace(UNSAFE, escapeOne);
 }
 
 /** escapeControl, then cut to at most `max` characters (an ellipsis marks the cut). */
 export function displayText(value: unknown, max = 200): string {
-  const text = escapeControl(typeof value === "string" ? value : String(value));
+  const text = escapeControl(typeof value === 'string' ? value : String(value));
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }

@@ -20,7 +20,12 @@ export interface EdrContext {
   log?: (line: string) => void;
 }
 
-export function edrError(provider: string, code: ProviderErrorCode, message: string, extra: { vendorCode?: string; body?: unknown; secrets?: readonly string[] } = {}): ProviderError {
+export function edrError(
+  provider: string,
+  code: ProviderErrorCode,
+  message: string,
+  extra: { vendorCode?: string; body?: unknown; secrets?: readonly string[] } = {},
+): ProviderError {
   return new ProviderError({
     provider,
     code,
@@ -40,7 +45,11 @@ export function isAddress(target: string): boolean {
 export function cleanTarget(provider: string, target: unknown): string {
   const text = typeof target === 'string' ? target.trim() : '';
   if (!text || text.length > 255 || /[\u0000-\u001f'"\\]/.test(text)) {
-    throw edrError(provider, 'BAD_REQUEST', `target must be a host name, an IP address or a device id (got ${JSON.stringify(String(target ?? '')).slice(0, 80)})`);
+    throw edrError(
+      provider,
+      'BAD_REQUEST',
+      `target must be a host name, an IP address or a device id (got ${JSON.stringify(String(target ?? '')).slice(0, 80)})`,
+    );
   }
   return text;
 }
@@ -64,9 +73,14 @@ export function pickOne(provider: string, target: string, devices: EdrDevice[]):
   if (unique.length === 1) return unique[0];
   if (unique.length === 0) throw edrError(provider, 'NOT_FOUND', `unknown host "${target}": no device matches`, { vendorCode: 'unknown-host' });
   const names = unique.slice(0, 10).map((d) => `${d.name ?? '?'} (${d.id})`);
-  throw edrError(provider, 'CONFLICT', `ambiguous host "${target}": ${unique.length} devices match: ${names.join(', ')}${unique.length > 10 ? ', …' : ''}; nothing done`, {
-    vendorCode: 'ambiguous-host',
-  });
+  throw edrError(
+    provider,
+    'CONFLICT',
+    `ambiguous host "${target}": ${unique.length} devices match: ${names.join(', ')}${unique.length > 10 ? ', …' : ''}; nothing done`,
+    {
+      vendorCode: 'ambiguous-host',
+    },
+  );
 }
 
 export function newHandle(kind: string, provider: string, op: EdrOp, device: EdrDevice, requestedAt: number, actionId?: string): PendingAction {

@@ -60,7 +60,8 @@ export class CrowdStrikeEdr implements EdrProvider {
   private readonly secrets: string[];
 
   constructor(private readonly options: CrowdStrikeOptions) {
-    if (!options.clientId || !options.clientSecret) throw edrError(KIND, 'BAD_REQUEST', 'CrowdStrike needs an API client id and secret (Hosts: read and write)');
+    if (!options.clientId || !options.clientSecret)
+      throw edrError(KIND, 'BAD_REQUEST', 'CrowdStrike needs an API client id and secret (Hosts: read and write)');
     this.name = options.name ?? KIND;
     this.now = options.http?.now ?? Date.now;
     this.secrets = [options.clientSecret];
@@ -79,7 +80,11 @@ export class CrowdStrikeEdr implements EdrProvider {
         const errors = (data as CsEnvelope<unknown> | undefined)?.errors;
         if (!Array.isArray(errors) || errors.length === 0) return undefined;
         const first = errors[0] ?? {};
-        return { code: first.code === 404 ? 'NOT_FOUND' : 'BODY_ERROR', vendorCode: first.code !== undefined ? String(first.code) : undefined, message: String(first.message ?? 'errors[] in body').slice(0, 300) };
+        return {
+          code: first.code === 404 ? 'NOT_FOUND' : 'BODY_ERROR',
+          vendorCode: first.code !== undefined ? String(first.code) : undefined,
+          message: String(first.message ?? 'errors[] in body').slice(0, 300),
+        };
       },
     });
     this.tokens = new TokenCache(
@@ -108,7 +113,10 @@ export class CrowdStrikeEdr implements EdrProvider {
   }
 
   private call<T>(spec: RequestSpec): Promise<CsEnvelope<T>> {
-    return this.tokens.withToken(async (token) => (await this.http.request<CsEnvelope<T>>({ ...spec, headers: { ...spec.headers, authorization: `Bearer ${token}` } })).data ?? {}, spec.signal);
+    return this.tokens.withToken(
+      async (token) => (await this.http.request<CsEnvelope<T>>({ ...spec, headers: { ...spec.headers, authorization: `Bearer ${token}` } })).data ?? {},
+      spec.signal,
+    );
   }
 
   private async devices(ids: string[], signal?: AbortSignal): Promise<CsDevice[]> {
@@ -131,14 +139,26 @@ export class CrowdStrikeEdr implements EdrProvider {
     const wanted = cleanTarget(KIND, target);
     if (AID.test(wanted)) {
       const found = await this.devices([wanted.toLowerCase()], signal);
-      if (found.length > 0) return pickOne(KIND, wanted, found.map((d) => this.toDevice(d)));
+      if (found.length > 0)
+        return pickOne(
+          KIND,
+          wanted,
+          found.map((d) => this.toDevice(d)),
+        );
     }
     const filter = isAddress(wanted) ? `local_ip:'${wanted}',external_ip:'${wanted}'` : `hostname:'${wanted}'`;
     const ids = await this.call<string>({ url: '/devices/queries/devices/v1', params: { filter, limit: 20 }, signal });
-    const details = await this.devices((ids.resources ?? []).filter((id) => typeof id === 'string'), signal);
+    const details = await this.devices(
+      (ids.resources ?? []).filter((id) => typeof id === 'string'),
+      signal,
+    );
     // FQL matching is looser than ours (wildcards, prefixes): keep only exact matches.
     const exact = details.filter((d) => (isAddress(wanted) ? d.local_ip === wanted || d.external_ip === wanted : sameHostName(d.hostname, wanted)));
-    return pickOne(KIND, wanted, exact.map((d) => this.toDevice(d)));
+    return pickOne(
+      KIND,
+      wanted,
+      exact.map((d) => this.toDevice(d)),
+    );
   }
 
   async status(deviceId: string, signal?: AbortSignal): Promise<EdrStatus> {

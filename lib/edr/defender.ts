@@ -70,7 +70,8 @@ export class DefenderEdr implements EdrProvider {
   private readonly isolationType: 'Full' | 'Selective';
 
   constructor(private readonly options: DefenderOptions) {
-    if (!options.tenantId || !options.clientId || !options.clientSecret) throw edrError(KIND, 'BAD_REQUEST', 'Defender needs a tenant id, an app (client) id and its secret');
+    if (!options.tenantId || !options.clientId || !options.clientSecret)
+      throw edrError(KIND, 'BAD_REQUEST', 'Defender needs a tenant id, an app (client) id and its secret');
     if (!TENANT.test(options.tenantId)) throw edrError(KIND, 'BAD_REQUEST', 'Defender tenant id must be a GUID or a domain name');
     if (options.isolationType !== undefined && options.isolationType !== 'Full' && options.isolationType !== 'Selective') {
       throw edrError(KIND, 'BAD_REQUEST', 'isolationType must be Full or Selective');
@@ -100,7 +101,12 @@ export class DefenderEdr implements EdrProvider {
   }
 
   private async fetchToken(signal?: AbortSignal) {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: this.options.clientId, client_secret: this.options.clientSecret, scope: SCOPE });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: this.options.clientId,
+      client_secret: this.options.clientSecret,
+      scope: SCOPE,
+    });
     const { data } = await this.login.request<{ access_token?: string; expires_in?: number | string }>({
       method: 'POST',
       url: `/${encodeURIComponent(this.options.tenantId)}/oauth2/v2.0/token`,
@@ -116,11 +122,18 @@ export class DefenderEdr implements EdrProvider {
   }
 
   private async call<T>(spec: RequestSpec): Promise<T> {
-    return this.tokens.withToken(async (token) => (await this.api.request<T>({ ...spec, headers: { ...spec.headers, authorization: `Bearer ${token}` } })).data, spec.signal);
+    return this.tokens.withToken(
+      async (token) => (await this.api.request<T>({ ...spec, headers: { ...spec.headers, authorization: `Bearer ${token}` } })).data,
+      spec.signal,
+    );
   }
 
   private toDevice(m: Machine): EdrDevice {
-    return { id: m.id, ...(m.computerDnsName ? { name: m.computerDnsName } : {}), addresses: [m.lastIpAddress, m.lastExternalIpAddress].filter((a): a is string => Boolean(a)) };
+    return {
+      id: m.id,
+      ...(m.computerDnsName ? { name: m.computerDnsName } : {}),
+      addresses: [m.lastIpAddress, m.lastExternalIpAddress].filter((a): a is string => Boolean(a)),
+    };
   }
 
   private async machines(filter: string, signal?: AbortSignal): Promise<Machine[]> {
@@ -140,11 +153,19 @@ export class DefenderEdr implements EdrProvider {
     }
     if (isAddress(wanted)) {
       const found = await this.machines(`lastIpAddress eq '${wanted}' or lastExternalIpAddress eq '${wanted}'`, signal);
-      return pickOne(KIND, wanted, found.map((m) => this.toDevice(m)));
+      return pickOne(
+        KIND,
+        wanted,
+        found.map((m) => this.toDevice(m)),
+      );
     }
     // computerDnsName is usually the FQDN: a short name matches its first label.
     const found = await this.machines(`startswith(computerDnsName,'${wanted.toLowerCase()}')`, signal);
-    return pickOne(KIND, wanted, found.filter((m) => sameHostName(m.computerDnsName, wanted)).map((m) => this.toDevice(m)));
+    return pickOne(
+      KIND,
+      wanted,
+      found.filter((m) => sameHostName(m.computerDnsName, wanted)).map((m) => this.toDevice(m)),
+    );
   }
 
   private async actionsOf(deviceId: string, signal?: AbortSignal): Promise<MachineAction[]> {
@@ -180,9 +201,15 @@ export class DefenderEdr implements EdrProvider {
   private async act(op: EdrOp, device: EdrDevice, options: EdrActionOptions): Promise<EdrActionResult> {
     const before = this.stateOf(await this.actionsOf(device.id, options.signal));
     const status = (state: EdrState, raw?: string): EdrStatus => ({ deviceId: device.id, state, ...(raw ? { raw } : {}) });
-    if (before.state === finalStateOf(op)) return { outcome: op === 'isolate' ? 'already-isolated' : 'not-isolated', device, status: status(before.state, before.raw) };
+    if (before.state === finalStateOf(op))
+      return { outcome: op === 'isolate' ? 'already-isolated' : 'not-isolated', device, status: status(before.state, before.raw) };
     if (before.state === pendingStateOf(op) && before.action) {
-      return { outcome: 'in-progress', device, status: status(before.state, before.raw), handle: newHandle(KIND, this.name, op, device, this.now(), before.action.id) };
+      return {
+        outcome: 'in-progress',
+        device,
+        status: status(before.state, before.raw),
+        handle: newHandle(KIND, this.name, op, device, this.now(), before.action.id),
+      };
     }
     const comment = (options.comment?.replace(/[\r\n\t]+/g, ' ').trim() || `SOAR ${op}`).slice(0, 1000);
     const body = op === 'isolate' ? { Comment: comment, IsolationType: this.isolationType } : { Comment: comment };
@@ -203,10 +230,20 @@ export class DefenderEdr implements EdrProvider {
       if (!pending) throw error;
       this.options.log?.(`${KIND}: ${pending.type} ${pending.id} already pending for ${device.id}: following it`);
       const state = pending.type === 'Isolate' ? 'pending-isolate' : 'pending-release';
-      return { outcome: 'in-progress', device, status: status(state, `${pending.type} ${pending.status}`), handle: newHandle(KIND, this.name, op, device, this.now(), pending.id) };
+      return {
+        outcome: 'in-progress',
+        device,
+        status: status(state, `${pending.type} ${pending.status}`),
+        handle: newHandle(KIND, this.name, op, device, this.now(), pending.id),
+      };
     }
     if (typeof action?.id !== 'string') throw edrError(KIND, 'BODY_ERROR', `${op}: the answer carries no MachineAction id`);
-    return { outcome: 'requested', device, status: status(pendingStateOf(op), `${action.type ?? TYPE_OF[op]} ${action.status ?? 'Pending'}`), handle: newHandle(KIND, this.name, op, device, this.now(), action.id) };
+    return {
+      outcome: 'requested',
+      device,
+      status: status(pendingStateOf(op), `${action.type ?? TYPE_OF[op]} ${action.status ?? 'Pending'}`),
+      handle: newHandle(KIND, this.name, op, device, this.now(), action.id),
+    };
   }
 
   async progress(handle: PendingAction, signal?: AbortSignal): Promise<EdrProgress> {
@@ -219,7 +256,11 @@ export class DefenderEdr implements EdrProvider {
     if (action?.status === 'Succeeded') return { phase: 'succeeded', status: { deviceId: handle.deviceId, state: finalStateOf(handle.op), raw } };
     if (FAILED.has(action?.status ?? '')) {
       const why = action.cancellationComment ? `: ${String(action.cancellationComment).slice(0, 200)}` : '';
-      return { phase: 'failed', status: { deviceId: handle.deviceId, state: 'unknown', raw: action.status }, reason: `machine action ${action.id} ${action.status}${why}` };
+      return {
+        phase: 'failed',
+        status: { deviceId: handle.deviceId, state: 'unknown', raw: action.status },
+        reason: `machine action ${action.id} ${action.status}${why}`,
+      };
     }
     return { phase: 'pending', status: { deviceId: handle.deviceId, state: pendingStateOf(handle.op), raw } };
   }

@@ -174,9 +174,7 @@ export function isolationScript(spec: IsolationSpec): string {
     input.push(
       `${ip} saddr ${client.text} ${ip} daddr ${server.text} tcp sport ${port(String(session.clientPort))} tcp dport ${port(String(session.serverPort))} accept`,
     );
-    output.push(
-      `${ip} saddr ${server.text} ${ip} daddr ${client.text} tcp sport ${session.serverPort} tcp dport ${session.clientPort} accept`,
-    );
+    output.push(`${ip} saddr ${server.text} ${ip} daddr ${client.text} tcp sport ${session.serverPort} tcp dport ${session.clientPort} accept`);
   }
   input.push(
     'ct state related meta l4proto { icmp, ipv6-icmp } accept',
@@ -274,7 +272,17 @@ const SLEEP_ROLLBACK_BODY = 'sleep "$1"; "$2" delete table inet "$3"; rm -f "$4"
 
 /** argv of the detached sleeper as it shows in /proc/<pid>/cmdline (before quoting). */
 export function sleepRollbackArgv(table: string, seconds: number, nftPath: string): string[] {
-  return ['setsid', 'sh', '-c', SLEEP_ROLLBACK_BODY, SLEEP_ROLLBACK_MARK, String(checkSeconds(seconds)), checkProgram(nftPath), checkTableName(table), rollbackPidFile(table)];
+  return [
+    'setsid',
+    'sh',
+    '-c',
+    SLEEP_ROLLBACK_BODY,
+    SLEEP_ROLLBACK_MARK,
+    String(checkSeconds(seconds)),
+    checkProgram(nftPath),
+    checkTableName(table),
+    rollbackPidFile(table),
+  ];
 }
 
 /** Shared by the scripts: is the detached sleeper in the pid file ours and alive? Sets $pid. */
@@ -295,11 +303,7 @@ const SLEEPER_ALIVE = [
 ];
 
 function prelude(): string[] {
-  return [
-    'table=$1; unit="soar-isolate-rollback-$table"; pidfile="/run/soar-isolate-$table.pid"',
-    `mark="${SLEEP_ROLLBACK_MARK} "`,
-    ...SLEEPER_ALIVE,
-  ];
+  return ['table=$1; unit="soar-isolate-rollback-$table"; pidfile="/run/soar-isolate-$table.pid"', `mark="${SLEEP_ROLLBACK_MARK} "`, ...SLEEPER_ALIVE];
 }
 
 const DISARM_BODY = [

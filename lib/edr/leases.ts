@@ -170,7 +170,9 @@ export function parseTtlHours(value: unknown): { hours: number | null } | { erro
   if (value === undefined || value === null || value === '' || value === 0 || value === '0') return { hours: null };
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n <= 0 || n > MAX_TTL_HOURS) {
-    return { error: `invalid TTL ${JSON.stringify(String(value).slice(0, 40))}: a number of hours (0 < n <= ${MAX_TTL_HOURS}), or none to isolate until released` };
+    return {
+      error: `invalid TTL ${JSON.stringify(String(value).slice(0, 40))}: a number of hours (0 < n <= ${MAX_TTL_HOURS}), or none to isolate until released`,
+    };
   }
   return { hours: n };
 }
@@ -202,7 +204,11 @@ class IsolateFamily implements LeaseFamily<Isolation, EnforcedIsolation> {
 
   async reapply(provider: string, leases: Isolation[]): Promise<void> {
     const edr = this.manager.resolve(provider)!;
-    for (const lease of leases) await edr.isolate({ id: lease.target, name: lease.deviceName, addresses: lease.deviceAddresses }, { comment: `soar isolation ${lease.id} (reconciliation)` });
+    for (const lease of leases)
+      await edr.isolate(
+        { id: lease.target, name: lease.deviceName, addresses: lease.deviceAddresses },
+        { comment: `soar isolation ${lease.id} (reconciliation)` },
+      );
   }
 
   /** The leased devices the vendor reports isolated: the EDRs have no cheap "list isolated" call. */
@@ -286,7 +292,8 @@ export class IsolationManager extends EventEmitter {
     const shown = cleanText(request?.target) ?? String(request?.target ?? '');
     if (this.stopped || this.engine.isStopped) return { status: 'failed', op, reason: 'the isolation manager is stopped', code: 'CANCELLED' };
     const policy = this.guardrails();
-    const first = typeof request?.target === 'string' ? policy.checkHost(request.target) : { allowed: false, reason: `no host named (got ${typeof request?.target})` };
+    const first =
+      typeof request?.target === 'string' ? policy.checkHost(request.target) : { allowed: false, reason: `no host named (got ${typeof request?.target})` };
     if (!first.allowed) return this.refuse(op, shown, name, context, first.reason ?? 'protected host');
     const ttl = parseTtlHours(request.ttlHours);
     if ('error' in ttl) return this.refuse(op, shown, name, context, ttl.error);
@@ -330,10 +337,29 @@ export class IsolationManager extends EventEmitter {
       });
       if (this.engine.simulate()) {
         const simulated: Isolation = { ...lease, simulated: true };
-        await this.engine.record('action.simulated', { kind: op, target: device.id, deviceName: device.name, requested: shown, provider: name, providerLabel: this.labelOf(name), wouldHave: existing ? 'kept' : 'isolated', lease: simulated, request: context });
+        await this.engine.record('action.simulated', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          requested: shown,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          wouldHave: existing ? 'kept' : 'isolated',
+          lease: simulated,
+          request: context,
+        });
         return { status: 'simulated', op, state: existing ? 'isolated' : 'normal', device, isolation: simulated };
       }
-      await this.engine.record('action.requested', { kind: op, target: device.id, deviceName: device.name, requested: shown, provider: name, providerLabel: this.labelOf(name), ttlHours: ttl.hours, request: context });
+      await this.engine.record('action.requested', {
+        kind: op,
+        target: device.id,
+        deviceName: device.name,
+        requested: shown,
+        provider: name,
+        providerLabel: this.labelOf(name),
+        ttlHours: ttl.hours,
+        request: context,
+      });
       let result: EdrActionResult;
       try {
         result = await provider.isolate(device, { comment: `soar isolation ${lease.id}${context.reason ? `: ${context.reason}` : ''}`.slice(0, 300) });
@@ -349,7 +375,16 @@ export class IsolationManager extends EventEmitter {
           await this.engine.leases.set(key, kept);
           this.engine.schedule(key, kept);
         }
-        await this.engine.record('action.done', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: 'already-isolated', leaseFound: Boolean(existing), request: context });
+        await this.engine.record('action.done', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: 'already-isolated',
+          leaseFound: Boolean(existing),
+          request: context,
+        });
         return { status: 'already-isolated', op, state: result.status.state, device, ...(kept ? { isolation: kept } : {}) };
       }
       if (result.handle) {
@@ -357,7 +392,17 @@ export class IsolationManager extends EventEmitter {
         // Durable before anything is reported: a crash from here on is picked up at the next start.
         await this.engine.leases.set(key, pending);
         this.engine.schedule(key, pending);
-        await this.engine.record('action.pending', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: result.outcome, handle: result.handle, lease: pending, request: context });
+        await this.engine.record('action.pending', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: result.outcome,
+          handle: result.handle,
+          lease: pending,
+          request: context,
+        });
         this.startFollow(key, pending.pending!, name);
         return { status: 'pending', op, state: 'pending-isolate', device, isolation: pending };
       }
@@ -368,7 +413,16 @@ export class IsolationManager extends EventEmitter {
         return this.leaseWriteFailed(provider, done, context, error);
       }
       this.engine.schedule(key, done);
-      await this.engine.record('action.done', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: result.outcome, lease: done, request: context });
+      await this.engine.record('action.done', {
+        kind: op,
+        target: device.id,
+        deviceName: device.name,
+        provider: name,
+        providerLabel: this.labelOf(name),
+        outcome: result.outcome,
+        lease: done,
+        request: context,
+      });
       return { status: 'isolated', op, state: provider.capabilities.status ? result.status.state : 'isolated', device, isolation: done };
     });
   }
@@ -416,12 +470,25 @@ export class IsolationManager extends EventEmitter {
     return this.engine.locked([key], async () => {
       const lease = await this.engine.leases.get<Isolation>(key);
       if (this.engine.simulate()) {
-        await this.engine.record('action.simulated', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), wouldHave: lease ? 'released' : 'released if isolated', lease: lease ?? null, request: context });
+        await this.engine.record('action.simulated', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          wouldHave: lease ? 'released' : 'released if isolated',
+          lease: lease ?? null,
+          request: context,
+        });
         return { status: 'simulated', op, state: lease ? lease.state : 'unknown', device, ...(lease ? { isolation: lease } : {}) };
       }
       if (lease) {
         this.stopFollow(key);
-        const undo = await this.engine.undoNow(key, { ...lease, ...withoutUndefined({ origin: context.origin, msgId: context.msgId }) }, { by: context.by, reason: context.reason });
+        const undo = await this.engine.undoNow(
+          key,
+          { ...lease, ...withoutUndefined({ origin: context.origin, msgId: context.msgId }) },
+          { by: context.by, reason: context.reason },
+        );
         const result = this.releaseResults.get(lease.id);
         this.releaseResults.delete(lease.id);
         if (undo.status === 'failed') return { status: 'failed', op, reason: undo.reason, code: undo.code };
@@ -432,7 +499,15 @@ export class IsolationManager extends EventEmitter {
         return { status: 'released', op, state: result && provider?.capabilities.status ? result.status.state : 'normal', device, isolation: lease };
       }
       if (!provider!.capabilities.status) return { status: 'not-isolated', op, state: 'unknown', device };
-      await this.engine.record('action.requested', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), leaseFound: false, request: context });
+      await this.engine.record('action.requested', {
+        kind: op,
+        target: device.id,
+        deviceName: device.name,
+        provider: name,
+        providerLabel: this.labelOf(name),
+        leaseFound: false,
+        request: context,
+      });
       let result: EdrActionResult;
       try {
         result = await provider!.release(device, { comment: `soar release${context.reason ? `: ${context.reason}` : ''}`.slice(0, 300) });
@@ -440,17 +515,58 @@ export class IsolationManager extends EventEmitter {
         return this.fail(op, device.id, name, context, this.engine.describeError(error), device);
       }
       if (result.outcome === 'not-isolated') {
-        await this.engine.record('action.done', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: 'not-isolated', leaseFound: false, request: context });
+        await this.engine.record('action.done', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: 'not-isolated',
+          leaseFound: false,
+          request: context,
+        });
         return { status: 'not-isolated', op, state: result.status.state, device };
       }
       if (result.handle) {
-        const orphan: Isolation = { id: randomUUID(), kind: 'isolate', target: device.id, deviceName: device.name, requested: shown, provider: name, createdAt: iso(this.engine.now()), expiresAt: null, status: 'active', state: 'isolated', ttlHours: null, ...context };
+        const orphan: Isolation = {
+          id: randomUUID(),
+          kind: 'isolate',
+          target: device.id,
+          deviceName: device.name,
+          requested: shown,
+          provider: name,
+          createdAt: iso(this.engine.now()),
+          expiresAt: null,
+          status: 'active',
+          state: 'isolated',
+          ttlHours: null,
+          ...context,
+        };
         await this.storePendingRelease(key, { handle: result.handle, lease: orphan, origin: context.origin, msgId: context.msgId });
-        await this.engine.record('action.pending', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: result.outcome, handle: result.handle, leaseFound: false, request: context });
+        await this.engine.record('action.pending', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: result.outcome,
+          handle: result.handle,
+          leaseFound: false,
+          request: context,
+        });
         this.startFollow(key, result.handle, name);
         return { status: 'pending', op, state: 'pending-release', device };
       }
-      await this.engine.record('action.done', { kind: op, target: device.id, deviceName: device.name, provider: name, providerLabel: this.labelOf(name), outcome: result.outcome, leaseFound: false, request: context });
+      await this.engine.record('action.done', {
+        kind: op,
+        target: device.id,
+        deviceName: device.name,
+        provider: name,
+        providerLabel: this.labelOf(name),
+        outcome: result.outcome,
+        leaseFound: false,
+        request: context,
+      });
       return { status: 'released', op, state: result.status.state, device };
     });
   }
@@ -460,12 +576,24 @@ export class IsolationManager extends EventEmitter {
     const provider = this.resolve(providerName)!;
     const key = this.keyOf(providerName, lease.target);
     this.stopFollow(key);
-    const result = await provider.release({ id: lease.target, name: lease.deviceName, addresses: lease.deviceAddresses }, { comment: `soar isolation ${lease.id} ended` });
+    const result = await provider.release(
+      { id: lease.target, name: lease.deviceName, addresses: lease.deviceAddresses },
+      { comment: `soar isolation ${lease.id} ended` },
+    );
     this.releaseResults.set(lease.id, result);
     if (result.handle) {
       const { pending: _pending, ...kept } = lease;
       await this.storePendingRelease(key, { handle: result.handle, lease: kept as Isolation, origin: lease.origin, msgId: lease.msgId });
-      await this.engine.record('action.pending', { kind: 'release', target: lease.target, deviceName: lease.deviceName, provider: providerName, providerLabel: this.labelOf(providerName), outcome: result.outcome, handle: result.handle, lease: kept });
+      await this.engine.record('action.pending', {
+        kind: 'release',
+        target: lease.target,
+        deviceName: lease.deviceName,
+        provider: providerName,
+        providerLabel: this.labelOf(providerName),
+        outcome: result.outcome,
+        handle: result.handle,
+        lease: kept,
+      });
       this.startFollow(key, result.handle, providerName);
     }
   }
@@ -531,14 +659,22 @@ export class IsolationManager extends EventEmitter {
     entry.done = (async () => {
       let outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string };
       try {
-        const result = await followUntilDone(provider, handle, { timeoutMs: settings.timeoutMs, pollMs: settings.pollMs, signal: abort.signal, now: this.engine.now, ...(this.sleep ? { sleep: this.sleep } : {}) });
+        const result = await followUntilDone(provider, handle, {
+          timeoutMs: settings.timeoutMs,
+          pollMs: settings.pollMs,
+          signal: abort.signal,
+          now: this.engine.now,
+          ...(this.sleep ? { sleep: this.sleep } : {}),
+        });
         outcome = { ok: true, state: result.status.state };
       } catch (error) {
         if (abort.signal.aborted) return; // redeploy or stop: stays stored, followed again later
         outcome = { ok: false, ...this.engine.describeError(error) };
       }
       if (abort.signal.aborted) return;
-      await this.engine.locked([key], () => (handle.op === 'isolate' ? this.isolateFinished(key, handle, provider, outcome) : this.releaseFinished(key, handle, provider, outcome)));
+      await this.engine.locked([key], () =>
+        handle.op === 'isolate' ? this.isolateFinished(key, handle, provider, outcome) : this.releaseFinished(key, handle, provider, outcome),
+      );
     })()
       .catch((error) => this.engine.warn(`following ${handle.op} of ${handle.deviceId}: ${this.engine.describeError(error).reason}`))
       .finally(() => {
@@ -548,18 +684,41 @@ export class IsolationManager extends EventEmitter {
     return true;
   }
 
-  private async isolateFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string }): Promise<void> {
+  private async isolateFinished(
+    key: string,
+    handle: PendingAction,
+    provider: EdrProvider,
+    outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string },
+  ): Promise<void> {
     const lease = await this.engine.leases.get<Isolation>(key);
     // Released (or replaced) meanwhile: this follow's result no longer describes the lease.
     if (!lease || lease.pending?.requestedAt !== handle.requestedAt) return;
     const now = this.engine.now();
     const { pending: _pending, problem: _problem, ...kept } = lease;
-    const common = { op: 'isolate' as const, provider: lease.provider, providerLabel: this.labelOf(lease.provider), deviceId: lease.target, deviceName: lease.deviceName, origin: lease.origin, msgId: lease.msgId, alertId: lease.alertId };
+    const common = {
+      op: 'isolate' as const,
+      provider: lease.provider,
+      providerLabel: this.labelOf(lease.provider),
+      deviceId: lease.target,
+      deviceName: lease.deviceName,
+      origin: lease.origin,
+      msgId: lease.msgId,
+      alertId: lease.alertId,
+    };
     if (outcome.ok) {
       const done: Isolation = { ...kept, state: 'isolated', isolatedAt: iso(now) };
       await this.engine.leases.set(key, done);
       this.engine.schedule(key, done);
-      await this.engine.record('action.done', { kind: 'isolate', target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel: common.providerLabel, finishedLater: true, handle, lease: done });
+      await this.engine.record('action.done', {
+        kind: 'isolate',
+        target: lease.target,
+        deviceName: lease.deviceName,
+        provider: lease.provider,
+        providerLabel: common.providerLabel,
+        finishedLater: true,
+        handle,
+        lease: done,
+      });
       this.emit('finished', { ...common, status: 'isolated', state: outcome.state, isolation: done } satisfies Finished);
       return;
     }
@@ -579,18 +738,52 @@ export class IsolationManager extends EventEmitter {
       await this.engine.leases.set(key, marked);
       this.engine.schedule(key, marked);
     }
-    await this.engine.record('action.failed', { kind: 'isolate', target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel: common.providerLabel, finishedLater: true, reason, code: outcome.code, stateAfter: state, leaseKept: state !== 'normal', handle });
+    await this.engine.record('action.failed', {
+      kind: 'isolate',
+      target: lease.target,
+      deviceName: lease.deviceName,
+      provider: lease.provider,
+      providerLabel: common.providerLabel,
+      finishedLater: true,
+      reason,
+      code: outcome.code,
+      stateAfter: state,
+      leaseKept: state !== 'normal',
+      handle,
+    });
     this.emit('finished', { ...common, status: 'failed', state, reason, code: outcome.code } satisfies Finished);
   }
 
-  private async releaseFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string }): Promise<void> {
+  private async releaseFinished(
+    key: string,
+    handle: PendingAction,
+    provider: EdrProvider,
+    outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string },
+  ): Promise<void> {
     const record = await this.store.get<PendingRelease>(PENDING_NS, key);
     if (!record || record.handle.requestedAt !== handle.requestedAt) return;
     const lease = record.lease;
-    const common = { op: 'release' as const, provider: lease.provider, providerLabel: this.labelOf(lease.provider), deviceId: lease.target, deviceName: lease.deviceName, origin: record.origin, msgId: record.msgId, alertId: lease.alertId };
+    const common = {
+      op: 'release' as const,
+      provider: lease.provider,
+      providerLabel: this.labelOf(lease.provider),
+      deviceId: lease.target,
+      deviceName: lease.deviceName,
+      origin: record.origin,
+      msgId: record.msgId,
+      alertId: lease.alertId,
+    };
     if (outcome.ok) {
       await this.store.delete(PENDING_NS, key);
-      await this.engine.record('action.done', { kind: 'release', target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel: common.providerLabel, finishedLater: true, handle });
+      await this.engine.record('action.done', {
+        kind: 'release',
+        target: lease.target,
+        deviceName: lease.deviceName,
+        provider: lease.provider,
+        providerLabel: common.providerLabel,
+        finishedLater: true,
+        handle,
+      });
       this.emit('finished', { ...common, status: 'released', state: outcome.state } satisfies Finished);
       return;
     }
@@ -608,7 +801,19 @@ export class IsolationManager extends EventEmitter {
       this.engine.schedule(key, back);
     }
     await this.store.delete(PENDING_NS, key);
-    await this.engine.record('action.failed', { kind: 'release', target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel: common.providerLabel, finishedLater: true, reason, code: outcome.code, stateAfter: state, leaseRestored: state !== 'normal', handle });
+    await this.engine.record('action.failed', {
+      kind: 'release',
+      target: lease.target,
+      deviceName: lease.deviceName,
+      provider: lease.provider,
+      providerLabel: common.providerLabel,
+      finishedLater: true,
+      reason,
+      code: outcome.code,
+      stateAfter: state,
+      leaseRestored: state !== 'normal',
+      handle,
+    });
     this.emit('finished', { ...common, status: 'failed', state, reason, code: outcome.code } satisfies Finished);
   }
 
@@ -669,22 +874,54 @@ export class IsolationManager extends EventEmitter {
   private async resolveFailed(op: EdrOp, target: string, provider: string, context: Context, error: unknown): Promise<IsolateOutcome> {
     const failure = this.engine.describeError(error);
     // Unknown, ambiguous or malformed: bad input, nothing was done.
-    if (isProviderError(error) && ['NOT_FOUND', 'CONFLICT', 'BAD_REQUEST'].includes(error.code)) return this.refuse(op, target, provider, context, failure.reason);
+    if (isProviderError(error) && ['NOT_FOUND', 'CONFLICT', 'BAD_REQUEST'].includes(error.code))
+      return this.refuse(op, target, provider, context, failure.reason);
     return this.fail(op, target, provider, context, failure);
   }
 
   private async refuse(op: EdrOp, target: string, provider: string, context: Context, reason: string, device?: EdrDevice): Promise<IsolateOutcome> {
-    await this.engine.record('action.refused', { kind: op, target, deviceName: device?.name, provider, providerLabel: provider ? this.labelOf(provider) : undefined, reason, simulated: this.engine.simulate() || undefined, request: context });
+    await this.engine.record('action.refused', {
+      kind: op,
+      target,
+      deviceName: device?.name,
+      provider,
+      providerLabel: provider ? this.labelOf(provider) : undefined,
+      reason,
+      simulated: this.engine.simulate() || undefined,
+      request: context,
+    });
     return { status: 'refused', op, reason };
   }
 
-  private async fail(op: EdrOp, target: string, provider: string, context: Context, failure: { reason: string; code?: string }, device?: EdrDevice): Promise<IsolateOutcome> {
-    await this.engine.record('action.failed', { kind: op, target, deviceName: device?.name, provider, providerLabel: provider ? this.labelOf(provider) : undefined, ...failure, request: context });
+  private async fail(
+    op: EdrOp,
+    target: string,
+    provider: string,
+    context: Context,
+    failure: { reason: string; code?: string },
+    device?: EdrDevice,
+  ): Promise<IsolateOutcome> {
+    await this.engine.record('action.failed', {
+      kind: op,
+      target,
+      deviceName: device?.name,
+      provider,
+      providerLabel: provider ? this.labelOf(provider) : undefined,
+      ...failure,
+      request: context,
+    });
     return { status: 'failed', op, ...failure };
   }
 }
 
 function contextOf(request: IsolateRequest | ReleaseRequest | undefined): Context {
   const r = (request ?? {}) as IsolateRequest;
-  return withoutUndefined({ reason: cleanText(r.reason), alertId: cleanText(r.alertId), approvalId: cleanText(r.approvalId), by: cleanText(r.by), origin: cleanText(r.origin), msgId: cleanText(r.msgId) });
+  return withoutUndefined({
+    reason: cleanText(r.reason),
+    alertId: cleanText(r.alertId),
+    approvalId: cleanText(r.approvalId),
+    by: cleanText(r.by),
+    origin: cleanText(r.origin),
+    msgId: cleanText(r.msgId),
+  });
 }

@@ -2,18 +2,18 @@
  * The EDR kinds: one descriptor file each in ./kinds (found by being there). The soar-edr config node
  * (or a test) builds a provider through createEdr, so the isolate node never names a vendor.
  */
-import * as path from "node:path";
-import { loadDescriptors, readFields } from "../providers/descriptor";
-import type { BuiltEdr, EdrBuildContext, EdrDescriptor } from "./kit";
+import * as path from 'node:path';
+import { loadDescriptors, readFields } from '../providers/descriptor';
+import type { BuiltEdr, EdrBuildContext, EdrDescriptor } from './kit';
 
-export type { BuiltEdr } from "./kit";
+export type { BuiltEdr } from './kit';
 
-const ORDER = ["crowdstrike", "defender", "sentinelone", "wazuh", "ssh-nftables"];
+const ORDER = ['crowdstrike', 'defender', 'sentinelone', 'wazuh', 'ssh-nftables'];
 
 let cached: EdrDescriptor[] | undefined;
 
 export function edrDescriptors(): EdrDescriptor[] {
-  cached ??= loadDescriptors<EdrDescriptor>(path.join(__dirname, "kinds"), ORDER);
+  cached ??= loadDescriptors<EdrDescriptor>(path.join(__dirname, 'kinds'), ORDER);
   return cached;
 }
 

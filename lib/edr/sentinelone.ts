@@ -61,7 +61,8 @@ export class SentinelOneEdr implements EdrProvider {
   private readonly now: () => number;
 
   constructor(private readonly options: SentinelOneOptions) {
-    if (!options.url || !/^https?:\/\//.test(options.url)) throw edrError(KIND, 'BAD_REQUEST', 'SentinelOne needs the console URL (https://<tenant>.sentinelone.net)');
+    if (!options.url || !/^https?:\/\//.test(options.url))
+      throw edrError(KIND, 'BAD_REQUEST', 'SentinelOne needs the console URL (https://<tenant>.sentinelone.net)');
     if (!options.apiToken) throw edrError(KIND, 'BAD_REQUEST', 'SentinelOne needs an API token');
     this.name = options.name ?? KIND;
     this.now = options.http?.now ?? Date.now;
@@ -102,15 +103,29 @@ export class SentinelOneEdr implements EdrProvider {
     const wanted = cleanTarget(KIND, target);
     let found: S1Agent[] = [];
     if (AGENT_ID.test(wanted)) found = await this.agents({ ids: wanted }, signal);
-    else if (UUID.test(wanted)) found = (await this.agents({ uuids: wanted.toLowerCase() }, signal)).filter((a) => a.uuid?.toLowerCase() === wanted.toLowerCase());
-    if (found.length > 0) return pickOne(KIND, wanted, found.map((a) => this.toDevice(a)));
+    else if (UUID.test(wanted))
+      found = (await this.agents({ uuids: wanted.toLowerCase() }, signal)).filter((a) => a.uuid?.toLowerCase() === wanted.toLowerCase());
+    if (found.length > 0)
+      return pickOne(
+        KIND,
+        wanted,
+        found.map((a) => this.toDevice(a)),
+      );
     if (isAddress(wanted)) {
       const candidates = await this.agents({ networkInterfaceInet__contains: wanted }, signal);
       // "contains" also matches 10.0.0.10 for 10.0.0.1: keep exact addresses only.
-      return pickOne(KIND, wanted, candidates.filter((a) => addressesOf(a).includes(wanted)).map((a) => this.toDevice(a)));
+      return pickOne(
+        KIND,
+        wanted,
+        candidates.filter((a) => addressesOf(a).includes(wanted)).map((a) => this.toDevice(a)),
+      );
     }
     const candidates = await this.agents({ computerName: wanted }, signal);
-    return pickOne(KIND, wanted, candidates.filter((a) => sameHostName(a.computerName, wanted)).map((a) => this.toDevice(a)));
+    return pickOne(
+      KIND,
+      wanted,
+      candidates.filter((a) => sameHostName(a.computerName, wanted)).map((a) => this.toDevice(a)),
+    );
   }
 
   async status(deviceId: string, signal?: AbortSignal): Promise<EdrStatus> {
@@ -131,7 +146,8 @@ export class SentinelOneEdr implements EdrProvider {
   private async act(op: EdrOp, device: EdrDevice, options: EdrActionOptions): Promise<EdrActionResult> {
     const before = await this.status(device.id, options.signal);
     if (before.state === finalStateOf(op)) return { outcome: op === 'isolate' ? 'already-isolated' : 'not-isolated', device, status: before };
-    if (before.state === pendingStateOf(op)) return { outcome: 'in-progress', device, status: before, handle: newHandle(KIND, this.name, op, device, this.now()) };
+    if (before.state === pendingStateOf(op))
+      return { outcome: 'in-progress', device, status: before, handle: newHandle(KIND, this.name, op, device, this.now()) };
     const action = op === 'isolate' ? 'disconnect' : 'connect';
     const body = await this.call<{ data?: { affected?: number } }>({
       method: 'POST',
@@ -144,9 +160,19 @@ export class SentinelOneEdr implements EdrProvider {
     });
     const affected = Number(body?.data?.affected);
     if (!(affected > 0)) {
-      throw edrError(KIND, 'BODY_ERROR', `${action} of agent ${device.id}: affected ${Number.isFinite(affected) ? affected : '(missing)'}, the agent was not matched`, { vendorCode: 'affected-0', body });
+      throw edrError(
+        KIND,
+        'BODY_ERROR',
+        `${action} of agent ${device.id}: affected ${Number.isFinite(affected) ? affected : '(missing)'}, the agent was not matched`,
+        { vendorCode: 'affected-0', body },
+      );
     }
-    return { outcome: 'requested', device, status: { deviceId: device.id, state: pendingStateOf(op), raw: before.raw }, handle: newHandle(KIND, this.name, op, device, this.now()) };
+    return {
+      outcome: 'requested',
+      device,
+      status: { deviceId: device.id, state: pendingStateOf(op), raw: before.raw },
+      handle: newHandle(KIND, this.name, op, device, this.now()),
+    };
   }
 
   async progress(handle: PendingAction, signal?: AbortSignal): Promise<EdrProgress> {

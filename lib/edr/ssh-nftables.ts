@@ -173,7 +173,14 @@ export class SshNftablesIsolation {
       const port = entry.port ?? 22;
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw badInput(`hosts[${index}].port is not a TCP port`);
       if (!entry.hostKeySha256) throw badInput(`hosts[${index}] (${id}) has no hostKeySha256 pin`);
-      return { id, name: entry.name, address: address.text, port, pin: parseHostKeyPin(entry.hostKeySha256), table: checkTableName(entry.table ?? defaultTable) };
+      return {
+        id,
+        name: entry.name,
+        address: address.text,
+        port,
+        pin: parseHostKeyPin(entry.hostKeySha256),
+        table: checkTableName(entry.table ?? defaultTable),
+      };
     });
   }
 
@@ -189,7 +196,8 @@ export class SshNftablesIsolation {
       asAddress = undefined;
     }
     const byId = this.hosts.filter((h) => h.id === wanted);
-    const matches = byId.length > 0 ? byId : this.hosts.filter((h) => h.name?.toLowerCase() === wanted.toLowerCase() || (asAddress !== undefined && h.address === asAddress));
+    const matches =
+      byId.length > 0 ? byId : this.hosts.filter((h) => h.name?.toLowerCase() === wanted.toLowerCase() || (asAddress !== undefined && h.address === asAddress));
     if (matches.length === 0) throw fail('NOT_FOUND', `unknown host ${JSON.stringify(wanted.slice(0, 80))}: not in the ${this.name} inventory`);
     if (matches.length > 1) throw fail('CONFLICT', `ambiguous host ${JSON.stringify(wanted.slice(0, 80))}: matches ${matches.map((h) => h.id).join(', ')}`);
     return this.device(matches[0]);
@@ -260,7 +268,8 @@ export class SshNftablesIsolation {
   private async hostState(host: Host, runner: SshRunner): Promise<{ table: boolean; armed?: string }> {
     const result = await this.timed(host, () => runner.exec(shArgv(stateScript(), host.table, this.nft())));
     const table = /^table (yes|no)$/m.exec(result.stdout)?.[1];
-    if (result.code !== 0 || !table) throw fail('SERVER', `${host.id}: could not read the isolation state: ${firstErrorLine(result.stderr) || `exit ${result.code}`}`);
+    if (result.code !== 0 || !table)
+      throw fail('SERVER', `${host.id}: could not read the isolation state: ${firstErrorLine(result.stderr) || `exit ${result.code}`}`);
     const match = /^armed (unit|pid:\d+)$/m.exec(result.stdout);
     const armed = match ? (match[1] === 'unit' ? `unit:soar-isolate-rollback-${host.table}` : match[1]) : undefined;
     return { table: table === 'yes', armed };
@@ -279,7 +288,16 @@ export class SshNftablesIsolation {
   }
 
   private handle(host: Host, actionId: string | undefined, requestedAt: number): PendingAction {
-    return { v: 1, kind: KIND, provider: this.name, op: 'isolate', deviceId: host.id, deviceName: host.name, actionId, requestedAt: new Date(requestedAt).toISOString() };
+    return {
+      v: 1,
+      kind: KIND,
+      provider: this.name,
+      op: 'isolate',
+      deviceId: host.id,
+      deviceName: host.name,
+      actionId,
+      requestedAt: new Date(requestedAt).toISOString(),
+    };
   }
 
   // ---- operations ----
@@ -293,7 +311,10 @@ export class SshNftablesIsolation {
         const management = [...this.hubAddresses, ...this.fixedManagement];
         if (session && this.options.allowSessionAddress !== false) management.push(session.client.text);
         if (!session && this.hubAddresses.length === 0) {
-          throw fail('BAD_REQUEST', `${host.id}: the SSH session shows no SSH_CONNECTION and no hub address is configured; refusing to isolate (the hub could lock itself out)`);
+          throw fail(
+            'BAD_REQUEST',
+            `${host.id}: the SSH session shows no SSH_CONNECTION and no hub address is configured; refusing to isolate (the hub could lock itself out)`,
+          );
         }
         // Built (and every address checked) before anything changes on the host.
         const script = isolationScript({ table: host.table, management, dns: this.dns, session });
@@ -315,7 +336,10 @@ export class SshNftablesIsolation {
           applied = await this.timed(host, () => runner(['-f', '-'], script));
         } catch (error) {
           // Unknown whether nft ran: the armed rollback settles it either way.
-          throw fail('NETWORK', `${host.id}: no answer to the apply (${(error as Error).message}); the rollback stays armed and removes the table within ${this.rollbackSeconds} s`);
+          throw fail(
+            'NETWORK',
+            `${host.id}: no answer to the apply (${(error as Error).message}); the rollback stays armed and removes the table within ${this.rollbackSeconds} s`,
+          );
         }
         if (applied.code !== 0) {
           // nft -f is one transaction: nothing was applied, so the rollback is not needed.
@@ -341,7 +365,11 @@ export class SshNftablesIsolation {
     const host = this.host(handle.deviceId);
     const deadline = Date.parse(handle.requestedAt) + this.rollbackSeconds * 1000;
     const restoresBy = new Date(deadline).toISOString();
-    const failed = (reason: string, state: EdrState = 'pending-isolate'): EdrProgress => ({ phase: 'failed', status: { deviceId: host.id, state, raw: 'unconfirmed' }, reason });
+    const failed = (reason: string, state: EdrState = 'pending-isolate'): EdrProgress => ({
+      phase: 'failed',
+      status: { deviceId: host.id, state, raw: 'unconfirmed' },
+      reason,
+    });
     return this.limiter.run(async () => {
       let outcome: EdrProgress | undefined;
       try {

@@ -44,7 +44,12 @@ interface WazuhAgent {
 }
 
 interface WazuhItems<T> {
-  data?: { affected_items?: T[]; failed_items?: { error?: { code?: number; message?: string }; id?: string[] }[]; total_affected_items?: number; total_failed_items?: number };
+  data?: {
+    affected_items?: T[];
+    failed_items?: { error?: { code?: number; message?: string }; id?: string[] }[];
+    total_affected_items?: number;
+    total_failed_items?: number;
+  };
   error?: number;
   message?: string;
 }
@@ -79,11 +84,13 @@ export class WazuhEdr implements EdrProvider {
     if (!options.url || !/^https?:\/\//.test(options.url)) throw edrError(KIND, 'BAD_REQUEST', 'Wazuh needs the manager API URL (https://manager:55000)');
     if (!options.username || !options.password) throw edrError(KIND, 'BAD_REQUEST', 'Wazuh needs an API user and password');
     this.command = options.command ?? 'soar-isolate';
-    if (!COMMAND.test(this.command)) throw edrError(KIND, 'BAD_REQUEST', 'Wazuh command must be a command name (letters, digits, . _ -; "!" for a script not declared on the manager)');
+    if (!COMMAND.test(this.command))
+      throw edrError(KIND, 'BAD_REQUEST', 'Wazuh command must be a command name (letters, digits, . _ -; "!" for a script not declared on the manager)');
     // The list ends up in a root shell script on the agent: addresses and networks only.
     this.allow = (options.allow ?? []).map((entry) => {
       const parsed = parseTarget(String(entry).trim());
-      if ('error' in parsed) throw edrError(KIND, 'BAD_REQUEST', `allow: ${JSON.stringify(String(entry)).slice(0, 60)} is not an address or network (${parsed.error})`);
+      if ('error' in parsed)
+        throw edrError(KIND, 'BAD_REQUEST', `allow: ${JSON.stringify(String(entry)).slice(0, 60)} is not an address or network (${parsed.error})`);
       return parsed.canonical;
     });
     this.name = options.name ?? KIND;
@@ -121,7 +128,10 @@ export class WazuhEdr implements EdrProvider {
   }
 
   private call<T>(spec: RequestSpec): Promise<T> {
-    return this.tokens.withToken(async (token) => (await this.http.request<T>({ ...spec, headers: { ...spec.headers, authorization: `Bearer ${token}` } })).data, spec.signal);
+    return this.tokens.withToken(
+      async (token) => (await this.http.request<T>({ ...spec, headers: { ...spec.headers, authorization: `Bearer ${token}` } })).data,
+      spec.signal,
+    );
   }
 
   private async agents(params: Record<string, string>, signal?: AbortSignal): Promise<WazuhAgent[]> {
@@ -138,11 +148,23 @@ export class WazuhEdr implements EdrProvider {
     let device: EdrDevice;
     if (AGENT_ID.test(wanted)) {
       const id = wanted.padStart(3, '0');
-      device = pickOne(KIND, wanted, (await this.agents({ agents_list: id }, signal)).filter((a) => a.id === id).map((a) => this.toDevice(a)));
+      device = pickOne(
+        KIND,
+        wanted,
+        (await this.agents({ agents_list: id }, signal)).filter((a) => a.id === id).map((a) => this.toDevice(a)),
+      );
     } else if (isAddress(wanted)) {
-      device = pickOne(KIND, wanted, (await this.agents({ ip: wanted }, signal)).filter((a) => a.ip === wanted).map((a) => this.toDevice(a)));
+      device = pickOne(
+        KIND,
+        wanted,
+        (await this.agents({ ip: wanted }, signal)).filter((a) => a.ip === wanted).map((a) => this.toDevice(a)),
+      );
     } else {
-      device = pickOne(KIND, wanted, (await this.agents({ name: wanted }, signal)).filter((a) => sameHostName(a.name, wanted)).map((a) => this.toDevice(a)));
+      device = pickOne(
+        KIND,
+        wanted,
+        (await this.agents({ name: wanted }, signal)).filter((a) => sameHostName(a.name, wanted)).map((a) => this.toDevice(a)),
+      );
     }
     if (device.id === '000') throw edrError(KIND, 'BAD_REQUEST', `"${wanted}" is the Wazuh manager itself (agent 000): never isolated`);
     return device;
@@ -165,7 +187,10 @@ export class WazuhEdr implements EdrProvider {
     const ids = [...new Set(agentIds.map((id) => id.padStart(3, '0')))];
     if (ids.length === 0) throw edrError(KIND, 'BAD_REQUEST', 'active response needs Wazuh agent ids (e.g. 001)');
     if (ids.includes('000')) throw edrError(KIND, 'BAD_REQUEST', 'agent 000 is the manager itself: never isolated');
-    const comment = options.comment?.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 500);
+    const comment = options.comment
+      ?.replace(/[\r\n\t]+/g, ' ')
+      .trim()
+      .slice(0, 500);
     const body = await this.call<WazuhItems<string>>({
       method: 'PUT',
       url: '/active-response',
@@ -181,7 +206,8 @@ export class WazuhEdr implements EdrProvider {
     const affected = (body?.data?.affected_items ?? []).map(String);
     const failed: WazuhFailedAgent[] = [];
     for (const item of body?.data?.failed_items ?? []) {
-      for (const id of item?.id ?? []) failed.push({ id: String(id), code: item?.error?.code, message: item?.error?.message ? String(item.error.message).slice(0, 200) : undefined });
+      for (const id of item?.id ?? [])
+        failed.push({ id: String(id), code: item?.error?.code, message: item?.error?.message ? String(item.error.message).slice(0, 200) : undefined });
     }
     // error 1/2 or a failed count without items still means not every agent took it.
     const missing = ids.filter((id) => !affected.includes(id) && !failed.some((f) => f.id === id));

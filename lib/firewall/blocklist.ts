@@ -96,7 +96,12 @@ function sameBlock(a: StoredBlock | undefined, b: StoredBlock): boolean {
 
 function storeError(what: string, error: unknown): ProviderError {
   const reason = error instanceof Error ? error.message : String(error);
-  return new ProviderError({ provider: KIND, code: 'SERVER', attempts: 0, message: `${what}: state store write failed (${reason.slice(0, 200)}); the list is unchanged` });
+  return new ProviderError({
+    provider: KIND,
+    code: 'SERVER',
+    attempts: 0,
+    message: `${what}: state store write failed (${reason.slice(0, 200)}); the list is unchanged`,
+  });
 }
 
 class StoredBlocklist implements PublishedBlocklist {
@@ -229,7 +234,9 @@ class StoredBlocklist implements PublishedBlocklist {
       if (failure) {
         // Put back what did get written, so store and memory agree again (best effort: the store is failing).
         await Promise.allSettled(
-          changes.map(({ previous, next }) => (previous ? this.store.set(this.namespace, next.address, previous) : this.store.delete(this.namespace, next.address))),
+          changes.map(({ previous, next }) =>
+            previous ? this.store.set(this.namespace, next.address, previous) : this.store.delete(this.namespace, next.address),
+          ),
         );
         throw storeError('nothing blocked', failure.reason);
       }
@@ -298,7 +305,8 @@ class StoredBlocklist implements PublishedBlocklist {
   }
 
   snapshot(format: BlocklistFormat = 'text'): BlocklistSnapshot {
-    if (!this.isLoaded) throw new ProviderError({ provider: KIND, code: 'SERVER', attempts: 0, message: `blocklist "${this.name}" is not loaded yet (call ensureReady())` });
+    if (!this.isLoaded)
+      throw new ProviderError({ provider: KIND, code: 'SERVER', attempts: 0, message: `blocklist "${this.name}" is not loaded yet (call ensureReady())` });
     if (!(format in CONTENT_TYPES)) throw badRequest(KIND, `unknown blocklist format "${String(format).slice(0, 20)}" (text, plain, json)`);
     const now = this.now();
     const cached = this.cache.get(format);
@@ -387,7 +395,11 @@ export function blocklistHandler(list: PublishedBlocklist, options: BlocklistHan
   const defaultFormat = options.defaultFormat ?? 'text';
   return (req, res) => {
     const send = (status: number, headers: Record<string, string>, body?: string) => {
-      res.writeHead(status, { 'X-Content-Type-Options': 'nosniff', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) });
+      res.writeHead(status, {
+        'X-Content-Type-Options': 'nosniff',
+        ...headers,
+        ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     const method = (req.method ?? 'GET').toUpperCase();
@@ -407,7 +419,11 @@ export function blocklistHandler(list: PublishedBlocklist, options: BlocklistHan
       const bearer = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim();
       const given = bearer ?? url.searchParams.get('token') ?? '';
       if (!secretEquals(given, token)) {
-        send(401, { 'WWW-Authenticate': 'Bearer realm="soar-blocklist"', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' }, 'unauthorized\n');
+        send(
+          401,
+          { 'WWW-Authenticate': 'Bearer realm="soar-blocklist"', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' },
+          'unauthorized\n',
+        );
         return;
       }
     }
@@ -431,9 +447,10 @@ export function blocklistHandler(list: PublishedBlocklist, options: BlocklistHan
     };
     const ifNoneMatch = headerValue(req.headers['if-none-match']);
     const ifModifiedSince = headerValue(req.headers['if-modified-since']);
-    const notModified = ifNoneMatch !== undefined
-      ? etagMatches(ifNoneMatch, snapshot.etag)
-      : ifModifiedSince !== undefined && Math.floor(snapshot.updatedAt.getTime() / 1000) <= Math.floor(Date.parse(ifModifiedSince) / 1000);
+    const notModified =
+      ifNoneMatch !== undefined
+        ? etagMatches(ifNoneMatch, snapshot.etag)
+        : ifModifiedSince !== undefined && Math.floor(snapshot.updatedAt.getTime() / 1000) <= Math.floor(Date.parse(ifModifiedSince) / 1000);
     if (notModified) {
       res.writeHead(304, { 'X-Content-Type-Options': 'nosniff', ...headers });
       res.end();

@@ -87,11 +87,7 @@ function errorText(body: CfEnvelope<unknown>): string {
  * those statuses: a 429 may carry code 10000 too, and must stay RATE_LIMITED.
  */
 function normaliseError(error: unknown): unknown {
-  if (
-    error instanceof ProviderError &&
-    (error.status === 400 || error.status === 403) &&
-    errorCodes(error.body).some((code) => AUTH_ERROR_CODES.has(code))
-  ) {
+  if (error instanceof ProviderError && (error.status === 400 || error.status === 403) && errorCodes(error.body).some((code) => AUTH_ERROR_CODES.has(code))) {
     return rewrap(error, { code: 'AUTH', retryable: false });
   }
   return error;
@@ -211,7 +207,11 @@ export class CloudflareFirewall implements FirewallProvider {
       const parsed = parseOrRefuse(KIND, target?.address, REFUSED);
       const config = cloudflareConfiguration(parsed);
       if ('error' in config) throw badRequest(KIND, `${REFUSED}: ${config.error}`);
-      wanted.set(parsed.canonical, { config, notes: this.notesFor(target.comment), hasComment: typeof target.comment === 'string' && target.comment.trim() !== '' });
+      wanted.set(parsed.canonical, {
+        config,
+        notes: this.notesFor(target.comment),
+        hasComment: typeof target.comment === 'string' && target.comment.trim() !== '',
+      });
     }
     if (wanted.size === 0) return;
     return this.queue.run(async () => {
@@ -248,7 +248,8 @@ export class CloudflareFirewall implements FirewallProvider {
             failed.push(id);
           }
         }
-        const note = failed.length > 0 ? `; rollback FAILED for rule(s) ${failed.join(', ')}` : created.length > 0 ? `; rolled back ${created.length} created` : '';
+        const note =
+          failed.length > 0 ? `; rollback FAILED for rule(s) ${failed.join(', ')}` : created.length > 0 ? `; rolled back ${created.length} created` : '';
         throw withContext(KIND, error, `nothing blocked${note}`);
       }
     });

@@ -3,12 +3,12 @@
  * kind supports, and the TLS settings of the HTTPS appliances (self-signed certificates are the rule
  * on OPNsense, pfSense and MikroTik).
  */
-import * as https from "node:https";
-import type { StateStore } from "../core/types";
-import type { FieldSpec, FieldValues, ProviderDescriptor } from "../providers/descriptor";
-import type { PublishedBlocklist } from "./blocklist";
-import type { HttpTuning } from "./provider-kit";
-import type { FirewallProvider } from "./types";
+import * as https from 'node:https';
+import type { StateStore } from '../core/types';
+import type { FieldSpec, FieldValues, ProviderDescriptor } from '../providers/descriptor';
+import type { PublishedBlocklist } from './blocklist';
+import type { HttpTuning } from './provider-kit';
+import type { FirewallProvider } from './types';
 
 export interface FirewallContext {
   /** Provider name: the key leases refer to (the config node's id, stable across renames). */
@@ -34,12 +34,19 @@ export function defineFirewall(descriptor: FirewallDescriptor): FirewallDescript
   return descriptor;
 }
 
-export const deviceUrlField: FieldSpec = { name: "url", type: "string", required: true, pattern: "^https?://", patternHint: "an http(s):// URL", placeholder: "https://" };
-export const listNameField: FieldSpec = { name: "listName", type: "string", placeholder: "soar" };
+export const deviceUrlField: FieldSpec = {
+  name: 'url',
+  type: 'string',
+  required: true,
+  pattern: '^https?://',
+  patternHint: 'an http(s):// URL',
+  placeholder: 'https://',
+};
+export const listNameField: FieldSpec = { name: 'listName', type: 'string', placeholder: 'soar' };
 /** Check the device's certificate (default on); or trust the given CA certificate (PEM) for it. */
 export const tlsFields: FieldSpec[] = [
-  { name: "verifyTls", type: "boolean", default: true },
-  { name: "caCert", type: "text", placeholder: "-----BEGIN CERTIFICATE-----" },
+  { name: 'verifyTls', type: 'boolean', default: true },
+  { name: 'caCert', type: 'text', placeholder: '-----BEGIN CERTIFICATE-----' },
 ];
 
 /**
@@ -47,8 +54,8 @@ export const tlsFields: FieldSpec[] = [
  * off) any certificate. The provider's close() also destroys the agent.
  */
 export function withTls(values: FieldValues, context: FirewallContext, build: (http: HttpTuning | undefined) => FirewallProvider): BuiltFirewall {
-  const ca = typeof values.caCert === "string" && values.caCert.trim() ? values.caCert : undefined;
-  if (ca && !/-----BEGIN CERTIFICATE-----/.test(ca)) throw new Error("caCert must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
+  const ca = typeof values.caCert === 'string' && values.caCert.trim() ? values.caCert : undefined;
+  if (ca && !/-----BEGIN CERTIFICATE-----/.test(ca)) throw new Error('caCert must be a PEM certificate (-----BEGIN CERTIFICATE-----)');
   const insecure = values.verifyTls === false;
   if (!ca && !insecure) return { provider: build(context.http) };
   const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure, ...(ca ? { ca } : {}) });

@@ -105,9 +105,7 @@ export interface BlockRequest {
 }
 
 export type BlockOutcome =
-  | { status: 'blocked' | 'extended' | 'simulated'; lease: Lease }
-  | { status: 'refused'; reason: string }
-  | { status: 'failed'; reason: string; code?: string };
+  { status: 'blocked' | 'extended' | 'simulated'; lease: Lease } | { status: 'refused'; reason: string } | { status: 'failed'; reason: string; code?: string };
 
 export interface UnblockOptions {
   by?: string;
@@ -234,7 +232,9 @@ class BlockFamily implements LeaseFamily<Lease, EnforcedBlock> {
   }
 
   async reapply(provider: string, leases: Lease[], now: number): Promise<void> {
-    await this.manager.resolve(provider)!.block(leases.map((lease) => ({ address: lease.target, ttlSeconds: secondsLeft(lease, now), comment: providerComment(lease) })));
+    await this.manager
+      .resolve(provider)!
+      .block(leases.map((lease) => ({ address: lease.target, ttlSeconds: secondsLeft(lease, now), comment: providerComment(lease) })));
   }
 
   listEnforced(provider: string): Promise<EnforcedBlock[]> {
@@ -469,7 +469,15 @@ export class LeaseManager {
           `(${this.engine.describeError(rollbackError).reason}): the address may stay blocked without a lease; reconciliation reports it as extra`;
       }
     }
-    await this.engine.record('action.failed', { kind: 'block', target: lease.target, provider: lease.provider, providerLabel: lease.providerLabel, reason, code: 'STORE', request: context });
+    await this.engine.record('action.failed', {
+      kind: 'block',
+      target: lease.target,
+      provider: lease.provider,
+      providerLabel: lease.providerLabel,
+      reason,
+      code: 'STORE',
+      request: context,
+    });
     return { status: 'failed', reason, code: 'STORE' };
   }
 
@@ -508,7 +516,15 @@ export class LeaseManager {
     const provider = this.resolve(name);
     if (!provider) {
       const reason = this.missing(name);
-      await this.engine.record('action.failed', { kind: 'unblock', target: canonical, provider: name, providerLabel: this.labelOf(name), reason, code: 'NOT_FOUND', request });
+      await this.engine.record('action.failed', {
+        kind: 'unblock',
+        target: canonical,
+        provider: name,
+        providerLabel: this.labelOf(name),
+        reason,
+        code: 'NOT_FOUND',
+        request,
+      });
       return { status: 'failed', reason, code: 'NOT_FOUND' };
     }
     const key = leaseKey(name, canonical);

@@ -93,7 +93,12 @@ function isTrue(value: unknown): boolean {
 export function formatRouterOsDuration(totalSeconds: number): string {
   let rest = Math.ceil(totalSeconds);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const count = Math.floor(rest / size);
     rest -= count * size;
     if (count > 0) parts.push(`${count}${unit}`);
@@ -142,7 +147,8 @@ export class MikrotikFirewall implements FirewallProvider {
   constructor(options: MikrotikOptions) {
     this.name = options.name ?? 'mikrotik';
     this.listName = options.list ?? 'soar_block';
-    if (!LIST_NAME.test(this.listName)) throw badRequest(KIND, `invalid address-list name "${String(this.listName).slice(0, 40)}" (letters, digits, _ . -; max 63)`);
+    if (!LIST_NAME.test(this.listName))
+      throw badRequest(KIND, `invalid address-list name "${String(this.listName).slice(0, 40)}" (letters, digits, _ . -; max 63)`);
     if (!options.username || typeof options.password !== 'string') throw badRequest(KIND, 'MikroTik needs a username and password');
     const baseURL = apiRoot(KIND, options.url, '/rest', 'MikroTik url must start with https:// (or http:// from RouterOS 7.9 with the www service)');
     this.checkRules = options.checkRules ?? true;
@@ -188,14 +194,23 @@ export class MikrotikFirewall implements FirewallProvider {
       const resource = await this.request<{ version?: unknown }>({ url: '/system/resource' });
       const major = Number(/^(\d+)\./.exec(String(resource?.version ?? ''))?.[1]);
       if (Number.isFinite(major) && major < 7) {
-        throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', attempts: 1, message: `RouterOS ${String(resource.version)} has no REST API; version 7.1 or later is needed` });
+        throw new ProviderError({
+          provider: KIND,
+          code: 'BAD_REQUEST',
+          attempts: 1,
+          message: `RouterOS ${String(resource.version)} has no REST API; version 7.1 or later is needed`,
+        });
       }
       if (!this.checkRules) return;
       for (const table of ['/ip/firewall/raw', '/ip/firewall/filter']) {
         const rules = await this.request<unknown>({ url: table });
         const uses = (Array.isArray(rules) ? rules : []).some((rule) => {
           const r = rule as Record<string, unknown>;
-          return !isTrue(r.disabled) && DROPPING_ACTIONS.has(String(r.action)) && (r['src-address-list'] === this.listName || r['dst-address-list'] === this.listName);
+          return (
+            !isTrue(r.disabled) &&
+            DROPPING_ACTIONS.has(String(r.action)) &&
+            (r['src-address-list'] === this.listName || r['dst-address-list'] === this.listName)
+          );
         });
         if (uses) return;
       }
@@ -247,7 +262,13 @@ export class MikrotikFirewall implements FirewallProvider {
     });
     if (typeof created?.['.id'] === 'string') return created['.id'];
     const found = await this.find(wanted.target);
-    if (!found) throw new ProviderError({ provider: KIND, code: 'SERVER', attempts: 1, message: `the router did not return the new entry for ${wanted.target.canonical}` });
+    if (!found)
+      throw new ProviderError({
+        provider: KIND,
+        code: 'SERVER',
+        attempts: 1,
+        message: `the router did not return the new entry for ${wanted.target.canonical}`,
+      });
     return found['.id'];
   }
 
@@ -349,7 +370,8 @@ export class MikrotikFirewall implements FirewallProvider {
             failed++;
           }
         }
-        const note = failed > 0 ? `; rollback FAILED for ${failed} of ${undo.length} change(s)` : undo.length > 0 ? `; rolled back ${undo.length} change(s)` : '';
+        const note =
+          failed > 0 ? `; rollback FAILED for ${failed} of ${undo.length} change(s)` : undo.length > 0 ? `; rolled back ${undo.length} change(s)` : '';
         throw withContext(KIND, error, `nothing blocked${note}`);
       }
     });

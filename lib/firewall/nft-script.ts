@@ -184,9 +184,7 @@ function elementLines(verb: 'add' | 'delete', layout: NftLayout, set: NftSetSpec
 }
 
 function groupBySet<T>(items: T[], targetOf: (item: T) => ParsedTarget): [NftSetSpec, T[]][] {
-  return NFT_SETS.map((set): [NftSetSpec, T[]] => [set, items.filter((item) => setFor(targetOf(item)) === set)]).filter(
-    ([, members]) => members.length > 0,
-  );
+  return NFT_SETS.map((set): [NftSetSpec, T[]] => [set, items.filter((item) => setFor(targetOf(item)) === set)]).filter(([, members]) => members.length > 0);
 }
 
 /**
@@ -202,7 +200,14 @@ export function blockScript(layout: NftLayout, elements: NftElement[]): string {
     const bare = members.map((e) => elementText(e, false));
     lines.push(...elementLines('add', layout, set, bare));
     lines.push(...elementLines('delete', layout, set, bare));
-    lines.push(...elementLines('add', layout, set, members.map((e) => elementText(e, true))));
+    lines.push(
+      ...elementLines(
+        'add',
+        layout,
+        set,
+        members.map((e) => elementText(e, true)),
+      ),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -222,7 +227,14 @@ export function unblockScript(layout: NftLayout, targets: ParsedTarget[]): strin
 export function deleteScript(layout: NftLayout, targets: ParsedTarget[]): string {
   const lines: string[] = [];
   for (const [set, members] of groupBySet(targets, (t) => t)) {
-    lines.push(...elementLines('delete', layout, set, members.map((t) => t.canonical)));
+    lines.push(
+      ...elementLines(
+        'delete',
+        layout,
+        set,
+        members.map((t) => t.canonical),
+      ),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -332,9 +344,7 @@ export function setupScript(layout: NftLayout, existing: TableState | undefined)
         message: `chain ${layout.table} ${chain} exists with hook ${found.hook}; expected ${chain}`,
       });
     }
-    lines.push(
-      `add chain inet ${layout.table} ${chain} { type filter hook ${chain} priority ${layout.priority}; policy accept; }`,
-    );
+    lines.push(`add chain inet ${layout.table} ${chain} { type filter hook ${chain} priority ${layout.priority}; policy accept; }`);
     for (const set of NFT_SETS) {
       if (found?.dropRules.has(set.name)) continue;
       lines.push(`add rule inet ${layout.table} ${chain} ${PAYLOAD_PROTOCOL[set.family]} saddr @${set.name} counter drop`);

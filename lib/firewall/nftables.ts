@@ -199,7 +199,10 @@ export class NftablesFirewall implements FirewallProvider {
       if (result.code === 0) return;
       // nft refused because a prefix overlaps a different element already in an interval set: name them.
       const intervalElements = (await this.readMembers()).filter((m) => m.set.interval).map((m) => m.block);
-      const conflicts = findConflicts(elements.map((e) => e.target), intervalElements);
+      const conflicts = findConflicts(
+        elements.map((e) => e.target),
+        intervalElements,
+      );
       if (conflicts.length === 0) throw this.failure('blocking', result);
       const shown = conflicts.slice(0, 5).map((c) => `${c.target} overlaps ${c.existing}`);
       throw new ProviderError({

@@ -195,7 +195,12 @@ export class OpnsenseFirewall implements FirewallProvider {
         }
       } catch (error) {
         const undoFailures = await this.undo(added);
-        const note = undoFailures.length > 0 ? `; rollback FAILED for ${undoFailures.join(', ')} (still blocked)` : added.length > 0 ? `; rolled back ${added.length} added` : '';
+        const note =
+          undoFailures.length > 0
+            ? `; rollback FAILED for ${undoFailures.join(', ')} (still blocked)`
+            : added.length > 0
+              ? `; rolled back ${added.length} added`
+              : '';
         throw withContext(KIND, error, `nothing blocked${note}`);
       }
     });

@@ -24,9 +24,7 @@ import { parseTarget, type ParsedTarget } from '../core/guardrails';
 import { apiRoot, badRequest, isSingleAddress, parseOrRefuse, parseUnblockAddresses, SerialQueue, withContext, type HttpTuning } from './provider-kit';
 import type { BlockTarget, EnforcedBlock, FirewallProvider } from './types';
 
-export type PfsenseAuth =
-  | { apiKey: string }
-  | { username: string; password: string; mode?: 'jwt' | 'basic' };
+export type PfsenseAuth = { apiKey: string } | { username: string; password: string; mode?: 'jwt' | 'basic' };
 
 export interface PfsenseOptions {
   /** Instance name for logs and leases. Default "pfsense". */
@@ -186,9 +184,7 @@ export class PfsenseFirewall implements FirewallProvider {
 
   private async readAlias(): Promise<PfAlias> {
     const found = await this.call<unknown>({ url: '/firewall/aliases', params: { name: this.alias } });
-    const match = (Array.isArray(found) ? found : []).find((item) => (item as { name?: unknown })?.name === this.alias) as
-      | Record<string, unknown>
-      | undefined;
+    const match = (Array.isArray(found) ? found : []).find((item) => (item as { name?: unknown })?.name === this.alias) as Record<string, unknown> | undefined;
     if (!match || typeof match.id !== 'number') {
       throw new ProviderError({
         provider: KIND,
@@ -279,7 +275,9 @@ export class PfsenseFirewall implements FirewallProvider {
     if (remove.size === 0) return;
     return this.queue.run(async () => {
       const alias = await this.readAlias();
-      const keep = alias.address.map((entry, index) => ({ entry, detail: alias.detail[index] ?? '' })).filter(({ entry }) => !remove.has(canonicalEntry(entry) ?? ''));
+      const keep = alias.address
+        .map((entry, index) => ({ entry, detail: alias.detail[index] ?? '' }))
+        .filter(({ entry }) => !remove.has(canonicalEntry(entry) ?? ''));
       if (keep.length === alias.address.length) return;
       await this.write(
         alias,

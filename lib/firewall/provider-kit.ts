@@ -96,7 +96,10 @@ export function checkTtl(provider: string, ttl: unknown, address: string, limit:
 /** A comment on one line without control characters, at most `maxLength` long; undefined when nothing is left. */
 export function cleanComment(comment: unknown, maxLength: number): string | undefined {
   if (typeof comment !== 'string') return undefined;
-  const text = comment.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, maxLength);
+  const text = comment
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .trim()
+    .slice(0, maxLength);
   return text === '' ? undefined : text;
 }
 

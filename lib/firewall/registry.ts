@@ -3,18 +3,18 @@
  * editor lists them. The config node (or a test) builds a firewall through createFirewall, so the
  * block node never names a vendor.
  */
-import * as path from "node:path";
-import { loadDescriptors, readFields } from "../providers/descriptor";
-import type { BuiltFirewall, FirewallContext, FirewallDescriptor } from "./kit";
+import * as path from 'node:path';
+import { loadDescriptors, readFields } from '../providers/descriptor';
+import type { BuiltFirewall, FirewallContext, FirewallDescriptor } from './kit';
 
-export type { BuiltFirewall } from "./kit";
+export type { BuiltFirewall } from './kit';
 
-const ORDER = ["blocklist", "nftables", "nftables-ssh", "crowdsec", "opnsense", "pfsense", "cloudflare", "mikrotik"];
+const ORDER = ['blocklist', 'nftables', 'nftables-ssh', 'crowdsec', 'opnsense', 'pfsense', 'cloudflare', 'mikrotik'];
 
 let cached: FirewallDescriptor[] | undefined;
 
 export function firewallDescriptors(): FirewallDescriptor[] {
-  cached ??= loadDescriptors<FirewallDescriptor>(path.join(__dirname, "kinds"), ORDER);
+  cached ??= loadDescriptors<FirewallDescriptor>(path.join(__dirname, 'kinds'), ORDER);
   return cached;
 }
 

@@ -337,7 +337,8 @@ export function createSshRunner(options: SshRunnerOptions): SshRunner {
   };
   runner.hostKeySha256 = () => seenFingerprint;
   runner.exec = async (argv, stdin, execOptions) => {
-    if (!Array.isArray(argv) || argv.length === 0 || argv.some((arg) => typeof arg !== 'string')) throw new TypeError('exec arguments must be non-empty strings');
+    if (!Array.isArray(argv) || argv.length === 0 || argv.some((arg) => typeof arg !== 'string'))
+      throw new TypeError('exec arguments must be non-empty strings');
     const sudo = options.sudo && !execOptions?.asUser ? ['sudo', '-n', '--'] : [];
     return runArgv([...sudo, ...argv], stdin);
   };

@@ -5,11 +5,11 @@
  * it is shown as orphaned with a clear reason (every EDR kind needs a credential, so none is rebuilt
  * from stored settings alone). Also holds how each EDR's pending actions are followed.
  */
-import type { StateStore } from "../core/types";
-import type { FollowSettings } from "../edr/leases";
-import type { EdrProvider } from "../edr/types";
+import type { StateStore } from '../core/types';
+import type { FollowSettings } from '../edr/leases';
+import type { EdrProvider } from '../edr/types';
 
-export const EDRS_NS = "edrs";
+export const EDRS_NS = 'edrs';
 
 export interface EdrRecord {
   label: string;
@@ -26,12 +26,13 @@ export interface EdrInfo {
   follow?: Partial<FollowSettings>;
 }
 
-export type EdrState = "deployed" | "retired" | "orphaned" | "unknown";
+export type EdrState = 'deployed' | 'retired' | 'orphaned' | 'unknown';
 
 function plainSettings(settings: Record<string, unknown> = {}): Record<string, string | number | boolean> {
   const kept: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(settings)) {
-    if ((typeof value === "string" && value.trim() !== "") || typeof value === "number" || typeof value === "boolean") kept[key] = typeof value === "string" ? value.trim().slice(0, 500) : value;
+    if ((typeof value === 'string' && value.trim() !== '') || typeof value === 'number' || typeof value === 'boolean')
+      kept[key] = typeof value === 'string' ? value.trim().slice(0, 500) : value;
   }
   return kept;
 }
@@ -52,7 +53,7 @@ export class EdrDirectory {
       .list<EdrRecord>(EDRS_NS)
       .then((entries) => {
         const records = new Map<string, EdrRecord>();
-        for (const { key, value } of entries) if (value && typeof value.label === "string") records.set(key, value);
+        for (const { key, value } of entries) if (value && typeof value.label === 'string') records.set(key, value);
         for (const [key, value] of this.records ?? []) records.set(key, value);
         this.records = records;
       })
@@ -98,16 +99,16 @@ export class EdrDirectory {
   }
 
   state(name: string): EdrState {
-    if (this.deployed.has(name)) return "deployed";
-    if (this.retired.has(name)) return "retired";
-    return this.records?.has(name) ? "orphaned" : "unknown";
+    if (this.deployed.has(name)) return 'deployed';
+    if (this.retired.has(name)) return 'retired';
+    return this.records?.has(name) ? 'orphaned' : 'unknown';
   }
 
   missingReason(name: string): string | undefined {
     if (this.deployed.has(name) || this.retired.has(name)) return undefined;
     const record = this.records?.get(name);
     if (!record) return undefined;
-    return `orphaned: the EDR "${record.label.slice(0, 100)}" (${record.kind ?? "?"}) is not deployed and its settings need credentials; deploy it again (same node) to release or expire its isolations`;
+    return `orphaned: the EDR "${record.label.slice(0, 100)}" (${record.kind ?? '?'}) is not deployed and its settings need credentials; deploy it again (same node) to release or expire its isolations`;
   }
 
   async close(): Promise<void> {

@@ -5,16 +5,16 @@
  * instance, or rebuilds the provider from the stored settings when it needs no secret (nftables on
  * the hub, a published list); otherwise the lease is shown as orphaned with a clear reason.
  */
-import type { StateStore } from "../core/types";
-import { createFirewall, type FirewallSpec } from "../firewall/registry";
-import type { FirewallProvider } from "../firewall/types";
+import type { StateStore } from '../core/types';
+import { createFirewall, type FirewallSpec } from '../firewall/registry';
+import type { FirewallProvider } from '../firewall/types';
 
-export const FIREWALLS_NS = "firewalls";
+export const FIREWALLS_NS = 'firewalls';
 
 /** Settings that are never secrets (credentials stay in Node-RED's credential store only). */
-const PUBLIC_FIELDS = ["table", "host", "port", "username", "hostKeySha256", "sudo", "url", "listName", "accountId", "zoneId", "machineId"] as const;
+const PUBLIC_FIELDS = ['table', 'host', 'port', 'username', 'hostKeySha256', 'sudo', 'url', 'listName', 'accountId', 'zoneId', 'machineId'] as const;
 /** Kinds whose provider can be rebuilt from public settings alone. */
-const REBUILDABLE = new Set(["nftables", "blocklist"]);
+const REBUILDABLE = new Set(['nftables', 'blocklist']);
 
 export interface FirewallRecord {
   label: string;
@@ -30,14 +30,15 @@ export interface FirewallInfo {
   settings?: Record<string, unknown>;
 }
 
-export type FirewallState = "deployed" | "retired" | "rebuilt" | "orphaned" | "unknown";
+export type FirewallState = 'deployed' | 'retired' | 'rebuilt' | 'orphaned' | 'unknown';
 
 /** Only the public settings of a firewall, empty values left out. */
 export function publicSettings(settings: Record<string, unknown> = {}): Record<string, string | number | boolean> {
   const kept: Record<string, string | number | boolean> = {};
   for (const field of PUBLIC_FIELDS) {
     const value = settings[field];
-    if ((typeof value === "string" && value.trim() !== "") || typeof value === "number" || typeof value === "boolean") kept[field] = typeof value === "string" ? value.trim() : value;
+    if ((typeof value === 'string' && value.trim() !== '') || typeof value === 'number' || typeof value === 'boolean')
+      kept[field] = typeof value === 'string' ? value.trim() : value;
   }
   return kept;
 }
@@ -62,7 +63,7 @@ export class FirewallDirectory {
       .list<FirewallRecord>(FIREWALLS_NS)
       .then((entries) => {
         const records = new Map<string, FirewallRecord>();
-        for (const { key, value } of entries) if (value && typeof value.label === "string") records.set(key, value);
+        for (const { key, value } of entries) if (value && typeof value.label === 'string') records.set(key, value);
         // Records written meanwhile (a registration before the load finished) win.
         for (const [key, value] of this.records ?? []) records.set(key, value);
         this.records = records;
@@ -119,12 +120,12 @@ export class FirewallDirectory {
   }
 
   state(name: string): FirewallState {
-    if (this.deployed.has(name)) return "deployed";
-    if (this.retired.has(name)) return "retired";
-    if (this.rebuilt.has(name)) return "rebuilt";
+    if (this.deployed.has(name)) return 'deployed';
+    if (this.retired.has(name)) return 'retired';
+    if (this.rebuilt.has(name)) return 'rebuilt';
     const record = this.records?.get(name);
-    if (!record) return "unknown";
-    return record.kind && REBUILDABLE.has(record.kind) ? "rebuilt" : "orphaned";
+    if (!record) return 'unknown';
+    return record.kind && REBUILDABLE.has(record.kind) ? 'rebuilt' : 'orphaned';
   }
 
   /** Why a provider cannot be used, for a lease whose firewall is gone. */

@@ -7,20 +7,20 @@
  * Several nodes (and several soar-hub config nodes pointing at the same folder) share one Hub per
  * folder: one audit writer keeps the hash chain linear, one store holds the lock on its files.
  */
-import * as path from "node:path";
-import { AuditLog } from "../core/audit";
-import { FileStateStore } from "../core/file-store";
-import { GuardrailPolicy, type GuardrailPolicySpec } from "../core/guardrails";
-import { LeaseEngine } from "../core/leases";
-import { ApprovalEngine } from "../approval/engine";
-import { ApprovalLinks } from "../approval/links";
-import type { StateStore } from "../core/types";
-import { IsolationManager } from "../edr/leases";
-import type { EdrProvider } from "../edr/types";
-import { LeaseManager, type RepeatOffenderOptions } from "../firewall/leases";
-import type { FirewallProvider } from "../firewall/types";
-import { EdrDirectory, type EdrInfo, type EdrState } from "./edrs";
-import { FirewallDirectory, type FirewallInfo, type FirewallState } from "./firewalls";
+import * as path from 'node:path';
+import { AuditLog } from '../core/audit';
+import { FileStateStore } from '../core/file-store';
+import { GuardrailPolicy, type GuardrailPolicySpec } from '../core/guardrails';
+import { LeaseEngine } from '../core/leases';
+import { ApprovalEngine } from '../approval/engine';
+import { ApprovalLinks } from '../approval/links';
+import type { StateStore } from '../core/types';
+import { IsolationManager } from '../edr/leases';
+import type { EdrProvider } from '../edr/types';
+import { LeaseManager, type RepeatOffenderOptions } from '../firewall/leases';
+import type { FirewallProvider } from '../firewall/types';
+import { EdrDirectory, type EdrInfo, type EdrState } from './edrs';
+import { FirewallDirectory, type FirewallInfo, type FirewallState } from './firewalls';
 
 export interface HubOptions {
   /** Folder for audit.jsonl and the state store (the soar/ folder under the Node-RED user directory). */
@@ -78,7 +78,7 @@ export class Hub {
   /** Hand a warning to every listener, or to the process when nobody listens. */
   warn(message: string): void {
     if (this.warningListeners.size === 0) {
-      process.emitWarning(message, "SoarHubWarning");
+      process.emitWarning(message, 'SoarHubWarning');
       return;
     }
     for (const listener of [...this.warningListeners]) {
@@ -219,7 +219,7 @@ export class Hub {
    * leases stay releasable while the process lives.
    */
   registerFirewall(name: string, provider: FirewallProvider, info: string | FirewallInfo = name): (removed?: boolean) => void {
-    const unregister = this.firewalls.register(name, provider, typeof info === "string" ? { label: info } : info);
+    const unregister = this.firewalls.register(name, provider, typeof info === 'string' ? { label: info } : info);
     this.scheduleLeaseStart();
     return unregister;
   }
@@ -237,16 +237,16 @@ export class Hub {
   /** Every hub open in this process (the editor's sidebar lists their leases). */
   static async all(): Promise<Hub[]> {
     const hubs = await Promise.allSettled([...Hub.open.values()]);
-    return hubs.flatMap((h) => (h.status === "fulfilled" ? [h.value] : []));
+    return hubs.flatMap((h) => (h.status === 'fulfilled' ? [h.value] : []));
   }
 
   /** True when the hub switch or SOAR_SIMULATE=1 asks for simulation. */
   get simulate(): boolean {
-    return this.simulateSwitch || process.env.SOAR_SIMULATE === "1";
+    return this.simulateSwitch || process.env.SOAR_SIMULATE === '1';
   }
 
   /** Apply a config node's settings (the last soar-hub deployed for a folder wins). */
-  configure(opts: Pick<HubOptions, "simulate" | "guardrails" | "repeat">): void {
+  configure(opts: Pick<HubOptions, 'simulate' | 'guardrails' | 'repeat'>): void {
     this.simulateSwitch = Boolean(opts.simulate);
     if (opts.repeat) this.repeat = opts.repeat;
     const next = new GuardrailPolicy(opts.guardrails ?? {});
@@ -270,9 +270,9 @@ export class Hub {
       return hub;
     }
     pending = (async () => {
-      const store = await FileStateStore.open(path.join(dir, "state"));
+      const store = await FileStateStore.open(path.join(dir, 'state'));
       try {
-        const audit = await AuditLog.open(path.join(dir, "audit.jsonl"));
+        const audit = await AuditLog.open(path.join(dir, 'audit.jsonl'));
         const hub = new Hub(dir, audit, store, 1);
         // Known before any lease is touched: a removed firewall's leases resolve through these records.
         await hub.firewalls.load();
@@ -310,7 +310,10 @@ export class Hub {
       .then(() => Promise.all([this.firewalls.close(), this.edrs.close()]))
       .then(() => Promise.all([this.audit.close(), this.store.close()]))
       .then(() => undefined);
-    Hub.closing.set(this.dir, closed.catch(() => undefined));
+    Hub.closing.set(
+      this.dir,
+      closed.catch(() => undefined),
+    );
     try {
       await closed;
     } finally {

@@ -3,14 +3,14 @@
  * "sha256=<hex>"), HTTP basic, plus an optional source-address allowlist. Secrets are compared in
  * constant time; no reason given to a caller ever contains a secret.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { secretEquals } from "../core/secret";
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { secretEquals } from '../core/secret';
 
 /** Kept here for callers of the intake module; the helper lives in lib/core/secret.ts. */
 export { secretEquals };
-import * as ipaddr from "ipaddr.js";
+import * as ipaddr from 'ipaddr.js';
 
-export type IntakeAuthType = "none" | "bearer" | "hmac" | "basic";
+export type IntakeAuthType = 'none' | 'bearer' | 'hmac' | 'basic';
 
 export interface IntakeAuthConfig {
   type: IntakeAuthType;
@@ -33,7 +33,6 @@ export interface AuthRequest {
 
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; reason: string };
 
-
 type ParsedRange = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 /** Parse the allowlist once; throws with the offending entry so the node can show it. */
@@ -43,10 +42,10 @@ export function parseAllowlist(entries: string[] | undefined): ParsedRange[] {
     const entry = raw.trim();
     if (!entry) continue;
     try {
-      if (entry.includes("/")) ranges.push(ipaddr.parseCIDR(entry));
+      if (entry.includes('/')) ranges.push(ipaddr.parseCIDR(entry));
       else {
         const addr = ipaddr.parse(entry);
-        ranges.push([addr, addr.kind() === "ipv4" ? 32 : 128]);
+        ranges.push([addr, addr.kind() === 'ipv4' ? 32 : 128]);
       }
     } catch {
       throw new Error(`allowlist entry "${entry}" is not an IP address or CIDR`);
@@ -76,43 +75,43 @@ export class IntakeAuthenticator {
   private readonly ranges: ParsedRange[];
   constructor(private readonly cfg: IntakeAuthConfig) {
     this.ranges = parseAllowlist(cfg.allowFrom);
-    if (cfg.type === "bearer" && !cfg.token) throw new Error("bearer auth needs a token");
-    if (cfg.type === "hmac" && !cfg.hmacSecret) throw new Error("HMAC auth needs a secret");
-    if (cfg.type === "basic" && (!cfg.basicUser || !cfg.basicPassword)) throw new Error("basic auth needs a user and a password");
+    if (cfg.type === 'bearer' && !cfg.token) throw new Error('bearer auth needs a token');
+    if (cfg.type === 'hmac' && !cfg.hmacSecret) throw new Error('HMAC auth needs a secret');
+    if (cfg.type === 'basic' && (!cfg.basicUser || !cfg.basicPassword)) throw new Error('basic auth needs a user and a password');
   }
 
   get needsRawBody(): boolean {
-    return this.cfg.type === "hmac";
+    return this.cfg.type === 'hmac';
   }
 
   /** Everything that can be decided from the connection and headers alone. */
   checkBeforeBody(req: AuthRequest): AuthResult {
     if (!addressAllowed(req.remoteAddress, this.ranges)) {
-      return { ok: false, status: 403, reason: `source address ${req.remoteAddress ?? "unknown"} is not in the allowlist` };
+      return { ok: false, status: 403, reason: `source address ${req.remoteAddress ?? 'unknown'} is not in the allowlist` };
     }
     switch (this.cfg.type) {
-      case "none":
+      case 'none':
         return { ok: true };
-      case "bearer": {
-        const auth = header(req, "authorization") ?? "";
+      case 'bearer': {
+        const auth = header(req, 'authorization') ?? '';
         const m = /^Bearer\s+(.+)$/i.exec(auth);
-        if (!m) return { ok: false, status: 401, reason: "missing bearer token (Authorization: Bearer <token>)" };
-        return secretEquals(m[1].trim(), this.cfg.token!) ? { ok: true } : { ok: false, status: 401, reason: "invalid bearer token" };
+        if (!m) return { ok: false, status: 401, reason: 'missing bearer token (Authorization: Bearer <token>)' };
+        return secretEquals(m[1].trim(), this.cfg.token!) ? { ok: true } : { ok: false, status: 401, reason: 'invalid bearer token' };
       }
-      case "basic": {
-        const auth = header(req, "authorization") ?? "";
+      case 'basic': {
+        const auth = header(req, 'authorization') ?? '';
         const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(auth);
-        if (!m) return { ok: false, status: 401, reason: "missing basic credentials (Authorization: Basic ...)" };
-        const decoded = Buffer.from(m[1], "base64").toString("utf8");
-        const colon = decoded.indexOf(":");
+        if (!m) return { ok: false, status: 401, reason: 'missing basic credentials (Authorization: Basic ...)' };
+        const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
         const user = colon >= 0 ? decoded.slice(0, colon) : decoded;
-        const pass = colon >= 0 ? decoded.slice(colon + 1) : "";
+        const pass = colon >= 0 ? decoded.slice(colon + 1) : '';
         // Evaluate both comparisons so timing does not tell which one failed.
         const userOk = secretEquals(user, this.cfg.basicUser!);
         const passOk = secretEquals(pass, this.cfg.basicPassword!);
-        return userOk && passOk ? { ok: true } : { ok: false, status: 401, reason: "invalid basic credentials" };
+        return userOk && passOk ? { ok: true } : { ok: false, status: 401, reason: 'invalid basic credentials' };
       }
-      case "hmac": {
+      case 'hmac': {
         const sig = header(req, this.hmacHeader);
         if (!sig) return { ok: false, status: 401, reason: `missing signature header ${this.hmacHeader}` };
         if (!/^sha256=[0-9a-fA-F]{64}$/.test(sig.trim())) {
@@ -121,28 +120,28 @@ export class IntakeAuthenticator {
         return { ok: true };
       }
       default:
-        return { ok: false, status: 401, reason: "unknown auth type" };
+        return { ok: false, status: 401, reason: 'unknown auth type' };
     }
   }
 
   /** The part that needs the raw body: the HMAC signature. */
   checkBody(req: AuthRequest): AuthResult {
-    if (this.cfg.type !== "hmac") return { ok: true };
+    if (this.cfg.type !== 'hmac') return { ok: true };
     if (!req.rawBody) {
       return {
         ok: false,
         status: 401,
         reason:
-          "signature cannot be checked: Node-RED parsed the request body before the intake saw it " +
+          'signature cannot be checked: Node-RED parsed the request body before the intake saw it ' +
           "(httpAdminRoot is '/'); move the editor to a sub-path such as /admin",
       };
     }
-    const sig = (header(req, this.hmacHeader) ?? "").trim().slice("sha256=".length);
-    const expected = createHmac("sha256", this.cfg.hmacSecret!).update(req.rawBody).digest();
-    const given = Buffer.from(sig, "hex");
+    const sig = (header(req, this.hmacHeader) ?? '').trim().slice('sha256='.length);
+    const expected = createHmac('sha256', this.cfg.hmacSecret!).update(req.rawBody).digest();
+    const given = Buffer.from(sig, 'hex');
     return given.length === expected.length && timingSafeEqual(expected, given)
       ? { ok: true }
-      : { ok: false, status: 401, reason: "signature does not match the body" };
+      : { ok: false, status: 401, reason: 'signature does not match the body' };
   }
 
   /** Both checks, for callers that already hold the body. */
@@ -152,6 +151,6 @@ export class IntakeAuthenticator {
   }
 
   private get hmacHeader(): string {
-    return (this.cfg.hmacHeader || "x-hub-signature-256").toLowerCase();
+    return (this.cfg.hmacHeader || 'x-hub-signature-256').toLowerCase();
   }
 }

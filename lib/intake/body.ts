@@ -2,7 +2,7 @@
  * Reading a request body with the intake's own limits: a byte cap (413) and a deadline for the
  * whole body (408), so a slow or endless client cannot hold memory or a socket for ever.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage } from 'node:http';
 
 export class BodyError extends Error {
   constructor(
@@ -20,7 +20,7 @@ export interface ReadBodyOptions {
 
 export function readBody(req: IncomingMessage, opts: ReadBodyOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
+    const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > opts.limitBytes) {
       reject(new BodyError(413, `body of ${declared} bytes is over the limit of ${opts.limitBytes} bytes`));
       return;
@@ -32,10 +32,10 @@ export function readBody(req: IncomingMessage, opts: ReadBodyOptions): Promise<B
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("aborted", onAborted);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
       if (err) reject(err);
       else resolve(body!);
     };
@@ -49,14 +49,11 @@ export function readBody(req: IncomingMessage, opts: ReadBodyOptions): Promise<B
     };
     const onEnd = () => finish(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     const onError = (err: Error) => finish(new BodyError(400, `request body could not be read: ${err.message}`));
-    const onAborted = () => finish(new BodyError(400, "client aborted the request"));
-    const timer = setTimeout(
-      () => finish(new BodyError(408, `body not received within ${Math.round(opts.timeoutMs / 1000)} s`)),
-      opts.timeoutMs,
-    );
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("aborted", onAborted);
+    const onAborted = () => finish(new BodyError(400, 'client aborted the request'));
+    const timer = setTimeout(() => finish(new BodyError(408, `body not received within ${Math.round(opts.timeoutMs / 1000)} s`)), opts.timeoutMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
   });
 }

@@ -83,7 +83,7 @@ export class CompletionTracker {
     t.delivered = true;
     // Node-RED counts the input listeners that take done; a node with none cannot report completion.
     const node = event.destination?.node;
-    if (node && typeof node._expectedDoneCount === "number" && node._expectedDoneCount === 0) (t.legacy ??= new Set()).add(dest);
+    if (node && typeof node._expectedDoneCount === 'number' && node._expectedDoneCount === 0) (t.legacy ??= new Set()).add(dest);
   }
 
   /** The node's input handler returned: for a node without done() that is all we will hear. */
@@ -155,19 +155,19 @@ const trackers = new WeakMap<object, CompletionTracker>();
  * undefined when the runtime has no hooks API (completion cannot be observed there).
  */
 export function completionTrackerFor(hooks: HooksLike | undefined): CompletionTracker | undefined {
-  if (!hooks || typeof hooks.add !== "function") return undefined;
+  if (!hooks || typeof hooks.add !== 'function') return undefined;
   let tracker = trackers.get(hooks);
-  if (tracker && (!hooks.has || hooks.has("preDeliver.soar-intake"))) return tracker;
+  if (tracker && (!hooks.has || hooks.has('preDeliver.soar-intake'))) return tracker;
   tracker ??= new CompletionTracker();
   const t = tracker;
   // One-argument hook functions that return nothing run synchronously and never halt a message.
-  hooks.add("preDeliver.soar-intake", (event: unknown) => {
+  hooks.add('preDeliver.soar-intake', (event: unknown) => {
     t.preDeliver(event as DeliverEvent);
   });
-  hooks.add("onComplete.soar-intake", (event: unknown) => {
+  hooks.add('onComplete.soar-intake', (event: unknown) => {
     t.onComplete(event as CompleteEvent);
   });
-  hooks.add("postReceive.soar-intake", (event: unknown) => {
+  hooks.add('postReceive.soar-intake', (event: unknown) => {
     t.postReceive(event as DeliverEvent);
   });
   trackers.set(hooks, tracker);

@@ -3,11 +3,11 @@
  * them over). Order matters: cheap checks first (address, credentials, declared size), then the body
  * with its own limits, then signature, parsing, normalisation, durable recording, and only then 202.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { AlertInputError, parseBody } from "../alert";
-import { BodyError, readBody } from "./body";
-import type { IntakeAuthenticator } from "./auth";
-import { BacklogFullError, type IngestContext, type IngestOutcome, type IntakePipeline } from "./pipeline";
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AlertInputError, parseBody } from '../alert';
+import { BodyError, readBody } from './body';
+import type { IntakeAuthenticator } from './auth';
+import { BacklogFullError, type IngestContext, type IngestOutcome, type IntakePipeline } from './pipeline';
 
 export interface HttpIntakeOptions {
   auth: IntakeAuthenticator;
@@ -15,7 +15,7 @@ export interface HttpIntakeOptions {
   limitBytes: number;
   bodyTimeoutMs: number;
   /** Builds the user's JSONata mapper for a batch (generic format); optional. */
-  prepareMapper?: (items: unknown[]) => Promise<IngestContext["genericMapper"]>;
+  prepareMapper?: (items: unknown[]) => Promise<IngestContext['genericMapper']>;
   onAccepted: (outcome: IngestOutcome, ctx: IngestContext) => void;
   onRejected?: (status: number, reason: string, remoteAddress: string | undefined) => void;
   /** Unexpected failures (disk full, a bug) — logged by the node, answered 503 so senders retry. */
@@ -27,16 +27,16 @@ type ParsedRequest = IncomingMessage & { body?: unknown; _body?: boolean; ip?: s
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
 function isReplay(req: ParsedRequest): boolean {
-  const url = req.url ?? "";
-  const q = url.indexOf("?");
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
   if (q < 0) return false;
-  const v = new URLSearchParams(url.slice(q + 1)).get("replay");
-  return v === "1" || v === "true";
+  const v = new URLSearchParams(url.slice(q + 1)).get('replay');
+  return v === '1' || v === 'true';
 }
 
 export function createIntakeHandler(opts: HttpIntakeOptions) {
@@ -54,7 +54,7 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
       // Address and header credentials first: no body is read for a caller we would refuse anyway.
       const early = opts.auth.checkBeforeBody({ headers: req.headers, remoteAddress });
       if (!early.ok) {
-        reject(res, early.status, early.reason, early.status === 401 ? { "www-authenticate": 'Bearer realm="soar"' } : undefined);
+        reject(res, early.status, early.reason, early.status === 401 ? { 'www-authenticate': 'Bearer realm="soar"' } : undefined);
         return;
       }
 
@@ -63,17 +63,17 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
           raw = await readBody(req, { limitBytes: opts.limitBytes, timeoutMs: opts.bodyTimeoutMs });
         } catch (err) {
           if (err instanceof BodyError) {
-            reject(res, err.status, err.message, err.status === 408 ? { connection: "close" } : undefined);
+            reject(res, err.status, err.message, err.status === 408 ? { connection: 'close' } : undefined);
             // Discard what the client still sends so it can read the answer (a reset could lose it),
             // but never for long: a client that keeps sending or stalls is cut off.
             req.resume();
             const cutOff = setTimeout(() => req.socket?.destroy(), 5000);
             cutOff.unref();
-            req.once("end", () => clearTimeout(cutOff));
+            req.once('end', () => clearTimeout(cutOff));
             // A slow client: close our side once the answer is out, and drop the connection a moment
             // later. Destroying at once resets a client still writing before it has read the 408.
             if (err.status === 408)
-              res.once("finish", () => {
+              res.once('finish', () => {
                 req.socket?.end();
                 setTimeout(() => req.socket?.destroy(), 1000).unref();
               });
@@ -91,10 +91,10 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
         }
       }
 
-      const contentType = req.headers["content-type"];
-      const body = raw ?? Buffer.from(JSON.stringify(req.body), "utf8");
-      const items = parseBody(body, preParsed ? "application/json" : contentType);
-      const ctx: IngestContext = { via: "http", replay: isReplay(req), remoteAddress };
+      const contentType = req.headers['content-type'];
+      const body = raw ?? Buffer.from(JSON.stringify(req.body), 'utf8');
+      const items = parseBody(body, preParsed ? 'application/json' : contentType);
+      const ctx: IngestContext = { via: 'http', replay: isReplay(req), remoteAddress };
       if (opts.prepareMapper) ctx.genericMapper = await opts.prepareMapper(items);
 
       const outcome = await opts.pipeline.ingest(items, ctx);
@@ -109,10 +109,10 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
       if (err instanceof AlertInputError) {
         reject(res, err.status, err.message);
       } else if (err instanceof BacklogFullError) {
-        reject(res, 429, err.message, { "retry-after": String(err.retryAfterSeconds) });
+        reject(res, 429, err.message, { 'retry-after': String(err.retryAfterSeconds) });
       } else {
         opts.onFailure?.(err as Error);
-        reject(res, 503, "the alert could not be recorded durably; retry later");
+        reject(res, 503, 'the alert could not be recorded durably; retry later');
       }
     }
   };
@@ -127,7 +127,7 @@ export function createMethodNotAllowedHandler(opts: {
   onRejected?: (status: number, reason: string, remoteAddress: string | undefined, method: string) => void;
 }) {
   return function methodNotAllowed(req: IncomingMessage, res: ServerResponse, next?: () => void): void {
-    const method = (req.method ?? "GET").toUpperCase();
+    const method = (req.method ?? 'GET').toUpperCase();
     if (next && opts.hasOtherRoute?.(method)) {
       next();
       return;
@@ -136,6 +136,6 @@ export function createMethodNotAllowedHandler(opts: {
     opts.onRejected?.(405, reason, req.socket?.remoteAddress, method);
     // Drain what the client sends (bounded) so it can read the answer.
     req.resume();
-    sendJson(res, 405, { error: reason }, { allow: "POST" });
+    sendJson(res, 405, { error: reason }, { allow: 'POST' });
   };
 }

@@ -14,14 +14,14 @@ export interface PathOwner {
 export function routePathOf(configured: string | undefined): string | undefined {
   const p = configured?.trim();
   if (!p) return undefined;
-  return p.startsWith("/") ? p : `/${p}`;
+  return p.startsWith('/') ? p : `/${p}`;
 }
 
 /** The form two paths are compared in. */
 export function pathKey(routePath: string): string {
   let p = routePath.trim().toLowerCase();
-  if (!p.startsWith("/")) p = `/${p}`;
-  if (p.length > 1 && p.endsWith("/")) p = p.slice(0, -1);
+  if (!p.startsWith('/')) p = `/${p}`;
+  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
   return p;
 }
 

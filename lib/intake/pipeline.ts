@@ -9,20 +9,20 @@
  * The in-flight record (with raw) stays until the node reports the alert's flow complete; at the
  * next start the alerts still in flight are handed back for redelivery.
  */
-import { normalise, type AlertFormat, type NormaliseOptions, type NormalisedAlert } from "../alert";
-import type { AuditLog } from "../core/audit";
-import type { StateStore } from "../core/types";
+import { normalise, type AlertFormat, type NormaliseOptions, type NormalisedAlert } from '../alert';
+import type { AuditLog } from '../core/audit';
+import type { StateStore } from '../core/types';
 
 export interface IntakeOptions {
   /** Identifies the intake (its node id): dedup state and audit records are kept per intake. */
   intakeId: string;
-  format?: AlertFormat | "auto";
+  format?: AlertFormat | 'auto';
   splunkFieldMap?: Record<string, string>;
   genericFieldMap?: Record<string, string>;
   /** Dedup window in ms, counted from the first alert of an incident; 0 turns dedup off. */
   dedupWindowMs: number;
   /** suppress: duplicates are recorded but not sent on; mark: sent with msg.soar.duplicate = true. */
-  duplicateMode: "suppress" | "mark";
+  duplicateMode: 'suppress' | 'mark';
   /** Most alerts that may wait for their durable write at once; beyond it callers get 429. */
   maxBacklog: number;
   /** Bound on remembered fingerprints, so a flood of distinct alerts cannot grow memory without end. */
@@ -34,11 +34,11 @@ export interface IntakeOptions {
 }
 
 export interface IngestContext {
-  via: "http" | "input";
+  via: 'http' | 'input';
   /** Replays (from the audit log) skip dedup and are marked. */
   replay?: boolean;
   remoteAddress?: string;
-  genericMapper?: NormaliseOptions["genericMapper"];
+  genericMapper?: NormaliseOptions['genericMapper'];
 }
 
 export interface IngestedAlert {
@@ -51,7 +51,7 @@ export interface IngestedAlert {
 /** What the state store keeps for an alert sent on whose flow has not completed. */
 export interface InflightRecord {
   alert: NormalisedAlert;
-  via: IngestContext["via"];
+  via: IngestContext['via'];
   duplicate: boolean;
   replay?: boolean;
   receivedAt: number;
@@ -129,7 +129,7 @@ export class IntakePipeline {
     let result;
     try {
       result = normalise(items, {
-        format: this.opts.format ?? "auto",
+        format: this.opts.format ?? 'auto',
         splunkFieldMap: this.opts.splunkFieldMap,
         genericFieldMap: this.opts.genericFieldMap,
         genericMapper: ctx.genericMapper,
@@ -149,21 +149,21 @@ export class IntakePipeline {
     const previous = this.tail;
     let release!: () => void;
     this.tail = new Promise<void>((resolve) => (release = resolve));
-    const batch = `${String(this.now()).padStart(15, "0")}.${String(this.batchSeq++).padStart(9, "0")}`;
+    const batch = `${String(this.now()).padStart(15, '0')}.${String(this.batchSeq++).padStart(9, '0')}`;
     let settle!: (durable: boolean) => void;
     const batchDone = new Promise<boolean>((resolve) => (settle = resolve));
     const marks: { fingerprint: string; previous: number | undefined; until: number }[] = [];
     this.waiting += n;
     try {
       const alerts = await this.decide(result.alerts, ctx, batchDone, marks);
-      const toSend = this.opts.duplicateMode === "suppress" ? alerts.filter((a) => !a.duplicate) : alerts;
-      if (this.opts.trackInflight) toSend.forEach((a, i) => (a.inflightKey = `${batch}.${String(i).padStart(5, "0")}`));
+      const toSend = this.opts.duplicateMode === 'suppress' ? alerts.filter((a) => !a.duplicate) : alerts;
+      if (this.opts.trackInflight) toSend.forEach((a, i) => (a.inflightKey = `${batch}.${String(i).padStart(5, '0')}`));
 
       const writes: Promise<unknown>[] = [];
       for (const { alert, duplicate } of alerts) {
         const { raw: _raw, ...withoutRaw } = alert;
         writes.push(
-          this.audit.append(duplicate ? "alert.duplicate" : "alert.received", {
+          this.audit.append(duplicate ? 'alert.duplicate' : 'alert.received', {
             intake: this.opts.intakeId,
             via: ctx.via,
             ...(ctx.replay ? { replay: true } : {}),
@@ -173,7 +173,7 @@ export class IntakePipeline {
         );
       }
       for (const ig of result.ignored) {
-        writes.push(this.audit.append("alert.ignored", { intake: this.opts.intakeId, via: ctx.via, index: ig.index, reason: ig.reason }));
+        writes.push(this.audit.append('alert.ignored', { intake: this.opts.intakeId, via: ctx.via, index: ig.index, reason: ig.reason }));
       }
       await Promise.all(writes);
 
@@ -229,11 +229,11 @@ export class IntakePipeline {
       const attempt = (value.attempts ?? 0) + 1;
       const about = { intake: this.opts.intakeId, key, alert: { id: value.alert?.id, fingerprint: value.alert?.fingerprint }, attempt };
       if (attempt > max) {
-        writes.push(this.audit.append("alert.abandoned", { ...about, reason: `its flow did not complete after ${max} redeliveries` }));
+        writes.push(this.audit.append('alert.abandoned', { ...about, reason: `its flow did not complete after ${max} redeliveries` }));
         writes.push(this.store.delete(this.inflightNs, key));
         continue;
       }
-      writes.push(this.audit.append("alert.redelivered", about));
+      writes.push(this.audit.append('alert.redelivered', about));
       writes.push(this.store.set(this.inflightNs, key, { ...value, attempts: attempt }));
       out.push({ ...value, key, attempt });
     }

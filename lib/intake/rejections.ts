@@ -5,7 +5,7 @@
  * count of those left out (`suppressed`), and close() writes a last one when some are still owed.
  * Node-RED-free.
  */
-import type { AuditLog } from "../core/audit";
+import type { AuditLog } from '../core/audit';
 
 export interface RejectionRecorderOptions {
   intakeId: string;
@@ -27,12 +27,13 @@ export interface Rejection {
  * A 400's reason may quote the body (a JSON parser's message does, a format hint lists its keys):
  * only reasons of a fixed wording are kept, any other is reduced to its kind.
  */
-const FIXED_400 = /^(body is empty|body is not valid UTF-8|client aborted the request|request body could not be read|(item \d+: )?JSON nesting is deeper than \d+ levels)/;
+const FIXED_400 =
+  /^(body is empty|body is not valid UTF-8|client aborted the request|request body could not be read|(item \d+: )?JSON nesting is deeper than \d+ levels)/;
 
 function safeReason(status: number, reason: string): string {
   if (status === 400) {
     const fixed = FIXED_400.exec(reason);
-    return fixed ? fixed[0] : "malformed or unrecognised alert body (the reason went to the sender only)";
+    return fixed ? fixed[0] : 'malformed or unrecognised alert body (the reason went to the sender only)';
   }
   return reason.length > 300 ? `${reason.slice(0, 299)}…` : reason;
 }
@@ -44,7 +45,7 @@ export class RejectionRecorder {
   private readonly now: () => number;
 
   constructor(
-    private readonly audit: Pick<AuditLog, "append">,
+    private readonly audit: Pick<AuditLog, 'append'>,
     private readonly opts: RejectionRecorderOptions,
   ) {
     this.perMinute = opts.perMinute ?? 20;
@@ -73,14 +74,14 @@ export class RejectionRecorder {
   /** Write the count still owed, if any (the node's close). */
   flush(): Promise<void> {
     if (this.suppressed === 0) return Promise.resolve();
-    const fields = { intake: this.opts.intakeId, suppressed: this.suppressed, reason: "rejections left out by the rate limit" };
+    const fields = { intake: this.opts.intakeId, suppressed: this.suppressed, reason: 'rejections left out by the rate limit' };
     this.suppressed = 0;
     return this.write(fields);
   }
 
   private write(fields: Record<string, unknown>): Promise<void> {
     try {
-      return this.audit.append("alert.rejected", fields).then(
+      return this.audit.append('alert.rejected', fields).then(
         () => undefined,
         (err: Error) => this.opts.onError?.(err),
       );

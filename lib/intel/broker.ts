@@ -61,15 +61,7 @@ export interface EnrichOptions {
   sources?: string[];
 }
 
-export type SourceNoteStatus =
-  | 'cached'
-  | 'answered'
-  | 'skipped-internal'
-  | 'skipped-type'
-  | 'deadline'
-  | 'quota'
-  | 'rate-limited'
-  | 'error';
+export type SourceNoteStatus = 'cached' | 'answered' | 'skipped-internal' | 'skipped-type' | 'deadline' | 'quota' | 'rate-limited' | 'error';
 
 export interface SourceNote {
   source: string;
@@ -409,7 +401,9 @@ export class IntelBroker {
   }
 
   private note(slot: Slot, status: SourceNoteStatus, detail: string, code?: ProviderErrorCode): SourceNote {
-    return code ? { source: slot.provider.name, indicator: slot.indicator, status, detail, code } : { source: slot.provider.name, indicator: slot.indicator, status, detail };
+    return code
+      ? { source: slot.provider.name, indicator: slot.indicator, status, detail, code }
+      : { source: slot.provider.name, indicator: slot.indicator, status, detail };
   }
 
   /**

@@ -35,8 +35,7 @@ export type FeedFormat = 'auto' | 'text' | 'csv' | 'json';
 /** One feed line after classification. */
 export type FeedEntry =
   /** `key`: IPv6 addresses are compared by their 32 hex digits (no text formatting on the lookup path). */
-  | { kind: 'exact'; type: IocType; value: string; key?: string }
-  | { kind: 'cidr'; type: 'ipv4' | 'ipv6'; value: string; key: string | number; prefix: number };
+  { kind: 'exact'; type: IocType; value: string; key?: string } | { kind: 'cidr'; type: 'ipv4' | 'ipv6'; value: string; key: string | number; prefix: number };
 
 export interface FeedMatch {
   /** How the indicator matched: the same value, an address inside a listed network, or a subdomain of a listed domain. */
@@ -384,8 +383,30 @@ export interface ParsedFeed {
 
 /** Column and member names that usually hold the indicator, most specific first. */
 const INDICATOR_NAMES = [
-  'indicator', 'ioc', 'observable', 'value', 'ip', 'ip_address', 'ipaddress', 'address', 'cidr', 'network', 'domain',
-  'hostname', 'host', 'fqdn', 'url', 'hash', 'sha256', 'sha1', 'md5', 'sha512', 'email', 'cve', 'cveid', 'cve_id',
+  'indicator',
+  'ioc',
+  'observable',
+  'value',
+  'ip',
+  'ip_address',
+  'ipaddress',
+  'address',
+  'cidr',
+  'network',
+  'domain',
+  'hostname',
+  'host',
+  'fqdn',
+  'url',
+  'hash',
+  'sha256',
+  'sha1',
+  'md5',
+  'sha512',
+  'email',
+  'cve',
+  'cveid',
+  'cve_id',
 ];
 
 /** A hosts file blocks a name by pointing it here: `0.0.0.0 evil.com` lists `evil.com`. */
@@ -448,7 +469,10 @@ function detectFormat(body: FeedBody, text: string | undefined): Exclude<FeedFor
   if (contentType.includes('json')) return 'json';
   const start = /\S/.exec(text);
   if (start && (text[start.index] === '[' || text[start.index] === '{')) return 'json';
-  const firstLine = text.split(/\r?\n/, 50).map((line) => line.trim()).find((line) => line !== '' && !isCommentLine(line));
+  const firstLine = text
+    .split(/\r?\n/, 50)
+    .map((line) => line.trim())
+    .find((line) => line !== '' && !isCommentLine(line));
   // A comma outside a URL means columns; URLs may carry commas in their paths.
   if (firstLine && !firstLine.includes('://') && /[,\t;]/.test(firstLine) && !/\s[#;]/.test(firstLine)) return 'csv';
   return 'text';

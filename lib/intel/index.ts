@@ -3,15 +3,7 @@
  * explainable verdict, and the provider factories.
  */
 export type { Indicator, IntelLevel, IntelProvider, IntelProviderOptions, IntelResult } from './types';
-export {
-  IntelBroker,
-  cacheKey,
-  cacheNamespace,
-  formatDuration,
-  DEFAULT_DEADLINE_MS,
-  DEFAULT_HIT_TTL_MS,
-  DEFAULT_MISS_TTL_MS,
-} from './broker';
+export { IntelBroker, cacheKey, cacheNamespace, formatDuration, DEFAULT_DEADLINE_MS, DEFAULT_HIT_TTL_MS, DEFAULT_MISS_TTL_MS } from './broker';
 export type { BrokerCacheOptions, BrokerOptions, EnrichOptions, EnrichmentOutcome, SourceNote, SourceNoteStatus } from './broker';
 export { computeVerdict, resultPoints, verdictStatus, DEFAULT_THRESHOLDS, DEFAULT_WEIGHT, LEVEL_POINTS } from './verdict';
 export type { Enrichment, IndicatorVerdict, VerdictOptions, VerdictThresholds } from './verdict';

@@ -3,20 +3,20 @@
  * the editor lists them. The config node (or a test) builds a source through createIntelProvider, so
  * nothing outside a descriptor names a vendor.
  */
-import * as path from "node:path";
-import { loadDescriptors, readFields, type FieldValues } from "../providers/descriptor";
-import type { IntelContext, IntelDescriptor } from "./kit";
-import type { IntelProvider } from "./types";
+import * as path from 'node:path';
+import { loadDescriptors, readFields, type FieldValues } from '../providers/descriptor';
+import type { IntelContext, IntelDescriptor } from './kit';
+import type { IntelProvider } from './types';
 
-export { resolveFeedFile } from "./kit";
+export { resolveFeedFile } from './kit';
 
 /** Listing order in the editor: local lists first, then services; a new kind goes after these. */
-const ORDER = ["feed", "kev", "epss", "virustotal", "abuseipdb", "greynoise", "shodan-internetdb", "urlhaus", "threatfox", "otx", "misp", "cortex"];
+const ORDER = ['feed', 'kev', 'epss', 'virustotal', 'abuseipdb', 'greynoise', 'shodan-internetdb', 'urlhaus', 'threatfox', 'otx', 'misp', 'cortex'];
 
 let cached: IntelDescriptor[] | undefined;
 
 export function intelDescriptors(): IntelDescriptor[] {
-  cached ??= loadDescriptors<IntelDescriptor>(path.join(__dirname, "kinds"), ORDER);
+  cached ??= loadDescriptors<IntelDescriptor>(path.join(__dirname, 'kinds'), ORDER);
   return cached;
 }
 
@@ -32,7 +32,7 @@ export function intelKinds(): string[] {
  * A source's settings: its kind and name, the kind's fields as the flow stores them (flat; a test
  * may pass typed values) with its credentials (apiKey), and the context options (budget, clock, baseDir).
  */
-export interface IntelSourceSpec extends Omit<IntelContext, "name"> {
+export interface IntelSourceSpec extends Omit<IntelContext, 'name'> {
   kind: string;
   name: string;
   apiKey?: string;

@@ -5,11 +5,11 @@
  * A provider answers ONE indicator per lookup; the broker (broker.ts) adds caching, single flight,
  * budgets/quota handling and deadlines around providers, so a provider file stays small.
  */
-import type { BudgetLimits, BudgetState } from "../core/http";
-import type { IocType } from "../ioc";
+import type { BudgetLimits, BudgetState } from '../core/http';
+import type { IocType } from '../ioc';
 
 /** The common scale every source's answer is mapped to. */
-export type IntelLevel = "malicious" | "suspicious" | "benign" | "unknown";
+export type IntelLevel = 'malicious' | 'suspicious' | 'benign' | 'unknown';
 
 export interface Indicator {
   type: IocType;

@@ -72,13 +72,7 @@ export const DEFAULT_THRESHOLDS: Readonly<Required<VerdictThresholds>> = Object.
 export const DEFAULT_WEIGHT = 1;
 
 /** Notes shown in `why`: the ones that change what the verdict could see. */
-const NOTES_IN_WHY: ReadonlySet<SourceNote['status']> = new Set<SourceNote['status']>([
-  'quota',
-  'rate-limited',
-  'deadline',
-  'error',
-  'skipped-internal',
-]);
+const NOTES_IN_WHY: ReadonlySet<SourceNote['status']> = new Set<SourceNote['status']>(['quota', 'rate-limited', 'deadline', 'error', 'skipped-internal']);
 
 /** Points of one result, or undefined when it does not count (miss, unknown, weight 0 is decided elsewhere). */
 export function resultPoints(result: IntelResult): number | undefined {

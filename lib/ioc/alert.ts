@@ -43,12 +43,32 @@ const STRUCTURED_FIELDS: ReadonlyArray<[string, ValueKind]> = [
 
 /** Observable type names (ours, TheHive dataTypes, MISP-ish) and what they hold. */
 const OBSERVABLE_KINDS: Record<string, ValueKind> = {
-  ip: 'ip', ipv4: 'ip', ipv6: 'ip', 'ip-src': 'ip', 'ip-dst': 'ip', ip_address: 'ip', address: 'ip',
-  domain: 'domain', hostname: 'domain', fqdn: 'domain', host: 'domain',
-  url: 'url', uri: 'url',
-  email: 'email', mail: 'email', 'email-src': 'email', 'email-dst': 'email',
-  hash: 'hash', md5: 'hash', sha1: 'hash', sha256: 'hash', sha512: 'hash', file_hash: 'hash', filehash: 'hash',
-  cve: 'cve', vulnerability: 'cve',
+  ip: 'ip',
+  ipv4: 'ip',
+  ipv6: 'ip',
+  'ip-src': 'ip',
+  'ip-dst': 'ip',
+  ip_address: 'ip',
+  address: 'ip',
+  domain: 'domain',
+  hostname: 'domain',
+  fqdn: 'domain',
+  host: 'domain',
+  url: 'url',
+  uri: 'url',
+  email: 'email',
+  mail: 'email',
+  'email-src': 'email',
+  'email-dst': 'email',
+  hash: 'hash',
+  md5: 'hash',
+  sha1: 'hash',
+  sha256: 'hash',
+  sha512: 'hash',
+  file_hash: 'hash',
+  filehash: 'hash',
+  cve: 'cve',
+  vulnerability: 'cve',
 };
 
 const TYPES_BY_KIND: Record<Exclude<ValueKind, 'text'>, IocType[]> = {
@@ -61,7 +81,12 @@ const TYPES_BY_KIND: Record<Exclude<ValueKind, 'text'>, IocType[]> = {
 };
 
 const ROLE_BY_FIELD_ROOT: Record<string, IocRole> = {
-  source: 'source', destination: 'destination', host: 'host', file: 'file', url: 'url', dns: 'dns',
+  source: 'source',
+  destination: 'destination',
+  host: 'host',
+  file: 'file',
+  url: 'url',
+  dns: 'dns',
 };
 
 function roleForField(field: string): IocRole | undefined {

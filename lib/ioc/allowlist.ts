@@ -45,7 +45,13 @@ export class Allowlist {
       }
     });
     this.suffixes = (spec.domainSuffixes ?? [])
-      .map((suffix) => suffix.trim().toLowerCase().replace(/^\*?\.+/, '').replace(/\.$/, ''))
+      .map((suffix) =>
+        suffix
+          .trim()
+          .toLowerCase()
+          .replace(/^\*?\.+/, '')
+          .replace(/\.$/, ''),
+      )
       .filter((suffix) => suffix !== '');
   }
 
@@ -91,8 +97,6 @@ export class Allowlist {
       const v4 = embeddedIpv4(v6);
       if (v4 && v6.range() === 'ipv4Mapped') candidates.push(v4);
     }
-    return candidates.some((address) =>
-      this.cidrs.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits)),
-    );
+    return candidates.some((address) => this.cidrs.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits)));
   }
 }

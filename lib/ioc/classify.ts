@@ -26,8 +26,19 @@ export interface IpClass {
 
 const INTERNAL_V4_RANGES = new Set(['unspecified', 'broadcast', 'multicast', 'linkLocal', 'loopback', 'carrierGradeNat', 'private', 'reserved']);
 const INTERNAL_V6_RANGES = new Set([
-  'unspecified', 'linkLocal', 'multicast', 'loopback', 'uniqueLocal', 'deprecatedSiteLocal', 'discard', 'benchmarking',
-  'deprecatedOrchid', 'orchid2', 'droneRemoteIdProtocolEntityTags', 'segmentRouting', 'reserved',
+  'unspecified',
+  'linkLocal',
+  'multicast',
+  'loopback',
+  'uniqueLocal',
+  'deprecatedSiteLocal',
+  'discard',
+  'benchmarking',
+  'deprecatedOrchid',
+  'orchid2',
+  'droneRemoteIdProtocolEntityTags',
+  'segmentRouting',
+  'reserved',
 ]);
 
 const DOCUMENTATION_V4 = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'].map((cidr) => ipaddr.IPv4.parseCIDR(cidr));

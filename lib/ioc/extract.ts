@@ -73,9 +73,34 @@ const HASH_TYPE_BY_LENGTH: Record<number, IocType> = { 32: 'md5', 40: 'sha1', 64
 const VERSION_WORDS = new Set(['version', 'ver', 'v', 'build', 'release', 'rel', 'firmware', 'fw', 'rev', 'revision', 'patch', 'update', 'kernel', 'bios']);
 /** Words that, right before a dotted token, say it is a host name. */
 const DNS_WORDS = new Set([
-  'domain', 'domains', 'dns', 'query', 'queried', 'queries', 'host', 'hostname', 'fqdn', 'rrname', 'resolve', 'resolved',
-  'resolves', 'resolving', 'lookup', 'site', 'website', 'visited', 'contacted', 'beacon', 'beacons', 'beaconing', 'sni',
-  'c2', 'cnc', 'server_name', 'servername', 'qname',
+  'domain',
+  'domains',
+  'dns',
+  'query',
+  'queried',
+  'queries',
+  'host',
+  'hostname',
+  'fqdn',
+  'rrname',
+  'resolve',
+  'resolved',
+  'resolves',
+  'resolving',
+  'lookup',
+  'site',
+  'website',
+  'visited',
+  'contacted',
+  'beacon',
+  'beacons',
+  'beaconing',
+  'sni',
+  'c2',
+  'cnc',
+  'server_name',
+  'servername',
+  'qname',
 ]);
 
 const WORD_CHAR = /[A-Za-z0-9_]/;
@@ -154,7 +179,7 @@ export function trimUrlTail(url: string): string {
   let end = url.length;
   while (end > 0) {
     const last = url[end - 1];
-    if (".,;:!?'\"*".includes(last)) {
+    if ('.,;:!?\'"*'.includes(last)) {
       end--;
     } else if (last === ')' && closeParens > openParens) {
       closeParens--;

@@ -54,7 +54,10 @@ export interface QualityReport {
 
 /** Reads every *.json file of `dir` (each an array of cases), in file-name order. */
 export function loadCorpus(dir: string): CorpusCase[] {
-  const files = fs.readdirSync(dir).filter((name) => name.endsWith('.json')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .sort();
   const cases: CorpusCase[] = [];
   for (const file of files) {
     const parsed: unknown = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
@@ -142,8 +145,16 @@ export const ourExtractor: Extractor = (text) => {
 
 /** ioc-extractor's output keys for our types (its other keys — asns, btcs, macAddresses... — are ignored). */
 export const IOC_EXTRACTOR_KEYS: Record<IocType, string> = {
-  ipv4: 'ipv4s', ipv6: 'ipv6s', domain: 'domains', url: 'urls', email: 'emails',
-  md5: 'md5s', sha1: 'sha1s', sha256: 'sha256s', sha512: 'sha512s', cve: 'cves',
+  ipv4: 'ipv4s',
+  ipv6: 'ipv6s',
+  domain: 'domains',
+  url: 'urls',
+  email: 'emails',
+  md5: 'md5s',
+  sha1: 'sha1s',
+  sha256: 'sha256s',
+  sha512: 'sha512s',
+  cve: 'cves',
 };
 
 /**
@@ -186,8 +197,12 @@ export function formatComparisonTable(comparison: Comparison, names: [string, st
     const theirs = comparison.theirs.perType[type];
     rows.push([
       type,
-      formatNumber(ours.precision), formatNumber(ours.recall), formatNumber(ours.f1),
-      formatNumber(theirs.precision), formatNumber(theirs.recall), formatNumber(theirs.f1),
+      formatNumber(ours.precision),
+      formatNumber(ours.recall),
+      formatNumber(ours.f1),
+      formatNumber(theirs.precision),
+      formatNumber(theirs.recall),
+      formatNumber(theirs.f1),
       `${ours.truePositives}/${ours.falsePositives}/${ours.falseNegatives}`,
       `${theirs.truePositives}/${theirs.falsePositives}/${theirs.falseNegatives}`,
     ]);
@@ -195,5 +210,12 @@ export function formatComparisonTable(comparison: Comparison, names: [string, st
   rows.push(['macro F1', '', '', formatNumber(comparison.ours.macroF1), '', '', formatNumber(comparison.theirs.macroF1), '', '']);
   rows.push(['micro F1', '', '', formatNumber(comparison.ours.microF1), '', '', formatNumber(comparison.theirs.microF1), '', '']);
   const widths = header.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -6,14 +6,14 @@
  * descriptors, so adding a provider is one file plus its catalog strings and its test.
  * Family-neutral and Node-RED-free.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * string: one line; text: several lines (kept as typed); list: one entry per line or comma;
  * secret / secret-text: a credential (one line / several lines, e.g. a PEM key), never in the flow.
  */
-export type FieldType = "string" | "text" | "number" | "boolean" | "select" | "list" | "secret" | "secret-text";
+export type FieldType = 'string' | 'text' | 'number' | 'boolean' | 'select' | 'list' | 'secret' | 'secret-text';
 
 export interface FieldSpec {
   /** The config property (or credential) name; kinds that share a setting use the same name. */
@@ -39,7 +39,7 @@ export interface FieldSpec {
 }
 
 export function isCredential(field: FieldSpec): boolean {
-  return field.type === "secret" || field.type === "secret-text";
+  return field.type === 'secret' || field.type === 'secret-text';
 }
 
 export type FieldValue = string | number | boolean | string[] | undefined;
@@ -66,39 +66,43 @@ export function kindLabelKey(family: string, kind: string): string {
 }
 
 function parseField(field: FieldSpec, raw: unknown, problems: string[]): FieldValue {
-  const blank = raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "");
+  const blank = raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
   switch (field.type) {
-    case "boolean":
-      if (blank) return typeof field.default === "boolean" ? field.default : undefined;
-      return raw === true || raw === "true";
-    case "number": {
-      if (blank) return typeof field.default === "number" ? field.default : undefined;
+    case 'boolean':
+      if (blank) return typeof field.default === 'boolean' ? field.default : undefined;
+      return raw === true || raw === 'true';
+    case 'number': {
+      if (blank) return typeof field.default === 'number' ? field.default : undefined;
       const n = Number(raw);
       if (!Number.isFinite(n) || (field.min !== undefined && n < field.min)) {
-        problems.push(`${field.name} must be a number${field.min !== undefined ? ` of at least ${field.min}` : ""}`);
+        problems.push(`${field.name} must be a number${field.min !== undefined ? ` of at least ${field.min}` : ''}`);
         return undefined;
       }
       return n;
     }
-    case "list": {
-      if (Array.isArray(raw)) return raw.map(String).map((s) => s.trim()).filter(Boolean);
+    case 'list': {
+      if (Array.isArray(raw))
+        return raw
+          .map(String)
+          .map((s) => s.trim())
+          .filter(Boolean);
       if (blank) return [];
       return String(raw)
         .split(/[\n,]/)
-        .map((line) => line.replace(/#.*/, "").trim())
+        .map((line) => line.replace(/#.*/, '').trim())
         .filter(Boolean);
     }
-    case "secret-text":
+    case 'secret-text':
       // Kept as entered (a PEM key needs its line breaks); only surrounding blank space is dropped.
-      return blank ? undefined : String(raw).replace(/\r\n/g, "\n").trim() + "\n";
-    case "secret":
+      return blank ? undefined : String(raw).replace(/\r\n/g, '\n').trim() + '\n';
+    case 'secret':
       return blank ? undefined : String(raw).trim();
-    case "text":
-      return blank ? (typeof field.default === "string" ? field.default : undefined) : String(raw);
+    case 'text':
+      return blank ? (typeof field.default === 'string' ? field.default : undefined) : String(raw);
     default: {
-      const value = blank ? (typeof field.default === "string" && field.default !== "" ? field.default : undefined) : String(raw).trim();
-      if (value !== undefined && field.type === "select" && field.options && !field.options.includes(value)) {
-        problems.push(`${field.name} must be one of ${field.options.join(", ")}`);
+      const value = blank ? (typeof field.default === 'string' && field.default !== '' ? field.default : undefined) : String(raw).trim();
+      if (value !== undefined && field.type === 'select' && field.options && !field.options.includes(value)) {
+        problems.push(`${field.name} must be one of ${field.options.join(', ')}`);
         return undefined;
       }
       if (value !== undefined && field.pattern && !new RegExp(field.pattern).test(value)) {
@@ -111,14 +115,18 @@ function parseField(field: FieldSpec, raw: unknown, problems: string[]): FieldVa
 }
 
 function isEmpty(value: FieldValue): boolean {
-  return value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+  return value === undefined || value === '' || (Array.isArray(value) && value.length === 0);
 }
 
 /**
  * A kind's settings from a flat config object and its credentials, typed, defaulted and checked.
  * Throws one error naming every problem (never a value: credentials stay out of messages).
  */
-export function readFields(descriptor: ProviderDescriptor<unknown, unknown, unknown>, config: Record<string, unknown>, credentials: Record<string, unknown> = {}): FieldValues {
+export function readFields(
+  descriptor: ProviderDescriptor<unknown, unknown, unknown>,
+  config: Record<string, unknown>,
+  credentials: Record<string, unknown> = {},
+): FieldValues {
   const problems: string[] = [];
   const values: FieldValues = {};
   const invalid = new Set<string>();
@@ -128,17 +136,17 @@ export function readFields(descriptor: ProviderDescriptor<unknown, unknown, unkn
     if (problems.length > before) invalid.add(field.name);
   }
   const missing = descriptor.fields.filter((f) => f.required && !invalid.has(f.name) && isEmpty(values[f.name])).map((f) => f.name);
-  if (missing.length) problems.unshift(`needs ${missing.join(", ")}`);
+  if (missing.length) problems.unshift(`needs ${missing.join(', ')}`);
   const groups = new Map<string, string[]>();
   for (const f of descriptor.fields) if (f.oneOf) groups.set(f.oneOf, [...(groups.get(f.oneOf) ?? []), f.name]);
   for (const [, names] of groups) {
-    if (names.every((n) => isEmpty(values[n]))) problems.push(`needs one of ${names.join(", ")}`);
+    if (names.every((n) => isEmpty(values[n]))) problems.push(`needs one of ${names.join(', ')}`);
   }
   if (!problems.length) {
     const extra = descriptor.check?.(values);
     if (extra) problems.push(extra);
   }
-  if (problems.length) throw new Error(`${descriptor.kind}: ${problems.join("; ")}`);
+  if (problems.length) throw new Error(`${descriptor.kind}: ${problems.join('; ')}`);
   return values;
 }
 
@@ -160,14 +168,14 @@ export function editorView(descriptors: readonly ProviderDescriptor<unknown, unk
 export function loadDescriptors<D extends { kind: string }>(dir: string, first: readonly string[] = []): D[] {
   const files = fs
     .readdirSync(dir)
-    .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith(".d.ts") && !f.startsWith("index."))
+    .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('index.'))
     .sort();
   const seen = new Map<string, D>();
   for (const file of files) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(dir, file)) as { default?: D; descriptor?: D };
     const d = mod.descriptor ?? mod.default;
-    if (!d || typeof d.kind !== "string") continue;
+    if (!d || typeof d.kind !== 'string') continue;
     if (seen.has(d.kind)) continue; // the same kind compiled and as source: the first found wins
     seen.set(d.kind, d);
   }

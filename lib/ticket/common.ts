@@ -79,7 +79,11 @@ export function badAnswer(provider: string, what: string): ProviderError {
 export function cleanBaseUrl(provider: string, url: string | undefined, fallback?: string): string {
   const value = (url ?? fallback ?? '').trim().replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]/i.test(value)) {
-    throw new ProviderError({ provider, code: 'BAD_REQUEST', message: `${provider}: the URL must start with http:// or https:// (got ${value ? JSON.stringify(value.slice(0, 80)) : 'nothing'})` });
+    throw new ProviderError({
+      provider,
+      code: 'BAD_REQUEST',
+      message: `${provider}: the URL must start with http:// or https:// (got ${value ? JSON.stringify(value.slice(0, 80)) : 'nothing'})`,
+    });
   }
   return value;
 }

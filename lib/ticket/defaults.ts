@@ -3,35 +3,35 @@
  * view they render over (built from the message: indicators defanged, actions with their leases,
  * links back to the hub). Node-RED-free.
  */
-import { defang } from "../ioc/defang";
-import type { TicketRequest } from "./outbox";
-import type { CompiledTemplate } from "./template";
-import type { TicketObservable } from "./types";
+import { defang } from '../ioc/defang';
+import type { TicketRequest } from './outbox';
+import type { CompiledTemplate } from './template';
+import type { TicketObservable } from './types';
 
-export const DEFAULT_TITLE = "[SOAR] {{alert.severity_label}}: {{alert.title}}";
+export const DEFAULT_TITLE = '[SOAR] {{alert.severity_label}}: {{alert.title}}';
 
 export const DEFAULT_BODY = [
-  "{{alert.title}}",
-  "{{#alert.description}}{{alert.description}}\n{{/alert.description}}",
-  "Severity: {{alert.severity_label}}{{#alert.rule.id}} · rule {{alert.rule.id}}{{/alert.rule.id}}{{#alert.rule.name}} ({{alert.rule.name}}){{/alert.rule.name}}",
-  "{{#alert.origin.product}}Source: {{alert.origin.product}}{{/alert.origin.product}}{{#alert.host.name}} · host {{alert.host.name}}{{/alert.host.name}}{{#alert.time}} · seen {{alert.time}}{{/alert.time}}",
-  "Incident: {{incident}}",
-  "{{#enrichment}}",
-  "Verdict: {{verdict}}{{#score}} (score {{score}}){{/score}}",
-  "{{#why}}- {{.}}",
-  "{{/why}}{{/enrichment}}{{#iocs.length}}",
-  "Indicators (defanged):",
-  "{{#iocs}}- {{type}} {{value}}{{#role}} ({{role}}){{/role}}",
-  "{{/iocs}}{{/iocs.length}}{{#actions.length}}",
-  "Actions taken:",
-  "{{#actions}}- {{kind}} {{target}}{{#provider}} on {{provider}}{{/provider}}: {{status}}{{#until}}, lease until {{until}}{{/until}}{{#error}} ({{error}}){{/error}}",
-  "{{/actions}}{{/actions.length}}{{#approval}}",
-  "Approval:{{#id}} {{id}}{{/id}}{{#status}} {{status}}{{/status}}{{#by}} by {{by}}{{/by}}{{#time}} at {{time}}{{/time}}",
-  "{{/approval}}{{#hub.url}}",
-  "On the hub: {{hub.url}}{{#hub.caseUrl}}",
-  "Case: {{hub.caseUrl}}{{/hub.caseUrl}}",
-  "{{/hub.url}}",
-].join("\n");
+  '{{alert.title}}',
+  '{{#alert.description}}{{alert.description}}\n{{/alert.description}}',
+  'Severity: {{alert.severity_label}}{{#alert.rule.id}} · rule {{alert.rule.id}}{{/alert.rule.id}}{{#alert.rule.name}} ({{alert.rule.name}}){{/alert.rule.name}}',
+  '{{#alert.origin.product}}Source: {{alert.origin.product}}{{/alert.origin.product}}{{#alert.host.name}} · host {{alert.host.name}}{{/alert.host.name}}{{#alert.time}} · seen {{alert.time}}{{/alert.time}}',
+  'Incident: {{incident}}',
+  '{{#enrichment}}',
+  'Verdict: {{verdict}}{{#score}} (score {{score}}){{/score}}',
+  '{{#why}}- {{.}}',
+  '{{/why}}{{/enrichment}}{{#iocs.length}}',
+  'Indicators (defanged):',
+  '{{#iocs}}- {{type}} {{value}}{{#role}} ({{role}}){{/role}}',
+  '{{/iocs}}{{/iocs.length}}{{#actions.length}}',
+  'Actions taken:',
+  '{{#actions}}- {{kind}} {{target}}{{#provider}} on {{provider}}{{/provider}}: {{status}}{{#until}}, lease until {{until}}{{/until}}{{#error}} ({{error}}){{/error}}',
+  '{{/actions}}{{/actions.length}}{{#approval}}',
+  'Approval:{{#id}} {{id}}{{/id}}{{#status}} {{status}}{{/status}}{{#by}} by {{by}}{{/by}}{{#time}} at {{time}}{{/time}}',
+  '{{/approval}}{{#hub.url}}',
+  'On the hub: {{hub.url}}{{#hub.caseUrl}}',
+  'Case: {{hub.caseUrl}}{{/hub.caseUrl}}',
+  '{{/hub.url}}',
+].join('\n');
 
 export interface ViewOptions {
   /** The hub's address as responders reach it (links back). */
@@ -40,7 +40,7 @@ export interface ViewOptions {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /** Indicators from msg.iocs, else from the alert's observables; values defanged for display. */
@@ -50,9 +50,9 @@ function viewIocs(msg: Record<string, unknown>): Array<Record<string, unknown>> 
   const out: Array<Record<string, unknown>> = [];
   for (const item of list) {
     const ioc = asObject(item);
-    if (!ioc || typeof ioc.value !== "string") continue;
-    const type = typeof ioc.type === "string" ? ioc.type : "other";
-    out.push({ type, value: defang(ioc.value, type), ...(typeof ioc.role === "string" ? { role: ioc.role } : {}) });
+    if (!ioc || typeof ioc.value !== 'string') continue;
+    const type = typeof ioc.type === 'string' ? ioc.type : 'other';
+    out.push({ type, value: defang(ioc.value, type), ...(typeof ioc.role === 'string' ? { role: ioc.role } : {}) });
   }
   return out;
 }
@@ -62,7 +62,7 @@ function viewActions(msg: Record<string, unknown>): Array<Record<string, unknown
   return msg.actions.map((item) => {
     const action = asObject(item) ?? {};
     const lease = asObject(action.lease);
-    const target = typeof action.target === "string" ? defang(action.target, action.target.includes(":") ? "ipv6" : undefined) : action.target;
+    const target = typeof action.target === 'string' ? defang(action.target, action.target.includes(':') ? 'ipv6' : undefined) : action.target;
     return { ...action, target, ...(lease?.expiresAt !== undefined ? { until: lease.expiresAt } : {}) };
   });
 }
@@ -70,12 +70,12 @@ function viewActions(msg: Record<string, unknown>): Array<Record<string, unknown
 /** The object the templates render over. Never changes the message. */
 export function ticketView(msg: Record<string, unknown>, options: ViewOptions = {}): Record<string, unknown> {
   const approval = asObject(msg.approval);
-  const hubUrl = options.hubUrl?.replace(/\/+$/, "");
+  const hubUrl = options.hubUrl?.replace(/\/+$/, '');
   return {
     ...msg,
     iocs: viewIocs(msg),
     actions: viewActions(msg),
-    ...(approval ? { approval: { ...approval, by: Array.isArray(approval.by) ? approval.by.join(", ") : approval.by } } : {}),
+    ...(approval ? { approval: { ...approval, by: Array.isArray(approval.by) ? approval.by.join(', ') : approval.by } } : {}),
     incident: options.incidentKey ?? msg.incident,
     hub: { ...(asObject(msg.hub) ?? {}), ...(hubUrl ? { url: hubUrl } : {}) },
   };
@@ -88,7 +88,7 @@ export interface RequestOptions extends ViewOptions {
   /** Dotted message path of the incident key. Default `alert.fingerprint`. */
   incidentPath?: string;
   /** "html" for trackers that render HTML; plain text otherwise. */
-  escape?: "none" | "html";
+  escape?: 'none' | 'html';
 }
 
 export interface BuiltRequest {
@@ -101,8 +101,8 @@ export interface BuiltRequest {
 
 function ownPath(root: unknown, path: string): unknown {
   let current = root;
-  for (const key of path.split(".")) {
-    if (current === null || typeof current !== "object" || !Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, key)) return undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;
@@ -110,24 +110,24 @@ function ownPath(root: unknown, path: string): unknown {
 
 /** The outbox request for a message: incident key, rendered title and body, severity, indicators (raw). */
 export function buildTicketRequest(msg: Record<string, unknown>, options: RequestOptions): BuiltRequest {
-  const path = options.incidentPath ?? "alert.fingerprint";
+  const path = options.incidentPath ?? 'alert.fingerprint';
   const keyValue = ownPath(msg, path);
-  const incidentKey = typeof keyValue === "string" || typeof keyValue === "number" ? String(keyValue).trim() : "";
+  const incidentKey = typeof keyValue === 'string' || typeof keyValue === 'number' ? String(keyValue).trim() : '';
   if (!incidentKey) return { error: `no incident key at msg.${path}`, missing: [] };
   const view = ticketView(msg, { ...options, incidentKey });
   const title = options.title.render(view, { escape: options.escape });
   const body = options.body.render(view, { escape: options.escape });
   const missing = [...new Set([...title.missing, ...body.missing])];
-  const oneLine = title.text.replace(/\s+/g, " ").trim();
-  if (!oneLine) return { error: "the title is empty after rendering the template", missing };
+  const oneLine = title.text.replace(/\s+/g, ' ').trim();
+  if (!oneLine) return { error: 'the title is empty after rendering the template', missing };
   const alert = asObject(msg.alert);
-  const severity = typeof alert?.severity === "number" ? alert.severity : 0;
+  const severity = typeof alert?.severity === 'number' ? alert.severity : 0;
   const observables: TicketObservable[] = [];
   const source = Array.isArray(msg.iocs) ? msg.iocs : Array.isArray(alert?.observables) ? (alert?.observables as unknown[]) : [];
   for (const item of source) {
     const ioc = asObject(item);
-    if (ioc && typeof ioc.value === "string" && typeof ioc.type === "string") observables.push({ type: ioc.type, value: ioc.value });
+    if (ioc && typeof ioc.value === 'string' && typeof ioc.type === 'string') observables.push({ type: ioc.type, value: ioc.value });
   }
-  const summary = typeof alert?.title === "string" ? alert.title : oneLine;
+  const summary = typeof alert?.title === 'string' ? alert.title : oneLine;
   return { request: { incidentKey, title: oneLine, body: body.text, severity, summary, ...(observables.length ? { observables } : {}) }, missing };
 }

@@ -15,14 +15,34 @@
  * is 30 requests a minute and which lags). Severity: a `severity:<name>` label (GitHub has no priority).
  */
 import { createHttpClient, ProviderError } from '../core/http';
-import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, incidentLabel, linkLine, withVendorMessage } from './common';
+import {
+  asRecord,
+  asString,
+  badAnswer,
+  bySeverity,
+  checkCreateInput,
+  cleanBaseUrl,
+  fitText,
+  fitTitle,
+  incidentLabel,
+  linkLine,
+  withVendorMessage,
+} from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'github';
 // Issue and comment bodies: 65,536 characters ("body is too long (maximum is 65536 characters)").
 // Titles have no documented limit; 256 keeps them readable in lists.
 const LIMITS = { title: 256, body: 65_536, comment: 65_536 };
-const SEVERITY_LABELS = ['severity:unknown', 'severity:informational', 'severity:low', 'severity:medium', 'severity:high', 'severity:critical', 'severity:critical'] as const;
+const SEVERITY_LABELS = [
+  'severity:unknown',
+  'severity:informational',
+  'severity:low',
+  'severity:medium',
+  'severity:high',
+  'severity:critical',
+  'severity:critical',
+] as const;
 // Without a hint a secondary limit asks for at least a minute.
 const SECONDARY_DEFAULT_MS = 60_000;
 
@@ -58,7 +78,12 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     const detailed = withVendorMessage(error, (body) => {
       const errors = asRecord(body)?.errors;
       if (!Array.isArray(errors)) return undefined;
-      return errors.map((e) => asString(asRecord(e)?.message) ?? [asRecord(e)?.field, asRecord(e)?.code].filter(Boolean).join(' ')).filter(Boolean).join('; ') || undefined;
+      return (
+        errors
+          .map((e) => asString(asRecord(e)?.message) ?? [asRecord(e)?.field, asRecord(e)?.code].filter(Boolean).join(' '))
+          .filter(Boolean)
+          .join('; ') || undefined
+      );
     });
     if (!(detailed instanceof ProviderError)) return detailed;
     // A secondary limit can come as a 403 with neither hint, known only by its message: GitHub says
@@ -99,7 +124,11 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     priorityFor: (severity) => bySeverity(SEVERITY_LABELS, severity),
 
     async findOpenByIncident(incidentKey, signal) {
-      const data = await call<unknown>({ url: `${repo}/issues`, params: { labels: incidentLabel(incidentKey), state: 'open', per_page: 10, sort: 'created', direction: 'desc' }, signal });
+      const data = await call<unknown>({
+        url: `${repo}/issues`,
+        params: { labels: incidentLabel(incidentKey), state: 'open', per_page: 10, sort: 'created', direction: 'desc' },
+        signal,
+      });
       if (!Array.isArray(data)) throw badAnswer(KIND, 'issue list');
       const issue = data.map(asRecord).find((i) => i && !i.pull_request);
       return issue ? ref(issue) : undefined;
@@ -117,7 +146,12 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     },
 
     async comment(target, text, _options, signal) {
-      await call({ method: 'POST', url: `${repo}/issues/${encodeURIComponent(target.id)}/comments`, data: { body: fitText(text, LIMITS.comment, 'comment') }, signal });
+      await call({
+        method: 'POST',
+        url: `${repo}/issues/${encodeURIComponent(target.id)}/comments`,
+        data: { body: fitText(text, LIMITS.comment, 'comment') },
+        signal,
+      });
     },
 
     async status(target, signal): Promise<TicketStatus> {

@@ -14,13 +14,34 @@
  * edition has scoped labels, a plain label elsewhere).
  */
 import { createHttpClient } from '../core/http';
-import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, incidentLabel, linkLine, messagesIn, withVendorMessage } from './common';
+import {
+  asRecord,
+  asString,
+  badAnswer,
+  bySeverity,
+  checkCreateInput,
+  cleanBaseUrl,
+  fitText,
+  fitTitle,
+  incidentLabel,
+  linkLine,
+  messagesIn,
+  withVendorMessage,
+} from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'gitlab';
 // Title 255; description 1,048,576 characters; notes 1,000,000 characters.
 const LIMITS = { title: 255, body: 1_048_576, comment: 1_000_000 };
-const SEVERITY_LABELS = ['severity::unknown', 'severity::informational', 'severity::low', 'severity::medium', 'severity::high', 'severity::critical', 'severity::critical'] as const;
+const SEVERITY_LABELS = [
+  'severity::unknown',
+  'severity::informational',
+  'severity::low',
+  'severity::medium',
+  'severity::high',
+  'severity::critical',
+  'severity::critical',
+] as const;
 
 export interface GitLabOptions extends TicketProviderOptions {
   token?: string;
@@ -68,7 +89,11 @@ export function createGitLab(opts: GitLabOptions): TicketProvider {
     priorityFor: (severity) => bySeverity(SEVERITY_LABELS, severity),
 
     async findOpenByIncident(incidentKey, signal) {
-      const data = await call<unknown>({ url: `${project}/issues`, params: { labels: incidentLabel(incidentKey), state: 'opened', per_page: 1, order_by: 'created_at', sort: 'desc' }, signal });
+      const data = await call<unknown>({
+        url: `${project}/issues`,
+        params: { labels: incidentLabel(incidentKey), state: 'opened', per_page: 1, order_by: 'created_at', sort: 'desc' },
+        signal,
+      });
       if (!Array.isArray(data)) throw badAnswer(KIND, 'issue list');
       return data.length ? ref(asRecord(data[0])) : undefined;
     },
@@ -94,7 +119,12 @@ export function createGitLab(opts: GitLabOptions): TicketProvider {
     },
 
     async comment(target, text, _options, signal) {
-      await call({ method: 'POST', url: `${project}/issues/${encodeURIComponent(target.id)}/notes`, data: { body: fitText(text, LIMITS.comment, 'note') }, signal });
+      await call({
+        method: 'POST',
+        url: `${project}/issues/${encodeURIComponent(target.id)}/notes`,
+        data: { body: fitText(text, LIMITS.comment, 'note') },
+        signal,
+      });
     },
 
     async status(target, signal): Promise<TicketStatus> {

@@ -15,7 +15,20 @@
  * Closed = status category "done".
  */
 import { createHttpClient } from '../core/http';
-import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, incidentLabel, linkLine, messagesIn, withVendorMessage } from './common';
+import {
+  asRecord,
+  asString,
+  badAnswer,
+  bySeverity,
+  checkCreateInput,
+  cleanBaseUrl,
+  fitText,
+  fitTitle,
+  incidentLabel,
+  linkLine,
+  messagesIn,
+  withVendorMessage,
+} from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'jira';
@@ -142,7 +155,12 @@ export function createJira(opts: JiraOptions): TicketProvider {
     },
 
     async comment(target, text, _options, signal) {
-      await call({ method: 'POST', url: `/rest/api/3/issue/${encodeURIComponent(target.id)}/comment`, data: { body: fittedAdf(text, LIMITS.comment, 'comment') }, signal });
+      await call({
+        method: 'POST',
+        url: `/rest/api/3/issue/${encodeURIComponent(target.id)}/comment`,
+        data: { body: fittedAdf(text, LIMITS.comment, 'comment') },
+        signal,
+      });
     },
 
     async status(target, signal): Promise<TicketStatus> {

@@ -2,12 +2,12 @@
  * What ticket descriptors (lib/ticket/kinds/) share: the context a tracker client is built in, what a
  * kind supports, and the common settings.
  */
-import type { StateStore } from "../core/types";
-import type { FieldSpec, FieldValues, ProviderDescriptor } from "../providers/descriptor";
-import type { TicketProvider, TicketProviderOptions } from "./types";
+import type { StateStore } from '../core/types';
+import type { FieldSpec, FieldValues, ProviderDescriptor } from '../providers/descriptor';
+import type { TicketProvider, TicketProviderOptions } from './types';
 
 /** What the config node (or a test) adds to a kind's own settings. */
-export interface TicketContext extends Omit<TicketProviderOptions, "baseURL"> {
+export interface TicketContext extends Omit<TicketProviderOptions, 'baseURL'> {
   name: string;
   /** The hub's state store: only the local case store keeps its cases there. */
   store?: StateStore;
@@ -28,10 +28,17 @@ export function defineTicket(descriptor: TicketDescriptor): TicketDescriptor {
   return descriptor;
 }
 
-export const HTTP_URL = "^https?://";
-export const serverField: FieldSpec = { name: "url", type: "string", required: true, pattern: HTTP_URL, patternHint: "an http(s):// URL", placeholder: "https://" };
+export const HTTP_URL = '^https?://';
+export const serverField: FieldSpec = {
+  name: 'url',
+  type: 'string',
+  required: true,
+  pattern: HTTP_URL,
+  patternHint: 'an http(s):// URL',
+  placeholder: 'https://',
+};
 /** A SaaS API root (GitHub); not shown in the form (tests and GitHub Enterprise set it in the flow). */
-export const apiRootOverride: FieldSpec = { name: "url", type: "string", pattern: HTTP_URL, patternHint: "an http(s):// URL", hidden: true };
+export const apiRootOverride: FieldSpec = { name: 'url', type: 'string', pattern: HTTP_URL, patternHint: 'an http(s):// URL', hidden: true };
 
 /** Common client options from a kind's settings and the context. */
 export function commonOptions(values: FieldValues, context: TicketContext): TicketProviderOptions {
@@ -40,5 +47,5 @@ export function commonOptions(values: FieldValues, context: TicketContext): Tick
 
 /** A positive integer setting, or undefined when left empty. */
 export function optionalId(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
 }

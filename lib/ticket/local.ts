@@ -7,12 +7,12 @@
  * Namespaces: `ticket:local-cases:<name>` (key = case number), `ticket:local-index:<name>`
  * (open incident key → case number; removed when the case is closed).
  */
-import { ProviderError } from "../core/errors";
-import type { BudgetState } from "../core/budget";
-import type { StateStore } from "../core/types";
-import type { CommentOptions, CreateTicketInput, TicketLimits, TicketObservable, TicketProvider, TicketRef, TicketStatus } from "./types";
+import { ProviderError } from '../core/errors';
+import type { BudgetState } from '../core/budget';
+import type { StateStore } from '../core/types';
+import type { CommentOptions, CreateTicketInput, TicketLimits, TicketObservable, TicketProvider, TicketRef, TicketStatus } from './types';
 
-export type LocalTimelineType = "created" | "comment" | "closed";
+export type LocalTimelineType = 'created' | 'comment' | 'closed';
 
 export interface LocalTimelineEntry {
   time: string;
@@ -31,7 +31,7 @@ export interface LocalCase {
   severity: number;
   priority: string;
   incidentKey: string;
-  state: "open" | "closed";
+  state: 'open' | 'closed';
   createdAt: string;
   updatedAt: string;
   closedAt?: string;
@@ -51,7 +51,7 @@ export interface LocalCaseSummary {
   severity: number;
   priority: string;
   incidentKey: string;
-  state: "open" | "closed";
+  state: 'open' | 'closed';
   createdAt: string;
   updatedAt: string;
   comments: number;
@@ -69,8 +69,8 @@ export interface LocalCaseOptions {
   now?: () => number;
 }
 
-const PRIORITIES = ["unknown", "low", "low", "normal", "high", "urgent", "urgent"] as const;
-const PROVIDER = "local";
+const PRIORITIES = ['unknown', 'low', 'low', 'normal', 'high', 'urgent', 'urgent'] as const;
+const PROVIDER = 'local';
 
 /** Serialises changes to one case across every LocalCaseStore sharing a store object. */
 const queues = new WeakMap<StateStore, Map<string, Promise<unknown>>>();
@@ -82,11 +82,11 @@ function fit(text: string, max: number, what: string): string {
 }
 
 function bad(message: string): ProviderError {
-  return new ProviderError({ provider: PROVIDER, code: "BAD_REQUEST", message: `local cases: ${message}` });
+  return new ProviderError({ provider: PROVIDER, code: 'BAD_REQUEST', message: `local cases: ${message}` });
 }
 
 export class LocalCaseStore implements TicketProvider {
-  readonly kind = "local";
+  readonly kind = 'local';
   readonly name: string;
   readonly limits: TicketLimits;
   private readonly store: StateStore;
@@ -98,10 +98,10 @@ export class LocalCaseStore implements TicketProvider {
   private closedFlag = false;
 
   constructor(options: LocalCaseOptions) {
-    if (!options?.store) throw new TypeError("local cases: a state store is required");
+    if (!options?.store) throw new TypeError('local cases: a state store is required');
     this.store = options.store;
-    this.name = options.name ?? "local";
-    this.pageBase = (options.pageBase ?? "/soar/cases").replace(/\/+$/, "");
+    this.name = options.name ?? 'local';
+    this.pageBase = (options.pageBase ?? '/soar/cases').replace(/\/+$/, '');
     this.limits = { title: 255, body: 100_000, comment: 20_000, ...options.limits };
     this.maxTimeline = Math.max(10, options.maxTimeline ?? 500);
     this.now = options.now ?? Date.now;
@@ -116,28 +116,28 @@ export class LocalCaseStore implements TicketProvider {
     const id = await this.store.get<string>(this.nsIndex, incidentKey);
     if (id === undefined) return undefined;
     const found = await this.store.get<LocalCase>(this.nsCases, id);
-    return found && found.state === "open" ? this.refOf(found) : undefined;
+    return found && found.state === 'open' ? this.refOf(found) : undefined;
   }
 
   async create(input: CreateTicketInput): Promise<TicketRef> {
     this.assertOpen();
-    if (!input || typeof input.title !== "string" || input.title.trim() === "") throw bad("the title is empty");
-    if (typeof input.incidentKey !== "string" || input.incidentKey.trim() === "") throw bad("the incident key is empty");
-    if (typeof input.body !== "string") throw bad("the body is not text");
+    if (!input || typeof input.title !== 'string' || input.title.trim() === '') throw bad('the title is empty');
+    if (typeof input.incidentKey !== 'string' || input.incidentKey.trim() === '') throw bad('the incident key is empty');
+    if (typeof input.body !== 'string') throw bad('the body is not text');
     const time = new Date(this.now()).toISOString();
-    const title = input.title.replace(/\s+/g, " ").trim();
-    const record: Omit<LocalCase, "id" | "number"> = {
-      title: title.length > this.limits.title ? title.slice(0, this.limits.title - 1) + "…" : title,
-      body: fit(input.body, this.limits.body, "body"),
+    const title = input.title.replace(/\s+/g, ' ').trim();
+    const record: Omit<LocalCase, 'id' | 'number'> = {
+      title: title.length > this.limits.title ? title.slice(0, this.limits.title - 1) + '…' : title,
+      body: fit(input.body, this.limits.body, 'body'),
       severity: input.severity,
       priority: this.priorityFor(input.severity),
       incidentKey: input.incidentKey,
-      state: "open",
+      state: 'open',
       createdAt: time,
       updatedAt: time,
       observables: input.observables ?? [],
       ...(input.linkTo ? { linkTo: input.linkTo } : {}),
-      timeline: [{ time, type: "created", ...(input.linkTo ? { text: `follows ${input.linkTo.key}` } : {}) }],
+      timeline: [{ time, type: 'created', ...(input.linkTo ? { text: `follows ${input.linkTo.key}` } : {}) }],
     };
     // Numbers are claimed with setIfAbsent, so two creators never get the same one.
     let number = (await this.store.list(this.nsCases)).length + 1;
@@ -154,9 +154,9 @@ export class LocalCaseStore implements TicketProvider {
 
   async comment(ref: TicketRef, text: string, options?: CommentOptions): Promise<void> {
     this.assertOpen();
-    if (typeof text !== "string" || text.trim() === "") throw bad("the comment is empty");
+    if (typeof text !== 'string' || text.trim() === '') throw bad('the comment is empty');
     await this.change(ref.id, (found) => {
-      const entry: LocalTimelineEntry = { time: new Date(this.now()).toISOString(), type: "comment", text: fit(text, this.limits.comment, "comment") };
+      const entry: LocalTimelineEntry = { time: new Date(this.now()).toISOString(), type: 'comment', text: fit(text, this.limits.comment, 'comment') };
       if (options?.observables?.length) {
         entry.observables = options.observables;
         const known = new Set(found.observables.map((o) => `${o.type}:${o.value}`));
@@ -166,7 +166,11 @@ export class LocalCaseStore implements TicketProvider {
       if (found.timeline.length > this.maxTimeline) {
         // Keep the creation entry; drop the oldest comments, saying so.
         const dropped = found.timeline.length - this.maxTimeline + 1;
-        found.timeline.splice(1, dropped, { time: entry.time, type: "comment", text: `[${dropped} older entries dropped: the case keeps ${this.maxTimeline}]` });
+        found.timeline.splice(1, dropped, {
+          time: entry.time,
+          type: 'comment',
+          text: `[${dropped} older entries dropped: the case keeps ${this.maxTimeline}]`,
+        });
       }
       found.updatedAt = entry.time;
     });
@@ -175,12 +179,12 @@ export class LocalCaseStore implements TicketProvider {
   async status(ref: TicketRef): Promise<TicketStatus> {
     this.assertOpen();
     const found = await this.store.get<LocalCase>(this.nsCases, ref.id);
-    if (!found) throw new ProviderError({ provider: PROVIDER, code: "NOT_FOUND", status: 404, message: `local cases: no case ${ref.id}` });
+    if (!found) throw new ProviderError({ provider: PROVIDER, code: 'NOT_FOUND', status: 404, message: `local cases: no case ${ref.id}` });
     return { state: found.state, vendorStatus: found.state };
   }
 
   priorityFor(severity: number): string {
-    return Number.isInteger(severity) && severity >= 0 && severity <= 6 ? PRIORITIES[severity] : "unknown";
+    return Number.isInteger(severity) && severity >= 0 && severity <= 6 ? PRIORITIES[severity] : 'unknown';
   }
 
   budgetState(): BudgetState {
@@ -194,7 +198,7 @@ export class LocalCaseStore implements TicketProvider {
   // ----- sidebar and page -------------------------------------------------------------------
 
   /** Cases, newest first (optionally only open or closed ones). */
-  async list(filter: { state?: "open" | "closed"; limit?: number } = {}): Promise<LocalCaseSummary[]> {
+  async list(filter: { state?: 'open' | 'closed'; limit?: number } = {}): Promise<LocalCaseSummary[]> {
     const all = (await this.store.list<LocalCase>(this.nsCases)).map((e) => e.value);
     return all
       .filter((c) => !filter.state || c.state === filter.state)
@@ -209,7 +213,7 @@ export class LocalCaseStore implements TicketProvider {
         state: c.state,
         createdAt: c.createdAt,
         updatedAt: c.updatedAt,
-        comments: c.timeline.filter((t) => t.type === "comment").length,
+        comments: c.timeline.filter((t) => t.type === 'comment').length,
       }));
   }
 
@@ -220,15 +224,16 @@ export class LocalCaseStore implements TicketProvider {
   /** Close from the sidebar; the next sighting of the incident opens a new case that links this one. */
   async closeCase(id: string, by: string, note?: string): Promise<LocalCase> {
     this.assertOpen();
-    const who = typeof by === "string" && by.trim() ? by.trim().slice(0, 100) : "unknown";
+    const who = typeof by === 'string' && by.trim() ? by.trim().slice(0, 100) : 'unknown';
     return this.change(String(id), async (found) => {
-      if (found.state === "closed") throw new ProviderError({ provider: PROVIDER, code: "CONFLICT", status: 409, message: `local cases: case ${found.id} is already closed` });
+      if (found.state === 'closed')
+        throw new ProviderError({ provider: PROVIDER, code: 'CONFLICT', status: 409, message: `local cases: case ${found.id} is already closed` });
       const time = new Date(this.now()).toISOString();
-      found.state = "closed";
+      found.state = 'closed';
       found.closedAt = time;
       found.closedBy = who;
       found.updatedAt = time;
-      found.timeline.push({ time, type: "closed", by: who, ...(note ? { text: fit(String(note), this.limits.comment, "note") } : {}) });
+      found.timeline.push({ time, type: 'closed', by: who, ...(note ? { text: fit(String(note), this.limits.comment, 'note') } : {}) });
       const indexed = await this.store.get<string>(this.nsIndex, found.incidentKey);
       if (indexed === found.id) await this.store.delete(this.nsIndex, found.incidentKey);
     });
@@ -241,7 +246,7 @@ export class LocalCaseStore implements TicketProvider {
   }
 
   private assertOpen(): void {
-    if (this.closedFlag) throw new ProviderError({ provider: PROVIDER, code: "CANCELLED", message: "local cases: closed" });
+    if (this.closedFlag) throw new ProviderError({ provider: PROVIDER, code: 'CANCELLED', message: 'local cases: closed' });
   }
 
   /** Read-modify-write of one case, one at a time per case. */
@@ -253,18 +258,22 @@ export class LocalCaseStore implements TicketProvider {
     }
     const key = `${this.nsCases}\u0000${id}`;
     const previous = perStore.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(async () => {
-      const found = await this.store.get<LocalCase>(this.nsCases, id);
-      if (!found) throw new ProviderError({ provider: PROVIDER, code: "NOT_FOUND", status: 404, message: `local cases: no case ${id}` });
-      await edit(found);
-      await this.store.set(this.nsCases, id, found);
-      return found;
-    });
+    const run = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const found = await this.store.get<LocalCase>(this.nsCases, id);
+        if (!found) throw new ProviderError({ provider: PROVIDER, code: 'NOT_FOUND', status: 404, message: `local cases: no case ${id}` });
+        await edit(found);
+        await this.store.set(this.nsCases, id, found);
+        return found;
+      });
     perStore.set(key, run);
     const map = perStore;
-    void run.finally(() => {
-      if (map.get(key) === run) map.delete(key);
-    }).catch(() => undefined);
+    void run
+      .finally(() => {
+        if (map.get(key) === run) map.delete(key);
+      })
+      .catch(() => undefined);
     return run;
   }
 }

@@ -18,11 +18,11 @@
  * backoff, honouring the tracker's Retry-After / reset hint; the caller gets `queued` at once and the
  * later outcome as a `delivery` event.
  */
-import { EventEmitter } from "node:events";
-import { randomBytes } from "node:crypto";
-import type { StateStore } from "../core/types";
-import { defang } from "../ioc/defang";
-import type { TicketFailure, TicketObservable, TicketProvider, TicketRef } from "./types";
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { StateStore } from '../core/types';
+import { defang } from '../ioc/defang';
+import type { TicketFailure, TicketObservable, TicketProvider, TicketRef } from './types';
 
 export interface TicketRequest {
   /** The incident key (default the alert's fingerprint). */
@@ -35,7 +35,7 @@ export interface TicketRequest {
   summary?: string;
 }
 
-export type TicketOutcomeStatus = "created" | "updated" | "queued" | "failed";
+export type TicketOutcomeStatus = 'created' | 'updated' | 'queued' | 'failed';
 
 export interface TicketOutcome {
   status: TicketOutcomeStatus;
@@ -55,7 +55,7 @@ export interface TicketOutcome {
 
 /** A later delivery, a queued request or a failure: for the node's second output and the audit log. */
 export interface OutboxEvent {
-  type: "created" | "updated" | "queued" | "failed";
+  type: 'created' | 'updated' | 'queued' | 'failed';
   provider: string;
   incident: string;
   ref?: TicketRef;
@@ -79,7 +79,7 @@ export interface OutboxOptions {
   /** At most one comment per ticket this often (ms). Default 5 minutes. */
   coalesceMs?: number;
   /** A repeat for a closed ticket: open a new one linking it (default) or comment on the closed one. */
-  closedPolicy?: "link" | "comment";
+  closedPolicy?: 'link' | 'comment';
   backoff?: { baseMs?: number; maxMs?: number; factor?: number };
   /** Longest tracker hint honoured (ms). Default 24 h. */
   maxHintMs?: number;
@@ -115,7 +115,7 @@ interface Failure {
 interface IncidentRecord {
   v: 1;
   incident: string;
-  state: "creating" | "open" | "failed";
+  state: 'creating' | 'open' | 'failed';
   ref?: TicketRef;
   /** creating: what to create. */
   request?: { title: string; body: string; severity: number; observables?: TicketObservable[]; linkTo?: TicketRef };
@@ -148,7 +148,7 @@ interface Sighting {
 }
 
 const MAX_SEEN = 2_000;
-const BOOT_ID = randomBytes(6).toString("hex");
+const BOOT_ID = randomBytes(6).toString('hex');
 
 /** Record writes are announced to every engine on the same store object, so waiters need not poll. */
 const bells = new WeakMap<StateStore, EventEmitter>();
@@ -178,7 +178,7 @@ export class TicketOutbox extends EventEmitter {
   private readonly provider: TicketProvider;
   private readonly classify: (error: unknown) => TicketFailure;
   private readonly coalesceMs: number;
-  private readonly closedPolicy: "link" | "comment";
+  private readonly closedPolicy: 'link' | 'comment';
   private readonly baseMs: number;
   private readonly maxMs: number;
   private readonly factor: number;
@@ -193,7 +193,7 @@ export class TicketOutbox extends EventEmitter {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly bootId: string;
-  private readonly engineId = randomBytes(4).toString("hex");
+  private readonly engineId = randomBytes(4).toString('hex');
   private readonly bell: EventEmitter;
   private readonly nsRecords: string;
   private readonly nsLocks: string;
@@ -213,7 +213,7 @@ export class TicketOutbox extends EventEmitter {
     this.classify = options.classify;
     this.tracker = options.tracker ?? `${options.provider.kind}:${options.provider.name}`;
     this.coalesceMs = options.coalesceMs ?? 5 * 60_000;
-    this.closedPolicy = options.closedPolicy ?? "link";
+    this.closedPolicy = options.closedPolicy ?? 'link';
     this.baseMs = options.backoff?.baseMs ?? 5_000;
     this.maxMs = options.backoff?.maxMs ?? 10 * 60_000;
     this.factor = options.backoff?.factor ?? 2;
@@ -239,7 +239,7 @@ export class TicketOutbox extends EventEmitter {
   async submit(request: TicketRequest): Promise<TicketOutcome> {
     const problem = checkRequest(request);
     if (problem) {
-      return this.outcome("failed", request?.incidentKey ?? "", undefined, { failure: { kind: "permanent", code: "BAD_REQUEST", message: problem } });
+      return this.outcome('failed', request?.incidentKey ?? '', undefined, { failure: { kind: 'permanent', code: 'BAD_REQUEST', message: problem } });
     }
     const incident = request.incidentKey.trim();
     for (let round = 0; round < 3; round += 1) {
@@ -248,8 +248,13 @@ export class TicketOutbox extends EventEmitter {
         const fresh: IncidentRecord = {
           v: 1,
           incident,
-          state: "creating",
-          request: { title: request.title, body: request.body, severity: request.severity, ...(request.observables?.length ? { observables: request.observables } : {}) },
+          state: 'creating',
+          request: {
+            title: request.title,
+            body: request.body,
+            severity: request.severity,
+            ...(request.observables?.length ? { observables: request.observables } : {}),
+          },
           attempts: 0,
           nextAttemptAt: this.now(),
           firstAttemptDone: false,
@@ -263,19 +268,21 @@ export class TicketOutbox extends EventEmitter {
           if (done) return done;
           // Someone else's drain took it first: its outcome is ours.
           const after = await this.waitForFirstAttempt(incident);
-          return after ? this.outcomeOfRecord(after, "created") : this.outcome("failed", incident, undefined, { failure: { kind: "permanent", code: "INTERNAL", message: "the ticket record vanished" } });
+          return after
+            ? this.outcomeOfRecord(after, 'created')
+            : this.outcome('failed', incident, undefined, { failure: { kind: 'permanent', code: 'INTERNAL', message: 'the ticket record vanished' } });
         }
         record = await this.read(incident);
         if (!record) continue;
       }
-      if (record.state === "creating" && !record.firstAttemptDone) {
+      if (record.state === 'creating' && !record.firstAttemptDone) {
         record = await this.waitForFirstAttempt(incident);
         if (!record) continue;
       }
-      if (record.state === "failed") return this.outcomeOfRecord(record, "failed");
+      if (record.state === 'failed') return this.outcomeOfRecord(record, 'failed');
       await this.addSighting(incident, request);
-      if (record.state === "creating") {
-        return this.outcome("queued", incident, undefined, { nextAttemptAt: record.nextAttemptAt });
+      if (record.state === 'creating') {
+        return this.outcome('queued', incident, undefined, { nextAttemptAt: record.nextAttemptAt });
       }
       const due = this.commentDue(record);
       if (due <= this.now() && this.pausedUntil <= this.now()) {
@@ -283,9 +290,11 @@ export class TicketOutbox extends EventEmitter {
         if (result) return result;
       }
       this.schedule(due);
-      return this.outcome("updated", incident, record.ref, { coalesced: true });
+      return this.outcome('updated', incident, record.ref, { coalesced: true });
     }
-    return this.outcome("failed", incident, undefined, { failure: { kind: "permanent", code: "INTERNAL", message: "the incident record kept changing; try again" } });
+    return this.outcome('failed', incident, undefined, {
+      failure: { kind: 'permanent', code: 'INTERNAL', message: 'the incident record kept changing; try again' },
+    });
   }
 
   /** Deliver everything due now (creates and comment summaries); resolves with how many were attempted. */
@@ -317,8 +326,8 @@ export class TicketOutbox extends EventEmitter {
     let open = 0;
     let sightings = 0;
     for (const { value } of await this.store.list<IncidentRecord>(this.nsRecords)) {
-      if (value.state === "creating") creating += 1;
-      if (value.state === "open") open += 1;
+      if (value.state === 'creating') creating += 1;
+      if (value.state === 'open') open += 1;
       sightings += (await this.store.list(this.nsSightings(value.incident))).length;
     }
     return { creating, sightings, open };
@@ -328,7 +337,12 @@ export class TicketOutbox extends EventEmitter {
   async lookup(incidentKey: string): Promise<{ state: string; ref?: TicketRef; attempts: number; previous?: TicketRef[] } | undefined> {
     const record = await this.read(incidentKey);
     if (!record) return undefined;
-    return { state: record.state, ...(record.ref ? { ref: record.ref } : {}), attempts: record.attempts, ...(record.previous ? { previous: record.previous } : {}) };
+    return {
+      state: record.state,
+      ...(record.ref ? { ref: record.ref } : {}),
+      attempts: record.attempts,
+      ...(record.previous ? { previous: record.previous } : {}),
+    };
   }
 
   // ----- delivery ---------------------------------------------------------------------------
@@ -339,10 +353,10 @@ export class TicketOutbox extends EventEmitter {
     const due: Array<() => Promise<unknown>> = [];
     let next = Infinity;
     for (const { value: record } of await this.store.list<IncidentRecord>(this.nsRecords)) {
-      if (record.state === "creating") {
+      if (record.state === 'creating') {
         if (force || record.nextAttemptAt <= now) due.push(() => this.withLock(record.incident, () => this.attemptCreate(record.incident, false, force)));
         else next = Math.min(next, record.nextAttemptAt);
-      } else if (record.state === "open") {
+      } else if (record.state === 'open') {
         if ((await this.store.list(this.nsSightings(record.incident))).length === 0) continue;
         const at = this.commentDue(record);
         if (force || at <= now) due.push(() => this.withLock(record.incident, () => this.flushComments(record.incident, force)));
@@ -376,18 +390,19 @@ export class TicketOutbox extends EventEmitter {
   /** One create attempt for a creating record; the caller holds the lock. */
   private async attemptCreate(incident: string, fromSubmit: boolean, force = false): Promise<TicketOutcome> {
     let record = await this.read(incident);
-    if (!record) return this.outcome("failed", incident, undefined, { failure: { kind: "permanent", code: "INTERNAL", message: "the ticket record vanished" } });
-    if (record.state !== "creating") return this.outcomeOfRecord(record, record.state === "open" ? "updated" : "failed");
-    if (!fromSubmit && !force && record.nextAttemptAt > this.now()) return this.outcome("queued", incident, undefined, { nextAttemptAt: record.nextAttemptAt });
+    if (!record)
+      return this.outcome('failed', incident, undefined, { failure: { kind: 'permanent', code: 'INTERNAL', message: 'the ticket record vanished' } });
+    if (record.state !== 'creating') return this.outcomeOfRecord(record, record.state === 'open' ? 'updated' : 'failed');
+    if (!fromSubmit && !force && record.nextAttemptAt > this.now()) return this.outcome('queued', incident, undefined, { nextAttemptAt: record.nextAttemptAt });
     if (fromSubmit && !force && this.pausedUntil > this.now()) {
       // The tracker failed moments ago: queue without another request (it gets one probe at a time).
       record.firstAttemptDone = true;
       record.queued = true;
       record.nextAttemptAt = Math.max(record.nextAttemptAt, this.pausedUntil);
       await this.write(record);
-      this.emitEvent({ type: "queued", incident, deferred: false, attempts: record.attempts, nextAttemptAt: record.nextAttemptAt });
+      this.emitEvent({ type: 'queued', incident, deferred: false, attempts: record.attempts, nextAttemptAt: record.nextAttemptAt });
       this.schedule(record.nextAttemptAt);
-      return this.outcome("queued", incident, undefined, { nextAttemptAt: record.nextAttemptAt });
+      return this.outcome('queued', incident, undefined, { nextAttemptAt: record.nextAttemptAt });
     }
     const request = record.request!;
     // Counted before the call: after a crash mid-create the next attempt knows to search first.
@@ -411,11 +426,16 @@ export class TicketOutbox extends EventEmitter {
       }
     } catch (error) {
       const failure = this.classify(error);
-      if (failure.kind === "duplicate") {
+      if (failure.kind === 'duplicate') {
         ref = failure.existing ?? (await this.provider.findOpenByIncident(incident).catch(() => undefined));
         found = true;
-        if (!ref) return this.transient(record, { ...failure, kind: "transient", message: `${failure.message} (the tracker has it but search does not show it yet)` }, fromSubmit);
-      } else if (failure.kind === "transient") {
+        if (!ref)
+          return this.transient(
+            record,
+            { ...failure, kind: 'transient', message: `${failure.message} (the tracker has it but search does not show it yet)` },
+            fromSubmit,
+          );
+      } else if (failure.kind === 'transient') {
         return this.transient(record, failure, fromSubmit);
       } else {
         return this.permanent(record, failure, fromSubmit);
@@ -428,7 +448,7 @@ export class TicketOutbox extends EventEmitter {
     const existedBefore = found && record.attempts === 1 && !linked;
     record = {
       ...record,
-      state: "open",
+      state: 'open',
       ref,
       openedAt: now,
       lastCommentAt: now,
@@ -444,8 +464,8 @@ export class TicketOutbox extends EventEmitter {
       await this.addSighting(incident, { incidentKey: incident, ...request });
       this.schedule(this.commentDue(record));
     }
-    this.emitEvent({ type: existedBefore ? "updated" : "created", incident, ref, ...(linked ? { linked } : {}), deferred, attempts: record.attempts });
-    return this.outcome(existedBefore ? "updated" : "created", incident, ref, { ...(linked ? { linked } : {}), ...(existedBefore ? { coalesced: true } : {}) });
+    this.emitEvent({ type: existedBefore ? 'updated' : 'created', incident, ref, ...(linked ? { linked } : {}), deferred, attempts: record.attempts });
+    return this.outcome(existedBefore ? 'updated' : 'created', incident, ref, { ...(linked ? { linked } : {}), ...(existedBefore ? { coalesced: true } : {}) });
   }
 
   private async transient(record: IncidentRecord, failure: TicketFailure, fromSubmit: boolean): Promise<TicketOutcome> {
@@ -458,28 +478,42 @@ export class TicketOutbox extends EventEmitter {
     await this.write(record);
     this.trackerDown(record.nextAttemptAt);
     if (!wasQueued || !fromSubmit) {
-      this.emitEvent({ type: "queued", incident: record.incident, deferred: wasQueued, attempts: record.attempts, failure, nextAttemptAt: record.nextAttemptAt });
+      this.emitEvent({
+        type: 'queued',
+        incident: record.incident,
+        deferred: wasQueued,
+        attempts: record.attempts,
+        failure,
+        nextAttemptAt: record.nextAttemptAt,
+      });
     }
     this.schedule(record.nextAttemptAt);
-    return this.outcome("queued", record.incident, undefined, { nextAttemptAt: record.nextAttemptAt, failure });
+    return this.outcome('queued', record.incident, undefined, { nextAttemptAt: record.nextAttemptAt, failure });
   }
 
   private async permanent(record: IncidentRecord, failure: TicketFailure, fromSubmit: boolean): Promise<TicketOutcome> {
-    const failed: IncidentRecord = { ...record, state: "failed", failure, firstAttemptDone: true };
+    const failed: IncidentRecord = { ...record, state: 'failed', failure, firstAttemptDone: true };
     delete failed.request;
     await this.store.set(this.nsRecords, record.incident, failed, { ttlMs: this.failedHoldMs });
     this.ring(record.incident);
     // Sightings queued behind a create that can never succeed are reported and dropped, not kept forever.
     const dropped = await this.dropSightings(record.incident);
-    this.emitEvent({ type: "failed", incident: record.incident, deferred: record.queued && !fromSubmit, attempts: record.attempts, failure, ...(dropped ? { sightings: dropped } : {}) });
-    return this.outcome("failed", record.incident, undefined, { failure });
+    this.emitEvent({
+      type: 'failed',
+      incident: record.incident,
+      deferred: record.queued && !fromSubmit,
+      attempts: record.attempts,
+      failure,
+      ...(dropped ? { sightings: dropped } : {}),
+    });
+    return this.outcome('failed', record.incident, undefined, { failure });
   }
 
   /** Post the pending sightings of an open ticket as one comment; the caller holds the lock. */
   private async flushComments(incident: string, force = false, fromSubmit = false): Promise<TicketOutcome | undefined> {
     const record = await this.read(incident);
-    if (!record || record.state !== "open" || !record.ref) return undefined;
-    if (!force && this.commentDue(record) > this.now()) return this.outcome("updated", incident, record.ref, { coalesced: true });
+    if (!record || record.state !== 'open' || !record.ref) return undefined;
+    if (!force && this.commentDue(record) > this.now()) return this.outcome('updated', incident, record.ref, { coalesced: true });
     const entries = (await this.store.list<Sighting>(this.nsSightings(incident))).sort((a, b) => (a.key < b.key ? -1 : 1));
     if (entries.length === 0) return undefined;
     const sightings = entries.map((e) => e.value);
@@ -488,23 +522,39 @@ export class TicketOutbox extends EventEmitter {
     // eslint-disable-next-line no-useless-assignment -- as above
     let closed = false;
     try {
-      closed = (await this.provider.status(record.ref)).state === "closed";
+      closed = (await this.provider.status(record.ref)).state === 'closed';
     } catch (error) {
       const failure = this.classify(error);
-      if (failure.kind === "transient") return this.commentTransient(record, failure);
+      if (failure.kind === 'transient') return this.commentTransient(record, failure);
       // A ticket that is gone (deleted, moved) counts as closed: the incident gets a new one.
-      if (failure.code === "NOT_FOUND") closed = true;
-      else return this.commentPermanent(record, failure, entries.map((e) => e.key), sightings.length);
+      if (failure.code === 'NOT_FOUND') closed = true;
+      else
+        return this.commentPermanent(
+          record,
+          failure,
+          entries.map((e) => e.key),
+          sightings.length,
+        );
     }
-    if (closed && this.closedPolicy === "link") return this.successor(record, sightings, entries.map((e) => e.key));
+    if (closed && this.closedPolicy === 'link')
+      return this.successor(
+        record,
+        sightings,
+        entries.map((e) => e.key),
+      );
     const fresh = newIndicators(sightings, record.seen);
     const text = summaryText(incident, sightings, fresh, this.coalesceMs);
     try {
       await this.provider.comment(record.ref, text, fresh.length ? { observables: fresh } : undefined);
     } catch (error) {
       const failure = this.classify(error);
-      if (failure.kind === "transient") return this.commentTransient(record, failure);
-      return this.commentPermanent(record, failure, entries.map((e) => e.key), sightings.length);
+      if (failure.kind === 'transient') return this.commentTransient(record, failure);
+      return this.commentPermanent(
+        record,
+        failure,
+        entries.map((e) => e.key),
+        sightings.length,
+      );
     }
     for (const entry of entries) await this.store.delete(this.nsSightings(incident), entry.key);
     record.lastCommentAt = this.now();
@@ -513,19 +563,19 @@ export class TicketOutbox extends EventEmitter {
     delete record.commentRetry;
     await this.write(record);
     this.recovered();
-    this.emitEvent({ type: "updated", incident, ref: record.ref, deferred, attempts: 1, sightings: sightings.length });
-    return this.outcome("updated", incident, record.ref);
+    this.emitEvent({ type: 'updated', incident, ref: record.ref, deferred, attempts: 1, sightings: sightings.length });
+    return this.outcome('updated', incident, record.ref);
   }
 
   /** The ticket was closed: a new one that links it, carrying the latest sighting and a summary of the rest. */
   private async successor(record: IncidentRecord, sightings: Sighting[], keys: string[]): Promise<TicketOutcome> {
     const latest = sightings[sightings.length - 1];
     const old = record.ref!;
-    const more = sightings.length > 1 ? `\n\n${summaryText(record.incident, sightings, newIndicators(sightings, []), this.coalesceMs)}` : "";
+    const more = sightings.length > 1 ? `\n\n${summaryText(record.incident, sightings, newIndicators(sightings, []), this.coalesceMs)}` : '';
     const next: IncidentRecord = {
       v: 1,
       incident: record.incident,
-      state: "creating",
+      state: 'creating',
       request: { title: latest.title, body: `${latest.body}${more}`, severity: latest.severity, observables: dedupeObservables(sightings), linkTo: old },
       attempts: 0,
       nextAttemptAt: this.now(),
@@ -547,9 +597,9 @@ export class TicketOutbox extends EventEmitter {
     record.queued = true;
     await this.write(record);
     this.trackerDown(nextAttemptAt);
-    this.emitEvent({ type: "queued", incident: record.incident, ref: record.ref, deferred: false, attempts, failure, nextAttemptAt });
+    this.emitEvent({ type: 'queued', incident: record.incident, ref: record.ref, deferred: false, attempts, failure, nextAttemptAt });
     this.schedule(nextAttemptAt);
-    return this.outcome("queued", record.incident, record.ref, { nextAttemptAt, failure });
+    return this.outcome('queued', record.incident, record.ref, { nextAttemptAt, failure });
   }
 
   private async commentPermanent(record: IncidentRecord, failure: TicketFailure, keys: string[], count: number): Promise<TicketOutcome> {
@@ -557,8 +607,8 @@ export class TicketOutbox extends EventEmitter {
     delete record.commentRetry;
     record.lastCommentAt = this.now();
     await this.write(record);
-    this.emitEvent({ type: "failed", incident: record.incident, ref: record.ref, deferred: record.queued, attempts: 1, failure, sightings: count });
-    return this.outcome("failed", record.incident, record.ref, { failure });
+    this.emitEvent({ type: 'failed', incident: record.incident, ref: record.ref, deferred: record.queued, attempts: 1, failure, sightings: count });
+    return this.outcome('failed', record.incident, record.ref, { failure });
   }
 
   // ----- helpers ----------------------------------------------------------------------------
@@ -572,7 +622,7 @@ export class TicketOutbox extends EventEmitter {
   }
 
   private async write(record: IncidentRecord): Promise<void> {
-    await this.store.set(this.nsRecords, record.incident, record, record.state === "open" ? { ttlMs: this.retainMs } : undefined);
+    await this.store.set(this.nsRecords, record.incident, record, record.state === 'open' ? { ttlMs: this.retainMs } : undefined);
     this.ring(record.incident);
   }
 
@@ -583,13 +633,13 @@ export class TicketOutbox extends EventEmitter {
   private async addSighting(incident: string, request: TicketRequest): Promise<void> {
     const now = this.now();
     this.seq += 1;
-    const key = `${String(now).padStart(15, "0")}-${this.engineId}-${String(this.seq).padStart(9, "0")}`;
+    const key = `${String(now).padStart(15, '0')}-${this.engineId}-${String(this.seq).padStart(9, '0')}`;
     const sighting: Sighting = {
       time: now,
       title: request.title,
       body: request.body,
       severity: request.severity,
-      summary: (request.summary ?? request.title).replace(/\s+/g, " ").slice(0, 300),
+      summary: (request.summary ?? request.title).replace(/\s+/g, ' ').slice(0, 300),
       ...(request.observables?.length ? { observables: request.observables } : {}),
     };
     await this.store.set(this.nsSightings(incident), key, sighting);
@@ -650,12 +700,14 @@ export class TicketOutbox extends EventEmitter {
    */
   private breakStaleLock(incident: string, mine: { boot: string }): Promise<boolean> {
     const previous = breaking.get(this.store) ?? Promise.resolve(false);
-    const run = previous.catch(() => false).then(async () => {
-      const held = await this.store.get<{ boot?: string }>(this.nsLocks, incident);
-      if (held && held.boot === this.bootId) return false;
-      if (held) await this.store.delete(this.nsLocks, incident);
-      return this.store.setIfAbsent(this.nsLocks, incident, mine, { ttlMs: this.lockTtlMs });
-    });
+    const run = previous
+      .catch(() => false)
+      .then(async () => {
+        const held = await this.store.get<{ boot?: string }>(this.nsLocks, incident);
+        if (held && held.boot === this.bootId) return false;
+        if (held) await this.store.delete(this.nsLocks, incident);
+        return this.store.setIfAbsent(this.nsLocks, incident, mine, { ttlMs: this.lockTtlMs });
+      });
     breaking.set(this.store, run);
     return run;
   }
@@ -666,7 +718,7 @@ export class TicketOutbox extends EventEmitter {
     const started = Date.now();
     for (;;) {
       const record = await this.read(incident);
-      if (!record || record.state !== "creating" || record.firstAttemptDone) return record;
+      if (!record || record.state !== 'creating' || record.firstAttemptDone) return record;
       if (Date.now() - started >= this.claimWaitMs) {
         record.queued = true;
         return { ...record, firstAttemptDone: true };
@@ -695,14 +747,14 @@ export class TicketOutbox extends EventEmitter {
       this.timerAt = Infinity;
       // A failing store must not crash the process through an unhandled "error" event.
       void this.runDue().catch((err: Error) => {
-        if (this.listenerCount("error") > 0) this.emit("error", err);
+        if (this.listenerCount('error') > 0) this.emit('error', err);
       });
     }, delay);
     this.timer.unref?.();
   }
 
-  private emitEvent(event: Omit<OutboxEvent, "provider">): void {
-    this.emit("delivery", { provider: this.tracker, ...event });
+  private emitEvent(event: Omit<OutboxEvent, 'provider'>): void {
+    this.emit('delivery', { provider: this.tracker, ...event });
   }
 
   private outcome(status: TicketOutcomeStatus, incident: string, ref: TicketRef | undefined, extra: Partial<TicketOutcome> = {}): TicketOutcome {
@@ -710,18 +762,18 @@ export class TicketOutbox extends EventEmitter {
   }
 
   private outcomeOfRecord(record: IncidentRecord, openStatus: TicketOutcomeStatus): TicketOutcome {
-    if (record.state === "open") return this.outcome(openStatus, record.incident, record.ref);
-    if (record.state === "failed") return this.outcome("failed", record.incident, undefined, record.failure ? { failure: record.failure } : {});
-    return this.outcome("queued", record.incident, undefined, { nextAttemptAt: record.nextAttemptAt });
+    if (record.state === 'open') return this.outcome(openStatus, record.incident, record.ref);
+    if (record.state === 'failed') return this.outcome('failed', record.incident, undefined, record.failure ? { failure: record.failure } : {});
+    return this.outcome('queued', record.incident, undefined, { nextAttemptAt: record.nextAttemptAt });
   }
 }
 
 function checkRequest(request: TicketRequest | undefined): string | undefined {
-  if (!request || typeof request !== "object") return "no ticket request";
-  if (typeof request.incidentKey !== "string" || request.incidentKey.trim() === "") return "the incident key is empty";
-  if (typeof request.title !== "string" || request.title.trim() === "") return "the title is empty";
-  if (typeof request.body !== "string") return "the body is not text";
-  if (typeof request.severity !== "number" || !Number.isFinite(request.severity)) return "the severity is not a number";
+  if (!request || typeof request !== 'object') return 'no ticket request';
+  if (typeof request.incidentKey !== 'string' || request.incidentKey.trim() === '') return 'the incident key is empty';
+  if (typeof request.title !== 'string' || request.title.trim() === '') return 'the title is empty';
+  if (typeof request.body !== 'string') return 'the body is not text';
+  if (typeof request.severity !== 'number' || !Number.isFinite(request.severity)) return 'the severity is not a number';
   return undefined;
 }
 
@@ -737,7 +789,12 @@ function newIndicators(sightings: Sighting[], seen: string[]): TicketObservable[
 }
 
 /** The coalesced comment: how many sightings, first and last time, what they were, new indicators defanged. */
-export function summaryText(incident: string, sightings: ReadonlyArray<{ time: number; summary: string }>, fresh: TicketObservable[], coalesceMs: number): string {
+export function summaryText(
+  incident: string,
+  sightings: ReadonlyArray<{ time: number; summary: string }>,
+  fresh: TicketObservable[],
+  coalesceMs: number,
+): string {
   const first = new Date(sightings[0].time).toISOString();
   const last = new Date(sightings[sightings.length - 1].time).toISOString();
   const lines: string[] = [];
@@ -749,12 +806,12 @@ export function summaryText(incident: string, sightings: ReadonlyArray<{ time: n
   const counts = new Map<string, number>();
   for (const s of sightings) counts.set(s.summary, (counts.get(s.summary) ?? 0) + 1);
   const shown = [...counts].slice(0, 10);
-  for (const [summary, n] of shown) lines.push(`- ${summary}${n > 1 ? ` (×${n})` : ""}`);
+  for (const [summary, n] of shown) lines.push(`- ${summary}${n > 1 ? ` (×${n})` : ''}`);
   if (counts.size > shown.length) lines.push(`- … and ${counts.size - shown.length} other kinds`);
   if (fresh.length) {
-    lines.push("New indicators (defanged):");
+    lines.push('New indicators (defanged):');
     for (const o of fresh.slice(0, 50)) lines.push(`- ${o.type} ${defang(o.value, o.type)}`);
     if (fresh.length > 50) lines.push(`- … and ${fresh.length - 50} more`);
   }
-  return lines.join("\n");
+  return lines.join('\n');
 }

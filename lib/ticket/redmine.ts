@@ -12,7 +12,19 @@
  * description "contains" filter (`description=~...`).
  */
 import { createHttpClient, ProviderError } from '../core/http';
-import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, linkLine, messagesIn, withVendorMessage } from './common';
+import {
+  asRecord,
+  asString,
+  badAnswer,
+  bySeverity,
+  checkCreateInput,
+  cleanBaseUrl,
+  fitText,
+  fitTitle,
+  linkLine,
+  messagesIn,
+  withVendorMessage,
+} from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'redmine';
@@ -124,14 +136,25 @@ export function createRedmine(opts: RedmineOptions): TicketProvider {
       if (!id) throw badAnswer(KIND, 'issue id');
       if (input.linkTo && /^\d+$/.test(input.linkTo.id)) {
         // The relation is a convenience on top of the text line above: a refusal does not undo the issue.
-        await call({ method: 'POST', url: `/issues/${id}/relations.json`, data: { relation: { issue_to_id: Number(input.linkTo.id), relation_type: 'relates' } }, signal }).catch(() => undefined);
+        await call({
+          method: 'POST',
+          url: `/issues/${id}/relations.json`,
+          data: { relation: { issue_to_id: Number(input.linkTo.id), relation_type: 'relates' } },
+          signal,
+        }).catch(() => undefined);
       }
       return ref(id);
     },
 
     async comment(target, text, _options, signal) {
       // A repeated PUT would add the note twice: not retried by the client.
-      await call({ method: 'PUT', url: `/issues/${encodeURIComponent(target.id)}.json`, data: { issue: { notes: fitText(text, LIMITS.comment, 'note') } }, idempotent: false, signal });
+      await call({
+        method: 'PUT',
+        url: `/issues/${encodeURIComponent(target.id)}.json`,
+        data: { issue: { notes: fitText(text, LIMITS.comment, 'note') } },
+        idempotent: false,
+        signal,
+      });
     },
 
     async status(target, signal): Promise<TicketStatus> {

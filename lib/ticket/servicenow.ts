@@ -92,7 +92,11 @@ export function createServiceNow(opts: ServiceNowOptions): TicketProvider {
     async findOpenByIncident(incidentKey, signal) {
       const data = await call<unknown>({
         url: '/api/now/table/incident',
-        params: { sysparm_query: `correlation_id=${correlationId(incidentKey)}^active=true^ORDERBYDESCsys_created_on`, sysparm_fields: 'sys_id,number,state', sysparm_limit: 1 },
+        params: {
+          sysparm_query: `correlation_id=${correlationId(incidentKey)}^active=true^ORDERBYDESCsys_created_on`,
+          sysparm_fields: 'sys_id,number,state',
+          sysparm_limit: 1,
+        },
         signal,
       });
       const result = asRecord(data)?.result;
@@ -121,11 +125,22 @@ export function createServiceNow(opts: ServiceNowOptions): TicketProvider {
 
     async comment(target, text, _options, signal) {
       // PATCH of a journal field appends an entry each time: not retried by the client.
-      await call({ method: 'PATCH', url: `/api/now/table/incident/${encodeURIComponent(target.id)}`, params: { sysparm_fields: 'sys_id' }, data: { [commentField]: fitText(text, LIMITS.comment, 'note') }, idempotent: false, signal });
+      await call({
+        method: 'PATCH',
+        url: `/api/now/table/incident/${encodeURIComponent(target.id)}`,
+        params: { sysparm_fields: 'sys_id' },
+        data: { [commentField]: fitText(text, LIMITS.comment, 'note') },
+        idempotent: false,
+        signal,
+      });
     },
 
     async status(target, signal): Promise<TicketStatus> {
-      const data = await call<unknown>({ url: `/api/now/table/incident/${encodeURIComponent(target.id)}`, params: { sysparm_fields: 'state,active', sysparm_display_value: 'false' }, signal });
+      const data = await call<unknown>({
+        url: `/api/now/table/incident/${encodeURIComponent(target.id)}`,
+        params: { sysparm_fields: 'state,active', sysparm_display_value: 'false' },
+        signal,
+      });
       const result = asRecord(asRecord(data)?.result);
       const state = asString(result?.state);
       if (!result || state === undefined) throw badAnswer(KIND, 'result.state');

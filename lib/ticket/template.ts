@@ -12,14 +12,14 @@
 export class TemplateError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "TemplateError";
+    this.name = 'TemplateError';
   }
 }
 
 type Node =
-  | { t: "text"; text: string }
-  | { t: "var"; path: string[]; raw: string; escape: boolean; line: number }
-  | { t: "section"; path: string[]; raw: string; inverted: boolean; children: Node[]; line: number };
+  | { t: 'text'; text: string }
+  | { t: 'var'; path: string[]; raw: string; escape: boolean; line: number }
+  | { t: 'section'; path: string[]; raw: string; inverted: boolean; children: Node[]; line: number };
 
 export interface CompiledTemplate {
   readonly source: string;
@@ -40,7 +40,7 @@ export interface CompileOptions {
 
 export interface RenderOptions {
   /** "none" (default) for plain-text trackers, "html" to escape & < > " '. */
-  escape?: "none" | "html";
+  escape?: 'none' | 'html';
   /** Output cap (characters); rendering stops with a TemplateError past it. Default 1,000,000. */
   maxOutput?: number;
 }
@@ -53,7 +53,18 @@ export interface RenderResult {
 
 /** The roots of a SOAR message the templates may read (plus `hub`, `sighting` and `incident`, added by the caller). */
 export const MESSAGE_ROOTS: readonly string[] = [
-  "alert", "enrichment", "iocs", "actions", "approval", "payload", "topic", "incident", "ticket", "hub", "sighting", "_msgid",
+  'alert',
+  'enrichment',
+  'iocs',
+  'actions',
+  'approval',
+  'payload',
+  'topic',
+  'incident',
+  'ticket',
+  'hub',
+  'sighting',
+  '_msgid',
 ];
 
 const MAX_DEPTH = 16;
@@ -61,73 +72,82 @@ const NAME = /^(?:\.|[A-Za-z_$][\w$-]*(?:\.(?:[A-Za-z_$][\w$-]*|\d+))*)$/;
 
 function position(source: string, index: number): string {
   const before = source.slice(0, index);
-  const line = before.split("\n").length;
-  const col = index - before.lastIndexOf("\n");
+  const line = before.split('\n').length;
+  const col = index - before.lastIndexOf('\n');
   return `line ${line}, column ${col}`;
 }
 
 function parsePath(raw: string, source: string, index: number): string[] {
   const name = raw.trim();
   if (!NAME.test(name)) throw new TemplateError(`template: "{{${raw}}}" at ${position(source, index)} is not a field path (letters, digits, _ and dots)`);
-  return name === "." ? [] : name.split(".");
+  return name === '.' ? [] : name.split('.');
 }
 
 function parse(source: string): Node[] {
   const root: Node[] = [];
-  const stack: Array<{ node: Extract<Node, { t: "section" }>; index: number }> = [];
+  const stack: Array<{ node: Extract<Node, { t: 'section' }>; index: number }> = [];
   let current = root;
   let at = 0;
   while (at < source.length) {
-    const open = source.indexOf("{{", at);
+    const open = source.indexOf('{{', at);
     if (open < 0) {
-      current.push({ t: "text", text: source.slice(at) });
+      current.push({ t: 'text', text: source.slice(at) });
       break;
     }
-    if (open > at) current.push({ t: "text", text: source.slice(at, open) });
-    const triple = source.startsWith("{{{", open);
-    const close = source.indexOf(triple ? "}}}" : "}}", open + (triple ? 3 : 2));
+    if (open > at) current.push({ t: 'text', text: source.slice(at, open) });
+    const triple = source.startsWith('{{{', open);
+    const close = source.indexOf(triple ? '}}}' : '}}', open + (triple ? 3 : 2));
     if (close < 0) throw new TemplateError(`template: "{{" at ${position(source, open)} is never closed`);
     const inner = source.slice(open + (triple ? 3 : 2), close);
-    const line = source.slice(0, open).split("\n").length;
+    const line = source.slice(0, open).split('\n').length;
     at = close + (triple ? 3 : 2);
     if (triple) {
-      current.push({ t: "var", path: parsePath(inner, source, open), raw: inner.trim(), escape: false, line });
+      current.push({ t: 'var', path: parsePath(inner, source, open), raw: inner.trim(), escape: false, line });
       continue;
     }
     const sigil = inner.trimStart()[0];
     const rest = inner.trimStart().slice(1);
     switch (sigil) {
-      case "!":
+      case '!':
         break;
-      case ">":
+      case '>':
         throw new TemplateError(`template: partials ("{{>…}}" at ${position(source, open)}) are not supported`);
-      case "=":
+      case '=':
         throw new TemplateError(`template: delimiter changes ("{{=…=}}" at ${position(source, open)}) are not supported`);
-      case "&":
-        current.push({ t: "var", path: parsePath(rest, source, open), raw: rest.trim(), escape: false, line });
+      case '&':
+        current.push({ t: 'var', path: parsePath(rest, source, open), raw: rest.trim(), escape: false, line });
         break;
-      case "#":
-      case "^": {
+      case '#':
+      case '^': {
         if (stack.length >= MAX_DEPTH) throw new TemplateError(`template: sections nested deeper than ${MAX_DEPTH} at ${position(source, open)}`);
-        const node: Extract<Node, { t: "section" }> = { t: "section", path: parsePath(rest, source, open), raw: rest.trim(), inverted: sigil === "^", children: [], line };
+        const node: Extract<Node, { t: 'section' }> = {
+          t: 'section',
+          path: parsePath(rest, source, open),
+          raw: rest.trim(),
+          inverted: sigil === '^',
+          children: [],
+          line,
+        };
         current.push(node);
         stack.push({ node, index: open });
         current = node.children;
         break;
       }
-      case "/": {
+      case '/': {
         const top = stack.pop();
         const name = rest.trim();
         if (!top) throw new TemplateError(`template: "{{/${name}}}" at ${position(source, open)} closes a section that was never opened`);
         if (top.node.raw !== name) {
-          throw new TemplateError(`template: "{{/${name}}}" at ${position(source, open)} does not match "{{#${top.node.raw}}}" at ${position(source, top.index)}`);
+          throw new TemplateError(
+            `template: "{{/${name}}}" at ${position(source, open)} does not match "{{#${top.node.raw}}}" at ${position(source, top.index)}`,
+          );
         }
         current = stack.length ? stack[stack.length - 1].node.children : root;
         break;
       }
       default:
-        if (inner.trim() === "") throw new TemplateError(`template: empty "{{}}" at ${position(source, open)}`);
-        current.push({ t: "var", path: parsePath(inner, source, open), raw: inner.trim(), escape: true, line });
+        if (inner.trim() === '') throw new TemplateError(`template: empty "{{}}" at ${position(source, open)}`);
+        current.push({ t: 'var', path: parsePath(inner, source, open), raw: inner.trim(), escape: true, line });
     }
   }
   if (stack.length) {
@@ -141,10 +161,10 @@ const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
 
 function step(value: unknown, key: string): { found: boolean; value?: unknown } {
   if (value === null || value === undefined) return { found: false };
-  if (typeof value !== "object") return { found: false };
+  if (typeof value !== 'object') return { found: false };
   if (!has(value, key)) return { found: false };
   const next = (value as Record<string, unknown>)[key];
-  return typeof next === "function" ? { found: false } : { found: true, value: next };
+  return typeof next === 'function' ? { found: false } : { found: true, value: next };
 }
 
 /** Mustache lookup: the first segment from the innermost context that has it, the rest from there. */
@@ -165,37 +185,37 @@ function lookup(stack: unknown[], path: string[]): { found: boolean; value?: unk
 }
 
 function scalarText(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
-  if (Array.isArray(value) && value.every((v) => v === null || typeof v !== "object")) return value.map(scalarText).join(", ");
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object')) return value.map(scalarText).join(', ');
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)) ?? "";
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? '';
   } catch {
-    return "[unprintable]";
+    return '[unprintable]';
   }
 }
 
-const HTML: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 function truthy(value: unknown): boolean {
   if (Array.isArray(value)) return value.length > 0;
-  return Boolean(value) && typeof value !== "function";
+  return Boolean(value) && typeof value !== 'function';
 }
 
 export function compileTemplate(source: string, options: CompileOptions = {}): CompiledTemplate {
-  if (typeof source !== "string") throw new TemplateError("template: must be text");
+  if (typeof source !== 'string') throw new TemplateError('template: must be text');
   const maxLength = options.maxLength ?? 65_536;
   if (source.length > maxLength) throw new TemplateError(`template: ${source.length} characters, at most ${maxLength}`);
   const nodes = parse(source);
   const topPaths: string[] = [];
-  for (const node of nodes) if (node.t !== "text") topPaths.push(node.raw);
+  for (const node of nodes) if (node.t !== 'text') topPaths.push(node.raw);
   if (options.roots) {
     const roots = new Set(options.roots);
     for (const node of nodes) {
-      if (node.t === "text" || node.path.length === 0) continue;
+      if (node.t === 'text' || node.path.length === 0) continue;
       if (!roots.has(node.path[0])) {
-        throw new TemplateError(`template: "${node.raw}" (line ${node.line}) is not a message field; fields start with ${[...roots].join(", ")}`);
+        throw new TemplateError(`template: "${node.raw}" (line ${node.line}) is not a message field; fields start with ${[...roots].join(', ')}`);
       }
     }
   }
@@ -204,7 +224,7 @@ export function compileTemplate(source: string, options: CompileOptions = {}): C
     source,
     topPaths,
     render(view: unknown, renderOptions: RenderOptions = {}): RenderResult {
-      const escapeHtml = renderOptions.escape === "html";
+      const escapeHtml = renderOptions.escape === 'html';
       const maxOutput = renderOptions.maxOutput ?? 1_000_000;
       const missing: string[] = [];
       const seen = new Set<string>();
@@ -223,12 +243,12 @@ export function compileTemplate(source: string, options: CompileOptions = {}): C
       };
       const walk = (list: Node[], stack: unknown[]) => {
         for (const node of list) {
-          if (node.t === "text") {
+          if (node.t === 'text') {
             emit(node.text);
             continue;
           }
           const got = lookup(stack, node.path);
-          if (node.t === "var") {
+          if (node.t === 'var') {
             if (!got.found || got.value === undefined) {
               miss(node.raw);
               continue;
@@ -246,7 +266,7 @@ export function compileTemplate(source: string, options: CompileOptions = {}): C
           if (!on) continue;
           if (Array.isArray(got.value)) {
             for (const item of got.value) walk(node.children, [...stack, item]);
-          } else if (typeof got.value === "object") {
+          } else if (typeof got.value === 'object') {
             walk(node.children, [...stack, got.value]);
           } else {
             walk(node.children, stack);
@@ -254,7 +274,7 @@ export function compileTemplate(source: string, options: CompileOptions = {}): C
         }
       };
       walk(nodes, [view]);
-      return { text: out.join(""), missing };
+      return { text: out.join(''), missing };
     },
   };
 }

@@ -29,7 +29,21 @@ const LIMITS = { title: 512, body: 100_000, comment: 100_000 };
 const SEVERITIES = [2, 1, 1, 2, 3, 4, 4] as const;
 const SEVERITY_NAMES: Record<number, string> = { 1: '1 (low)', 2: '2 (medium)', 3: '3 (high)', 4: '4 (critical)' };
 const CLOSED_STAGES = new Set(['Closed', 'Imported']);
-const DATA_TYPES: Record<string, string> = { ipv4: 'ip', ipv6: 'ip', ip: 'ip', domain: 'domain', fqdn: 'fqdn', url: 'url', md5: 'hash', sha1: 'hash', sha256: 'hash', hash: 'hash', email: 'mail', mail: 'mail', filename: 'filename' };
+const DATA_TYPES: Record<string, string> = {
+  ipv4: 'ip',
+  ipv6: 'ip',
+  ip: 'ip',
+  domain: 'domain',
+  fqdn: 'fqdn',
+  url: 'url',
+  md5: 'hash',
+  sha1: 'hash',
+  sha256: 'hash',
+  hash: 'hash',
+  email: 'mail',
+  mail: 'mail',
+  filename: 'filename',
+};
 
 export interface TheHiveOptions extends TicketProviderOptions {
   apiKey?: string;
@@ -82,7 +96,10 @@ export function createTheHive(opts: TheHiveOptions): TicketProvider {
 
   async function query(incidentKey: string, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const list = mode === 'case' ? 'listCase' : 'listAlert';
-    const filter = mode === 'case' ? { _name: 'filter', _eq: { _field: 'tags', _value: caseTag(incidentKey) } } : {
+    const filter =
+      mode === 'case'
+        ? { _name: 'filter', _eq: { _field: 'tags', _value: caseTag(incidentKey) } }
+        : {
             _name: 'filter',
             _and: [
               // Follow-ups of a closed alert carry "<key>~<time>" (create below).
@@ -107,11 +124,13 @@ export function createTheHive(opts: TheHiveOptions): TicketProvider {
 
   async function addObservables(type: 'alert' | 'case', id: string, observables: TicketObservable[] | undefined, signal?: AbortSignal) {
     for (const o of observables ?? []) {
-      await call({ method: 'POST', url: `/api/v1/${type}/${encodeURIComponent(id)}/observable`, data: theHiveObservable(o), signal }).catch((error: unknown) => {
-        // One already on the ticket is refused as a duplicate; that is the wanted state.
-        if (error instanceof ProviderError && (error.status === 400 || error.status === 409) && /exist|duplicate/i.test(error.message)) return;
-        throw error;
-      });
+      await call({ method: 'POST', url: `/api/v1/${type}/${encodeURIComponent(id)}/observable`, data: theHiveObservable(o), signal }).catch(
+        (error: unknown) => {
+          // One already on the ticket is refused as a duplicate; that is the wanted state.
+          if (error instanceof ProviderError && (error.status === 400 || error.status === 409) && /exist|duplicate/i.test(error.message)) return;
+          throw error;
+        },
+      );
     }
   }
 
@@ -154,7 +173,15 @@ export function createTheHive(opts: TheHiveOptions): TicketProvider {
       } catch (error) {
         if (error instanceof ProviderError && (error.status === 400 || error.status === 409) && /already exists|duplicate/i.test(error.message)) {
           const existing = (await query(input.incidentKey, signal).catch(() => []))[0];
-          throw new TicketDuplicateError({ provider: KIND, message: `${KIND}: an alert with this sourceRef already exists (${error.message.replace(/^thehive: /, '')})`, status: error.status, body: error.body }, existing ? ref('alert', existing) : undefined);
+          throw new TicketDuplicateError(
+            {
+              provider: KIND,
+              message: `${KIND}: an alert with this sourceRef already exists (${error.message.replace(/^thehive: /, '')})`,
+              status: error.status,
+              body: error.body,
+            },
+            existing ? ref('alert', existing) : undefined,
+          );
         }
         throw error;
       }

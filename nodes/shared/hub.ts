@@ -1,7 +1,7 @@
 /** Finding the hub a node uses: its soar-hub config node, or the default hub in <userDir>/soar. */
-import * as path from "node:path";
-import type { Node, NodeAPI } from "node-red";
-import { Hub, type HubOptions } from "../../lib/hub/hub";
+import * as path from 'node:path';
+import type { Node, NodeAPI } from 'node-red';
+import { Hub, type HubOptions } from '../../lib/hub/hub';
 
 /** What a soar-hub config node exposes to the nodes that use it. */
 export interface SoarHubConfigNode extends Node {
@@ -16,7 +16,7 @@ export function userDir(RED: NodeAPI): string {
 }
 
 export function defaultHubDir(RED: NodeAPI): string {
-  return path.join(userDir(RED), "soar");
+  return path.join(userDir(RED), 'soar');
 }
 
 /** Resolve the hub for a node; pair with hub.release() in the node's close handler (hubLifecycle does both). */

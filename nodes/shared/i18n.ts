@@ -1,5 +1,5 @@
 /** The node's message catalog: t("status.ready") reads "<namespace>.status.ready" through RED._. */
-import type { NodeAPI } from "node-red";
+import type { NodeAPI } from 'node-red';
 
 export type Translate = (key: string, subs?: Record<string, string | number>) => string;
 

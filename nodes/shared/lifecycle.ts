@@ -3,9 +3,9 @@
  * needs (the hub, a firewall) once, show a status when it is ready or failed, run each message
  * after it is ready with done(err) on errors, and undo everything on close with (removed, done).
  */
-import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from "node-red";
-import type { Hub } from "../../lib/hub/hub";
-import { acquireHub } from "./hub";
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import type { Hub } from '../../lib/hub/hub';
+import { acquireHub } from './hub';
 
 type Send = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[]) => void;
 export type InputHandler<R> = (msg: NodeMessageInFlow & Record<string, any>, send: Send, resource: R) => Promise<void> | void;
@@ -63,13 +63,13 @@ export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
       if (shown) show(shown);
     },
     (err: Error) => {
-      const key = typeof spec.failedKey === "function" ? spec.failedKey(err) : spec.failedKey;
-      show({ fill: "red", shape: "ring", text: status(key ?? "setup-failed") });
+      const key = typeof spec.failedKey === 'function' ? spec.failedKey(err) : spec.failedKey;
+      show({ fill: 'red', shape: 'ring', text: status(key ?? 'setup-failed') });
       node.error(spec.failedMessage ? spec.failedMessage(err) : err.message);
     },
   );
 
-  node.on("close", (removed: boolean, done: () => void) => {
+  node.on('close', (removed: boolean, done: () => void) => {
     void (async () => {
       for (const step of closeSteps) {
         try {
@@ -96,14 +96,16 @@ export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
     ready,
     current: () => resource,
     onInput(handler, options) {
-      node.on("input", (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: (err?: Error) => void) => {
+      node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: (err?: Error) => void) => {
         void (async () => {
           try {
             const r = await ready;
             await handler(msg, send, r);
             done();
           } catch (err) {
-            const shown = options?.errorStatus ? options.errorStatus(err as Error) : { fill: "red" as const, shape: "ring" as const, text: status(spec.errorKey ?? "error") };
+            const shown = options?.errorStatus
+              ? options.errorStatus(err as Error)
+              : { fill: 'red' as const, shape: 'ring' as const, text: status(spec.errorKey ?? 'error') };
             if (shown) show(shown);
             done(err as Error);
           }
@@ -120,7 +122,7 @@ export function lifecycle<R>(node: Node, spec: LifecycleSpec<R>): Lifecycle<R> {
 export function hubLifecycle<R = Hub>(
   RED: NodeAPI,
   node: Node,
-  spec: Omit<LifecycleSpec<R>, "acquire" | "release"> & {
+  spec: Omit<LifecycleSpec<R>, 'acquire' | 'release'> & {
     hub: string | undefined;
     /** Build the node's own parts once the hub is there (a throw releases the hub and fails the node). */
     setup?: (hub: Hub) => Promise<R> | R;

@@ -2,8 +2,8 @@
  * Runtime side of the versioned node config: the same plain-JS migrations the editor loads from
  * resources/migrations (so they are written once), applied to a node's config before it reads it.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface MigrationStep {
   describe: string;
@@ -32,9 +32,9 @@ interface Core {
 
 /** resources/ sits at the package root: two levels up from nodes/shared (tsx), three from dist/nodes/shared. */
 export function migrationsDir(): string {
-  const candidates = [path.join(__dirname, "..", "..", "resources", "migrations"), path.join(__dirname, "..", "..", "..", "resources", "migrations")];
-  const found = candidates.find((dir) => fs.existsSync(path.join(dir, "core.js")));
-  if (!found) throw new Error(`resources/migrations/core.js not found (looked in ${candidates.join(", ")})`);
+  const candidates = [path.join(__dirname, '..', '..', 'resources', 'migrations'), path.join(__dirname, '..', '..', '..', 'resources', 'migrations')];
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'core.js')));
+  if (!found) throw new Error(`resources/migrations/core.js not found (looked in ${candidates.join(', ')})`);
   return found;
 }
 
@@ -45,9 +45,9 @@ export function migrations(): Core {
   if (core) return core;
   const dir = migrationsDir();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require(path.join(dir, "core.js")) as Core;
+  const loaded = require(path.join(dir, 'core.js')) as Core;
   for (const file of fs.readdirSync(dir).sort()) {
-    if (!file.endsWith(".js") || file === "core.js") continue;
+    if (!file.endsWith('.js') || file === 'core.js') continue;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded.register(require(path.join(dir, file)) as TypeMigrations);
   }

@@ -17,11 +17,11 @@ export interface NumberRule {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export function numberSetting(label: string, raw: unknown, rule: NumberRule): Parsed<number> {
-  if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return { ok: true, value: rule.default };
-  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return { ok: true, value: rule.default };
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : NaN;
   const shown = JSON.stringify(raw);
-  const bound = `${rule.exclusiveMin ? ">" : "≥"} ${rule.min}`;
-  if (!Number.isFinite(n)) return { ok: false, error: `${label} must be a ${rule.integer ? "whole " : ""}number ${bound}, got ${shown}` };
+  const bound = `${rule.exclusiveMin ? '>' : '≥'} ${rule.min}`;
+  if (!Number.isFinite(n)) return { ok: false, error: `${label} must be a ${rule.integer ? 'whole ' : ''}number ${bound}, got ${shown}` };
   if (rule.integer && !Number.isInteger(n)) return { ok: false, error: `${label} must be a whole number ${bound}, got ${shown}` };
   if (n < rule.min || (rule.exclusiveMin && n === rule.min)) return { ok: false, error: `${label} must be ${bound}, got ${shown}` };
   return { ok: true, value: n };

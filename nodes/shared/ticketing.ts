@@ -1,12 +1,12 @@
 /** What a soar-ticketing config node gives the open-ticket nodes (nodes/ticketing.ts builds it). */
-import type { Node } from "node-red";
-import type { Hub } from "../../lib/hub/hub";
-import type { OutboxEvent, TicketOutbox } from "../../lib/ticket/outbox";
-import type { TicketProvider } from "../../lib/ticket/types";
+import type { Node } from 'node-red';
+import type { Hub } from '../../lib/hub/hub';
+import type { OutboxEvent, TicketOutbox } from '../../lib/ticket/outbox';
+import type { TicketProvider } from '../../lib/ticket/types';
 
 export interface OutboxSettings {
   coalesceMs: number;
-  closedPolicy: "link" | "comment";
+  closedPolicy: 'link' | 'comment';
 }
 
 export interface TicketingParts {

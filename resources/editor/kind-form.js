@@ -6,7 +6,7 @@
  * Plain ES5 without dependencies.
  */
 (function (root) {
-  "use strict";
+  'use strict';
   if (root.SoarKindForm) return; // every node HTML that needs it loads this file; the first copy wins
 
   /**
@@ -27,30 +27,38 @@
     }
     // While the dialog is open, the kind chosen in it decides which rules apply.
     function currentKind(node) {
-      var select = $("#node-config-input-kind");
-      return select.length && select.data("soar-editing") === node.id ? select.val() : node.kind;
+      var select = $('#node-config-input-kind');
+      return select.length && select.data('soar-editing') === node.id ? select.val() : node.kind;
     }
     // A group such as a feed's file or URL: one of them is enough.
     function oneOfFilled(node, field) {
       var d = descriptor(currentKind(node));
-      var editing = $("#node-config-input-kind").data("soar-editing") === node.id;
+      var editing = $('#node-config-input-kind').data('soar-editing') === node.id;
       return d.fields.some(function (g) {
         if (g.oneOf !== field.oneOf) return false;
         // Credentials reach the editor only when the dialog opens: until then, assume the key is there.
         if (g.credential && !editing && !node.credentials) return true;
-        var v = editing && $("#node-config-input-" + g.name).length ? $("#node-config-input-" + g.name).val() : (g.credential ? (node.credentials && (node.credentials[g.name] || node.credentials["has_" + g.name])) : node[g.name]);
-        return v !== undefined && v !== null && v !== false && String(v).trim() !== "";
+        var v =
+          editing && $('#node-config-input-' + g.name).length
+            ? $('#node-config-input-' + g.name).val()
+            : g.credential
+              ? node.credentials && (node.credentials[g.name] || node.credentials['has_' + g.name])
+              : node[g.name];
+        return v !== undefined && v !== null && v !== false && String(v).trim() !== '';
       });
     }
     function fieldValidator(name) {
       return function (v) {
         var f = fieldOf(currentKind(this), name);
         if (!f) return true;
-        var empty = v === undefined || v === null || String(v).trim() === "";
+        var empty = v === undefined || v === null || String(v).trim() === '';
         if (empty && f.oneOf) return oneOfFilled(this, f);
         if (empty) return !f.required;
-        if (f.type === "number") { var n = Number(v); return isFinite(n) && (f.min === undefined || n >= f.min); }
-        if (f.pattern && (f.type === "string")) return new RegExp(f.pattern).test(String(v).trim());
+        if (f.type === 'number') {
+          var n = Number(v);
+          return isFinite(n) && (f.min === undefined || n >= f.min);
+        }
+        if (f.pattern && f.type === 'string') return new RegExp(f.pattern).test(String(v).trim());
         return true;
       };
     }
@@ -59,9 +67,12 @@
     function addFields(defaults, credentials) {
       kinds.forEach(function (d) {
         d.fields.forEach(function (f) {
-          if (f.credential) { credentials[f.name] = credentials[f.name] || { type: "password" }; return; }
-          if (!defaults[f.name]) defaults[f.name] = { value: f.default !== undefined ? f.default : (f.type === "boolean" ? false : "") };
-          if (f.type !== "boolean" && f.type !== "select") defaults[f.name].validate = fieldValidator(f.name);
+          if (f.credential) {
+            credentials[f.name] = credentials[f.name] || { type: 'password' };
+            return;
+          }
+          if (!defaults[f.name]) defaults[f.name] = { value: f.default !== undefined ? f.default : f.type === 'boolean' ? false : '' };
+          if (f.type !== 'boolean' && f.type !== 'select') defaults[f.name].validate = fieldValidator(f.name);
         });
       });
     }
@@ -72,69 +83,86 @@
      */
     function prepare(node, onShow) {
       var ns = opts.namespace;
-      var tr = function (key, fallback) { var out = node._(ns + "." + key); return out && out.indexOf(ns + ".") < 0 ? out : fallback; };
-      var select = $("#node-config-input-kind").empty().data("soar-editing", node.id);
+      var tr = function (key, fallback) {
+        var out = node._(ns + '.' + key);
+        return out && out.indexOf(ns + '.') < 0 ? out : fallback;
+      };
+      var select = $('#node-config-input-kind').empty().data('soar-editing', node.id);
       kinds.forEach(function (d) {
-        $("<option>").val(d.kind).text(tr("kind." + d.kind, d.label)).appendTo(select);
+        $('<option>')
+          .val(d.kind)
+          .text(tr('kind.' + d.kind, d.label))
+          .appendTo(select);
       });
-      var box = $("#" + opts.box).empty();
+      var box = $('#' + opts.box).empty();
       var rows = {};
       kinds.forEach(function (d) {
         d.fields.forEach(function (f) {
           if (rows[f.name] || f.hidden) return;
-          var id = "node-config-input-" + f.name;
-          var row = $('<div class="form-row">').addClass(opts.rowClass).attr("data-field", f.name).appendTo(box);
-          $("<label>").attr("for", id).text(tr("label." + f.name, f.name)).appendTo(row);
+          var id = 'node-config-input-' + f.name;
+          var row = $('<div class="form-row">').addClass(opts.rowClass).attr('data-field', f.name).appendTo(box);
+          $('<label>')
+            .attr('for', id)
+            .text(tr('label.' + f.name, f.name))
+            .appendTo(row);
           var input;
-          if (f.type === "boolean") {
-            input = $('<input type="checkbox" style="width:auto">').prop("checked", node[f.name] === undefined ? f.default !== false : node[f.name] === true || node[f.name] === "true");
-          } else if (f.type === "select") {
+          if (f.type === 'boolean') {
+            input = $('<input type="checkbox" style="width:auto">').prop(
+              'checked',
+              node[f.name] === undefined ? f.default !== false : node[f.name] === true || node[f.name] === 'true',
+            );
+          } else if (f.type === 'select') {
             input = $("<select style='width:auto'>");
-            (f.options || []).forEach(function (o) { $("<option>").val(o).text(o).appendTo(input); });
-            input.val(node[f.name] !== undefined && node[f.name] !== "" ? node[f.name] : f.default);
-          } else if (f.type === "text" || f.type === "secret-text") {
+            (f.options || []).forEach(function (o) {
+              $('<option>').val(o).text(o).appendTo(input);
+            });
+            input.val(node[f.name] !== undefined && node[f.name] !== '' ? node[f.name] : f.default);
+          } else if (f.type === 'text' || f.type === 'secret-text') {
             input = $('<textarea rows="4" style="width:70%; font-family:monospace; font-size:11px" spellcheck="false">');
           } else {
-            input = $('<input>').attr("type", f.credential ? "password" : "text");
-            if (f.type === "number") input.css("width", "80px");
+            input = $('<input>').attr('type', f.credential ? 'password' : 'text');
+            if (f.type === 'number') input.css('width', '80px');
           }
-          input.attr("id", id).appendTo(row);
-          if (f.placeholder) input.attr("placeholder", f.placeholder);
+          input.attr('id', id).appendTo(row);
+          if (f.placeholder) input.attr('placeholder', f.placeholder);
           if (f.credential) {
-            var has = node.credentials && (node.credentials["has_" + f.name] || node.credentials[f.name]);
-            input.val(node.credentials && node.credentials[f.name] ? node.credentials[f.name] : (has ? "__PWRD__" : ""));
-          } else if (f.type !== "boolean" && f.type !== "select") {
-            input.val(node[f.name] !== undefined ? node[f.name] : (f.default !== undefined ? f.default : ""));
+            var has = node.credentials && (node.credentials['has_' + f.name] || node.credentials[f.name]);
+            input.val(node.credentials && node.credentials[f.name] ? node.credentials[f.name] : has ? '__PWRD__' : '');
+          } else if (f.type !== 'boolean' && f.type !== 'select') {
+            input.val(node[f.name] !== undefined ? node[f.name] : f.default !== undefined ? f.default : '');
           }
-          var hint = tr("hint." + f.name, "");
+          var hint = tr('hint.' + f.name, '');
           if (hint) $('<div class="form-tips" style="margin-left:105px">').text(hint).appendTo(row);
           rows[f.name] = row;
         });
       });
       function check() {
         var kind = select.val();
-        box.find("[data-field]").each(function () {
-          var name = $(this).attr("data-field");
+        box.find('[data-field]').each(function () {
+          var name = $(this).attr('data-field');
           var f = fieldOf(kind, name);
-          var input = $("#node-config-input-" + name);
-          if (!f || f.credential || f.type === "boolean" || f.type === "select") { input.removeClass("input-error"); return; }
-          input.toggleClass("input-error", !fieldValidator(name).call(node, input.val()));
+          var input = $('#node-config-input-' + name);
+          if (!f || f.credential || f.type === 'boolean' || f.type === 'select') {
+            input.removeClass('input-error');
+            return;
+          }
+          input.toggleClass('input-error', !fieldValidator(name).call(node, input.val()));
         });
       }
       function show() {
         var d = descriptor(select.val());
-        box.find("[data-field]").hide();
+        box.find('[data-field]').hide();
         (d ? d.fields : []).forEach(function (f) {
           if (f.hidden) return;
           box.find('[data-field="' + f.name + '"]').show();
           // Rows are shared by kinds: the placeholder is the chosen kind's own.
-          $("#node-config-input-" + f.name).attr("placeholder", f.placeholder || "");
+          $('#node-config-input-' + f.name).attr('placeholder', f.placeholder || '');
         });
         if (onShow) onShow(d, tr);
         check();
       }
-      select.val(node.kind || opts.defaultKind).on("change", show);
-      box.on("change keyup", "input,textarea,select", check);
+      select.val(node.kind || opts.defaultKind).on('change', show);
+      box.on('change keyup', 'input,textarea,select', check);
       show();
     }
 
@@ -142,4 +170,4 @@
   }
 
   root.SoarKindForm = SoarKindForm;
-})(typeof window !== "undefined" ? window : this);
+})(typeof window !== 'undefined' ? window : this);

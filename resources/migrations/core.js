@@ -9,8 +9,8 @@
  * (./<type>.js) lists steps; step i turns version i into i + 1.
  */
 (function (root) {
-  "use strict";
-  var commonJs = typeof module === "object" && module.exports;
+  'use strict';
+  var commonJs = typeof module === 'object' && module.exports;
   // The editor shares one registry on window (type modules may load before this file); the
   // runtime keeps it in the module.
   var shared = commonJs ? { types: {} } : (root.SoarMigrations = root.SoarMigrations || { types: {} });
@@ -29,7 +29,7 @@
     var spec = config && shared.types[config.type];
     var to = spec ? spec.steps.length : 0;
     var raw = config ? config.configVersion : undefined;
-    var from = raw === undefined || raw === null || raw === "" ? 0 : Number(raw);
+    var from = raw === undefined || raw === null || raw === '' ? 0 : Number(raw);
     if (!spec || from === to) return { config: config, from: from, to: to, changed: false };
     if (!(from >= 0 && from < to && Math.floor(from) === from)) {
       return { config: config, from: from, to: to, changed: false, newer: from > to };
@@ -52,7 +52,7 @@
     var result = migrate(plain);
     if (!result.changed) return false;
     for (var k in result.config) {
-      if (k === "type" || k === "id" || !Object.prototype.hasOwnProperty.call(defaults, k)) continue;
+      if (k === 'type' || k === 'id' || !Object.prototype.hasOwnProperty.call(defaults, k)) continue;
       if (result.config[k] !== node[k]) node[k] = result.config[k];
     }
     return true;
@@ -65,7 +65,7 @@
   function installEditor(RED) {
     if (shared.editorInstalled || !RED || !RED.events) return;
     shared.editorInstalled = true;
-    RED.events.on("nodes:add", function (node) {
+    RED.events.on('nodes:add', function (node) {
       if (!migrateEditorNode(node)) return;
       // A migration may move config-node references (enrich IOC's sources): count the new users.
       if (RED.nodes && RED.nodes.updateConfigNodeUsers) RED.nodes.updateConfigNodeUsers(node);
@@ -84,4 +84,4 @@
   shared.installEditor = installEditor;
   if (commonJs) module.exports = shared;
   else if (root.RED) installEditor(root.RED);
-})(typeof window !== "undefined" ? window : typeof globalThis !== "undefined" ? globalThis : this);
+})(typeof window !== 'undefined' ? window : typeof globalThis !== 'undefined' ? globalThis : this);

@@ -4,25 +4,25 @@
 // domain at 127.0.0.1 (DNS rebinding). Node-RED's editor API answers every origin with
 // `Access-Control-Allow-Origin: *` before any setting can intervene, so the guard sits in front of
 // the whole HTTP server, and the comms websocket is guarded on the server's upgrade event.
-"use strict";
-const os = require("os");
+'use strict';
+const os = require('os');
 
 function isAdminPath(url, adminRoot) {
-  const p = (url || "/").split("?")[0].toLowerCase();
-  const base = adminRoot.replace(/\/+$/, "");
-  return p === base || p.startsWith(base + "/");
+  const p = (url || '/').split('?')[0].toLowerCase();
+  const base = adminRoot.replace(/\/+$/, '');
+  return p === base || p.startsWith(base + '/');
 }
 
 /** `host[:port]` → { name, port } with brackets removed from IPv6 literals; undefined if malformed. */
 function parseHost(value) {
-  if (typeof value !== "string" || !value) return undefined;
+  if (typeof value !== 'string' || !value) return undefined;
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]/\s@]+))(?::(\d{1,5}))?$/.exec(value.trim());
   if (!m) return undefined;
-  return { name: (m[1] ?? m[2]).toLowerCase().replace(/\.$/, ""), port: m[3] === undefined ? undefined : Number(m[3]) };
+  return { name: (m[1] ?? m[2]).toLowerCase().replace(/\.$/, ''), port: m[3] === undefined ? undefined : Number(m[3]) };
 }
 
 function isWildcard(host) {
-  return host === "0.0.0.0" || host === "::" || host === "";
+  return host === '0.0.0.0' || host === '::' || host === '';
 }
 
 /**
@@ -31,19 +31,19 @@ function isWildcard(host) {
  * in SOAR_ALLOWED_HOSTS (e.g. the name a reverse proxy forwards).
  */
 function ownHostNames({ host, extra = [] }) {
-  const names = new Set(["127.0.0.1", "localhost", "::1"]);
+  const names = new Set(['127.0.0.1', 'localhost', '::1']);
   for (const n of extra) if (n) names.add(String(n).toLowerCase());
   if (!isWildcard(host)) names.add(String(host).toLowerCase());
   else {
     names.add(os.hostname().toLowerCase());
     for (const list of Object.values(os.networkInterfaces())) {
-      for (const a of list || []) names.add(a.address.split("%")[0].toLowerCase());
+      for (const a of list || []) names.add(a.address.split('%')[0].toLowerCase());
     }
   }
   return names;
 }
 
-function createGuard({ host, port, adminRoot = "/admin/", extraHosts = [] }) {
+function createGuard({ host, port, adminRoot = '/admin/', extraHosts = [] }) {
   let cached;
   let cachedAt = 0;
   // Interface addresses change (DHCP, new links); re-read them at most every few seconds.
@@ -68,12 +68,12 @@ function createGuard({ host, port, adminRoot = "/admin/", extraHosts = [] }) {
   /** Why a request to the admin side is refused, or undefined when it may pass. */
   function refusal(req) {
     const h = req.headers;
-    if (!ownHost(h.host)) return "foreign Host header";
-    if (h.origin !== undefined && !ownOrigin(h.origin)) return "foreign Origin";
-    const site = h["sec-fetch-site"];
-    if (site !== undefined && site !== "same-origin" && site !== "none") {
+    if (!ownHost(h.host)) return 'foreign Host header';
+    if (h.origin !== undefined && !ownOrigin(h.origin)) return 'foreign Origin';
+    const site = h['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
       // Following a link to the editor is fine; anything else another site starts is not.
-      const navigation = (req.method === "GET" || req.method === "HEAD") && h["sec-fetch-mode"] === "navigate";
+      const navigation = (req.method === 'GET' || req.method === 'HEAD') && h['sec-fetch-mode'] === 'navigate';
       if (!navigation) return `cross-site request (Sec-Fetch-Site: ${site})`;
     }
     return undefined;
@@ -84,7 +84,7 @@ function createGuard({ host, port, adminRoot = "/admin/", extraHosts = [] }) {
     if (!isAdminPath(req.url, adminRoot)) return next();
     const why = refusal(req);
     if (why) {
-      res.writeHead(403, { "content-type": "application/json", "cache-control": "no-store", vary: "Origin, Host" });
+      res.writeHead(403, { 'content-type': 'application/json', 'cache-control': 'no-store', vary: 'Origin, Host' });
       res.end(JSON.stringify({ error: `refused: ${why}; the editor answers only its own pages` }));
       return;
     }
@@ -101,11 +101,13 @@ function createGuard({ host, port, adminRoot = "/admin/", extraHosts = [] }) {
   function guardUpgrades(server) {
     const emit = server.emit;
     server.emit = function (event, req, socket, ...rest) {
-      if (event === "upgrade" && isAdminPath(req.url, adminRoot)) {
+      if (event === 'upgrade' && isAdminPath(req.url, adminRoot)) {
         const why = refusal(req);
         if (why) {
           const body = JSON.stringify({ error: `refused: ${why}` });
-          socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+          socket.end(
+            `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          );
           return true;
         }
       }

@@ -6,7 +6,7 @@
 //  - at a cap, the oldest connection that is not serving a request (still sending its head, or
 //    idle keep-alive) is closed to make room, so one source holding many slow connections cannot
 //    lock out a new client, even one from the same address (the editor on loopback).
-"use strict";
+'use strict';
 
 const DEFAULTS = {
   headersTimeout: 10000,
@@ -64,8 +64,8 @@ function boundConnections(server, limits = DEFAULTS) {
     return true;
   }
 
-  server.on("connection", (socket) => {
-    const source = socket.remoteAddress || "?";
+  server.on('connection', (socket) => {
+    const source = socket.remoteAddress || '?';
     if (!makeRoom(source)) {
       stats.refused++;
       socket.destroy();
@@ -78,21 +78,21 @@ function boundConnections(server, limits = DEFAULTS) {
     set.add(socket);
     socket.__soarSet = set;
     total++;
-    socket.once("close", () => {
+    socket.once('close', () => {
       // An evicted socket was already taken off the count; count each one once.
       if (set.delete(socket)) total--;
       if (set.size === 0 && bySource.get(source) === set) bySource.delete(source);
     });
   });
-  server.on("request", (req, res) => {
+  server.on('request', (req, res) => {
     const s = req.socket;
     s.__soarActive = (s.__soarActive || 0) + 1;
-    res.once("close", () => {
+    res.once('close', () => {
       s.__soarActive--;
       s.__soarSince = Date.now(); // idle keep-alive from now on
     });
   });
-  server.on("upgrade", (req) => {
+  server.on('upgrade', (req) => {
     req.socket.__soarUpgraded = true;
   });
 

@@ -1,29 +1,29 @@
 // The hub's Node-RED settings: safe defaults from `npm start`, the user's own file
 // ($SOAR_HOME/settings.user.js) merged over them, then the few keys the hub itself depends on.
-"use strict";
-const fs = require("fs");
-const path = require("path");
+'use strict';
+const fs = require('fs');
+const path = require('path');
 
-const USER_FILE = "settings.user.js";
+const USER_FILE = 'settings.user.js';
 
 /** Keys `npm start` sets from the environment or relies on; a user value is ignored, with a warning. */
 const FORCED = {
-  uiHost: "the address comes from HOST; the admin guard and the banner depend on it",
-  uiPort: "the port comes from PORT; the admin guard and the banner depend on it",
-  userDir: "the user directory is SOAR_HOME",
-  flowFile: "`npm start` seeds and reads flows.json (quickstart, intake paths while starting)",
-  credentialSecret: "the kept secret (or SOAR_CREDENTIAL_SECRET) that flows_cred.json is encrypted with",
+  uiHost: 'the address comes from HOST; the admin guard and the banner depend on it',
+  uiPort: 'the port comes from PORT; the admin guard and the banner depend on it',
+  userDir: 'the user directory is SOAR_HOME',
+  flowFile: '`npm start` seeds and reads flows.json (quickstart, intake paths while starting)',
+  credentialSecret: 'the kept secret (or SOAR_CREDENTIAL_SECRET) that flows_cred.json is encrypted with',
   httpAdminRoot: "the editor lives under /admin so its body parser never touches the intake's raw (HMAC) bodies",
-  httpNodeRoot: "intake and blocklist paths are served from /",
-  httpRoot: "would move the editor and the intake (see httpAdminRoot, httpNodeRoot)",
-  httpAdminCors: "the admin side answers only its own origin",
-  https: "the hub serves plain HTTP; put a TLS reverse proxy in front (and list its name in SOAR_ALLOWED_HOSTS)",
+  httpNodeRoot: 'intake and blocklist paths are served from /',
+  httpRoot: 'would move the editor and the intake (see httpAdminRoot, httpNodeRoot)',
+  httpAdminCors: 'the admin side answers only its own origin',
+  https: 'the hub serves plain HTTP; put a TLS reverse proxy in front (and list its name in SOAR_ALLOWED_HOSTS)',
   httpStatic: "the hub's server does not serve static folders",
 };
 
 const TEMPLATE = `// Your own Node-RED settings for the SOAR hub. \`npm start\` merges this object over its defaults
 // (objects key by key, anything else replaces) and never rewrites this file.
-// Set by the hub, ignored here: ${Object.keys(FORCED).join(", ")}.
+// Set by the hub, ignored here: ${Object.keys(FORCED).join(', ')}.
 // A login (adminAuth) may be replaced by your own but not removed off loopback.
 // See README.md, section "The hub (\`npm start\`)".
 module.exports = {
@@ -32,13 +32,13 @@ module.exports = {
 };
 `;
 
-const isPlainObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 
 /** Deep merge of plain objects; arrays, functions and scalars from `over` replace. */
 function merge(base, over) {
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    if (k === "__proto__" || k === "constructor" || k === "prototype") continue;
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
     out[k] = isPlainObject(v) && isPlainObject(base[k]) ? merge(base[k], v) : v;
   }
   return out;
@@ -75,8 +75,8 @@ function composeSettings({ defaults, user, forced, requireLogin }) {
       delete mine[key];
     }
   }
-  if (requireLogin && "adminAuth" in mine && !mine.adminAuth) {
-    warnings.push("settings.user.js: adminAuth cannot be switched off while the hub listens off loopback");
+  if (requireLogin && 'adminAuth' in mine && !mine.adminAuth) {
+    warnings.push('settings.user.js: adminAuth cannot be switched off while the hub listens off loopback');
     delete mine.adminAuth;
   }
   const settings = { ...merge(defaults, mine), ...forced };

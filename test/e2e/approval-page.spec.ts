@@ -51,7 +51,15 @@ describe('the approval page in headless Chromium (e2e)', function () {
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage();
   });
@@ -81,7 +89,10 @@ describe('the approval page in headless Chromium (e2e)', function () {
     await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
     assert.equal(await page.locator('h1').textContent(), 'Decision recorded');
     assert.match(await page.locator('body').textContent(), /now approved/);
-    assert.ok(scripts.every((u) => u.startsWith(base)), `only the page itself was fetched: ${scripts.join(', ')}`);
+    assert.ok(
+      scripts.every((u) => u.startsWith(base)),
+      `only the page itself was fetched: ${scripts.join(', ')}`,
+    );
     const after = await engine.get(record.id);
     assert.equal(after?.state, 'approved');
     assert.equal(after?.votes[0].comment, 'confirmed with the on-call <b>team</b>');

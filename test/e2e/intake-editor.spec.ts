@@ -4,25 +4,25 @@
  * red triangle, a new intake joins the only hub, and the dialog's selects are as wide as its inputs.
  * Needs `npm run build` and Chromium; skips with the reason otherwise.
  */
-import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
-import * as net from "node:net";
-import { prepareUserDir } from "../helpers/nodered-process";
-import { tempDir } from "../helpers/nr";
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { prepareUserDir } from '../helpers/nodered-process';
+import { tempDir } from '../helpers/nr';
 
 /** A free port on 127.0.0.1 (kept here so this test does not depend on the hub's start helper). */
 async function freePort(): Promise<number> {
   const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
 }
 
-const CHROMIUM = process.env.SOAR_CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
 
-describe("alert intake dialog in headless Chromium (e2e)", function () {
+describe('alert intake dialog in headless Chromium (e2e)', function () {
   this.timeout(180000);
   let child: ChildProcess | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,20 +33,28 @@ describe("alert intake dialog in headless Chromium (e2e)", function () {
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.SOAR_REQUIRE_SYSTEM === "1") throw new Error(`no Chromium at ${CHROMIUM}`);
+      if (process.env.SOAR_REQUIRE_SYSTEM === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
       console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
       this.skip();
     }
     const port = await freePort();
-    const dir = prepareUserDir(tempDir("soar-intake-editor-"), port, [{ id: "t1", type: "tab", label: "empty" }]);
-    child = spawn(process.execPath, [require.resolve("node-red/red.js"), "-u", dir.userDir, "-s", dir.settingsFile], { stdio: "ignore" });
-    const { chromium } = await import("playwright-core");
+    const dir = prepareUserDir(tempDir('soar-intake-editor-'), port, [{ id: 't1', type: 'tab', label: 'empty' }]);
+    child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: 'ignore' });
+    const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on("pageerror", (e: Error) => pageErrors.push(String(e)));
+    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
     for (let i = 0; ; i++) {
       try {
         await page.goto(`http://127.0.0.1:${port}/admin/`);
@@ -58,36 +66,46 @@ describe("alert intake dialog in headless Chromium (e2e)", function () {
     }
     await page.locator('.red-ui-palette-node[data-palette-type="soar-alert-intake"]').waitFor({ timeout: 60000 });
     // tsx (esbuild keepNames) wraps named functions in __name(): give the page a no-op one.
-    await page.evaluate("window.__name = (f) => f");
+    await page.evaluate('window.__name = (f) => f');
   });
   after(async function () {
     await browser?.close();
     if (child?.pid && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once("exit", r));
-      process.kill(child.pid, "SIGTERM");
+      const exited = new Promise((r) => child!.once('exit', r));
+      process.kill(child.pid, 'SIGTERM');
       await exited;
     }
   });
 
-  it("flags a second intake on the same path and a bearer intake without a token; a new intake joins the only hub", async function () {
+  it('flags a second intake on the same path and a bearer intake without a token; a new intake joins the only hub', async function () {
     const result = await page.evaluate(() => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const RED = (window as any).RED;
-      const base = { type: "soar-alert-intake", authType: "bearer", format: "auto", dedupWindow: 300, duplicateMode: "suppress", maxBodyKb: 1024, maxBacklog: 5000, bodyTimeout: 10, wires: [[]] };
+      const base = {
+        type: 'soar-alert-intake',
+        authType: 'bearer',
+        format: 'auto',
+        dedupWindow: 300,
+        duplicateMode: 'suppress',
+        maxBodyKb: 1024,
+        maxBacklog: 5000,
+        bodyTimeout: 10,
+        wires: [[]],
+      };
       RED.view.importNodes(
         [
-          { id: "hubA", type: "soar-hub", name: "only hub", dir: "" },
-          { ...base, id: "inA", z: "t1", name: "first", hub: "", path: "/soar/alerts", x: 200, y: 100 },
-          { ...base, id: "inB", z: "t1", name: "second", hub: "", path: "/SOAR/alerts/", x: 200, y: 200 },
-          { ...base, id: "inC", z: "t1", name: "third", hub: "", path: "/other", x: 200, y: 300 },
+          { id: 'hubA', type: 'soar-hub', name: 'only hub', dir: '' },
+          { ...base, id: 'inA', z: 't1', name: 'first', hub: '', path: '/soar/alerts', x: 200, y: 100 },
+          { ...base, id: 'inB', z: 't1', name: 'second', hub: '', path: '/SOAR/alerts/', x: 200, y: 200 },
+          { ...base, id: 'inC', z: 't1', name: 'third', hub: '', path: '/other', x: 200, y: 300 },
         ],
         { generateIds: false, addFlow: false },
       );
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const byName = (name: string) => RED.nodes.filterNodes({ type: "soar-alert-intake" }).find((n: any) => n.name === name);
-      const [a, b, c] = ["first", "second", "third"].map(byName);
+      const byName = (name: string) => RED.nodes.filterNodes({ type: 'soar-alert-intake' }).find((n: any) => n.name === name);
+      const [a, b, c] = ['first', 'second', 'third'].map(byName);
       // The third one gets a token, as the dialog would store it.
-      c.credentials = { token: "t0ken", has_token: true, _: {} };
+      c.credentials = { token: 't0ken', has_token: true, _: {} };
       [a, b, c].forEach((n) => RED.editor.validateNode(n));
       return {
         hubs: [a.hub, b.hub, c.hub],
@@ -97,32 +115,35 @@ describe("alert intake dialog in headless Chromium (e2e)", function () {
       };
     });
     assert.deepEqual(result.valid, [false, false, true], JSON.stringify(result));
-    assert.deepEqual(result.errorsB, ["another intake in this workspace uses this path: first", "a bearer intake needs a token"]);
+    assert.deepEqual(result.errorsB, ['another intake in this workspace uses this path: first', 'a bearer intake needs a token']);
     assert.deepEqual(result.errorsC, []);
-    assert.ok(result.hubs.every((h: string) => h && h === result.hubs[0]), `the only hub picked: ${JSON.stringify(result.hubs)}`);
+    assert.ok(
+      result.hubs.every((h: string) => h && h === result.hubs[0]),
+      `the only hub picked: ${JSON.stringify(result.hubs)}`,
+    );
     assert.deepEqual(pageErrors, []);
   });
 
-  it("shows the path conflict in the dialog and makes its selects as wide as its inputs", async function () {
+  it('shows the path conflict in the dialog and makes its selects as wide as its inputs', async function () {
     await page.evaluate(() => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const RED = (window as any).RED;
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      RED.editor.edit(RED.nodes.filterNodes({ type: "soar-alert-intake" }).find((n: any) => n.name === "second"));
+      RED.editor.edit(RED.nodes.filterNodes({ type: 'soar-alert-intake' }).find((n: any) => n.name === 'second'));
     });
-    await page.locator("#node-input-authType").waitFor({ state: "visible", timeout: 15000 });
+    await page.locator('#node-input-authType').waitFor({ state: 'visible', timeout: 15000 });
     const dialog = await page.evaluate(() => {
       const w = (id: string) => (document.getElementById(id) as HTMLElement).getBoundingClientRect().width;
       return {
-        path: w("node-input-path"),
-        authType: w("node-input-authType"),
-        format: w("node-input-format"),
-        duplicateMode: w("node-input-duplicateMode"),
-        pathInvalid: document.getElementById("node-input-path")!.classList.contains("input-error"),
+        path: w('node-input-path'),
+        authType: w('node-input-authType'),
+        format: w('node-input-format'),
+        duplicateMode: w('node-input-duplicateMode'),
+        pathInvalid: document.getElementById('node-input-path')!.classList.contains('input-error'),
       };
     });
-    assert.ok(dialog.pathInvalid, "the path field is marked");
-    for (const key of ["authType", "format", "duplicateMode"] as const) {
+    assert.ok(dialog.pathInvalid, 'the path field is marked');
+    for (const key of ['authType', 'format', 'duplicateMode'] as const) {
       assert.ok(dialog[key] >= dialog.path - 4, `${key} select ${dialog[key]}px vs path input ${dialog.path}px`);
     }
     await page.evaluate(() => (window as unknown as { RED: { tray: { close(): void } } }).RED.tray.close());

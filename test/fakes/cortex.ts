@@ -116,7 +116,10 @@ export class CortexFake {
     if (match) {
       if (request.method !== 'GET') return this.violation('expected GET', request);
       const dataType = decodeURIComponent(match[1]);
-      return { status: 200, body: this.analyzers.filter((analyzer) => analyzer.dataTypeList.includes(dataType)).map((analyzer) => this.analyzerJson(analyzer)) };
+      return {
+        status: 200,
+        body: this.analyzers.filter((analyzer) => analyzer.dataTypeList.includes(dataType)).map((analyzer) => this.analyzerJson(analyzer)),
+      };
     }
     match = /^\/api\/analyzer\/([^/]+)\/run$/.exec(request.path);
     if (match) return this.run(decodeURIComponent(match[1]), request);
@@ -142,7 +145,8 @@ export class CortexFake {
     if (!/application\/json/.test(request.headers['content-type'] ?? '')) return this.violation('run body is not JSON', request);
     const body = request.json as Record<string, unknown> | undefined;
     if (!body || typeof body.data !== 'string' || body.data === '') return this.violation('data missing', request);
-    if (typeof body.dataType !== 'string' || !analyzer.dataTypeList.includes(body.dataType)) return this.violation(`dataType ${String(body.dataType)} not accepted by ${analyzer.name}`, request);
+    if (typeof body.dataType !== 'string' || !analyzer.dataTypeList.includes(body.dataType))
+      return this.violation(`dataType ${String(body.dataType)} not accepted by ${analyzer.name}`, request);
     if (!Number.isInteger(body.tlp) || (body.tlp as number) < 0 || (body.tlp as number) > 3) return this.violation('tlp must be 0..3', request);
     if (typeof body.message !== 'string') return this.violation('message missing', request);
 

@@ -229,11 +229,13 @@ export async function startCrowdsecFake(options: { now?: () => number } = {}): P
       if (!Array.isArray(alerts)) return violation('alerts body is not a list', json(400, { message: 'body should be an array' }));
       for (const alert of alerts as Record<string, unknown>[]) {
         const missing = REQUIRED_ALERT_FIELDS.filter((field) => !(field in alert));
-        if (missing.length > 0) return violation(`alert without ${missing.join(', ')}`, json(422, { message: `validation failure: ${missing.join(', ')} required` }));
+        if (missing.length > 0)
+          return violation(`alert without ${missing.join(', ')}`, json(422, { message: `validation failure: ${missing.join(', ')} required` }));
         for (const decision of (alert.decisions ?? []) as Record<string, unknown>[]) {
           const missingInDecision = REQUIRED_DECISION_FIELDS.filter((field) => !(field in decision));
           if (missingInDecision.length > 0) return violation(`decision without ${missingInDecision.join(', ')}`, json(422, { message: 'validation failure' }));
-          if (parseDuration(decision.duration) === undefined) return violation(`unreadable duration ${String(decision.duration)}`, json(500, { message: 'time: invalid duration' }));
+          if (parseDuration(decision.duration) === undefined)
+            return violation(`unreadable duration ${String(decision.duration)}`, json(500, { message: 'time: invalid duration' }));
         }
       }
       const ids: string[] = [];
@@ -264,11 +266,18 @@ export async function startCrowdsecFake(options: { now?: () => number } = {}): P
       if (!Array.isArray(decisions)) return decisions;
       const byAlert = new Map<number, FakeDecision[]>();
       for (const decision of decisions) byAlert.set(decision.alertId, [...(byAlert.get(decision.alertId) ?? []), decision]);
-      if (limit === undefined && byAlert.size > 100) return json(200, [...byAlert.values()].slice(0, 100).map((list) => alertView(list)));
+      if (limit === undefined && byAlert.size > 100)
+        return json(
+          200,
+          [...byAlert.values()].slice(0, 100).map((list) => alertView(list)),
+        );
       if (limit !== undefined && Number(limit) > byAlert.size) {
         return violation(`GET /v1/alerts with limit=${limit} above the ${byAlert.size} matches (1.4.6 never answers)`, { hang: true });
       }
-      return json(200, [...byAlert.values()].map((list) => alertView(list)));
+      return json(
+        200,
+        [...byAlert.values()].map((list) => alertView(list)),
+      );
     },
     'GET /v1/decisions': (request) => {
       const denied = bouncerAuth(request);

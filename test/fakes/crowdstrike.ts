@@ -107,7 +107,8 @@ export async function startCrowdStrikeFake(options: { now?: () => number } = {})
         fake.violations.push(`${request.method} /oauth2/token without a form body`);
         return failure(400, 'invalid request');
       }
-      if (request.form.client_id !== CS_CLIENT_ID || request.form.client_secret !== CS_CLIENT_SECRET) return failure(403, 'Failed to issue access token - Not Authorized');
+      if (request.form.client_id !== CS_CLIENT_ID || request.form.client_secret !== CS_CLIENT_SECRET)
+        return failure(403, 'Failed to issue access token - Not Authorized');
       const token = `cs-token-${randomBytes(24).toString('base64url')}`;
       tokens.set(token, now() + 1799_000);
       fake.tokensIssued.push(token);

@@ -113,7 +113,12 @@ export async function startDefenderFake(options: { now?: () => number } = {}): P
 
     if (request.path === `/${MDE_TENANT}/oauth2/v2.0/token`) {
       const form = request.form;
-      if (request.method !== 'POST' || !form || form.grant_type !== 'client_credentials' || form.scope !== 'https://api.securitycenter.microsoft.com/.default') {
+      if (
+        request.method !== 'POST' ||
+        !form ||
+        form.grant_type !== 'client_credentials' ||
+        form.scope !== 'https://api.securitycenter.microsoft.com/.default'
+      ) {
         fake.violations.push(`token request: ${request.method} ${request.body.replace(/client_secret=[^&]*/, 'client_secret=…')}`);
         return { status: 400, body: { error: 'invalid_request', error_description: 'AADSTS900144: bad request' } };
       }

@@ -39,11 +39,22 @@ function handle(request: FakeRequest, fake: TrackerFake) {
   }
   if (request.path === base && request.method === 'POST') {
     const body = (request.json ?? {}) as { title?: unknown; body?: unknown; labels?: unknown };
-    if (typeof body.title !== 'string' || !body.title) return json(422, { message: 'Validation Failed', errors: [{ resource: 'Issue', code: 'missing_field', field: 'title' }] });
-    if (typeof body.body === 'string' && body.body.length > 65_536) return json(422, { message: 'Validation Failed', errors: [{ resource: 'Issue', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }] });
+    if (typeof body.title !== 'string' || !body.title)
+      return json(422, { message: 'Validation Failed', errors: [{ resource: 'Issue', code: 'missing_field', field: 'title' }] });
+    if (typeof body.body === 'string' && body.body.length > 65_536)
+      return json(422, {
+        message: 'Validation Failed',
+        errors: [{ resource: 'Issue', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }],
+      });
     const labels = Array.isArray(body.labels) ? (body.labels as string[]) : [];
     if (labels.some((l) => l.length > 50)) return json(422, { message: 'Validation Failed', errors: [{ resource: 'Label', code: 'invalid', field: 'name' }] });
-    const t = fake.addTicket({ title: body.title, body: String(body.body ?? ''), labels, priority: labels.find((l) => l.startsWith('severity:')), created: body });
+    const t = fake.addTicket({
+      title: body.title,
+      body: String(body.body ?? ''),
+      labels,
+      priority: labels.find((l) => l.startsWith('severity:')),
+      created: body,
+    });
     return json(201, view(t));
   }
   const one = new RegExp(`^${base}/(\\d+)(/comments)?$`).exec(request.path);
@@ -61,7 +72,13 @@ function handle(request: FakeRequest, fake: TrackerFake) {
 
 export function startGitHubFake(options: { now?: () => number } = {}): Promise<TrackerFake> {
   return startTrackerFake(
-    { authorize: (r) => (r.headers.authorization === `Bearer ${GITHUB_TOKEN}` ? undefined : json(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' })), handle },
+    {
+      authorize: (r) =>
+        r.headers.authorization === `Bearer ${GITHUB_TOKEN}`
+          ? undefined
+          : json(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' }),
+      handle,
+    },
     options,
   );
 }

@@ -24,20 +24,38 @@ function handle(request: FakeRequest, fake: TrackerFake) {
     if (m[1].includes('/')) fake.violations.push('project path not URL-encoded');
     return json(404, { message: '404 Project Not Found' });
   }
-  const view = (t: TrackerFake['tickets'][number]) => ({ id: 7000 + t.n, iid: t.n, project_id: 42, title: t.title, state: t.closed ? 'closed' : 'opened', labels: t.labels, web_url: `https://gitlab.example.com/${GITLAB_PROJECT}/-/issues/${t.n}` });
+  const view = (t: TrackerFake['tickets'][number]) => ({
+    id: 7000 + t.n,
+    iid: t.n,
+    project_id: 42,
+    title: t.title,
+    state: t.closed ? 'closed' : 'opened',
+    labels: t.labels,
+    web_url: `https://gitlab.example.com/${GITLAB_PROJECT}/-/issues/${t.n}`,
+  });
   if (!m[2] && request.method === 'GET') {
     const wanted = (request.query.labels ?? '').split(',').filter(Boolean);
     const state = request.query.state ?? 'all';
     if (state === 'open') fake.violations.push('state=open is not a GitLab state (opened)');
-    const found = fake.tickets.filter((t) => wanted.every((l) => t.labels.includes(l)) && (state === 'all' || (state === 'closed') === t.closed)).sort((a, b) => b.n - a.n);
+    const found = fake.tickets
+      .filter((t) => wanted.every((l) => t.labels.includes(l)) && (state === 'all' || (state === 'closed') === t.closed))
+      .sort((a, b) => b.n - a.n);
     return json(200, found.slice(0, Number(request.query.per_page ?? 20)).map(view));
   }
   if (!m[2] && request.method === 'POST') {
     const body = (request.json ?? {}) as Record<string, unknown>;
     if (typeof body.title !== 'string' || !body.title.trim()) return json(400, { message: { title: ["can't be blank"] } });
     if (body.labels !== undefined && typeof body.labels !== 'string') fake.violations.push('labels not a comma-separated string');
-    const labels = String(body.labels ?? '').split(',').filter(Boolean);
-    const t = fake.addTicket({ title: body.title, body: String(body.description ?? ''), labels, priority: labels.find((l) => l.startsWith('severity::')), created: body });
+    const labels = String(body.labels ?? '')
+      .split(',')
+      .filter(Boolean);
+    const t = fake.addTicket({
+      title: body.title,
+      body: String(body.description ?? ''),
+      labels,
+      priority: labels.find((l) => l.startsWith('severity::')),
+      created: body,
+    });
     return json(201, view(t));
   }
   const t = fake.tickets.find((x) => x.n === Number(m[2]));
@@ -53,5 +71,8 @@ function handle(request: FakeRequest, fake: TrackerFake) {
 }
 
 export function startGitLabFake(options: { now?: () => number } = {}): Promise<TrackerFake> {
-  return startTrackerFake({ authorize: (r) => (r.headers['private-token'] === GITLAB_TOKEN ? undefined : json(401, { message: '401 Unauthorized' })), handle }, options);
+  return startTrackerFake(
+    { authorize: (r) => (r.headers['private-token'] === GITLAB_TOKEN ? undefined : json(401, { message: '401 Unauthorized' })), handle },
+    options,
+  );
 }

@@ -95,7 +95,16 @@ export async function startGreyNoiseFake(options: { now?: () => number; apiKey?:
     }
     return {
       status: 200,
-      body: { ip, noise: record.noise, riot: record.riot, classification: record.classification, name: record.name ?? 'unknown', link: `https://viz.greynoise.io/ip/${ip}`, last_seen: record.last_seen ?? '2026-01-14', message: 'Success' },
+      body: {
+        ip,
+        noise: record.noise,
+        riot: record.riot,
+        classification: record.classification,
+        name: record.name ?? 'unknown',
+        link: `https://viz.greynoise.io/ip/${ip}`,
+        last_seen: record.last_seen ?? '2026-01-14',
+        message: 'Success',
+      },
     };
   });
 

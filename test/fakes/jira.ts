@@ -28,7 +28,8 @@ function isAdf(value: unknown): boolean {
 function handle(request: FakeRequest, fake: TrackerFake) {
   const key = (t: TrackerFake['tickets'][number]) => `${JIRA_PROJECT}-${t.n}`;
   const status = (t: TrackerFake['tickets'][number]) => ({ name: t.closed ? 'Done' : 'To Do', statusCategory: { key: t.closed ? 'done' : 'new' } });
-  if (request.path === '/rest/api/3/search') return json(410, { errorMessages: ['The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.'] });
+  if (request.path === '/rest/api/3/search')
+    return json(410, { errorMessages: ['The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.'] });
   if (request.path === '/rest/api/3/search/jql' && request.method === 'GET') {
     const jql = request.query.jql ?? '';
     const m = /^project = "([^"]+)" AND labels = "([^"]+)" AND statusCategory != Done/.exec(jql);
@@ -39,18 +40,28 @@ function handle(request: FakeRequest, fake: TrackerFake) {
     if (request.query.startAt !== undefined) fake.violations.push('startAt is not a search/jql parameter');
     const found = fake.tickets.filter((t) => !t.closed && t.labels.includes(m[2]) && m[1] === JIRA_PROJECT).sort((a, b) => b.n - a.n);
     const max = Number(request.query.maxResults ?? 50);
-    return json(200, { issues: found.slice(0, max).map((t) => ({ id: String(10000 + t.n), key: key(t), fields: { status: status(t) } })), isLast: found.length <= max });
+    return json(200, {
+      issues: found.slice(0, max).map((t) => ({ id: String(10000 + t.n), key: key(t), fields: { status: status(t) } })),
+      isLast: found.length <= max,
+    });
   }
   if (request.path === '/rest/api/3/issue' && request.method === 'POST') {
     const fields = (request.json as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
     const errors: Record<string, string> = {};
     if ((fields.project as { key?: unknown } | undefined)?.key !== JIRA_PROJECT) errors.project = 'valid project is required';
     if (!fields.summary) errors.summary = 'You must specify a summary of the issue.';
-    if (fields.description !== undefined && !isAdf(fields.description)) errors.description = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
+    if (fields.description !== undefined && !isAdf(fields.description))
+      errors.description = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
     if (Object.keys(errors).length) return json(400, { errorMessages: [], errors });
     const labels = Array.isArray(fields.labels) ? (fields.labels as string[]) : [];
     if (labels.some((l) => /\s/.test(l))) return json(400, { errorMessages: [], errors: { labels: 'The label must not contain spaces.' } });
-    const t = fake.addTicket({ title: String(fields.summary), body: adfText(fields.description), labels, priority: (fields.priority as { name?: string } | undefined)?.name, created: fields });
+    const t = fake.addTicket({
+      title: String(fields.summary),
+      body: adfText(fields.description),
+      labels,
+      priority: (fields.priority as { name?: string } | undefined)?.name,
+      created: fields,
+    });
     return json(201, { id: String(10000 + t.n), key: key(t), self: `${fake.url}/rest/api/3/issue/${10000 + t.n}` });
   }
   const one = /^\/rest\/api\/3\/issue\/([A-Z]+-(\d+))(\/comment)?$/.exec(request.path);
@@ -69,5 +80,11 @@ function handle(request: FakeRequest, fake: TrackerFake) {
 }
 
 export function startJiraFake(options: { now?: () => number } = {}): Promise<TrackerFake> {
-  return startTrackerFake({ authorize: (r) => (r.headers.authorization === AUTH ? undefined : { status: 401, body: 'Client must be authenticated to access this resource.' }), handle }, options);
+  return startTrackerFake(
+    {
+      authorize: (r) => (r.headers.authorization === AUTH ? undefined : { status: 401, body: 'Client must be authenticated to access this resource.' }),
+      handle,
+    },
+    options,
+  );
 }

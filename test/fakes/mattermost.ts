@@ -25,11 +25,12 @@ export async function startMattermostFake(): Promise<MattermostFake> {
   const posts = new Map<string, Record<string, unknown>>();
   let seq = 1;
   server.route('*', /^\/api\/v4\//, (request) => {
-    if (request.headers.authorization !== `Bearer ${MM_TOKEN}`) return { status: 401, body: { id: 'api.context.session_expired.app_error', message: 'Invalid or expired session', status_code: 401 } };
+    if (request.headers.authorization !== `Bearer ${MM_TOKEN}`)
+      return { status: 401, body: { id: 'api.context.session_expired.app_error', message: 'Invalid or expired session', status_code: 401 } };
     const body = (request.json ?? {}) as Record<string, unknown>;
     if (request.method === 'POST' && request.path === '/api/v4/posts') {
       if (!body.channel_id) return { status: 400, body: { id: 'api.post.create_post.channel_id', message: 'missing channel_id', status_code: 400 } };
-      const attachments = ((body.props as { attachments?: { actions?: { id?: string; integration?: { url?: string } }[] }[] })?.attachments ?? []);
+      const attachments = (body.props as { attachments?: { actions?: { id?: string; integration?: { url?: string } }[] }[] })?.attachments ?? [];
       for (const action of attachments.flatMap((a) => a.actions ?? [])) {
         if (!/^[a-zA-Z0-9]+$/.test(action.id ?? '')) violations.push(`action id ${action.id} is not alphanumeric`);
         if (!action.integration?.url) violations.push('action without integration url');

@@ -211,8 +211,15 @@ export async function startMikrotikFake(options: { now?: () => number } = {}): P
       if (!address) return mtError(400, 'Bad Request', 'invalid value for argument address');
       const timeout = timeoutOf(fields.timeout);
       if (typeof timeout === 'object') return timeout;
-      if (entries.some((entry) => entry.list === fields.list && entry.address === address)) return mtError(400, 'Bad Request', 'failure: already have such entry');
-      const entry = fake.addEntry({ list: fields.list, address, timeoutSeconds: timeout, comment: fields.comment, disabled: fields.disabled === 'true' || fields.disabled === 'yes' });
+      if (entries.some((entry) => entry.list === fields.list && entry.address === address))
+        return mtError(400, 'Bad Request', 'failure: already have such entry');
+      const entry = fake.addEntry({
+        list: fields.list,
+        address,
+        timeoutSeconds: timeout,
+        comment: fields.comment,
+        disabled: fields.disabled === 'true' || fields.disabled === 'yes',
+      });
       return { status: 201, body: view(entry) };
     }
     const entry = entries.find((candidate) => candidate.id === id);

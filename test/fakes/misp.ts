@@ -86,7 +86,8 @@ export class MispFake {
     else {
       if (body.returnFormat !== 'json') problems.push(`returnFormat ${String(body.returnFormat)}, expected json`);
       if (typeof body.value !== 'string' || body.value === '') problems.push('value missing');
-      if (body.type !== undefined && !(Array.isArray(body.type) && body.type.every((type) => typeof type === 'string'))) problems.push('type must be a list of attribute types');
+      if (body.type !== undefined && !(Array.isArray(body.type) && body.type.every((type) => typeof type === 'string')))
+        problems.push('type must be a list of attribute types');
       for (const field of ['limit', 'page']) {
         if (body[field] !== undefined && !Number.isInteger(body[field])) problems.push(`${field} must be an integer`);
       }
@@ -130,8 +131,26 @@ export class MispFake {
           disable_correlation: false,
           first_seen: null,
           last_seen: null,
-          Event: { org_id: '1', distribution: '1', id: event.id, info: event.info, orgc_id: '1', uuid: `5f0c0000-0000-4000-8000-${event.id.padStart(12, '0')}`, threat_level_id: event.threat_level_id ?? '2' },
-          ...(tags.length ? { Tag: tags.map((name, index) => ({ id: String(index + 1), name, colour: '#ffffff', numerical_value: null, inherited: index >= (attribute.tags ?? []).length ? 1 : 0 })) } : {}),
+          Event: {
+            org_id: '1',
+            distribution: '1',
+            id: event.id,
+            info: event.info,
+            orgc_id: '1',
+            uuid: `5f0c0000-0000-4000-8000-${event.id.padStart(12, '0')}`,
+            threat_level_id: event.threat_level_id ?? '2',
+          },
+          ...(tags.length
+            ? {
+                Tag: tags.map((name, index) => ({
+                  id: String(index + 1),
+                  name,
+                  colour: '#ffffff',
+                  numerical_value: null,
+                  inherited: index >= (attribute.tags ?? []).length ? 1 : 0,
+                })),
+              }
+            : {}),
         });
       }
     }

@@ -39,7 +39,15 @@ export interface OtxFakeOptions {
 }
 
 const SECTION_TYPES = new Set(['IPv4', 'IPv6', 'domain', 'hostname', 'url', 'file', 'cve']);
-const TYPE_TITLES: Record<string, string> = { IPv4: 'IPv4', IPv6: 'IPv6', domain: 'Domain', hostname: 'Hostname', url: 'URL', file: 'FileHash-SHA256', cve: 'CVE' };
+const TYPE_TITLES: Record<string, string> = {
+  IPv4: 'IPv4',
+  IPv6: 'IPv6',
+  domain: 'Domain',
+  hostname: 'Hostname',
+  url: 'URL',
+  file: 'FileHash-SHA256',
+  cve: 'CVE',
+};
 
 export class OtxFake {
   readonly violations: string[] = [];

@@ -49,7 +49,13 @@ export interface PfsenseFake {
 
 export const pfEnvelope = (code: number, responseId: string, message = '', data: unknown = []): FakeReply => ({
   status: code,
-  body: { code, status: code < 300 ? 'ok' : code === 401 ? 'unauthorized' : code === 404 ? 'not found' : 'bad request', response_id: responseId, message, data },
+  body: {
+    code,
+    status: code < 300 ? 'ok' : code === 401 ? 'unauthorized' : code === 404 ? 'not found' : 'bad request',
+    response_id: responseId,
+    message,
+    data,
+  },
 });
 
 /** The same failure envelope, but with HTTP 200 (a proxy or an older package that hides the status). */
@@ -86,7 +92,9 @@ export async function startPfsenseFake(options: { now?: () => number } = {}): Pr
 
   const issueToken = (): string => {
     const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-    const payload = Buffer.from(JSON.stringify({ iss: 'pfsense', sub: PFSENSE_USER, exp: Math.floor(now() / 1000) + fake.tokenLifetimeSeconds, n: fake.tokens.length })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ iss: 'pfsense', sub: PFSENSE_USER, exp: Math.floor(now() / 1000) + fake.tokenLifetimeSeconds, n: fake.tokens.length }),
+    ).toString('base64url');
     const signature = createHmac('sha256', 'fake-server-key').update(`${header}.${payload}`).digest('base64url');
     const token = `${header}.${payload}.${signature}`;
     fake.tokens.push(token);
@@ -124,7 +132,9 @@ export async function startPfsenseFake(options: { now?: () => number } = {}): Pr
     if (request.path === '/api/v2/firewall/aliases' && request.method === 'GET') {
       const rows = fake.aliases
         .map((alias, id) => ({ id, ...alias }))
-        .filter((row) => Object.entries(request.query).every(([key, value]) => key === 'limit' || key === 'offset' || String((row as Record<string, unknown>)[key]) === value));
+        .filter((row) =>
+          Object.entries(request.query).every(([key, value]) => key === 'limit' || key === 'offset' || String((row as Record<string, unknown>)[key]) === value),
+        );
       return pfEnvelope(200, 'SUCCESS', '', rows);
     }
     if (request.path === '/api/v2/firewall/alias' && request.method === 'PATCH') {
@@ -133,10 +143,12 @@ export async function startPfsenseFake(options: { now?: () => number } = {}): Pr
         fake.violations.push('PATCH /firewall/alias: not a JSON body');
         return pfEnvelope(400, 'INVALID_REQUEST_BODY');
       }
-      if (typeof body.id !== 'number' || !fake.aliases[body.id]) return pfEnvelope(404, 'MODEL_OBJECT_NOT_FOUND', `Object with ID ${String(body.id)} does not exist`);
+      if (typeof body.id !== 'number' || !fake.aliases[body.id])
+        return pfEnvelope(404, 'MODEL_OBJECT_NOT_FOUND', `Object with ID ${String(body.id)} does not exist`);
       if (body.name !== undefined) fake.violations.push('PATCH /firewall/alias: name is not editable');
       const alias = fake.aliases[body.id];
-      if (!Array.isArray(body.address) || body.address.some((a) => typeof a !== 'string')) return pfEnvelope(400, 'FIELD_INVALID_TYPE', 'Field `address` must be of type `array`');
+      if (!Array.isArray(body.address) || body.address.some((a) => typeof a !== 'string'))
+        return pfEnvelope(400, 'FIELD_INVALID_TYPE', 'Field `address` must be of type `array`');
       if (body.detail !== undefined && (!Array.isArray(body.detail) || body.detail.length > body.address.length)) {
         return pfEnvelope(400, 'FIREWALL_ALIAS_DETAIL_FIELD_EXCEEDS_ADDRESS_FIELD', 'Field `detail` cannot have more items than `address`.');
       }

@@ -31,7 +31,14 @@ const STATUSES = [
 
 function issueJson(t: TrackerFake['tickets'][number]) {
   const status = t.closed ? STATUSES[2] : STATUSES[0];
-  return { id: t.n, subject: t.title, description: t.body, status: { id: status.id, name: status.name }, priority: { id: Number(t.priority ?? 2) }, custom_fields: t.extra.custom_fields ?? [] };
+  return {
+    id: t.n,
+    subject: t.title,
+    description: t.body,
+    status: { id: status.id, name: status.name },
+    priority: { id: Number(t.priority ?? 2) },
+    custom_fields: t.extra.custom_fields ?? [],
+  };
 }
 
 function handle(request: FakeRequest, fake: TrackerFake) {
@@ -43,7 +50,10 @@ function handle(request: FakeRequest, fake: TrackerFake) {
     if (!q.project_id) fake.violations.push('issue search without project_id');
     let found = fake.tickets.filter((t) => (q.status_id === 'open' ? !t.closed : true));
     const cf = Object.keys(q).find((k) => /^cf_\d+$/.test(k));
-    if (cf) found = found.filter((t) => (t.extra.custom_fields as { id: number; value: string }[] | undefined)?.some((f) => `cf_${f.id}` === cf && f.value === q[cf]));
+    if (cf)
+      found = found.filter((t) =>
+        (t.extra.custom_fields as { id: number; value: string }[] | undefined)?.some((f) => `cf_${f.id}` === cf && f.value === q[cf]),
+      );
     if (q.description !== undefined) {
       if (!q.description.startsWith('~')) fake.violations.push('description filter without the ~ (contains) operator');
       const needle = q.description.slice(1).toLowerCase();
@@ -62,7 +72,13 @@ function handle(request: FakeRequest, fake: TrackerFake) {
     if (typeof issue.subject !== 'string' || !issue.subject.trim()) errors.push('Subject cannot be blank');
     if (typeof issue.subject === 'string' && issue.subject.length > 255) errors.push('Subject is too long (maximum is 255 characters)');
     if (errors.length) return json(422, { errors });
-    const t = fake.addTicket({ title: String(issue.subject), body: String(issue.description ?? ''), priority: String(issue.priority_id ?? 2), created: issue, extra: { custom_fields: issue.custom_fields } });
+    const t = fake.addTicket({
+      title: String(issue.subject),
+      body: String(issue.description ?? ''),
+      priority: String(issue.priority_id ?? 2),
+      created: issue,
+      extra: { custom_fields: issue.custom_fields },
+    });
     return json(201, { issue: issueJson(t) });
   }
   const one = /^\/issues\/(\d+)\.json$/.exec(path);

@@ -45,14 +45,13 @@ function handle(request: FakeRequest, fake: TrackerFake) {
   if (request.path === '/api/now/table/incident' && request.method === 'GET') {
     const { conditions, problems } = parseQuery(request.query.sysparm_query ?? '');
     fake.violations.push(...problems);
-    const found = fake.tickets
-      .filter((t) => conditions.every(([f, v]) => String((view(t) as Record<string, unknown>)[f]) === v))
-      .sort((a, b) => b.n - a.n);
+    const found = fake.tickets.filter((t) => conditions.every(([f, v]) => String((view(t) as Record<string, unknown>)[f]) === v)).sort((a, b) => b.n - a.n);
     return json(200, { result: found.slice(0, Number(request.query.sysparm_limit ?? 10000)).map((t) => pick(view(t))) });
   }
   if (request.path === '/api/now/table/incident' && request.method === 'POST') {
     const body = (request.json ?? {}) as Record<string, unknown>;
-    if (!body.short_description) return json(403, { error: { message: 'Operation Failed', detail: 'Data Policy Exception: \n\tShort description is mandatory' }, status: 'failure' });
+    if (!body.short_description)
+      return json(403, { error: { message: 'Operation Failed', detail: 'Data Policy Exception: \n\tShort description is mandatory' }, status: 'failure' });
     for (const f of ['impact', 'urgency']) if (body[f] !== undefined && !['1', '2', '3'].includes(String(body[f]))) fake.violations.push(`${f} out of 1..3`);
     if (String(body.correlation_id ?? '').length > 100) fake.violations.push('correlation_id longer than 100');
     const t = fake.addTicket({
@@ -68,7 +67,8 @@ function handle(request: FakeRequest, fake: TrackerFake) {
   const one = /^\/api\/now\/table\/incident\/([0-9a-f]{32})$/.exec(request.path);
   if (one) {
     const t = fake.tickets.find((x) => x.extra.sys_id === one[1]);
-    if (!t) return json(404, { error: { message: 'No Record found', detail: 'Record doesn\'t exist or ACL restricts the record retrieval' }, status: 'failure' });
+    if (!t)
+      return json(404, { error: { message: 'No Record found', detail: "Record doesn't exist or ACL restricts the record retrieval" }, status: 'failure' });
     if (request.method === 'GET') return json(200, { result: pick(view(t)) });
     if (request.method === 'PATCH') {
       const body = (request.json ?? {}) as Record<string, unknown>;
@@ -83,7 +83,13 @@ function handle(request: FakeRequest, fake: TrackerFake) {
 
 export function startServiceNowFake(options: { now?: () => number } = {}): Promise<TrackerFake> {
   return startTrackerFake(
-    { authorize: (r) => (r.headers.authorization === AUTH ? undefined : json(401, { error: { message: 'User Not Authenticated', detail: 'Required to provide Auth information' }, status: 'failure' })), handle },
+    {
+      authorize: (r) =>
+        r.headers.authorization === AUTH
+          ? undefined
+          : json(401, { error: { message: 'User Not Authenticated', detail: 'Required to provide Auth information' }, status: 'failure' }),
+      handle,
+    },
     options,
   );
 }

@@ -65,7 +65,10 @@ export async function startInternetDbFake(options: { now?: () => number } = {}):
     answered.push(request);
     const record = records.get(ip);
     if (!record) return { status: 404, body: { detail: 'No information available' } };
-    return { status: 200, body: { cpes: record.cpes ?? [], hostnames: record.hostnames ?? [], ip, ports: record.ports, tags: record.tags ?? [], vulns: record.vulns ?? [] } };
+    return {
+      status: 200,
+      body: { cpes: record.cpes ?? [], hostnames: record.hostnames ?? [], ip, ports: record.ports, tags: record.tags ?? [], vulns: record.vulns ?? [] },
+    };
   });
 
   return {

@@ -62,16 +62,39 @@ export async function startSlackFake(): Promise<SlackFake> {
 }
 
 /** A block_actions callback as Slack sends it: form body, signature headers. */
-export function signedInteraction(options: { userId: string; approvalId: string; actionId: 'approve' | 'deny'; timestamp: number; secret?: string; triggerId?: string; channelId?: string }) {
+export function signedInteraction(options: {
+  userId: string;
+  approvalId: string;
+  actionId: 'approve' | 'deny';
+  timestamp: number;
+  secret?: string;
+  triggerId?: string;
+  channelId?: string;
+}) {
   const payload = {
     type: 'block_actions',
     user: { id: options.userId, username: 'someone' },
     trigger_id: options.triggerId ?? `${Math.floor(Math.random() * 1e9)}.1111.abcdef`,
     channel: { id: options.channelId ?? 'C0APPROVE' },
     container: { type: 'message', message_ts: '1714557600.000100', channel_id: options.channelId ?? 'C0APPROVE' },
-    actions: [{ action_id: options.actionId, block_id: `soar_approval_${options.approvalId}`, value: options.approvalId, type: 'button', action_ts: String(options.timestamp) }],
+    actions: [
+      {
+        action_id: options.actionId,
+        block_id: `soar_approval_${options.approvalId}`,
+        value: options.approvalId,
+        type: 'button',
+        action_ts: String(options.timestamp),
+      },
+    ],
   };
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
-  const signature = 'v0=' + createHmac('sha256', options.secret ?? SLACK_SIGNING_SECRET).update(`v0:${options.timestamp}:${body}`).digest('hex');
-  return { body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(options.timestamp), 'x-slack-signature': signature } };
+  const signature =
+    'v0=' +
+    createHmac('sha256', options.secret ?? SLACK_SIGNING_SECRET)
+      .update(`v0:${options.timestamp}:${body}`)
+      .digest('hex');
+  return {
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(options.timestamp), 'x-slack-signature': signature },
+  };
 }

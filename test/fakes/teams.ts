@@ -16,11 +16,14 @@ export async function startTeamsFake(): Promise<{ server: FakeServer; webhookUrl
   const violations: string[] = [];
   server.route('POST', '/workflows/abc123/triggers/manual/paths/invoke', (request) => {
     if (request.query.sig !== TEAMS_SIG) return { status: 401, body: { error: { code: 'DirectApiAuthorizationRequired', message: 'bad signature' } } };
-    const body = request.json as { type?: string; attachments?: { contentType?: string; content?: { type?: string; actions?: { type?: string; url?: string }[] } }[] } | undefined;
+    const body = request.json as
+      { type?: string; attachments?: { contentType?: string; content?: { type?: string; actions?: { type?: string; url?: string }[] } }[] } | undefined;
     if (body?.type !== 'message') violations.push('type is not "message"');
     const card = body?.attachments?.[0];
-    if (card?.contentType !== 'application/vnd.microsoft.card.adaptive' || card.content?.type !== 'AdaptiveCard') violations.push('no Adaptive Card attachment');
-    for (const action of card?.content?.actions ?? []) if (action.type !== 'Action.OpenUrl' || !action.url) violations.push(`action ${action.type} is not an OpenUrl with a url`);
+    if (card?.contentType !== 'application/vnd.microsoft.card.adaptive' || card.content?.type !== 'AdaptiveCard')
+      violations.push('no Adaptive Card attachment');
+    for (const action of card?.content?.actions ?? [])
+      if (action.type !== 'Action.OpenUrl' || !action.url) violations.push(`action ${action.type} is not an OpenUrl with a url`);
     return { status: 202 };
   });
   return {

@@ -61,7 +61,10 @@ export async function startTelegramFake(): Promise<TelegramFake> {
           if (size < 1 || size > 64) violations.push(`callback_data of ${size} bytes`);
         }
         if (!body.chat_id || !body.text) return { status: 400, body: { ok: false, error_code: 400, description: 'Bad Request: message text is empty' } };
-        return { status: 200, body: { ok: true, result: { message_id: nextMessage++, chat: { id: Number(body.chat_id) }, date: 1714557600, text: body.text } } };
+        return {
+          status: 200,
+          body: { ok: true, result: { message_id: nextMessage++, chat: { id: Number(body.chat_id) }, date: 1714557600, text: body.text } },
+        };
       }
       case 'getUpdates': {
         const offset = Number(body.offset ?? 0);

@@ -85,12 +85,27 @@ function handle(request: FakeRequest, fake: TrackerFake) {
       return json(400, { type: 'CreateError', message: `Alert ${String(body.type)}:${String(body.source)}:${String(body.sourceRef)} already exists` });
     }
     const observables = Array.isArray(body.observables) ? body.observables.filter((o) => checkObservable(o, fake)) : [];
-    const t = fake.addTicket({ title: String(body.title), body: String(body.description), labels: [String(body.sourceRef)], priority: String(body.severity), created: body, extra: { kind: 'alert', type: body.type, source: body.source, tags: body.tags, observables } });
+    const t = fake.addTicket({
+      title: String(body.title),
+      body: String(body.description),
+      labels: [String(body.sourceRef)],
+      priority: String(body.severity),
+      created: body,
+      extra: { kind: 'alert', type: body.type, source: body.source, tags: body.tags, observables },
+    });
     return json(201, view(t));
   }
   if (request.path === '/api/v1/case' && request.method === 'POST') {
-    if (typeof body.title !== 'string' || !body.title || typeof body.description !== 'string') return json(400, { type: 'BadRequest', message: 'Invalid format for case: title: missing' });
-    const t = fake.addTicket({ title: body.title, body: body.description, labels: [], priority: String(body.severity ?? 2), created: body, extra: { kind: 'case', tags: body.tags, observables: [] } });
+    if (typeof body.title !== 'string' || !body.title || typeof body.description !== 'string')
+      return json(400, { type: 'BadRequest', message: 'Invalid format for case: title: missing' });
+    const t = fake.addTicket({
+      title: body.title,
+      body: body.description,
+      labels: [],
+      priority: String(body.severity ?? 2),
+      created: body,
+      extra: { kind: 'case', tags: body.tags, observables: [] },
+    });
     return json(201, view(t));
   }
   const one = /^\/api\/v1\/(alert|case)\/(~\d+)(?:\/(observable|comment))?$/.exec(request.path);
@@ -114,7 +129,8 @@ function handle(request: FakeRequest, fake: TrackerFake) {
     if (one[3] === 'observable' && request.method === 'POST') {
       if (!checkObservable(body, fake)) return json(400, { type: 'BadRequest', message: 'Invalid format for dataType' });
       const list = t.extra.observables as { dataType: string; data: string }[];
-      if (list.some((o) => o.dataType === body.dataType && o.data === body.data)) return json(400, { type: 'CreateError', message: `Observable ${String(body.data)} already exists` });
+      if (list.some((o) => o.dataType === body.dataType && o.data === body.data))
+        return json(400, { type: 'CreateError', message: `Observable ${String(body.data)} already exists` });
       list.push(body as { dataType: string; data: string });
       return json(201, [{ _id: `~o${list.length}`, ...body }]);
     }
@@ -123,5 +139,12 @@ function handle(request: FakeRequest, fake: TrackerFake) {
 }
 
 export function startTheHiveFake(options: { now?: () => number } = {}): Promise<TrackerFake> {
-  return startTrackerFake({ authorize: (r) => (r.headers.authorization === `Bearer ${THEHIVE_KEY}` ? undefined : json(401, { type: 'AuthenticationError', message: 'Authentication failure' })), handle }, options);
+  return startTrackerFake(
+    {
+      authorize: (r) =>
+        r.headers.authorization === `Bearer ${THEHIVE_KEY}` ? undefined : json(401, { type: 'AuthenticationError', message: 'Authentication failure' }),
+      handle,
+    },
+    options,
+  );
 }

@@ -59,7 +59,11 @@ export const URLHAUS_AUTH_KEY = 'urlhaus-test-auth-key-0c9d8e7f6a5b4c3d2e1f0a9b8
 
 const status = (query_status: string, httpStatus = 200): FakeReply => ({ status: httpStatus, body: { query_status } });
 export const urlhausServerError = (httpStatus = 502): FakeReply => ({ status: httpStatus, body: 'Bad Gateway', headers: { 'content-type': 'text/plain' } });
-export const urlhausThrottled = (retryAfterSeconds: number): FakeReply => ({ status: 429, body: 'Too Many Requests', headers: { 'retry-after': String(retryAfterSeconds), 'content-type': 'text/plain' } });
+export const urlhausThrottled = (retryAfterSeconds: number): FakeReply => ({
+  status: 429,
+  body: 'Too Many Requests',
+  headers: { 'retry-after': String(retryAfterSeconds), 'content-type': 'text/plain' },
+});
 export const urlhausHang = (): FakeReply => ({ hang: true });
 
 const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i;

@@ -40,7 +40,10 @@ export interface WazuhFake {
   close(): Promise<void>;
 }
 
-const problem = (status: number, title: string, detail: string, error?: number): FakeReply => ({ status, body: { title, detail, ...(error !== undefined ? { error } : {}) } });
+const problem = (status: number, title: string, detail: string, error?: number): FakeReply => ({
+  status,
+  body: { title, detail, ...(error !== undefined ? { error } : {}) },
+});
 
 export async function startWazuhFake(options: { now?: () => number } = {}): Promise<WazuhFake> {
   const now = options.now ?? Date.now;
@@ -94,9 +97,12 @@ export async function startWazuhFake(options: { now?: () => number } = {}): Prom
 
     if (request.method === 'GET' && request.path === '/agents') {
       const q = request.query;
-      for (const name of Object.keys(q)) if (!['agents_list', 'name', 'ip', 'select', 'limit', 'offset'].includes(name)) fake.violations.push(`GET /agents: unexpected parameter ${name}`);
+      for (const name of Object.keys(q))
+        if (!['agents_list', 'name', 'ip', 'select', 'limit', 'offset'].includes(name)) fake.violations.push(`GET /agents: unexpected parameter ${name}`);
       const ids = q.agents_list?.split(',');
-      const found = fake.agents.filter((a) => (!ids || ids.includes(a.id)) && (q.name === undefined || a.name === q.name) && (q.ip === undefined || a.ip === q.ip));
+      const found = fake.agents.filter(
+        (a) => (!ids || ids.includes(a.id)) && (q.name === undefined || a.name === q.name) && (q.ip === undefined || a.ip === q.ip),
+      );
       const fields = q.select?.split(',');
       const view = (a: WazuhFakeAgent) => (fields ? Object.fromEntries(Object.entries(a).filter(([k]) => fields.includes(k))) : a);
       return { body: items(found.map(view), [], found.length ? 'All selected agents information was returned' : 'No agent information was returned') };
@@ -126,7 +132,12 @@ export async function startWazuhFake(options: { now?: () => number } = {}): Prom
           fake.runs.push({ agent: id, command: body.command, alert: body.alert });
         }
       }
-      const message = failed.size === 0 ? 'AR command was sent to all agents' : affected.length ? 'AR command was sent to some agents' : 'AR command was not sent to any agent';
+      const message =
+        failed.size === 0
+          ? 'AR command was sent to all agents'
+          : affected.length
+            ? 'AR command was sent to some agents'
+            : 'AR command was not sent to any agent';
       return { body: items(affected, [...failed.values()], message) };
     }
     fake.violations.push(`${request.method} ${request.path}: no such endpoint`);

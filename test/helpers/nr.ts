@@ -2,25 +2,25 @@
  * Node-RED test-helper setup shared by the node-level suites. SOAR_NODE_RED points at another
  * Node-RED (the CI leg that runs this suite on Node-RED 5 under Node 22).
  */
-import * as fs from "node:fs";
-import * as http from "node:http";
-import * as os from "node:os";
-import * as path from "node:path";
-import type { AddressInfo } from "node:net";
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
 
-export const helper = require("node-red-node-test-helper");
-const nodeRedMain = process.env.SOAR_NODE_RED ? require.resolve(process.env.SOAR_NODE_RED) : require.resolve("node-red");
+export const helper = require('node-red-node-test-helper');
+const nodeRedMain = process.env.SOAR_NODE_RED ? require.resolve(process.env.SOAR_NODE_RED) : require.resolve('node-red');
 helper.init(nodeRedMain);
 if (process.env.SOAR_NODE_RED) {
-  const version = require(path.join(path.dirname(require.resolve(path.join(process.env.SOAR_NODE_RED, "package.json"))), "package.json")).version;
+  const version = require(path.join(path.dirname(require.resolve(path.join(process.env.SOAR_NODE_RED, 'package.json'))), 'package.json')).version;
   console.log(`node-level tests on Node-RED ${version} (${nodeRedMain}), Node ${process.version}`);
 }
 
-export const root = path.resolve(__dirname, "..", "..");
+export const root = path.resolve(__dirname, '..', '..');
 
 /** The compiled node modules, as Node-RED loads them (run `npm run build` first; `npm test` does). */
 export function nodeModule(name: string): (RED: unknown) => void {
-  const file = path.join(root, "dist", "nodes", `${name}.js`);
+  const file = path.join(root, 'dist', 'nodes', `${name}.js`);
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   return require(file);
 }
@@ -37,7 +37,7 @@ export function capturingRED(mod: (RED: unknown) => void): { module: (RED: unkno
       return mod(RED);
     },
     red: () => {
-      if (!captured) throw new Error("node module not loaded yet");
+      if (!captured) throw new Error('node module not loaded yet');
       return captured;
     },
   };
@@ -45,7 +45,7 @@ export function capturingRED(mod: (RED: unknown) => void): { module: (RED: unkno
 
 export async function serve(listener: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -57,19 +57,19 @@ export async function serve(listener: http.RequestListener): Promise<{ url: stri
   };
 }
 
-export function tempDir(prefix = "soar-test-"): string {
+export function tempDir(prefix = 'soar-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 export function readJsonLines(file: string): Record<string, unknown>[] {
   if (!fs.existsSync(file)) return [];
   return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
+    .readFileSync(file, 'utf8')
+    .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 }
 
 export function sample(rel: string): string {
-  return fs.readFileSync(path.join(root, "test", "fixtures", "samples", rel), "utf8");
+  return fs.readFileSync(path.join(root, 'test', 'fixtures', 'samples', rel), 'utf8');
 }

@@ -29,7 +29,10 @@ export async function rejectsWith(promise: Promise<unknown>, code: string, messa
  * A contract fake whose request log runs on a fresh ManualClock. The clock auto-advances, so retry
  * backoffs pass at once; anything else ages only when a test moves the clock.
  */
-export async function startOnManualClock<Fake>(start: (options: { now: () => number }) => Promise<Fake>, startAt: number): Promise<{ clock: ManualClock; fake: Fake }> {
+export async function startOnManualClock<Fake>(
+  start: (options: { now: () => number }) => Promise<Fake>,
+  startAt: number,
+): Promise<{ clock: ManualClock; fake: Fake }> {
   const clock = new ManualClock(startAt, true);
   return { clock, fake: await start({ now: clock.now }) };
 }

@@ -53,12 +53,21 @@ export interface RunningRedmine extends RedmineSetup {
   dispose(): Promise<void>;
 }
 
-function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    execFile(command, args, { encoding: 'utf8', timeout: options.timeoutMs ?? 300_000, cwd: options.cwd, env: options.env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 127) : 0;
-      resolve({ stdout, stderr: stderr || (error ? error.message : ''), code });
-    });
+    execFile(
+      command,
+      args,
+      { encoding: 'utf8', timeout: options.timeoutMs ?? 300_000, cwd: options.cwd, env: options.env, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 127) : 0;
+        resolve({ stdout, stderr: stderr || (error ? error.message : ''), code });
+      },
+    );
   });
 }
 
@@ -71,9 +80,11 @@ async function must(what: string, command: string, args: string[], options: Para
 /** Why Redmine cannot be started here, or undefined when it can. */
 export function redmineUnsupportedReason(): string | undefined {
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
-  if (!existsSync(path.join(REDMINE_ROOT, 'bin', 'rails'))) return `${REDMINE_ROOT} is missing (apt-get install -y --no-install-recommends redmine redmine-sqlite; see .ci/run)`;
+  if (!existsSync(path.join(REDMINE_ROOT, 'bin', 'rails')))
+    return `${REDMINE_ROOT} is missing (apt-get install -y --no-install-recommends redmine redmine-sqlite; see .ci/run)`;
   if (!existsSync('/var/lib/redmine/Gemfile.lock')) return 'the redmine package is not configured (/var/lib/redmine/Gemfile.lock is missing)';
-  if (!readFileSyncSafe('/var/lib/redmine/Gemfile.lock').includes('sqlite3')) return 'redmine-sqlite is not installed (no sqlite3 in /var/lib/redmine/Gemfile.lock)';
+  if (!readFileSyncSafe('/var/lib/redmine/Gemfile.lock').includes('sqlite3'))
+    return 'redmine-sqlite is not installed (no sqlite3 in /var/lib/redmine/Gemfile.lock)';
   return undefined;
 }
 
@@ -116,7 +127,10 @@ async function prepareApp(dir: string, database: string): Promise<string> {
   await copyFile('/var/lib/redmine/Gemfile.lock', path.join(app, 'Gemfile.lock'));
   const instance = path.join(app, 'instances', INSTANCE);
   for (const sub of ['config', 'tmp', 'log', 'files', 'public']) await mkdir(path.join(instance, sub), { recursive: true });
-  await writeFile(path.join(instance, 'config', 'database.yml'), `production:\n  adapter: sqlite3\n  database: ${JSON.stringify(database)}\n  encoding: utf8\n`);
+  await writeFile(
+    path.join(instance, 'config', 'database.yml'),
+    `production:\n  adapter: sqlite3\n  database: ${JSON.stringify(database)}\n  encoding: utf8\n`,
+  );
   await writeFile(path.join(instance, 'config', 'secret_key.txt'), randomBytes(32).toString('hex') + '\n');
   const gemfile = path.join(app, 'Gemfile');
   const text = await readFile(gemfile, 'utf8');
@@ -204,11 +218,15 @@ export async function startRedmine(): Promise<RunningRedmine> {
     async start() {
       output = '';
       const began = Date.now();
-      const proc = spawn('ruby', ['-e', 'require "webrick"; load Gem.bin_path("rack","rackup")', '--', '-s', 'webrick', '-o', '127.0.0.1', '-p', String(port), '-E', 'production'], {
-        cwd: app,
-        env: railsEnv(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const proc = spawn(
+        'ruby',
+        ['-e', 'require "webrick"; load Gem.bin_path("rack","rackup")', '--', '-s', 'webrick', '-o', '127.0.0.1', '-p', String(port), '-E', 'production'],
+        {
+          cwd: app,
+          env: railsEnv(),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       child = proc;
       running.add(proc);
       proc.once('exit', () => running.delete(proc));

@@ -1,13 +1,13 @@
-import assert from "node:assert/strict";
-import * as path from "node:path";
-import { approvalDigest } from "../../lib/contract/approval";
-import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from "../fakes/crowdstrike";
-import { withCatalogs } from "../helpers/i18n";
-import { helper, nodeModule, readJsonLines, tempDir } from "../helpers/nr";
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { approvalDigest } from '../../lib/contract/approval';
+import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from '../fakes/crowdstrike';
+import { withCatalogs } from '../helpers/i18n';
+import { helper, nodeModule, readJsonLines, tempDir } from '../helpers/nr';
 
-const hubModule = nodeModule("hub");
-const edrModule = nodeModule("edr");
-const isolateModule = withCatalogs(nodeModule("isolate-host"));
+const hubModule = nodeModule('hub');
+const edrModule = nodeModule('edr');
+const isolateModule = withCatalogs(nodeModule('isolate-host'));
 
 type Msg = Record<string, any>;
 
@@ -20,29 +20,52 @@ interface FlowOptions {
 
 function flow(dir: string, fake: CrowdStrikeFake, opts: FlowOptions = {}) {
   return [
-    { id: "tab1", type: "tab", label: "t" },
-    { id: "hub1", type: "soar-hub", dir, simulate: Boolean(opts.simulate), includeDefaults: true, maxActionsPerHour: 100, protectedHosts: "dc-*\n*.corp.example", ...opts.hub },
-    { id: "edr1", type: "soar-edr", name: "falcon", hub: "hub1", kind: "crowdstrike", clientId: CS_CLIENT_ID, cloud: "us-1", url: fake.baseUrl, pollSeconds: 0.05, timeoutMinutes: 5, reconcileMinutes: 0, configVersion: 1, ...opts.edr },
+    { id: 'tab1', type: 'tab', label: 't' },
     {
-      id: "iso1",
-      z: "tab1",
-      type: "soar-isolate-host",
-      edr: "edr1",
-      target: "alert.host.name",
-      targetType: "msg",
-      action: "msg",
-      gate: "malicious",
-      ttl: "",
-      reason: "alert.title",
-      reasonType: "msg",
+      id: 'hub1',
+      type: 'soar-hub',
+      dir,
+      simulate: Boolean(opts.simulate),
+      includeDefaults: true,
+      maxActionsPerHour: 100,
+      protectedHosts: 'dc-*\n*.corp.example',
+      ...opts.hub,
+    },
+    {
+      id: 'edr1',
+      type: 'soar-edr',
+      name: 'falcon',
+      hub: 'hub1',
+      kind: 'crowdstrike',
+      clientId: CS_CLIENT_ID,
+      cloud: 'us-1',
+      url: fake.baseUrl,
+      pollSeconds: 0.05,
+      timeoutMinutes: 5,
+      reconcileMinutes: 0,
       configVersion: 1,
-      wires: [["done"], ["refused"], ["failed"], ["later"]],
+      ...opts.edr,
+    },
+    {
+      id: 'iso1',
+      z: 'tab1',
+      type: 'soar-isolate-host',
+      edr: 'edr1',
+      target: 'alert.host.name',
+      targetType: 'msg',
+      action: 'msg',
+      gate: 'malicious',
+      ttl: '',
+      reason: 'alert.title',
+      reasonType: 'msg',
+      configVersion: 1,
+      wires: [['done'], ['refused'], ['failed'], ['later']],
       ...opts.isolate,
     },
-    { id: "done", z: "tab1", type: "helper" },
-    { id: "refused", z: "tab1", type: "helper" },
-    { id: "failed", z: "tab1", type: "helper" },
-    { id: "later", z: "tab1", type: "helper" },
+    { id: 'done', z: 'tab1', type: 'helper' },
+    { id: 'refused', z: 'tab1', type: 'helper' },
+    { id: 'failed', z: 'tab1', type: 'helper' },
+    { id: 'later', z: 'tab1', type: 'helper' },
   ];
 }
 
@@ -51,7 +74,7 @@ const creds = { edr1: { clientSecret: CS_CLIENT_SECRET } };
 /** The first message on one of the outputs; any other output first is a failure naming what came. */
 function outcome(): Promise<{ port: string; msg: Msg }> {
   return new Promise((resolve) => {
-    for (const port of ["done", "refused", "failed", "later"]) helper.getNode(port).once("input", (msg: Msg) => resolve({ port, msg }));
+    for (const port of ['done', 'refused', 'failed', 'later']) helper.getNode(port).once('input', (msg: Msg) => resolve({ port, msg }));
   });
 }
 
@@ -60,7 +83,7 @@ function collect() {
   const queues: Record<string, Msg[]> = { done: [], refused: [], failed: [], later: [] };
   const waiting: Record<string, ((msg: Msg) => void)[]> = { done: [], refused: [], failed: [], later: [] };
   for (const port of Object.keys(queues)) {
-    helper.getNode(port).on("input", (msg: Msg) => {
+    helper.getNode(port).on('input', (msg: Msg) => {
       const waiter = waiting[port].shift();
       if (waiter) waiter(msg);
       else queues[port].push(msg);
@@ -76,17 +99,17 @@ function collect() {
 
 /** An approval anyone could compute (right shape and digest) but that this hub never decided. */
 function forgedApproval(msg: Msg): Msg {
-  const approval = { id: "forged-1", decision: "approved", by: ["mallory"], at: new Date().toISOString(), fields: ["alert.host.name"], digest: "" };
+  const approval = { id: 'forged-1', decision: 'approved', by: ['mallory'], at: new Date().toISOString(), fields: ['alert.host.name'], digest: '' };
   const out = { ...msg, approval };
-  approval.digest = approvalDigest(out, ["alert.host.name"]);
+  approval.digest = approvalDigest(out, ['alert.host.name']);
   return out;
 }
 
 function alertFor(host: string, extra: Msg = {}): Msg {
-  return { alert: { id: `a-${host}`, title: `ransomware on ${host}`, host: { name: host } }, enrichment: { verdict: "malicious", score: 95 }, ...extra };
+  return { alert: { id: `a-${host}`, title: `ransomware on ${host}`, host: { name: host } }, enrichment: { verdict: 'malicious', score: 95 }, ...extra };
 }
 
-describe("soar-isolate-host node (CrowdStrike contract fake)", function () {
+describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
   this.timeout(20_000);
   let dir: string;
   let fake: CrowdStrikeFake;
@@ -102,35 +125,35 @@ describe("soar-isolate-host node (CrowdStrike contract fake)", function () {
     await fake.close();
   });
 
-  const audit = () => readJsonLines(path.join(dir, "audit.jsonl"));
-  const contains = () => fake.server.requestsTo("POST", /devices-actions/).length;
+  const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
+  const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
 
-  it("reports a pending containment, keeps following it across a redeploy and restart, and reports it on the 4th output when the fake says contained", async function () {
-    const device = fake.addDevice({ hostname: "web01", local_ip: "10.1.2.3" });
+  it('reports a pending containment, keeps following it across a redeploy and restart, and reports it on the 4th output when the fake says contained', async function () {
+    const device = fake.addDevice({ hostname: 'web01', local_ip: '10.1.2.3' });
     fake.pendingReads = Infinity;
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
     let next = outcome();
-    helper.getNode("iso1").receive(alertFor("web01"));
+    helper.getNode('iso1').receive(alertFor('web01'));
     const first = await next;
-    assert.equal(first.port, "done");
+    assert.equal(first.port, 'done');
     const record = first.msg.actions.at(-1);
-    assert.deepEqual([record.kind, record.status, record.state, record.device.id], ["isolate", "pending", "pending-isolate", device.device_id]);
-    assert.equal(device.status, "containment_pending");
+    assert.deepEqual([record.kind, record.status, record.state, record.device.id], ['isolate', 'pending', 'pending-isolate', device.device_id]);
+    assert.equal(device.status, 'containment_pending');
     const msgId = first.msg._msgid;
 
     // Redeploy / restart: the flows stop (the hub closes its store), the vendor finishes meanwhile.
     await helper.unload();
     const kinds = audit().map((r) => r.type);
-    assert.ok(kinds.includes("action.requested") && kinds.includes("action.pending"), kinds.join(","));
-    assert.ok(!kinds.some((k) => k === "action.done"), "not done before the vendor says so");
-    device.status = "contained";
+    assert.ok(kinds.includes('action.requested') && kinds.includes('action.pending'), kinds.join(','));
+    assert.ok(!kinds.some((k) => k === 'action.done'), 'not done before the vendor says so');
+    device.status = 'contained';
     const containsBefore = contains();
 
     next = new Promise((resolve) => {
       // Registered before the flow starts: the result may come right after the EDR registers.
       const wait = () => {
         try {
-          helper.getNode("later").once("input", (msg: Msg) => resolve({ port: "later", msg }));
+          helper.getNode('later').once('input', (msg: Msg) => resolve({ port: 'later', msg }));
         } catch {
           setTimeout(wait, 5);
         }
@@ -139,125 +162,135 @@ describe("soar-isolate-host node (CrowdStrike contract fake)", function () {
     });
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
     const later = await next;
-    assert.equal(later.port, "later");
-    assert.equal(later.msg.payload.status, "isolated");
+    assert.equal(later.port, 'later');
+    assert.equal(later.msg.payload.status, 'isolated');
     assert.equal(later.msg.payload.deviceId, device.device_id);
-    assert.equal(later.msg.correlationId, msgId, "correlates with the message that asked");
+    assert.equal(later.msg.correlationId, msgId, 'correlates with the message that asked');
     assert.equal(later.msg.actions[0].finishedLater, true);
-    assert.equal(contains(), containsBefore, "the containment was not requested twice");
+    assert.equal(contains(), containsBefore, 'the containment was not requested twice');
     await helper.unload();
-    const done = audit().filter((r) => r.type === "action.done");
+    const done = audit().filter((r) => r.type === 'action.done');
     assert.equal(done.length, 1);
     assert.equal(done[0].finishedLater, true);
-    assert.ok(!JSON.stringify(audit()).includes(CS_CLIENT_SECRET), "no secret in the audit log");
+    assert.ok(!JSON.stringify(audit()).includes(CS_CLIENT_SECRET), 'no secret in the audit log');
   });
 
-  it("refuses a protected host (pattern), an ambiguous name and a message without verdict, audited, with no vendor write", async function () {
-    fake.addDevice({ hostname: "dc-01", local_ip: "10.0.0.10" });
-    fake.addDevice({ hostname: "twin", local_ip: "10.0.0.11" });
-    fake.addDevice({ hostname: "twin", local_ip: "10.0.0.12" });
-    fake.addDevice({ hostname: "web02", local_ip: "10.0.0.13" });
+  it('refuses a protected host (pattern), an ambiguous name and a message without verdict, audited, with no vendor write', async function () {
+    fake.addDevice({ hostname: 'dc-01', local_ip: '10.0.0.10' });
+    fake.addDevice({ hostname: 'twin', local_ip: '10.0.0.11' });
+    fake.addDevice({ hostname: 'twin', local_ip: '10.0.0.12' });
+    fake.addDevice({ hostname: 'web02', local_ip: '10.0.0.13' });
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
     const cases: [Msg, RegExp][] = [
-      [alertFor("dc-01"), /dc-01 matches protected dc-\*/],
-      [alertFor("10.0.0.10"), /dc-01 matches protected dc-\*/],
-      [alertFor("twin"), /ambiguous host "twin": 2 devices/],
-      [alertFor("nobody"), /unknown host "nobody"/],
-      [alertFor("web02", { enrichment: { verdict: "suspicious" } }), /below malicious/],
-      [alertFor("web02", { ttlHours: "soon" }), /invalid TTL "soon"/],
-      [{ alert: { id: "x" }, enrichment: { verdict: "malicious" } }, /no host in msg\.alert\.host\.name/],
-      [forgedApproval(alertFor("web02")), /not one this hub decided/],
+      [alertFor('dc-01'), /dc-01 matches protected dc-\*/],
+      [alertFor('10.0.0.10'), /dc-01 matches protected dc-\*/],
+      [alertFor('twin'), /ambiguous host "twin": 2 devices/],
+      [alertFor('nobody'), /unknown host "nobody"/],
+      [alertFor('web02', { enrichment: { verdict: 'suspicious' } }), /below malicious/],
+      [alertFor('web02', { ttlHours: 'soon' }), /invalid TTL "soon"/],
+      [{ alert: { id: 'x' }, enrichment: { verdict: 'malicious' } }, /no host in msg\.alert\.host\.name/],
+      [forgedApproval(alertFor('web02')), /not one this hub decided/],
     ];
     for (const [msg, reason] of cases) {
       const next = outcome();
-      helper.getNode("iso1").receive(msg);
+      helper.getNode('iso1').receive(msg);
       const out = await next;
-      assert.equal(out.port, "refused", String(reason));
+      assert.equal(out.port, 'refused', String(reason));
       assert.match(out.msg.actions.at(-1).reason, reason);
     }
-    assert.equal(contains(), 0, "nothing was contained");
+    assert.equal(contains(), 0, 'nothing was contained');
     await helper.unload();
-    assert.equal(audit().filter((r) => r.type === "action.refused").length, cases.length, "every refusal is audited");
+    assert.equal(audit().filter((r) => r.type === 'action.refused').length, cases.length, 'every refusal is audited');
   });
 
-  it("simulation looks the host up and changes nothing", async function () {
-    const device = fake.addDevice({ hostname: "web03", local_ip: "10.0.0.20" });
+  it('simulation looks the host up and changes nothing', async function () {
+    const device = fake.addDevice({ hostname: 'web03', local_ip: '10.0.0.20' });
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { simulate: true }), creds);
     const next = outcome();
-    helper.getNode("iso1").receive(alertFor("web03", { ttlHours: 4 }));
+    helper.getNode('iso1').receive(alertFor('web03', { ttlHours: 4 }));
     const out = await next;
-    assert.equal(out.port, "done");
-    assert.equal(out.msg.actions.at(-1).status, "simulated");
+    assert.equal(out.port, 'done');
+    assert.equal(out.msg.actions.at(-1).status, 'simulated');
     assert.equal(out.msg.actions.at(-1).simulated, true);
-    assert.equal(device.status, "normal");
+    assert.equal(device.status, 'normal');
     assert.equal(contains(), 0);
     await helper.unload();
-    assert.equal(audit().filter((r) => r.type === "action.simulated").length, 1);
+    assert.equal(audit().filter((r) => r.type === 'action.simulated').length, 1);
   });
 
-  it("reports an action that never finishes as a failure on the 4th output after the timeout, and releases on request", async function () {
-    const device = fake.addDevice({ hostname: "web04", local_ip: "10.0.0.30" });
+  it('reports an action that never finishes as a failure on the 4th output after the timeout, and releases on request', async function () {
+    const device = fake.addDevice({ hostname: 'web04', local_ip: '10.0.0.30' });
     fake.pendingReads = Infinity;
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { edr: { timeoutMinutes: 0.005 } }), creds);
     // Every output from the start: under load the follow may end before the first answer is read.
     const seen = collect();
-    helper.getNode("iso1").receive(alertFor("web04"));
-    assert.equal((await seen.next("done")).actions.at(-1).status, "pending");
-    const later = await seen.next("later");
-    assert.equal(later.payload.status, "failed");
+    helper.getNode('iso1').receive(alertFor('web04'));
+    assert.equal((await seen.next('done')).actions.at(-1).status, 'pending');
+    const later = await seen.next('later');
+    assert.equal(later.payload.status, 'failed');
     assert.match(later.payload.reason, /not finished 0 s after it was requested; last state pending-isolate/);
     assert.match(later.actions[0].error, /not finished/);
     // Still pending at the vendor: the isolation stays recorded and can be released.
-    device.status = "contained";
+    device.status = 'contained';
     fake.pendingReads = 0;
-    helper.getNode("iso1").receive({ action: "release", alert: { host: { name: "web04" } } });
-    const released = (await seen.next("done")).actions.at(-1);
-    assert.deepEqual([released.kind, released.status], ["release", "pending"]);
-    const finished = await seen.next("later");
-    assert.deepEqual([finished.payload.op, finished.payload.status], ["release", "released"]);
-    assert.equal(device.status, "normal");
-    assert.equal(contains(), 2, "one contain, one lift");
+    helper.getNode('iso1').receive({ action: 'release', alert: { host: { name: 'web04' } } });
+    const released = (await seen.next('done')).actions.at(-1);
+    assert.deepEqual([released.kind, released.status], ['release', 'pending']);
+    const finished = await seen.next('later');
+    assert.deepEqual([finished.payload.op, finished.payload.status], ['release', 'released']);
+    assert.equal(device.status, 'normal');
+    assert.equal(contains(), 2, 'one contain, one lift');
     await helper.unload();
-    const failed = audit().filter((r) => r.type === "action.failed");
+    const failed = audit().filter((r) => r.type === 'action.failed');
     assert.equal(failed.length, 1);
     assert.equal(failed[0].leaseKept, true);
-    assert.equal(audit().filter((r) => r.type === "action.done" && r.kind === "release" && r.finishedLater).length, 1);
+    assert.equal(audit().filter((r) => r.type === 'action.done' && r.kind === 'release' && r.finishedLater).length, 1);
   });
 
   it("lists isolated hosts on the sidebar route, releases one with the editor's route, and shows one whose EDR was removed as orphaned", async function () {
-    const device = fake.addDevice({ hostname: "web05", local_ip: "10.0.0.40" });
-    const other = fake.addDevice({ hostname: "web06", local_ip: "10.0.0.41" });
+    const device = fake.addDevice({ hostname: 'web05', local_ip: '10.0.0.40' });
+    const other = fake.addDevice({ hostname: 'web06', local_ip: '10.0.0.41' });
     fake.pendingReads = 0;
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
     const seen = collect();
-    for (const host of ["web05", "web06"]) {
-      helper.getNode("iso1").receive(alertFor(host));
-      assert.equal((await seen.next("done")).actions.at(-1).status, "pending");
-      assert.equal((await seen.next("later")).payload.status, "isolated");
+    for (const host of ['web05', 'web06']) {
+      helper.getNode('iso1').receive(alertFor(host));
+      assert.equal((await seen.next('done')).actions.at(-1).status, 'pending');
+      assert.equal((await seen.next('later')).payload.status, 'isolated');
     }
-    let listed = (await helper.request().get("/soar/isolations").expect(200)).body.isolations;
-    assert.deepEqual(listed.map((i: Msg) => [i.deviceName, i.state, i.providerLabel, i.hub]).sort(), [["web05", "isolated", "falcon", dir], ["web06", "isolated", "falcon", dir]]);
-    await helper.request().post("/soar/isolations/release").send({ target: device.device_id, provider: "edr1" }).expect(400);
-    const res = await helper.request().post("/soar/isolations/release").send({ target: device.device_id, provider: "edr1", hub: dir }).expect(200);
-    assert.equal(res.body.status, "pending");
-    const finished = await seen.next("later");
-    assert.deepEqual([finished.payload.op, finished.payload.status], ["release", "released"], "the node that isolated it hears the end of the release");
-    assert.equal(device.status, "normal");
-    listed = (await helper.request().get("/soar/isolations").expect(200)).body.isolations;
-    assert.deepEqual(listed.map((i: Msg) => i.deviceName), ["web06"]);
+    let listed = (await helper.request().get('/soar/isolations').expect(200)).body.isolations;
+    assert.deepEqual(listed.map((i: Msg) => [i.deviceName, i.state, i.providerLabel, i.hub]).sort(), [
+      ['web05', 'isolated', 'falcon', dir],
+      ['web06', 'isolated', 'falcon', dir],
+    ]);
+    await helper.request().post('/soar/isolations/release').send({ target: device.device_id, provider: 'edr1' }).expect(400);
+    const res = await helper.request().post('/soar/isolations/release').send({ target: device.device_id, provider: 'edr1', hub: dir }).expect(200);
+    assert.equal(res.body.status, 'pending');
+    const finished = await seen.next('later');
+    assert.deepEqual([finished.payload.op, finished.payload.status], ['release', 'released'], 'the node that isolated it hears the end of the release');
+    assert.equal(device.status, 'normal');
+    listed = (await helper.request().get('/soar/isolations').expect(200)).body.isolations;
+    assert.deepEqual(
+      listed.map((i: Msg) => i.deviceName),
+      ['web06'],
+    );
 
     // The EDR node is deleted and Node-RED restarts: the isolation stays listed, named, and not releasable without it.
     await helper.unload();
     // A firewall keeps the hub open (a hub opens for the nodes that use it).
-    const keeper = { id: "fw1", type: "soar-firewall", name: "list", hub: "hub1", kind: "blocklist", listName: "keeper", reconcileMinutes: 0 };
-    await helper.load([hubModule, edrModule, isolateModule, nodeModule("firewall")], [...flow(dir, fake).filter((n) => !["edr1", "iso1"].includes(n.id)), keeper], {});
-    await helper.getNode("fw1").ready;
-    listed = (await helper.request().get("/soar/isolations").expect(200)).body.isolations;
+    const keeper = { id: 'fw1', type: 'soar-firewall', name: 'list', hub: 'hub1', kind: 'blocklist', listName: 'keeper', reconcileMinutes: 0 };
+    await helper.load(
+      [hubModule, edrModule, isolateModule, nodeModule('firewall')],
+      [...flow(dir, fake).filter((n) => !['edr1', 'iso1'].includes(n.id)), keeper],
+      {},
+    );
+    await helper.getNode('fw1').ready;
+    listed = (await helper.request().get('/soar/isolations').expect(200)).body.isolations;
     assert.equal(listed.length, 1);
     assert.match(listed[0].orphaned, /falcon is not deployed/);
-    const orphan = await helper.request().post("/soar/isolations/release").send({ target: other.device_id, provider: "edr1", hub: dir });
+    const orphan = await helper.request().post('/soar/isolations/release').send({ target: other.device_id, provider: 'edr1', hub: dir });
     assert.equal(orphan.status, 409);
     assert.match(orphan.body.reason, /orphaned: the EDR "falcon" \(crowdstrike\) is not deployed/);
-    assert.equal(other.status, "contained", "nothing was released");
+    assert.equal(other.status, 'contained', 'nothing was released');
   });
 });

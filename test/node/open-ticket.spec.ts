@@ -3,57 +3,72 @@
  * racing nodes on one tracker, the outbox while the tracker is down, permanent refusals, templates
  * checked at deploy, and the local case store's editor routes and page.
  */
-import assert from "node:assert/strict";
-import { startRedmineFake, REDMINE_KEY, REDMINE_PROJECT } from "../fakes/redmine";
-import type { TrackerFake } from "../fakes/ticket-kit";
-import { capturingRED, helper, nodeModule, readJsonLines, tempDir } from "../helpers/nr";
-import * as path from "node:path";
+import assert from 'node:assert/strict';
+import { startRedmineFake, REDMINE_KEY, REDMINE_PROJECT } from '../fakes/redmine';
+import type { TrackerFake } from '../fakes/ticket-kit';
+import { capturingRED, helper, nodeModule, readJsonLines, tempDir } from '../helpers/nr';
+import * as path from 'node:path';
 
-const hubModule = nodeModule("hub");
-const ticketing = capturingRED(nodeModule("ticketing"));
+const hubModule = nodeModule('hub');
+const ticketing = capturingRED(nodeModule('ticketing'));
 const ticketingModule = ticketing.module;
-const openTicketModule = nodeModule("open-ticket");
+const openTicketModule = nodeModule('open-ticket');
 const modules = [hubModule, ticketingModule, openTicketModule];
 
 type Msg = Record<string, any>;
 
 function alert(incident: string, n: number, ip = `198.18.0.${(n % 200) + 1}`): Msg {
-  return { alert: { fingerprint: incident, title: `sshd brute force ${incident}`, severity: 4, severity_label: "High", source: { ip } }, iocs: [{ type: "ipv4", value: ip }] };
+  return {
+    alert: { fingerprint: incident, title: `sshd brute force ${incident}`, severity: 4, severity_label: 'High', source: { ip } },
+    iocs: [{ type: 'ipv4', value: ip }],
+  };
 }
 
-function flow(dir: string, ticketing: Msg, nodes: Msg[] = [{ id: "ot1" }]): Msg[] {
+function flow(dir: string, ticketing: Msg, nodes: Msg[] = [{ id: 'ot1' }]): Msg[] {
   return [
-    { id: "tab1", type: "tab", label: "t" },
-    { id: "hub1", type: "soar-hub", dir, simulate: false, includeDefaults: true },
-    { id: "tk1", type: "soar-ticketing", name: "tracker", hub: "hub1", ...ticketing },
-    ...nodes.map((n) => ({ z: "tab1", type: "soar-open-ticket", ticketing: "tk1", incident: "alert.fingerprint", incidentType: "msg", title: "", body: "", coalesceMinutes: 5, closedPolicy: "link", wires: [["out1"], ["out2"], ["out3"]], ...n })),
-    { id: "out1", z: "tab1", type: "helper" },
-    { id: "out2", z: "tab1", type: "helper" },
-    { id: "out3", z: "tab1", type: "helper" },
+    { id: 'tab1', type: 'tab', label: 't' },
+    { id: 'hub1', type: 'soar-hub', dir, simulate: false, includeDefaults: true },
+    { id: 'tk1', type: 'soar-ticketing', name: 'tracker', hub: 'hub1', ...ticketing },
+    ...nodes.map((n) => ({
+      z: 'tab1',
+      type: 'soar-open-ticket',
+      ticketing: 'tk1',
+      incident: 'alert.fingerprint',
+      incidentType: 'msg',
+      title: '',
+      body: '',
+      coalesceMinutes: 5,
+      closedPolicy: 'link',
+      wires: [['out1'], ['out2'], ['out3']],
+      ...n,
+    })),
+    { id: 'out1', z: 'tab1', type: 'helper' },
+    { id: 'out2', z: 'tab1', type: 'helper' },
+    { id: 'out3', z: 'tab1', type: 'helper' },
   ];
 }
 
 function collect(id: string): Msg[] {
   const got: Msg[] = [];
-  helper.getNode(id).on("input", (msg: Msg) => got.push(msg));
+  helper.getNode(id).on('input', (msg: Msg) => got.push(msg));
   return got;
 }
 
 async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > end) throw new Error("timed out waiting");
+    if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-describe("soar-open-ticket node", function () {
+describe('soar-open-ticket node', function () {
   this.timeout(30_000);
   let dir: string;
   let fake: TrackerFake | undefined;
   beforeEach(async function () {
     dir = tempDir();
-    process.env.SOAR_TICKET_BACKOFF_MS = "100";
+    process.env.SOAR_TICKET_BACKOFF_MS = '100';
     await helper.startServer();
   });
   afterEach(async function () {
@@ -64,26 +79,26 @@ describe("soar-open-ticket node", function () {
     fake = undefined;
   });
 
-  const redmine = (f: TrackerFake) => ({ kind: "redmine", url: f.url, project: REDMINE_PROJECT });
+  const redmine = (f: TrackerFake) => ({ kind: 'redmine', url: f.url, project: REDMINE_PROJECT });
 
-  it("1,000 alerts of 10 incidents give 10 tickets and a bounded number of comments", async function () {
+  it('1,000 alerts of 10 incidents give 10 tickets and a bounded number of comments', async function () {
     fake = await startRedmineFake();
     await helper.load(modules, flow(dir, redmine(fake)), { tk1: { apiKey: REDMINE_KEY } });
-    const done = collect("out1");
-    const failed = collect("out3");
-    const node = helper.getNode("ot1");
+    const done = collect('out1');
+    const failed = collect('out3');
+    const node = helper.getNode('ot1');
     for (let i = 0; i < 1000; i += 1) node.receive(alert(`inc-${i % 10}`, i));
     await until(() => done.length + failed.length === 1000, 25_000);
     assert.equal(failed.length, 0, JSON.stringify(failed[0]?.ticket));
     assert.equal(fake.tickets.length, 10);
-    assert.deepEqual(new Set(fake.tickets.map((t) => t.title.replace(/^.*(inc-\d).*$/, "$1"))).size, 10);
+    assert.deepEqual(new Set(fake.tickets.map((t) => t.title.replace(/^.*(inc-\d).*$/, '$1'))).size, 10);
     const comments = fake.tickets.reduce((n, t) => n + t.comments.length, 0);
     // Coalescing: at most one comment per ticket in the 5-minute window (the first repeat may post at once).
     assert.ok(comments <= 10, `comments: ${comments}`);
-    const created = done.filter((m) => m.ticket.status === "created");
+    const created = done.filter((m) => m.ticket.status === 'created');
     assert.equal(created.length, 10);
     for (const m of done) {
-      assert.equal(m.ticket.provider, "redmine");
+      assert.equal(m.ticket.provider, 'redmine');
       assert.match(m.ticket.status, /^(created|updated)$/);
       assert.ok(m.ticket.key, JSON.stringify(m.ticket));
       assert.equal(m.ticket.incident, m.alert.fingerprint);
@@ -91,132 +106,141 @@ describe("soar-open-ticket node", function () {
     assert.deepEqual(fake.violations, []);
   });
 
-  it("two nodes on one tracker racing for one incident open one ticket", async function () {
+  it('two nodes on one tracker racing for one incident open one ticket', async function () {
     fake = await startRedmineFake();
-    await helper.load(modules, flow(dir, redmine(fake), [{ id: "ot1" }, { id: "ot2", coalesceMinutes: 1 }]), { tk1: { apiKey: REDMINE_KEY } });
-    const done = collect("out1");
-    const a = helper.getNode("ot1");
-    const b = helper.getNode("ot2");
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1' }, { id: 'ot2', coalesceMinutes: 1 }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const a = helper.getNode('ot1');
+    const b = helper.getNode('ot2');
     for (let i = 0; i < 20; i += 1) {
-      a.receive(alert("race", i));
-      b.receive(alert("race", i + 100));
+      a.receive(alert('race', i));
+      b.receive(alert('race', i + 100));
     }
     await until(() => done.length === 40);
     assert.equal(fake.tickets.length, 1);
     const keys = new Set(done.map((m) => m.ticket.key));
-    assert.deepEqual([...keys], ["#1"]);
+    assert.deepEqual([...keys], ['#1']);
   });
 
-  it("answers queued at once while the tracker answers 503, then delivers on output 2 once it is back; audited", async function () {
+  it('answers queued at once while the tracker answers 503, then delivers on output 2 once it is back; audited', async function () {
     fake = await startRedmineFake();
-    fake.script("*", { status: 503, body: "maintenance" }, { status: 503, body: "maintenance" }, { status: 503, body: "maintenance" }, { status: 503, body: "maintenance" });
+    fake.script(
+      '*',
+      { status: 503, body: 'maintenance' },
+      { status: 503, body: 'maintenance' },
+      { status: 503, body: 'maintenance' },
+      { status: 503, body: 'maintenance' },
+    );
     await helper.load(modules, flow(dir, redmine(fake)), { tk1: { apiKey: REDMINE_KEY } });
-    const done = collect("out1");
-    const later = collect("out2");
-    helper.getNode("ot1").receive(alert("down-1", 1));
+    const done = collect('out1');
+    const later = collect('out2');
+    helper.getNode('ot1').receive(alert('down-1', 1));
     await until(() => done.length === 1);
-    assert.equal(done[0].ticket.status, "queued");
-    assert.equal(done[0].ticket.incident, "down-1");
+    assert.equal(done[0].ticket.status, 'queued');
+    assert.equal(done[0].ticket.incident, 'down-1');
     assert.equal(done[0].ticket.key, undefined);
     await until(() => later.length === 1, 15_000);
-    assert.equal(later[0].ticket.status, "created");
-    assert.equal(later[0].ticket.key, "#1");
-    assert.equal(later[0].incident, "down-1");
+    assert.equal(later[0].ticket.status, 'created');
+    assert.equal(later[0].ticket.key, '#1');
+    assert.equal(later[0].incident, 'down-1');
     assert.equal(fake.tickets.length, 1);
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(later.length, 1, "delivered once");
+    assert.equal(later.length, 1, 'delivered once');
     await until(() => {
-      const types = readJsonLines(path.join(dir, "audit.jsonl")).map((r) => r.type);
-      return types.includes("ticket.queued") && types.includes("ticket.created");
+      const types = readJsonLines(path.join(dir, 'audit.jsonl')).map((r) => r.type);
+      return types.includes('ticket.queued') && types.includes('ticket.created');
     });
-    const audit = JSON.stringify(readJsonLines(path.join(dir, "audit.jsonl")));
-    assert.ok(!audit.includes(REDMINE_KEY), "no API key in the audit log");
+    const audit = JSON.stringify(readJsonLines(path.join(dir, 'audit.jsonl')));
+    assert.ok(!audit.includes(REDMINE_KEY), 'no API key in the audit log');
   });
 
   it("keeps a queued ticket across a redeploy and delivers it once, on the new node's output 2", async function () {
     fake = await startRedmineFake();
-    for (let i = 0; i < 50; i += 1) fake.script("*", { status: 503, body: "maintenance" });
+    for (let i = 0; i < 50; i += 1) fake.script('*', { status: 503, body: 'maintenance' });
     await helper.load(modules, flow(dir, redmine(fake)), { tk1: { apiKey: REDMINE_KEY } });
-    const done = collect("out1");
-    helper.getNode("ot1").receive(alert("redeploy-1", 1));
+    const done = collect('out1');
+    helper.getNode('ot1').receive(alert('redeploy-1', 1));
     await until(() => done.length === 1);
-    assert.equal(done[0].ticket.status, "queued");
+    assert.equal(done[0].ticket.status, 'queued');
     await helper.unload();
     // The tracker is back; the flow is deployed again with the same nodes and the same hub folder.
     const healthy = await startRedmineFake();
     await fake.close();
     fake = healthy;
     await helper.load(modules, flow(dir, redmine(fake)), { tk1: { apiKey: REDMINE_KEY } });
-    const later = collect("out2");
+    const later = collect('out2');
     await until(() => later.length === 1, 15_000);
-    assert.deepEqual([later[0].ticket.status, later[0].ticket.key, later[0].incident], ["created", "#1", "redeploy-1"]);
+    assert.deepEqual([later[0].ticket.status, later[0].ticket.key, later[0].incident], ['created', '#1', 'redeploy-1']);
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(later.length, 1, "delivered once");
+    assert.equal(later.length, 1, 'delivered once');
     assert.equal(fake.tickets.length, 1);
   });
 
   it("sends a permanent 4xx to output 3 with the tracker's own message and a red status", async function () {
     fake = await startRedmineFake();
-    await helper.load(modules, flow(dir, { kind: "redmine", url: fake.url, project: "no-such-project" }), { tk1: { apiKey: REDMINE_KEY } });
-    const failed = collect("out3");
-    const node = helper.getNode("ot1");
-    node.receive(alert("bad-1", 1));
+    await helper.load(modules, flow(dir, { kind: 'redmine', url: fake.url, project: 'no-such-project' }), { tk1: { apiKey: REDMINE_KEY } });
+    const failed = collect('out3');
+    const node = helper.getNode('ot1');
+    node.receive(alert('bad-1', 1));
     await until(() => failed.length === 1);
-    assert.equal(failed[0].ticket.status, "failed");
+    assert.equal(failed[0].ticket.status, 'failed');
     assert.match(failed[0].ticket.error, /Project cannot be blank/);
-    await until(() => node.status.args.some((a: Msg[]) => a[0]?.fill === "red"));
+    await until(() => node.status.args.some((a: Msg[]) => a[0]?.fill === 'red'));
     assert.equal(fake.tickets.length, 0);
   });
 
-  it("refuses at deploy a template that references a field no message has (error status and log)", async function () {
-    await helper.load(modules, flow(dir, { kind: "local" }, [{ id: "ot1", title: "{{alrt.title}}" }]), {});
-    const node = helper.getNode("ot1");
+  it('refuses at deploy a template that references a field no message has (error status and log)', async function () {
+    await helper.load(modules, flow(dir, { kind: 'local' }, [{ id: 'ot1', title: '{{alrt.title}}' }]), {});
+    const node = helper.getNode('ot1');
     const logged = node.error.args.map((a: unknown[]) => String(a[0]));
-    assert.ok(logged.includes("soar-open-ticket.errors.settings"), JSON.stringify(logged));
-    await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === "soar-open-ticket.status.invalid-settings"));
-    const failed = collect("out3");
-    node.receive(alert("x", 1));
+    assert.ok(logged.includes('soar-open-ticket.errors.settings'), JSON.stringify(logged));
+    await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === 'soar-open-ticket.status.invalid-settings'));
+    const failed = collect('out3');
+    node.receive(alert('x', 1));
     await until(() => failed.length === 1);
-    assert.equal(failed[0].ticket.status, "failed");
+    assert.equal(failed[0].ticket.status, 'failed');
   });
 
   it("says at deploy that a tracker URL has no scheme, in the log and the open-ticket node's status, without the key", async function () {
-    await helper.load(modules, flow(dir, { kind: "redmine", url: "redmine.example.org", project: "security" }), { tk1: { apiKey: REDMINE_KEY } });
-    const tk = helper.getNode("tk1");
-    const err: Error = await tk.ready.then(() => assert.fail("the tracker must not be ready"), (e: Error) => e);
+    await helper.load(modules, flow(dir, { kind: 'redmine', url: 'redmine.example.org', project: 'security' }), { tk1: { apiKey: REDMINE_KEY } });
+    const tk = helper.getNode('tk1');
+    const err: Error = await tk.ready.then(
+      () => assert.fail('the tracker must not be ready'),
+      (e: Error) => e,
+    );
     assert.match(err.message, /http\(s\):\/\//);
     assert.ok(!err.message.includes(REDMINE_KEY));
-    const node = helper.getNode("ot1");
-    await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === "soar-open-ticket.status.ticketing-failed"));
+    const node = helper.getNode('ot1');
+    await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === 'soar-open-ticket.status.ticketing-failed'));
   });
 
-  it("opens local cases the sidebar lists, closes one, and serves an escaped read-only page", async function () {
+  it('opens local cases the sidebar lists, closes one, and serves an escaped read-only page', async function () {
     // Comments at once (0 minutes): the repeat after the close finds the case closed right away.
-    await helper.load(modules, flow(dir, { kind: "local" }, [{ id: "ot1", coalesceMinutes: 0 }]), {});
-    const done = collect("out1");
-    const msg = alert("local-1", 1);
-    msg.alert.title = "<script>alert(1)</script>";
-    helper.getNode("ot1").receive(msg);
+    await helper.load(modules, flow(dir, { kind: 'local' }, [{ id: 'ot1', coalesceMinutes: 0 }]), {});
+    const done = collect('out1');
+    const msg = alert('local-1', 1);
+    msg.alert.title = '<script>alert(1)</script>';
+    helper.getNode('ot1').receive(msg);
     await until(() => done.length === 1);
-    assert.equal(done[0].ticket.status, "created");
-    assert.equal(done[0].ticket.provider, "local");
-    assert.equal(done[0].ticket.url, "/soar/cases/1");
+    assert.equal(done[0].ticket.status, 'created');
+    assert.equal(done[0].ticket.provider, 'local');
+    assert.equal(done[0].ticket.url, '/soar/cases/1');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const request = require("supertest");
-    const list = await helper.request().get("/soar/cases").expect(200);
+    const request = require('supertest');
+    const list = await helper.request().get('/soar/cases').expect(200);
     assert.equal(list.body.cases.length, 1);
-    assert.equal(list.body.cases[0].tracker, "tk1");
-    assert.equal(list.body.cases[0].timeline[0].type, "created");
-    const page = await request(ticketing.red().httpNode).get("/soar/cases/1").expect(200);
-    assert.ok(!page.text.includes("<script>"), "escaped");
-    assert.ok(page.text.includes("&lt;script&gt;"));
-    assert.ok(!/https?:\/\//.test(page.text), "no outside assets");
-    await helper.request().post("/soar/cases/close").send({ tracker: "tk1", id: "1" }).expect(200);
-    await helper.request().post("/soar/cases/close").send({ tracker: "tk1", id: "1" }).expect(409);
-    await helper.request().post("/soar/cases/close").send({ tracker: "tk1", id: "99" }).expect(404);
+    assert.equal(list.body.cases[0].tracker, 'tk1');
+    assert.equal(list.body.cases[0].timeline[0].type, 'created');
+    const page = await request(ticketing.red().httpNode).get('/soar/cases/1').expect(200);
+    assert.ok(!page.text.includes('<script>'), 'escaped');
+    assert.ok(page.text.includes('&lt;script&gt;'));
+    assert.ok(!/https?:\/\//.test(page.text), 'no outside assets');
+    await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '1' }).expect(200);
+    await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '1' }).expect(409);
+    await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '99' }).expect(404);
     // The next sighting opens a new case that follows the closed one.
-    helper.getNode("ot1").receive(alert("local-1", 2));
+    helper.getNode('ot1').receive(alert('local-1', 2));
     await until(() => done.length === 2);
-    assert.deepEqual([done[1].ticket.status, done[1].ticket.key], ["created", "#2"]);
+    assert.deepEqual([done[1].ticket.status, done[1].ticket.key], ['created', '#2']);
   });
 });

@@ -33,7 +33,10 @@ function parts(raw: string): { text: string; html: string } {
   const find = (type: string) => {
     const section = sections.find((s) => new RegExp(`Content-Type: ${type}`, 'i').test(s));
     assert.ok(section, `a ${type} part`);
-    const body = section.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+    const body = section
+      .split(/\r?\n\r?\n/)
+      .slice(1)
+      .join('\n\n');
     return /Content-Transfer-Encoding: base64/i.test(section) ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8') : unQuote(body);
   };
   return { text: find('text/plain'), html: find('text/html') };
@@ -65,7 +68,11 @@ describe('approval channel: e-mail through a real SMTP server', function () {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          received.push({ from: String(session.envelope.mailFrom && session.envelope.mailFrom.address), to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
+          received.push({
+            from: String(session.envelope.mailFrom && session.envelope.mailFrom.address),
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks).toString('utf8'),
+          });
           callback();
         });
       },
@@ -80,7 +87,11 @@ describe('approval channel: e-mail through a real SMTP server', function () {
     });
     await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
     pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/soar/approval`;
-    const values = readFields(descriptor, { host: '127.0.0.1', port: smtpPort, secure: false, requireTls: false, user: 'soar', from: 'soar@hub.test' }, { password: PASSWORD });
+    const values = readFields(
+      descriptor,
+      { host: '127.0.0.1', port: smtpPort, secure: false, requireTls: false, user: 'soar', from: 'soar@hub.test' },
+      { password: PASSWORD },
+    );
     channel = descriptor.create(values, { name: 'mail' });
   });
 
@@ -90,7 +101,7 @@ describe('approval channel: e-mail through a real SMTP server', function () {
     await new Promise<void>((resolve) => page.close(() => resolve()));
   });
 
-  it('delivers one mail per approver with text and HTML parts and that approver\'s working links', async () => {
+  it("delivers one mail per approver with text and HTML parts and that approver's working links", async () => {
     const links = [
       { identity: 'email:ana@example.org', name: 'Ana', approve: `${pageUrl}/tok-ana-approve`, deny: `${pageUrl}/tok-ana-deny` },
       { identity: 'email:bo@example.org', name: 'Bo', approve: `${pageUrl}/tok-bo-approve`, deny: `${pageUrl}/tok-bo-deny` },
@@ -118,17 +129,29 @@ describe('approval channel: e-mail through a real SMTP server', function () {
 
   it('a refused recipient fails the notice but reports the mails that did go out', async () => {
     const before = received.length;
-    const error = (await channel.notify(notice({ approvers: ['email:ana@example.org', 'email:gone@example.org'] })).then(() => undefined, (e: unknown) => e)) as Error & { body?: { sent: { data: { to: string } }[] } };
+    const error = (await channel.notify(notice({ approvers: ['email:ana@example.org', 'email:gone@example.org'] })).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { body?: { sent: { data: { to: string } }[] } };
     assert.ok(error, 'rejected');
     assert.match(error.message, /1 of 2 mails not sent \(gone@example\.org: .*550/);
-    assert.deepEqual(error.body?.sent.map((r) => r.data.to), ['ana@example.org']);
+    assert.deepEqual(
+      error.body?.sent.map((r) => r.data.to),
+      ['ana@example.org'],
+    );
     assert.equal(received.length, before + 1);
   });
 
   it('a refused login is an AUTH error without the password', async () => {
-    const bad = descriptor.create(readFields(descriptor, { host: '127.0.0.1', port: smtpPort, requireTls: false, user: 'soar', from: 'soar@hub.test' }, { password: 'wrong-' + PASSWORD }), { name: 'mail' });
+    const bad = descriptor.create(
+      readFields(descriptor, { host: '127.0.0.1', port: smtpPort, requireTls: false, user: 'soar', from: 'soar@hub.test' }, { password: 'wrong-' + PASSWORD }),
+      { name: 'mail' },
+    );
     try {
-      const error = (await bad.notify(notice({ approvers: ['email:ana@example.org'] })).then(() => undefined, (e: unknown) => e)) as Error & { code?: string };
+      const error = (await bad.notify(notice({ approvers: ['email:ana@example.org'] })).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error & { code?: string };
       assert.ok(error, 'rejected');
       assert.equal(error.code, 'AUTH');
       assert.ok(!(JSON.stringify(error) + error.message).includes(PASSWORD));

@@ -7,18 +7,18 @@
  *
  * Needs `npm run build` first. Talks to 127.0.0.1 only.
  */
-import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
-import * as http from "node:http";
-import * as net from "node:net";
-import * as path from "node:path";
-import { prepareUserDir, type NodeRedUserDir } from "../helpers/nodered-process";
-import { readJsonLines, sample, tempDir } from "../helpers/nr";
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { prepareUserDir, type NodeRedUserDir } from '../helpers/nodered-process';
+import { readJsonLines, sample, tempDir } from '../helpers/nr';
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
@@ -26,39 +26,89 @@ async function freePort(): Promise<number> {
 
 function flows(out: string, expiredOut: string): unknown[] {
   const toFile = (id: string, file: string) => [
-    { id: `${id}-payload`, z: "tab", type: "change", rules: [{ t: "set", p: "payload", pt: "msg", to: "approval", tot: "msg" }], wires: [[`${id}-file`]] },
-    { id: `${id}-file`, z: "tab", type: "file", filename: file, filenameType: "str", appendNewline: true, createDir: true, overwriteFile: "false", encoding: "none", wires: [] },
+    { id: `${id}-payload`, z: 'tab', type: 'change', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'approval', tot: 'msg' }], wires: [[`${id}-file`]] },
+    {
+      id: `${id}-file`,
+      z: 'tab',
+      type: 'file',
+      filename: file,
+      filenameType: 'str',
+      appendNewline: true,
+      createDir: true,
+      overwriteFile: 'false',
+      encoding: 'none',
+      wires: [],
+    },
   ];
   return [
-    { id: "tab", type: "tab", label: "approval restart system test" },
-    { id: "the-hub", type: "soar-hub", name: "test hub", dir: "", simulate: true, includeDefaults: true },
-    { id: "intake", z: "tab", type: "soar-alert-intake", hub: "the-hub", path: "/soar/alerts", authType: "none", allowFrom: "127.0.0.1/32", format: "auto", dedupWindow: 300, duplicateMode: "suppress", maxBodyKb: 1024, maxBacklog: 5000, bodyTimeout: 10, wires: [["wait", "wait-short"]] },
-    { id: "wait", z: "tab", type: "soar-wait-approval", configVersion: 1, hub: "the-hub", approvers: "alice: editor:alice", quorum: 1, timeout: 60, onTimeout: "deny", fields: "alert.source.ip", wires: [["ok-payload"], ["ok-payload"], ["ok-payload"]] },
-    { id: "wait-short", z: "tab", type: "soar-wait-approval", configVersion: 1, hub: "the-hub", approvers: "bob: editor:bob", quorum: 1, timeout: 0.1, onTimeout: "deny", fields: "alert.source.ip", wires: [[], [], ["late-payload"]] },
-    ...toFile("ok", out),
-    ...toFile("late", expiredOut),
+    { id: 'tab', type: 'tab', label: 'approval restart system test' },
+    { id: 'the-hub', type: 'soar-hub', name: 'test hub', dir: '', simulate: true, includeDefaults: true },
+    {
+      id: 'intake',
+      z: 'tab',
+      type: 'soar-alert-intake',
+      hub: 'the-hub',
+      path: '/soar/alerts',
+      authType: 'none',
+      allowFrom: '127.0.0.1/32',
+      format: 'auto',
+      dedupWindow: 300,
+      duplicateMode: 'suppress',
+      maxBodyKb: 1024,
+      maxBacklog: 5000,
+      bodyTimeout: 10,
+      wires: [['wait', 'wait-short']],
+    },
+    {
+      id: 'wait',
+      z: 'tab',
+      type: 'soar-wait-approval',
+      configVersion: 1,
+      hub: 'the-hub',
+      approvers: 'alice: editor:alice',
+      quorum: 1,
+      timeout: 60,
+      onTimeout: 'deny',
+      fields: 'alert.source.ip',
+      wires: [['ok-payload'], ['ok-payload'], ['ok-payload']],
+    },
+    {
+      id: 'wait-short',
+      z: 'tab',
+      type: 'soar-wait-approval',
+      configVersion: 1,
+      hub: 'the-hub',
+      approvers: 'bob: editor:bob',
+      quorum: 1,
+      timeout: 0.1,
+      onTimeout: 'deny',
+      fields: 'alert.source.ip',
+      wires: [[], [], ['late-payload']],
+    },
+    ...toFile('ok', out),
+    ...toFile('late', expiredOut),
   ];
 }
 
-function request(port: number, method: string, urlPath: string, body = "", type = "application/json"): Promise<{ status: number; text: string }> {
+function request(port: number, method: string, urlPath: string, body = '', type = 'application/json'): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: urlPath, method, agent: false, timeout: 15_000, headers: { "content-type": type } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, agent: false, timeout: 15_000, headers: { 'content-type': type } }, (res) => {
       const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
     });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
     req.end(body);
   });
 }
 
 function startNodeRed(dir: NodeRedUserDir): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [require.resolve("node-red/red.js"), "-u", dir.userDir, "-s", dir.settingsFile], { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout!.on("data", (d) => (log = (log + d).slice(-50_000)));
-  child.stderr!.on("data", (d) => (log = (log + d).slice(-50_000)));
+  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d) => (log = (log + d).slice(-50_000)));
+  child.stderr!.on('data', (d) => (log = (log + d).slice(-50_000)));
   return { child, output: () => log };
 }
 
@@ -74,59 +124,71 @@ async function until<T>(what: string, check: () => Promise<T | undefined> | T | 
 
 async function kill9(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  process.kill(child.pid!, "SIGKILL");
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  process.kill(child.pid!, 'SIGKILL');
   await exited;
 }
 
-describe("wait for approval: a pending approval survives kill -9 (system)", function () {
+describe('wait for approval: a pending approval survives kill -9 (system)', function () {
   this.timeout(240_000);
   let running: { child: ChildProcess; output: () => string } | undefined;
   after(async function () {
     if (running) await kill9(running.child);
   });
 
-  it("sends the held message exactly once after a restart, decided through the logged page link", async function () {
+  it('sends the held message exactly once after a restart, decided through the logged page link', async function () {
     const port = await freePort();
-    const userDir = tempDir("soar-approval-restart-");
-    const out = path.join(userDir, "approved.jsonl");
-    const expiredOut = path.join(userDir, "expired.jsonl");
+    const userDir = tempDir('soar-approval-restart-');
+    const out = path.join(userDir, 'approved.jsonl');
+    const expiredOut = path.join(userDir, 'expired.jsonl');
     const dir = prepareUserDir(userDir, port, flows(out, expiredOut));
     // The approval links are logged at info level.
-    fs.writeFileSync(dir.settingsFile, fs.readFileSync(dir.settingsFile, "utf8").replace(/"level": "warn"/, '"level": "info"'));
+    fs.writeFileSync(dir.settingsFile, fs.readFileSync(dir.settingsFile, 'utf8').replace(/"level": "warn"/, '"level": "info"'));
     running = startNodeRed(dir);
     const current = () => running!.output();
-    await until("the intake", async () => ((await request(port, "POST", "/soar/alerts").catch(() => undefined))?.status === 400 ? true : undefined), current);
+    await until('the intake', async () => ((await request(port, 'POST', '/soar/alerts').catch(() => undefined))?.status === 400 ? true : undefined), current);
 
-    const alert = JSON.parse(sample("wazuh/sshd-bruteforce.json"));
-    const posted = await request(port, "POST", "/soar/alerts", JSON.stringify({ ...alert, id: "approval-restart-1" }));
+    const alert = JSON.parse(sample('wazuh/sshd-bruteforce.json'));
+    const posted = await request(port, 'POST', '/soar/alerts', JSON.stringify({ ...alert, id: 'approval-restart-1' }));
     assert.equal(posted.status, 202, posted.text);
-    const link = await until("the logged approve link", () => /approve as alice: (http:\/\/\S+)/.exec(current())?.[1], current);
-    await until("both approvals stored", () => (readJsonLines(dir.auditFile).filter((r) => r.type === "approval.requested").length === 2 ? true : undefined), current);
+    const link = await until('the logged approve link', () => /approve as alice: (http:\/\/\S+)/.exec(current())?.[1], current);
+    await until(
+      'both approvals stored',
+      () => (readJsonLines(dir.auditFile).filter((r) => r.type === 'approval.requested').length === 2 ? true : undefined),
+      current,
+    );
     await kill9(running.child);
     const killedAt = Date.now();
     // Let the short approval's 6 s timeout pass while Node-RED is down.
     await new Promise((r) => setTimeout(r, Math.max(0, 7000 - (Date.now() - killedAt))));
 
     running = startNodeRed(dir);
-    const late = await until("the expired approval sent at start", () => (fs.existsSync(expiredOut) ? readJsonLines(expiredOut) : []).find((r) => r.decision === "expired"), current);
+    const late = await until(
+      'the expired approval sent at start',
+      () => (fs.existsSync(expiredOut) ? readJsonLines(expiredOut) : []).find((r) => r.decision === 'expired'),
+      current,
+    );
     assert.deepEqual(late.by, []);
 
     const urlPath = new URL(link).pathname;
-    const got = await until("the approval page", async () => {
-      const reply = await request(port, "GET", urlPath).catch(() => undefined);
-      return reply && reply.status !== 404 ? reply : undefined;
-    }, current);
+    const got = await until(
+      'the approval page',
+      async () => {
+        const reply = await request(port, 'GET', urlPath).catch(() => undefined);
+        return reply && reply.status !== 404 ? reply : undefined;
+      },
+      current,
+    );
     assert.equal(got.status, 200, got.text);
-    assert.equal(fs.existsSync(out), false, "a GET decides nothing");
-    const decided = await request(port, "POST", urlPath, "comment=after%20the%20crash", "application/x-www-form-urlencoded");
+    assert.equal(fs.existsSync(out), false, 'a GET decides nothing');
+    const decided = await request(port, 'POST', urlPath, 'comment=after%20the%20crash', 'application/x-www-form-urlencoded');
     assert.equal(decided.status, 200, decided.text);
     assert.match(decided.text, /Decision recorded/);
-    const sent = await until("the approved message", () => (fs.existsSync(out) && readJsonLines(out).length ? readJsonLines(out) : undefined), current);
+    const sent = await until('the approved message', () => (fs.existsSync(out) && readJsonLines(out).length ? readJsonLines(out) : undefined), current);
     await new Promise((r) => setTimeout(r, 1500)); // a second send would arrive in this time
-    assert.equal(readJsonLines(out).length, 1, `exactly once: ${fs.readFileSync(out, "utf8")}`);
-    assert.equal(sent[0].decision, "approved");
-    assert.deepEqual(sent[0].by, ["editor:alice"]);
+    assert.equal(readJsonLines(out).length, 1, `exactly once: ${fs.readFileSync(out, 'utf8')}`);
+    assert.equal(sent[0].decision, 'approved');
+    assert.deepEqual(sent[0].by, ['editor:alice']);
     assert.equal(readJsonLines(expiredOut).length, 1);
   });
 });

@@ -53,7 +53,19 @@ interface AuditLine {
 function flows(): unknown[] {
   const nodes: unknown[] = [
     { id: 'tab', type: 'tab', label: 'block-ip system test' },
-    { id: 'hub', type: 'soar-hub', name: 'test hub', dir: '', simulate: false, includeDefaults: true, protectedCidrs: '', protectedHosts: '', gateways: '', dnsServers: '', maxActionsPerHour: 100 },
+    {
+      id: 'hub',
+      type: 'soar-hub',
+      name: 'test hub',
+      dir: '',
+      simulate: false,
+      includeDefaults: true,
+      protectedCidrs: '',
+      protectedHosts: '',
+      gateways: '',
+      dnsServers: '',
+      maxActionsPerHour: 100,
+    },
     { id: 'outcomes', z: 'tab', type: 'debug', name: 'outcomes', active: false, tosidebar: true, console: false, complete: 'true', x: 700, y: 40, wires: [] },
   ];
   // Node-RED treats a node without x/y as a config node: every flow node gets a position.
@@ -273,7 +285,10 @@ describe('block IP node on real nftables, Node-RED killed with -9 during a lease
     // nftables' own element timeout would lift this block by itself at the lease's end, which would
     // make the packet check below pass without the hub. Swap the element for one WITHOUT a timeout (a
     // firewall that cannot expire blocks): from here only the hub's undo can let the attacker in.
-    const swap = await lab!.nftRunner(['-f', '-'], `flush set inet ${table('case2')} blocked4\nadd element inet ${table('case2')} blocked4 { ${attacker.ipv4} }\n`);
+    const swap = await lab!.nftRunner(
+      ['-f', '-'],
+      `flush set inet ${table('case2')} blocked4\nadd element inet ${table('case2')} blocked4 { ${attacker.ipv4} }\n`,
+    );
     assert.equal(swap.code, 0, swap.stderr);
 
     // Past the lease's end with Node-RED down, the block still holds (each probe takes CONNECT_TIMEOUT_MS).
@@ -292,7 +307,8 @@ describe('block IP node on real nftables, Node-RED killed with -9 during a lease
     assert.equal(await connect('other'), 'connected');
     const expired = await waitFor(
       'a lease.expired record from the restarted process',
-      async () => auditLines().find((r) => r.type === 'lease.expired' && r.seq > seqBeforeRestart && r.target === attacker.ipv4 && r.provider === firewallId('case2')),
+      async () =>
+        auditLines().find((r) => r.type === 'lease.expired' && r.seq > seqBeforeRestart && r.target === attacker.ipv4 && r.provider === firewallId('case2')),
       10_000,
       context,
     );
@@ -337,6 +353,10 @@ describe('block IP node on real nftables, Node-RED killed with -9 during a lease
     const unblocked = auditLines().find((r) => r.type === 'action.done' && r.kind === 'unblock' && r.provider === firewallId('case3'));
     assert.equal(unblocked?.target, attacker.ipv4);
     assert.ok(Date.parse(unblocked!.time) >= restartAt);
-    assert.equal(auditLines().some((r) => r.type === 'lease.expired' && (r.lease as LeaseView)?.id === lease.id), false, 'released, never expired');
+    assert.equal(
+      auditLines().some((r) => r.type === 'lease.expired' && (r.lease as LeaseView)?.id === lease.id),
+      false,
+      'released, never expired',
+    );
   });
 });

@@ -81,15 +81,24 @@ describe('CrowdSec LAPI firewall provider (real crowdsec)', function () {
       { value: '203.0.113.7', type: 'ban', scope: 'Ip', origin: 'soar', scenario: 'soar/manual-block' },
     );
     const added = await stream(false);
-    assert.deepEqual((added.new ?? []).map((d) => [d.value, d.type]), [['203.0.113.7', 'ban']]);
+    assert.deepEqual(
+      (added.new ?? []).map((d) => [d.value, d.type]),
+      [['203.0.113.7', 'ban']],
+    );
     const listed = await fw.list();
-    assert.deepEqual(listed.map((e) => e.address), ['203.0.113.7']);
+    assert.deepEqual(
+      listed.map((e) => e.address),
+      ['203.0.113.7'],
+    );
     assert.ok(listed[0].expiresInSeconds! <= 600 && listed[0].expiresInSeconds! >= 590, `expires ${listed[0].expiresInSeconds}`);
 
     await fw.unblock(['203.0.113.7']);
     assert.deepEqual(await bouncerView('?ip=203.0.113.7'), []);
     const removed = await stream(false);
-    assert.deepEqual((removed.deleted ?? []).map((d) => d.value), ['203.0.113.7']);
+    assert.deepEqual(
+      (removed.deleted ?? []).map((d) => d.value),
+      ['203.0.113.7'],
+    );
     assert.deepEqual(await fw.list(), []);
   });
 
@@ -100,12 +109,21 @@ describe('CrowdSec LAPI firewall provider (real crowdsec)', function () {
       { address: '198.51.100.9', ttlSeconds: 600 },
     ]);
     const inside4 = await bouncerView('?ip=198.51.100.77');
-    assert.deepEqual(inside4.map((d) => [d.scope, d.value]), [['Range', '198.51.100.0/24']]);
+    assert.deepEqual(
+      inside4.map((d) => [d.scope, d.value]),
+      [['Range', '198.51.100.0/24']],
+    );
     const inside6 = await bouncerView('?ip=2001:db8:5:1::9');
-    assert.deepEqual(inside6.map((d) => [d.scope, d.value]), [['Range', '2001:db8:5::/48']]);
+    assert.deepEqual(
+      inside6.map((d) => [d.scope, d.value]),
+      [['Range', '2001:db8:5::/48']],
+    );
 
     await fw.unblock(['198.51.100.9']);
-    assert.deepEqual((await bouncerView('?ip=198.51.100.9')).map((d) => d.value), ['198.51.100.0/24']);
+    assert.deepEqual(
+      (await bouncerView('?ip=198.51.100.9')).map((d) => d.value),
+      ['198.51.100.0/24'],
+    );
     assert.deepEqual((await fw.list()).map((e) => e.address).sort(), ['198.51.100.0/24', '2001:db8:5::/48']);
 
     await fw.unblock(['198.51.100.0/24', '2001:db8:5::/48']);
@@ -148,14 +166,23 @@ describe('CrowdSec LAPI firewall provider (real crowdsec)', function () {
     await lapi!.cscli(['decisions', 'add', '--ip', '203.0.113.10', '--duration', '1h', '--reason', 'admin']);
     await fw.block([{ address: '203.0.113.10', ttlSeconds: 600 }]);
     assert.deepEqual((await bouncerView('?ip=203.0.113.10')).map((d) => d.origin).sort(), ['cscli', 'soar']);
-    assert.deepEqual((await fw.list()).map((e) => e.address), ['203.0.113.10']);
+    assert.deepEqual(
+      (await fw.list()).map((e) => e.address),
+      ['203.0.113.10'],
+    );
 
     await fw.unblock(['203.0.113.10']);
-    assert.deepEqual((await bouncerView('?ip=203.0.113.10')).map((d) => d.origin), ['cscli']);
+    assert.deepEqual(
+      (await bouncerView('?ip=203.0.113.10')).map((d) => d.origin),
+      ['cscli'],
+    );
     assert.deepEqual(await fw.list(), []);
 
     const everything = provider({ origins: 'all' });
-    assert.deepEqual((await everything.list()).map((e) => e.address), ['203.0.113.10']);
+    assert.deepEqual(
+      (await everything.list()).map((e) => e.address),
+      ['203.0.113.10'],
+    );
     await everything.unblock(['203.0.113.10']);
     assert.deepEqual(await bouncerView('?ip=203.0.113.10'), []);
   });

@@ -7,19 +7,19 @@
  *
  * Needs `npm run build` first. Talks to 127.0.0.1 only.
  */
-import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
-import * as net from "node:net";
-import * as http from "node:http";
-import * as path from "node:path";
-import { prepareUserDir, type NodeRedUserDir } from "../helpers/nodered-process";
-import { readJsonLines, root, sample, tempDir } from "../helpers/nr";
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { prepareUserDir, type NodeRedUserDir } from '../helpers/nodered-process';
+import { readJsonLines, root, sample, tempDir } from '../helpers/nr';
 
 /** A free port on 127.0.0.1 (kept here so this test does not depend on the hub's start helper). */
 async function freePort(): Promise<number> {
   const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
@@ -28,43 +28,163 @@ async function freePort(): Promise<number> {
 const SENDERS = 10;
 
 function flows(): unknown[] {
-  const feedDir = path.join(root, "examples", "feeds");
+  const feedDir = path.join(root, 'examples', 'feeds');
   return [
-    { id: "tab", type: "tab", label: "redelivery system test" },
-    { id: "the-hub", type: "soar-hub", name: "test hub", dir: "", simulate: true, includeDefaults: true, protectedCidrs: "", protectedHosts: "", gateways: "", dnsServers: "", maxActionsPerHour: 100000 },
-    { id: "demo-feed-src", type: "soar-intel-source", name: "demo blocklist", kind: "feed", url: "", file: path.join(feedDir, "demo-blocklist.txt"), refreshMinutes: 60, format: "auto", level: "malicious", verifyTls: true, weight: 1 },
-    { id: "fw-blocklist", type: "soar-firewall", name: "published blocklist", hub: "the-hub", kind: "blocklist", table: "soar", listName: "soar", reconcileMinutes: 15 },
+    { id: 'tab', type: 'tab', label: 'redelivery system test' },
+    {
+      id: 'the-hub',
+      type: 'soar-hub',
+      name: 'test hub',
+      dir: '',
+      simulate: true,
+      includeDefaults: true,
+      protectedCidrs: '',
+      protectedHosts: '',
+      gateways: '',
+      dnsServers: '',
+      maxActionsPerHour: 100000,
+    },
+    {
+      id: 'demo-feed-src',
+      type: 'soar-intel-source',
+      name: 'demo blocklist',
+      kind: 'feed',
+      url: '',
+      file: path.join(feedDir, 'demo-blocklist.txt'),
+      refreshMinutes: 60,
+      format: 'auto',
+      level: 'malicious',
+      verifyTls: true,
+      weight: 1,
+    },
+    {
+      id: 'fw-blocklist',
+      type: 'soar-firewall',
+      name: 'published blocklist',
+      hub: 'the-hub',
+      kind: 'blocklist',
+      table: 'soar',
+      listName: 'soar',
+      reconcileMinutes: 15,
+    },
     // allowFrom instead of a token: this test is about delivery, the credentials file is the hub's business.
-    { id: "intake", z: "tab", type: "soar-alert-intake", hub: "the-hub", path: "/soar/alerts", authType: "none", allowFrom: "127.0.0.1/32", format: "auto", dedupWindow: 300, duplicateMode: "suppress", maxBodyKb: 1024, maxBacklog: 5000, bodyTimeout: 10, x: 100, y: 100, wires: [["slow"]] },
+    {
+      id: 'intake',
+      z: 'tab',
+      type: 'soar-alert-intake',
+      hub: 'the-hub',
+      path: '/soar/alerts',
+      authType: 'none',
+      allowFrom: '127.0.0.1/32',
+      format: 'auto',
+      dedupWindow: 300,
+      duplicateMode: 'suppress',
+      maxBodyKb: 1024,
+      maxBacklog: 5000,
+      bodyTimeout: 10,
+      x: 100,
+      y: 100,
+      wires: [['slow']],
+    },
     // Keeps messages in flight (a slow intel source would do the same), so the kill catches some.
-    { id: "slow", z: "tab", type: "delay", pauseType: "delay", timeout: "300", timeoutUnits: "milliseconds", rate: "1", nbRateUnits: "1", rateUnits: "second", randomFirst: "1", randomLast: "5", randomUnits: "seconds", drop: false, allowrate: false, outputs: 1, x: 250, y: 100, wires: [["enrich"]] },
-    { id: "enrich", z: "tab", type: "soar-enrich-ioc", hub: "the-hub", sources: ["demo-feed-src"], textFields: "description, title", types: "", allowlist: "", deadline: 10, malicious: 70, suspicious: 40, outputMode: "single", outputs: 1, x: 400, y: 100, wires: [["debug", "malicious"]] },
-    { id: "debug", z: "tab", type: "debug", active: false, tosidebar: true, console: false, complete: "alert", targetType: "msg", x: 600, y: 60, wires: [] },
-    { id: "malicious", z: "tab", type: "switch", property: "enrichment.verdict", propertyType: "msg", rules: [{ t: "eq", v: "malicious", vt: "str" }], checkall: "true", repair: false, outputs: 1, x: 600, y: 140, wires: [["block"]] },
-    { id: "block", z: "tab", type: "soar-block-ip", firewall: "fw-blocklist", target: "alert.source.ip", targetType: "msg", action: "block", ttl: 1, ttlUnit: "h", permanent: false, reason: "alert.title", reasonType: "msg", driftOutput: false, outputs: 3, x: 800, y: 140, wires: [[], [], []] },
+    {
+      id: 'slow',
+      z: 'tab',
+      type: 'delay',
+      pauseType: 'delay',
+      timeout: '300',
+      timeoutUnits: 'milliseconds',
+      rate: '1',
+      nbRateUnits: '1',
+      rateUnits: 'second',
+      randomFirst: '1',
+      randomLast: '5',
+      randomUnits: 'seconds',
+      drop: false,
+      allowrate: false,
+      outputs: 1,
+      x: 250,
+      y: 100,
+      wires: [['enrich']],
+    },
+    {
+      id: 'enrich',
+      z: 'tab',
+      type: 'soar-enrich-ioc',
+      hub: 'the-hub',
+      sources: ['demo-feed-src'],
+      textFields: 'description, title',
+      types: '',
+      allowlist: '',
+      deadline: 10,
+      malicious: 70,
+      suspicious: 40,
+      outputMode: 'single',
+      outputs: 1,
+      x: 400,
+      y: 100,
+      wires: [['debug', 'malicious']],
+    },
+    { id: 'debug', z: 'tab', type: 'debug', active: false, tosidebar: true, console: false, complete: 'alert', targetType: 'msg', x: 600, y: 60, wires: [] },
+    {
+      id: 'malicious',
+      z: 'tab',
+      type: 'switch',
+      property: 'enrichment.verdict',
+      propertyType: 'msg',
+      rules: [{ t: 'eq', v: 'malicious', vt: 'str' }],
+      checkall: 'true',
+      repair: false,
+      outputs: 1,
+      x: 600,
+      y: 140,
+      wires: [['block']],
+    },
+    {
+      id: 'block',
+      z: 'tab',
+      type: 'soar-block-ip',
+      firewall: 'fw-blocklist',
+      target: 'alert.source.ip',
+      targetType: 'msg',
+      action: 'block',
+      ttl: 1,
+      ttlUnit: 'h',
+      permanent: false,
+      reason: 'alert.title',
+      reasonType: 'msg',
+      driftOutput: false,
+      outputs: 3,
+      x: 800,
+      y: 140,
+      wires: [[], [], []],
+    },
   ];
 }
 
 /** node:http without keep-alive: no pooled socket to a killed process is ever reused. */
 function post(port: number, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: "/soar/alerts", method: "POST", agent: false, timeout: 15_000, headers: { "content-type": "application/json" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/soar/alerts', method: 'POST', agent: false, timeout: 15_000, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
     req.end(body);
   });
 }
 
 function startNodeRed(dir: NodeRedUserDir): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [require.resolve("node-red/red.js"), "-u", dir.userDir, "-s", dir.settingsFile], { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout!.on("data", (d) => (log = (log + d).slice(-20_000)));
-  child.stderr!.on("data", (d) => (log = (log + d).slice(-20_000)));
+  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d) => (log = (log + d).slice(-20_000)));
+  child.stderr!.on('data', (d) => (log = (log + d).slice(-20_000)));
   return { child, output: () => log };
 }
 
@@ -73,8 +193,8 @@ async function waitForIntake(port: number, child: ChildProcess, output: () => st
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Node-RED exited:\n${output()}`);
     // An empty NDJSON line list is a 400 from the intake: the route is there and the hub is open.
-    const reply = await post(port, "").catch(() => undefined);
-    if (reply && reply.status === 400 && reply.text.includes("empty")) return;
+    const reply = await post(port, '').catch(() => undefined);
+    if (reply && reply.status === 400 && reply.text.includes('empty')) return;
     if (Date.now() > deadline) throw new Error(`the intake did not come up:\n${output()}`);
     await new Promise((r) => setTimeout(r, 250)); // poll interval while Node-RED starts
   }
@@ -82,12 +202,12 @@ async function waitForIntake(port: number, child: ChildProcess, output: () => st
 
 async function kill9(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  process.kill(child.pid!, "SIGKILL");
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  process.kill(child.pid!, 'SIGKILL');
   await exited;
 }
 
-describe("intake: accepted alerts are processed at least once across kill -9 (system)", function () {
+describe('intake: accepted alerts are processed at least once across kill -9 (system)', function () {
   this.timeout(240_000);
   let running: { child: ChildProcess; output: () => string } | undefined;
   after(async function () {
@@ -96,11 +216,11 @@ describe("intake: accepted alerts are processed at least once across kill -9 (sy
 
   it("gives every 202'd alert its verdict once, or again only when it was redelivered", async function () {
     const port = await freePort();
-    const dir = prepareUserDir(tempDir("soar-redelivery-"), port, flows());
+    const dir = prepareUserDir(tempDir('soar-redelivery-'), port, flows());
     running = startNodeRed(dir);
     await waitForIntake(port, running.child, running.output);
 
-    const template = JSON.parse(sample("wazuh/sshd-bruteforce.json"));
+    const template = JSON.parse(sample('wazuh/sshd-bruteforce.json'));
     let next = 0;
     const accepted: string[] = [];
     let refused = 0;
@@ -110,7 +230,12 @@ describe("intake: accepted alerts are processed at least once across kill -9 (sy
         const i = next++;
         const id = `kill9-${i}`;
         const ip = `203.0.${(i >> 8) & 255}.${i & 255}`;
-        const body = JSON.stringify({ ...template, id, data: { ...template.data, srcip: ip }, full_log: String(template.full_log).replace("203.0.113.44", ip) });
+        const body = JSON.stringify({
+          ...template,
+          id,
+          data: { ...template.data, srcip: ip },
+          full_log: String(template.full_log).replace('203.0.113.44', ip),
+        });
         try {
           const reply = await post(port, body);
           if (reply.status === 202) accepted.push(id);
@@ -129,22 +254,23 @@ describe("intake: accepted alerts are processed at least once across kill -9 (sy
     const acceptedBeforeKill = [...accepted];
 
     const before = readJsonLines(dir.auditFile);
-    const verdictsBefore = new Set(before.filter((r) => r.type === "enrichment.verdict").map((r) => r.alertId as string));
+    const verdictsBefore = new Set(before.filter((r) => r.type === 'enrichment.verdict').map((r) => r.alertId as string));
     const inFlightAtKill = acceptedBeforeKill.filter((id) => !verdictsBefore.has(id)).length;
 
     running = startNodeRed(dir);
     await waitForIntake(port, running.child, running.output);
     const verdictCount = () => {
       const counts = new Map<string, number>();
-      for (const r of readJsonLines(dir.auditFile)) if (r.type === "enrichment.verdict") counts.set(r.alertId as string, (counts.get(r.alertId as string) ?? 0) + 1);
+      for (const r of readJsonLines(dir.auditFile))
+        if (r.type === 'enrichment.verdict') counts.set(r.alertId as string, (counts.get(r.alertId as string) ?? 0) + 1);
       return counts;
     };
     const deadline = Date.now() + 90_000;
     while (acceptedBeforeKill.some((id) => !verdictCount().has(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
 
     const audit = readJsonLines(dir.auditFile);
-    const received = new Set(audit.filter((r) => r.type === "alert.received").map((r) => (r.alert as { id: string }).id));
-    const redelivered = new Set(audit.filter((r) => r.type === "alert.redelivered").map((r) => (r.alert as { id: string }).id));
+    const received = new Set(audit.filter((r) => r.type === 'alert.received').map((r) => (r.alert as { id: string }).id));
+    const redelivered = new Set(audit.filter((r) => r.type === 'alert.redelivered').map((r) => (r.alert as { id: string }).id));
     const counts = verdictCount();
     const missing = acceptedBeforeKill.filter((id) => !counts.has(id));
     const twiceUnmarked = acceptedBeforeKill.filter((id) => (counts.get(id) ?? 0) > 1 && !redelivered.has(id));
@@ -153,11 +279,15 @@ describe("intake: accepted alerts are processed at least once across kill -9 (sy
         `without a verdict at the kill ${inFlightAtKill}, redelivered ${redelivered.size}, processed ${acceptedBeforeKill.filter((id) => counts.has(id)).length}, ` +
         `verdict twice (redelivered) ${acceptedBeforeKill.filter((id) => (counts.get(id) ?? 0) > 1).length}`,
     );
-    assert.deepEqual(acceptedBeforeKill.filter((id) => !received.has(id)), [], "every 202'd alert is in the audit log");
+    assert.deepEqual(
+      acceptedBeforeKill.filter((id) => !received.has(id)),
+      [],
+      "every 202'd alert is in the audit log",
+    );
     assert.deepEqual(missing, [], "every 202'd alert got its verdict");
-    assert.deepEqual(twiceUnmarked, [], "a second verdict only for a redelivered alert");
-    assert.ok(inFlightAtKill > 0, "the kill caught alerts in flight (else this run proved nothing)");
-    assert.ok(redelivered.size >= inFlightAtKill, "each alert without a verdict at the kill was redelivered");
+    assert.deepEqual(twiceUnmarked, [], 'a second verdict only for a redelivered alert');
+    assert.ok(inFlightAtKill > 0, 'the kill caught alerts in flight (else this run proved nothing)');
+    assert.ok(redelivered.size >= inFlightAtKill, 'each alert without a verdict at the kill was redelivered');
     for (const id of redelivered) assert.ok(acceptedBeforeKill.includes(id) || received.has(id), `redelivered ${id} was accepted`);
     fs.rmSync(dir.userDir, { recursive: true, force: true });
   });

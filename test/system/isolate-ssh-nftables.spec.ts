@@ -236,11 +236,19 @@ s.on('error', () => {});`;
     const client = spawn('ip', ['netns', 'exec', lab!.attacker.ns, process.execPath, '-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(client);
     const lines = createInterface({ input: client.stdout! });
-    const nextEcho = (ms: number) => new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { lines.off('line', on); resolve(false); }, ms);
-      const on = () => { clearTimeout(timer); lines.off('line', on); resolve(true); };
-      lines.on('line', on);
-    });
+    const nextEcho = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          lines.off('line', on);
+          resolve(false);
+        }, ms);
+        const on = () => {
+          clearTimeout(timer);
+          lines.off('line', on);
+          resolve(true);
+        };
+        lines.on('line', on);
+      });
     assert.equal(await nextEcho(3000), true, 'banner');
     client.stdin!.write('ping\n');
     assert.equal(await nextEcho(3000), true, 'echo before isolation');

@@ -93,7 +93,10 @@ describe('nftables firewall in network namespaces (real packets)', function () {
 
   it('lets the attacker through again once the timeout expires', async () => {
     const { attacker, victim } = lab!;
-    await fw.block([{ address: attacker.ipv4, ttlSeconds: 2 }, { address: attacker.ipv6, ttlSeconds: 2 }]);
+    await fw.block([
+      { address: attacker.ipv4, ttlSeconds: 2 },
+      { address: attacker.ipv6, ttlSeconds: 2 },
+    ]);
     assert.equal(await connect('attacker', victim.ipv4), 'timeout');
     // No sleeping: each blocked attempt waits CONNECT_TIMEOUT_MS itself; 10 attempts bound it.
     await connectsWithin(10, 'attacker', victim.ipv4);
@@ -104,7 +107,10 @@ describe('nftables firewall in network namespaces (real packets)', function () {
   it('blocks a range (IPv4 /28 and IPv6 /120) containing the attacker but not the other host', async () => {
     const { attacker, other, victim, subnet4 } = lab!;
     const range4 = subnet4.replace(/\.0\/24$/, '.0/28');
-    await fw.block([{ address: range4, ttlSeconds: 600 }, { address: '2001:2::/120', ttlSeconds: 600 }]);
+    await fw.block([
+      { address: range4, ttlSeconds: 600 },
+      { address: '2001:2::/120', ttlSeconds: 600 },
+    ]);
     assert.deepEqual((await fw.list()).map((e) => e.address).sort(), ['2001:2::/120', range4].sort());
     assert.equal(await connect('attacker', victim.ipv4), 'timeout');
     assert.equal(await connect('attacker', victim.ipv6), 'timeout');
@@ -141,10 +147,16 @@ describe('nftables firewall in network namespaces (real packets)', function () {
     await restarted.ensureReady();
     assert.deepEqual(await restarted.list(), [{ address: attacker.ipv4 }]);
     const counters = await restarted.counters();
-    assert.deepEqual(
-      counters.map((c) => `${c.chain}/${c.set}`).sort(),
-      ['forward/blocked4', 'forward/blocked4_nets', 'forward/blocked6', 'forward/blocked6_nets', 'input/blocked4', 'input/blocked4_nets', 'input/blocked6', 'input/blocked6_nets'],
-    );
+    assert.deepEqual(counters.map((c) => `${c.chain}/${c.set}`).sort(), [
+      'forward/blocked4',
+      'forward/blocked4_nets',
+      'forward/blocked6',
+      'forward/blocked6_nets',
+      'input/blocked4',
+      'input/blocked4_nets',
+      'input/blocked6',
+      'input/blocked6_nets',
+    ]);
     assert.equal(await connect('attacker', victim.ipv4), 'timeout');
   });
 

@@ -21,7 +21,17 @@ describe('soar-open-ticket against a real Redmine', function () {
     { id: 'tab1', type: 'tab', label: 't' },
     { id: 'hub1', type: 'soar-hub', dir, simulate: false, includeDefaults: true },
     { id: 'tk1', type: 'soar-ticketing', name: 'redmine', hub: 'hub1', kind: 'redmine', url: redmine.url, project: redmine.project },
-    { id: 'ot1', z: 'tab1', type: 'soar-open-ticket', ticketing: 'tk1', incident: 'alert.fingerprint', incidentType: 'msg', coalesceMinutes: 5, closedPolicy: 'link', wires: [['out1'], ['out2'], ['out3']] },
+    {
+      id: 'ot1',
+      z: 'tab1',
+      type: 'soar-open-ticket',
+      ticketing: 'tk1',
+      incident: 'alert.fingerprint',
+      incidentType: 'msg',
+      coalesceMinutes: 5,
+      closedPolicy: 'link',
+      wires: [['out1'], ['out2'], ['out3']],
+    },
     { id: 'out1', z: 'tab1', type: 'helper' },
     { id: 'out2', z: 'tab1', type: 'helper' },
     { id: 'out3', z: 'tab1', type: 'helper' },
@@ -41,7 +51,9 @@ describe('soar-open-ticket against a real Redmine', function () {
     }
   }
   async function issuesFor(incident: string): Promise<number> {
-    const answer = await fetch(`${redmine.url}/issues.json?project_id=${redmine.project}&status_id=*&subject=~${encodeURIComponent(incident)}`, { headers: { 'x-redmine-api-key': redmine.apiKey } });
+    const answer = await fetch(`${redmine.url}/issues.json?project_id=${redmine.project}&status_id=*&subject=~${encodeURIComponent(incident)}`, {
+      headers: { 'x-redmine-api-key': redmine.apiKey },
+    });
     return ((await answer.json()) as { total_count: number }).total_count;
   }
 

@@ -32,7 +32,9 @@ describe('Redmine tickets against a real Redmine', function () {
   before(async function () {
     requireRedmineOrSkip(this, 'Redmine system test');
     redmine = await startRedmine();
-    console.log(`      redmine ${redmine.version}: template database made in ${redmine.templateMs} ms (0 = reused), server answered ${redmine.startMs} ms after spawn`);
+    console.log(
+      `      redmine ${redmine.version}: template database made in ${redmine.templateMs} ms (0 = reused), server answered ${redmine.startMs} ms after spawn`,
+    );
     client = createRedmine({ baseURL: redmine.url, apiKey: redmine.apiKey, project: redmine.project });
   });
 
@@ -44,7 +46,12 @@ describe('Redmine tickets against a real Redmine', function () {
   it('creates an issue, finds it for the same incident instead of a second one, and adds a note', async () => {
     const key = 'fp-redmine-3f2a9c1b';
     assert.equal(await client.findOpenByIncident(key), undefined);
-    const ref = await client.create({ title: 'sshd brute force from 203.0.113.7', body: 'Rule 5712 on web01\n\nIndicators: 203[.]0[.]113[.]7', severity: 5, incidentKey: key });
+    const ref = await client.create({
+      title: 'sshd brute force from 203.0.113.7',
+      body: 'Rule 5712 on web01\n\nIndicators: 203[.]0[.]113[.]7',
+      severity: 5,
+      incidentKey: key,
+    });
     assert.match(ref.key, /^#\d+$/);
     assert.equal(ref.url, `${redmine.url}/issues/${ref.id}`);
 
@@ -59,7 +66,10 @@ describe('Redmine tickets against a real Redmine', function () {
     const all = (await rest<{ total_count: number }>('GET', `/issues.json?project_id=${redmine.project}&status_id=*`)).data;
     assert.equal(all.total_count, 1, 'one issue for the incident');
     const journals = (await rest<{ issue: { journals: { notes: string }[] } }>('GET', `/issues/${ref.id}.json?include=journals`)).data.issue.journals;
-    assert.deepEqual(journals.map((j) => j.notes), ['Seen again at 03:04 from 203.0.113.7']);
+    assert.deepEqual(
+      journals.map((j) => j.notes),
+      ['Seen again at 03:04 from 203.0.113.7'],
+    );
     assert.equal(await client.findOpenByIncident('fp-redmine-other'), undefined);
   });
 
@@ -76,8 +86,13 @@ describe('Redmine tickets against a real Redmine', function () {
 
     // The next one for the incident links the closed one.
     const next = await client.create({ title: 'again', body: 'y', severity: 2, incidentKey: key, linkTo: ref });
-    const relations = (await rest<{ relations: { issue_id: number; issue_to_id: number; relation_type: string }[] }>('GET', `/issues/${next.id}/relations.json`)).data.relations;
-    assert.deepEqual(relations.map((r) => [r.relation_type, [r.issue_id, r.issue_to_id].sort()]), [['relates', [Number(ref.id), Number(next.id)].sort()]]);
+    const relations = (
+      await rest<{ relations: { issue_id: number; issue_to_id: number; relation_type: string }[] }>('GET', `/issues/${next.id}/relations.json`)
+    ).data.relations;
+    assert.deepEqual(
+      relations.map((r) => [r.relation_type, [r.issue_id, r.issue_to_id].sort()]),
+      [['relates', [Number(ref.id), Number(next.id)].sort()]],
+    );
   });
 
   it('keeps the incident key in a custom field when configured', async () => {
@@ -87,7 +102,10 @@ describe('Redmine tickets against a real Redmine', function () {
       assert.deepEqual(await withField.findOpenByIncident('198.51.100.23'), ref);
       assert.equal(await withField.findOpenByIncident('198.51.100.2'), undefined);
       const fields = (await rest<{ issue: { custom_fields: { id: number; value: string }[] } }>('GET', `/issues/${ref.id}.json`)).data.issue.custom_fields;
-      assert.deepEqual(fields.map((f) => [f.id, f.value]), [[redmine.customFieldId, '198.51.100.23']]);
+      assert.deepEqual(
+        fields.map((f) => [f.id, f.value]),
+        [[redmine.customFieldId, '198.51.100.23']],
+      );
     } finally {
       withField.close();
     }

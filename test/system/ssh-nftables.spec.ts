@@ -121,11 +121,11 @@ describe('nftables on a gateway over SSH (real sshd, real packets)', function ()
   it('drops a blocked attacker at the gateway, lets others through, and passes again after unblock', async () => {
     const { attacker, victim } = lab!;
     const before4 = dropped(await fw.counters(), 4);
-    await fw.block([{ address: attacker.ipv4, ttlSeconds: 600, comment: 'over ssh' }, { address: attacker.ipv6, ttlSeconds: 600 }]);
-    assert.deepEqual(
-      (await fw.list()).map((e) => e.address).sort(),
-      [attacker.ipv4, attacker.ipv6].sort(),
-    );
+    await fw.block([
+      { address: attacker.ipv4, ttlSeconds: 600, comment: 'over ssh' },
+      { address: attacker.ipv6, ttlSeconds: 600 },
+    ]);
+    assert.deepEqual((await fw.list()).map((e) => e.address).sort(), [attacker.ipv4, attacker.ipv6].sort());
     assert.equal(await connect('attacker', victim.ipv4), 'timeout');
     assert.equal(await connect('attacker', victim.ipv6), 'timeout');
     assert.ok(dropped(await fw.counters(), 4) > before4, 'the IPv4 drop counter (read over SSH) should count the SYNs');
@@ -188,7 +188,10 @@ describe('nftables on a gateway over SSH (real sshd, real packets)', function ()
     // The next calls open a new connection by themselves.
     await fw.block([{ address: lab!.attacker.ipv4, ttlSeconds: 60 }]);
     assert.equal(await connect('attacker', lab!.victim.ipv4), 'timeout');
-    assert.deepEqual((await fw.list()).map((e) => e.address), [lab!.attacker.ipv4]);
+    assert.deepEqual(
+      (await fw.list()).map((e) => e.address),
+      [lab!.attacker.ipv4],
+    );
   });
 
   describe('as a non-root user', () => {
@@ -203,7 +206,10 @@ describe('nftables on a gateway over SSH (real sshd, real packets)', function ()
       await userFw.block([{ address: lab!.attacker.ipv4, ttlSeconds: 120 }]);
       assert.equal(await connect('attacker', lab!.victim.ipv4), 'timeout');
       // The root view (the other runner) sees the same table.
-      assert.deepEqual((await fw.list()).map((e) => e.address), [lab!.attacker.ipv4]);
+      assert.deepEqual(
+        (await fw.list()).map((e) => e.address),
+        [lab!.attacker.ipv4],
+      );
       await userFw.unblock([lab!.attacker.ipv4]);
       assert.equal(await connect('attacker', lab!.victim.ipv4), 'connected');
     });

@@ -38,8 +38,14 @@ describe('Wazuh isolation script from the docs, in network namespaces (real pack
   let env: Record<string, string>;
   const script = () => path.join(dir, 'soar-isolate');
   const message = (data: Record<string, unknown>, command = 'add') =>
-    JSON.stringify({ version: 1, origin: { name: 'manager', module: 'wazuh-execd' }, command, parameters: { extra_args: [], alert: { data }, program: 'active-response/bin/soar-isolate' } }) + '\n';
-  const table = (): Promise<number> => new Promise((resolve) => execFile('ip', ['netns', 'exec', lab!.victim.ns, 'nft', 'list', 'table', 'inet', 'soar_isolate'], (e) => resolve(e ? 1 : 0)));
+    JSON.stringify({
+      version: 1,
+      origin: { name: 'manager', module: 'wazuh-execd' },
+      command,
+      parameters: { extra_args: [], alert: { data }, program: 'active-response/bin/soar-isolate' },
+    }) + '\n';
+  const table = (): Promise<number> =>
+    new Promise((resolve) => execFile('ip', ['netns', 'exec', lab!.victim.ns, 'nft', 'list', 'table', 'inet', 'soar_isolate'], (e) => resolve(e ? 1 : 0)));
 
   before(async function () {
     await requireSystemOrSkip(this, 'Wazuh isolation script system tests');
@@ -49,7 +55,10 @@ describe('Wazuh isolation script from the docs, in network namespaces (real pack
     fs.mkdirSync(path.join(dir, 'etc'));
     fs.mkdirSync(path.join(dir, 'logs'));
     // "other" is the manager this agent reports to.
-    fs.writeFileSync(path.join(dir, 'etc', 'ossec.conf'), `<ossec_config>\n  <client>\n    <server>\n      <address>${lab.other.ipv4}</address>\n    </server>\n  </client>\n</ossec_config>\n`);
+    fs.writeFileSync(
+      path.join(dir, 'etc', 'ossec.conf'),
+      `<ossec_config>\n  <client>\n    <server>\n      <address>${lab.other.ipv4}</address>\n    </server>\n  </client>\n</ossec_config>\n`,
+    );
     fs.writeFileSync(script(), scriptFromDoc(), { mode: 0o750 });
     env = { OSSEC_DIR: dir };
     for (const from of ['attacker', 'other'] as const) {

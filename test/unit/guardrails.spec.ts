@@ -32,7 +32,19 @@ describe('guardrails: parseTarget', () => {
   });
 
   it('refuses ambiguous and malformed input with a reason', () => {
-    for (const input of ['127.1', '0x7f.0.0.1', '010.1.2.3', '1.2.3.4/33', '1.2.3.4/', '1.2.3.4/ 8', 'fe80::1%eth0', 'example.com', '', '1.2.3.4; rm', '2001:2::/129']) {
+    for (const input of [
+      '127.1',
+      '0x7f.0.0.1',
+      '010.1.2.3',
+      '1.2.3.4/33',
+      '1.2.3.4/',
+      '1.2.3.4/ 8',
+      'fe80::1%eth0',
+      'example.com',
+      '',
+      '1.2.3.4; rm',
+      '2001:2::/129',
+    ]) {
       const parsed = parseTarget(input);
       assert.ok('error' in parsed, `${JSON.stringify(input)} should be refused`);
       assert.match(parsed.error, /address|prefix|empty/);
@@ -174,7 +186,10 @@ describe('guardrails: checkHost', () => {
   });
 
   it('always protects the hub itself: its host name (short or full) and its default gateways', () => {
-    const q = new GuardrailPolicy({}, { ownAddresses: () => ['198.18.7.7'], ownHostname: () => 'pi.lab.example', ownGateways: () => ['192.168.1.1', 'fe80::1'] });
+    const q = new GuardrailPolicy(
+      {},
+      { ownAddresses: () => ['198.18.7.7'], ownHostname: () => 'pi.lab.example', ownGateways: () => ['192.168.1.1', 'fe80::1'] },
+    );
     assert.match(q.checkHost('pi')!.reason!, /own host name/);
     assert.match(q.checkHost('PI.lab.example')!.reason!, /own host name/);
     assert.equal(q.checkHost('pi.other.example').allowed, true);
@@ -270,7 +285,10 @@ describe('guardrails: describe', () => {
 
     it('reads the addresses at most once per cache period', () => {
       let reads = 0;
-      const p = new GuardrailPolicy({ includeDefaults: false }, { ownAddresses: () => (reads++, ['198.18.1.1']), ownHostname: () => 'hub', ownAddressCacheMs: 60_000 });
+      const p = new GuardrailPolicy(
+        { includeDefaults: false },
+        { ownAddresses: () => (reads++, ['198.18.1.1']), ownHostname: () => 'hub', ownAddressCacheMs: 60_000 },
+      );
       for (let i = 0; i < 50; i++) p.checkAddress('198.18.3.3');
       assert.equal(reads, 1);
     });

@@ -1,8 +1,8 @@
 /** Helpers shared by the approval channels: signatures, raw bodies, replay memory, rendering. */
-import { createHmac, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ProviderDescriptor } from "../../providers/descriptor";
-import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo } from "./types";
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProviderDescriptor } from '../../providers/descriptor';
+import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo } from './types';
 
 export type ChannelDescriptor = ProviderDescriptor<ApprovalChannel, ChannelContext, { inbound: boolean; updates: boolean; links: boolean }>;
 
@@ -11,7 +11,7 @@ export function defineChannel(descriptor: ChannelDescriptor): ChannelDescriptor 
 }
 
 export function hmacHex(secret: string | Buffer, text: string): string {
-  return createHmac("sha256", secret).update(text).digest("hex");
+  return createHmac('sha256', secret).update(text).digest('hex');
 }
 
 /** Constant-time comparison of two strings (different lengths compare unequal without leaking where). */
@@ -31,12 +31,12 @@ const MAX_CALLBACK_BYTES = 64 * 1024;
 export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const pre = (req as IncomingMessage & { rawBody?: unknown }).rawBody;
   if (Buffer.isBuffer(pre)) return pre;
-  if (typeof pre === "string") return Buffer.from(pre);
+  if (typeof pre === 'string') return Buffer.from(pre);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_CALLBACK_BYTES) throw new Error("body too large");
+    if (size > MAX_CALLBACK_BYTES) throw new Error('body too large');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -45,12 +45,15 @@ export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
 export function reply(res: ServerResponse, status: number, body?: unknown): void {
   if (res.headersSent) return;
   if (body === undefined) {
-    res.writeHead(status, { "content-length": 0 });
+    res.writeHead(status, { 'content-length': 0 });
     res.end();
     return;
   }
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json", "content-length": Buffer.byteLength(text) });
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -74,7 +77,7 @@ export class ReplayMemory {
 }
 
 export function escapeHtml(value: unknown): string {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
 export function identityId(identity: string, channel: string): string | undefined {
@@ -84,20 +87,20 @@ export function identityId(identity: string, channel: string): string | undefine
 
 export function headline(notice: ApprovalNotice): string {
   switch (notice.kind) {
-    case "reminder":
+    case 'reminder':
       return `Reminder: ${notice.title}`;
-    case "escalation":
+    case 'escalation':
       return `Escalated: ${notice.title}`;
-    case "decided":
-      return `${notice.title}: ${notice.decision ? outcomeText(notice.decision) : "decided"}`;
+    case 'decided':
+      return `${notice.title}: ${notice.decision ? outcomeText(notice.decision) : 'decided'}`;
     default:
       return notice.title;
   }
 }
 
 export function outcomeText(decision: DecisionInfo): string {
-  const word = decision.outcome === "approved" ? "Approved" : decision.outcome === "denied" ? "Denied" : "Expired";
-  return `${word}${decision.by ? ` by ${decision.by}` : ""} at ${decision.at}${decision.comment ? ` (${decision.comment})` : ""}`;
+  const word = decision.outcome === 'approved' ? 'Approved' : decision.outcome === 'denied' ? 'Denied' : 'Expired';
+  return `${word}${decision.by ? ` by ${decision.by}` : ''} at ${decision.at}${decision.comment ? ` (${decision.comment})` : ''}`;
 }
 
 /** The plain-text body lines every channel shares: summary, fields, expiry. */
@@ -105,8 +108,8 @@ export function bodyLines(notice: ApprovalNotice): string[] {
   return [
     ...notice.summary,
     ...Object.entries(notice.fields).map(([k, v]) => `${k}: ${v}`),
-    notice.kind === "decided" ? "" : `Expires: ${notice.expiresAt}`,
-  ].filter((line) => line !== "");
+    notice.kind === 'decided' ? '' : `Expires: ${notice.expiresAt}`,
+  ].filter((line) => line !== '');
 }
 
 export function linkLabel(name: string | undefined, identity: string): string {

@@ -3,9 +3,9 @@
  * whose Action.OpenUrl buttons open the approval page (cards posted by a webhook cannot submit back).
  * Outbound only; the webhook URL carries its own signature, so it is treated as a secret.
  */
-import { createHttpClient, type HttpClient } from "../../core/http";
-import { bodyLines, headline, linkLabel } from "./kit";
-import type { ApprovalChannel, ApprovalNotice, ChannelContext, MessageRef } from "./types";
+import { createHttpClient, type HttpClient } from '../../core/http';
+import { bodyLines, headline, linkLabel } from './kit';
+import type { ApprovalChannel, ApprovalNotice, ChannelContext, MessageRef } from './types';
 
 export interface TeamsChannelOptions {
   webhookUrl: string;
@@ -14,25 +14,25 @@ export interface TeamsChannelOptions {
 export function adaptiveCard(notice: ApprovalNotice): Record<string, unknown> {
   const many = notice.links.length > 1;
   const actions =
-    notice.kind === "decided"
+    notice.kind === 'decided'
       ? []
       : notice.links.flatMap((l) => [
-          { type: "Action.OpenUrl", title: many ? `Approve as ${linkLabel(l.name, l.identity)}` : "Approve", url: l.approve },
-          { type: "Action.OpenUrl", title: many ? `Deny as ${linkLabel(l.name, l.identity)}` : "Deny", url: l.deny },
+          { type: 'Action.OpenUrl', title: many ? `Approve as ${linkLabel(l.name, l.identity)}` : 'Approve', url: l.approve },
+          { type: 'Action.OpenUrl', title: many ? `Deny as ${linkLabel(l.name, l.identity)}` : 'Deny', url: l.deny },
         ]);
   return {
-    type: "message",
+    type: 'message',
     attachments: [
       {
-        contentType: "application/vnd.microsoft.card.adaptive",
+        contentType: 'application/vnd.microsoft.card.adaptive',
         contentUrl: null,
         content: {
-          $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
-          type: "AdaptiveCard",
-          version: "1.4",
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
           body: [
-            { type: "TextBlock", text: headline(notice), weight: "Bolder", wrap: true },
-            ...bodyLines(notice).map((line) => ({ type: "TextBlock", text: line, wrap: true })),
+            { type: 'TextBlock', text: headline(notice), weight: 'Bolder', wrap: true },
+            ...bodyLines(notice).map((line) => ({ type: 'TextBlock', text: line, wrap: true })),
           ],
           actions,
         },
@@ -42,7 +42,7 @@ export function adaptiveCard(notice: ApprovalNotice): Record<string, unknown> {
 }
 
 export class TeamsChannel implements ApprovalChannel {
-  readonly kind = "teams";
+  readonly kind = 'teams';
   private readonly http: HttpClient;
   private readonly path: string;
 
@@ -55,9 +55,9 @@ export class TeamsChannel implements ApprovalChannel {
     }
     this.path = url.pathname + url.search;
     this.http = createHttpClient({
-      provider: context.name || "teams",
-      baseURL: url.origin + "/",
-      headers: { "content-type": "application/json" },
+      provider: context.name || 'teams',
+      baseURL: url.origin + '/',
+      headers: { 'content-type': 'application/json' },
       // The sig= query parameter is the credential.
       secrets: [options.webhookUrl, url.search.slice(1), ...[...url.searchParams.values()].filter((v) => v.length >= 16)],
       ...context.http,
@@ -65,7 +65,7 @@ export class TeamsChannel implements ApprovalChannel {
   }
 
   async notify(notice: ApprovalNotice): Promise<MessageRef[]> {
-    await this.http.request({ method: "POST", url: this.path, data: adaptiveCard(notice), dedupKey: `${notice.approvalId}:${notice.kind}` });
+    await this.http.request({ method: 'POST', url: this.path, data: adaptiveCard(notice), dedupKey: `${notice.approvalId}:${notice.kind}` });
     return [{ channel: this.kind, approvalId: notice.approvalId, data: {} }];
   }
 }

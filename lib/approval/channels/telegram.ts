@@ -4,10 +4,10 @@
  * needs no public URL), answerCallbackQuery for every click and editMessageText with the outcome.
  * Only a click from an approver's `from.id` becomes a decision.
  */
-import { createHttpClient, type HttpClient } from "../../core/http";
-import { defaultSleep } from "../../core/budget";
-import { bodyLines, headline, outcomeText } from "./kit";
-import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo, MessageRef } from "./types";
+import { createHttpClient, type HttpClient } from '../../core/http';
+import { defaultSleep } from '../../core/budget';
+import { bodyLines, headline, outcomeText } from './kit';
+import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo, MessageRef } from './types';
 
 /** Telegram's limit for callback_data, in bytes. */
 export const CALLBACK_DATA_MAX = 64;
@@ -23,15 +23,16 @@ export interface TelegramChannelOptions {
   pollErrorDelayMs?: number;
 }
 
-export function callbackData(approvalId: string, decision: "approve" | "deny"): string {
-  const data = `${decision === "approve" ? "a" : "d"}:${approvalId}`;
-  if (Buffer.byteLength(data) > CALLBACK_DATA_MAX) throw new Error(`approval id too long for Telegram callback data (${Buffer.byteLength(data)} > ${CALLBACK_DATA_MAX} bytes)`);
+export function callbackData(approvalId: string, decision: 'approve' | 'deny'): string {
+  const data = `${decision === 'approve' ? 'a' : 'd'}:${approvalId}`;
+  if (Buffer.byteLength(data) > CALLBACK_DATA_MAX)
+    throw new Error(`approval id too long for Telegram callback data (${Buffer.byteLength(data)} > ${CALLBACK_DATA_MAX} bytes)`);
   return data;
 }
 
-export function parseCallbackData(data: unknown): { approvalId: string; decision: "approve" | "deny" } | undefined {
-  const match = typeof data === "string" ? /^([ad]):(.+)$/.exec(data) : null;
-  return match ? { approvalId: match[2], decision: match[1] === "a" ? "approve" : "deny" } : undefined;
+export function parseCallbackData(data: unknown): { approvalId: string; decision: 'approve' | 'deny' } | undefined {
+  const match = typeof data === 'string' ? /^([ad]):(.+)$/.exec(data) : null;
+  return match ? { approvalId: match[2], decision: match[1] === 'a' ? 'approve' : 'deny' } : undefined;
 }
 
 interface TgUpdate {
@@ -41,12 +42,13 @@ interface TgUpdate {
 
 function telegramBodyCheck(data: unknown) {
   const body = data as { ok?: unknown; description?: unknown; error_code?: unknown } | undefined;
-  if (body && body.ok === false) return { code: "BAD_REQUEST" as const, message: String(body.description ?? "not ok"), vendorCode: String(body.error_code ?? "") };
+  if (body && body.ok === false)
+    return { code: 'BAD_REQUEST' as const, message: String(body.description ?? 'not ok'), vendorCode: String(body.error_code ?? '') };
   return undefined;
 }
 
 export class TelegramChannel implements ApprovalChannel {
-  readonly kind = "telegram";
+  readonly kind = 'telegram';
   private readonly http: HttpClient;
   private offset = 0;
   private running = false;
@@ -61,9 +63,9 @@ export class TelegramChannel implements ApprovalChannel {
   ) {
     if (!options.botToken || !options.chatId) throw new Error(`${context.name}: telegram needs a bot token and a chat id`);
     this.http = createHttpClient({
-      provider: context.name || "telegram",
-      baseURL: `${(options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, "")}/bot${options.botToken}/`,
-      headers: { "content-type": "application/json" },
+      provider: context.name || 'telegram',
+      baseURL: `${(options.apiUrl ?? 'https://api.telegram.org').replace(/\/+$/, '')}/bot${options.botToken}/`,
+      headers: { 'content-type': 'application/json' },
       secrets: [options.botToken],
       checkBody: telegramBodyCheck,
       ...context.http,
@@ -72,31 +74,45 @@ export class TelegramChannel implements ApprovalChannel {
 
   private text(notice: ApprovalNotice, decision?: DecisionInfo): string {
     const lines = [headline(notice), ...bodyLines(notice)];
-    if (decision) lines.push("", outcomeText(decision));
-    return lines.join("\n").slice(0, 4096);
+    if (decision) lines.push('', outcomeText(decision));
+    return lines.join('\n').slice(0, 4096);
   }
 
   async notify(notice: ApprovalNotice): Promise<MessageRef[]> {
     this.notices.set(notice.approvalId, notice);
     const keyboard =
-      notice.kind === "decided"
+      notice.kind === 'decided'
         ? undefined
-        : { inline_keyboard: [[{ text: "Approve", callback_data: callbackData(notice.approvalId, "approve") }, { text: "Deny", callback_data: callbackData(notice.approvalId, "deny") }]] };
+        : {
+            inline_keyboard: [
+              [
+                { text: 'Approve', callback_data: callbackData(notice.approvalId, 'approve') },
+                { text: 'Deny', callback_data: callbackData(notice.approvalId, 'deny') },
+              ],
+            ],
+          };
     const response = await this.http.request<{ result: { message_id: number; chat: { id: number | string } } }>({
-      method: "POST",
-      url: "sendMessage",
+      method: 'POST',
+      url: 'sendMessage',
       data: { chat_id: this.options.chatId, text: this.text(notice, notice.decision), ...(keyboard ? { reply_markup: keyboard } : {}) },
       // A 429 carries parameters.retry_after and means nothing was sent.
       dedupKey: `${notice.approvalId}:${notice.kind}`,
     });
-    return [{ channel: this.kind, approvalId: notice.approvalId, data: { chatId: String(response.data.result.chat.id), messageId: response.data.result.message_id } }];
+    return [
+      { channel: this.kind, approvalId: notice.approvalId, data: { chatId: String(response.data.result.chat.id), messageId: response.data.result.message_id } },
+    ];
   }
 
   async update(ref: MessageRef, decision: DecisionInfo): Promise<void> {
     const notice = this.notices.get(ref.approvalId);
     const text = notice ? this.text(notice, decision) : outcomeText(decision);
     // Without reply_markup the inline keyboard goes away.
-    await this.http.request({ method: "POST", url: "editMessageText", data: { chat_id: ref.data.chatId, message_id: ref.data.messageId, text }, idempotent: true });
+    await this.http.request({
+      method: 'POST',
+      url: 'editMessageText',
+      data: { chat_id: ref.data.chatId, message_id: ref.data.messageId, text },
+      idempotent: true,
+    });
   }
 
   start(): void {
@@ -116,9 +132,9 @@ export class TelegramChannel implements ApprovalChannel {
   async pollOnce(signal?: AbortSignal): Promise<number> {
     const timeout = this.options.pollTimeoutS ?? 30;
     const response = await this.http.request<{ result: TgUpdate[] }>({
-      method: "POST",
-      url: "getUpdates",
-      data: { offset: this.offset, timeout, allowed_updates: ["callback_query"] },
+      method: 'POST',
+      url: 'getUpdates',
+      data: { offset: this.offset, timeout, allowed_updates: ['callback_query'] },
       idempotent: true,
       timeoutMs: (timeout + 15) * 1000,
       signal,
@@ -145,39 +161,44 @@ export class TelegramChannel implements ApprovalChannel {
     }
   }
 
-  private async onCallback(query: NonNullable<TgUpdate["callback_query"]>): Promise<void> {
+  private async onCallback(query: NonNullable<TgUpdate['callback_query']>): Promise<void> {
     const parsed = parseCallbackData(query.data);
     const fromId = query.from?.id;
     let answer: string;
     if (!parsed || fromId === undefined) {
-      answer = "Not an approval button.";
+      answer = 'Not an approval button.';
     } else {
       const identity = `telegram:${fromId}`;
       const notice = this.notices.get(parsed.approvalId);
       if (notice && !notice.approvers.includes(identity)) {
-        answer = "You are not an approver for this request.";
+        answer = 'You are not an approver for this request.';
         this.context.warn?.(`${this.context.name}: telegram click on ${parsed.approvalId} from non-approver ${identity} refused`);
       } else if (!this.context.decide) {
-        answer = "This channel takes no decisions.";
+        answer = 'This channel takes no decisions.';
       } else {
         try {
           const result = await this.context.decide({ approvalId: parsed.approvalId, identity, decision: parsed.decision, channel: this.kind });
-          answer = result.ok ? (parsed.decision === "approve" ? "Approval recorded." : "Denial recorded.") : `Not recorded: ${result.reason ?? "refused"}`;
+          answer = result.ok ? (parsed.decision === 'approve' ? 'Approval recorded.' : 'Denial recorded.') : `Not recorded: ${result.reason ?? 'refused'}`;
           const chatId = query.message?.chat?.id;
           const messageId = query.message?.message_id;
           if (result.ok && result.decided && chatId !== undefined && messageId !== undefined) {
-            await this.update({ channel: this.kind, approvalId: parsed.approvalId, data: { chatId: String(chatId), messageId } }, result.decided).catch((error: Error) =>
-              this.context.warn?.(`${this.context.name}: telegram editMessageText failed: ${error.message}`),
+            await this.update({ channel: this.kind, approvalId: parsed.approvalId, data: { chatId: String(chatId), messageId } }, result.decided).catch(
+              (error: Error) => this.context.warn?.(`${this.context.name}: telegram editMessageText failed: ${error.message}`),
             );
           }
         } catch (error) {
-          answer = "Not recorded: the hub could not record it; try again.";
+          answer = 'Not recorded: the hub could not record it; try again.';
           this.context.warn?.(`${this.context.name}: telegram decision failed: ${(error as Error).message}`);
         }
       }
     }
     try {
-      await this.http.request({ method: "POST", url: "answerCallbackQuery", data: { callback_query_id: query.id, text: answer.slice(0, 200) }, idempotent: true });
+      await this.http.request({
+        method: 'POST',
+        url: 'answerCallbackQuery',
+        data: { callback_query_id: query.id, text: answer.slice(0, 200) },
+        idempotent: true,
+      });
     } catch (error) {
       this.context.warn?.(`${this.context.name}: telegram answerCallbackQuery failed: ${(error as Error).message}`);
     }

@@ -3,10 +3,10 @@
  * inbound ones, how their decision comes back. Node-RED-free; the engine owns records, quorum and
  * expiry, a channel only delivers notices and turns a verified click into a `decide()` call.
  */
-import type { HttpClientOptions } from "../../core/http";
+import type { HttpClientOptions } from '../../core/http';
 
-export type ChannelDecisionValue = "approve" | "deny";
-export type NoticeKind = "request" | "reminder" | "escalation" | "decided";
+export type ChannelDecisionValue = 'approve' | 'deny';
+export type NoticeKind = 'request' | 'reminder' | 'escalation' | 'decided';
 
 /** The approval page links minted for one approver ("email:ana@example.org", "slack:U024BE7LH", ...). */
 export interface ApproverLinks {
@@ -19,7 +19,7 @@ export interface ApproverLinks {
 
 /** How an approval ended, for `decided` notices and `update()`. */
 export interface DecisionInfo {
-  outcome: "approved" | "denied" | "expired";
+  outcome: 'approved' | 'denied' | 'expired';
   /** Identity or name of whoever decided (absent for expiry). */
   by?: string;
   /** ISO time of the decision. */
@@ -76,7 +76,7 @@ export interface DecideResult {
 export type DecideFn = (decision: ChannelDecision) => Promise<DecideResult>;
 
 /** A plain Node HTTP handler; mount it on the hub's server (it reads the raw body itself). */
-export type CallbackHandler = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void;
+export type CallbackHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
 
 export interface ApprovalChannel {
   readonly kind: string;
@@ -99,6 +99,6 @@ export interface ChannelContext {
   /** Problems with no caller to return to (a failed update after a decision); never given a secret. */
   warn?: (message: string) => void;
   /** Test hooks for the HTTP client (clock, sleep, retry) and the channel's own clock. */
-  http?: Partial<Pick<HttpClientOptions, "now" | "sleep" | "retry" | "random" | "timeoutMs">>;
+  http?: Partial<Pick<HttpClientOptions, 'now' | 'sleep' | 'retry' | 'random' | 'timeoutMs'>>;
   now?: () => number;
 }

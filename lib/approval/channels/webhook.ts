@@ -3,9 +3,9 @@
  * outcome for decided notices), optionally signed: `X-Soar-Signature: sha256=<hex HMAC of
  * "<X-Soar-Timestamp>.<body>">` so the receiver can check origin and freshness.
  */
-import { createHttpClient, type HttpClient } from "../../core/http";
-import { hmacHex } from "./kit";
-import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo, MessageRef } from "./types";
+import { createHttpClient, type HttpClient } from '../../core/http';
+import { hmacHex } from './kit';
+import type { ApprovalChannel, ApprovalNotice, ChannelContext, DecisionInfo, MessageRef } from './types';
 
 export interface WebhookChannelOptions {
   url: string;
@@ -17,7 +17,7 @@ export interface WebhookChannelOptions {
 
 export function webhookBody(notice: ApprovalNotice): Record<string, unknown> {
   return {
-    type: "soar.approval",
+    type: 'soar.approval',
     kind: notice.kind,
     approvalId: notice.approvalId,
     title: notice.title,
@@ -30,7 +30,7 @@ export function webhookBody(notice: ApprovalNotice): Record<string, unknown> {
 }
 
 export class WebhookChannel implements ApprovalChannel {
-  readonly kind = "webhook";
+  readonly kind = 'webhook';
   private readonly http: HttpClient;
   private readonly path: string;
   private readonly now: () => number;
@@ -48,9 +48,9 @@ export class WebhookChannel implements ApprovalChannel {
     this.now = context.now ?? Date.now;
     this.path = url.pathname + url.search;
     this.http = createHttpClient({
-      provider: context.name || "webhook",
-      baseURL: url.origin + "/",
-      headers: { "content-type": "application/json", ...options.headers },
+      provider: context.name || 'webhook',
+      baseURL: url.origin + '/',
+      headers: { 'content-type': 'application/json', ...options.headers },
       secrets: [...(options.secret ? [options.secret] : []), ...Object.values(options.headers ?? {})],
       ...context.http,
     });
@@ -61,10 +61,10 @@ export class WebhookChannel implements ApprovalChannel {
     const headers: Record<string, string> = {};
     if (this.options.secret) {
       const timestamp = String(Math.floor(this.now() / 1000));
-      headers["x-soar-timestamp"] = timestamp;
-      headers["x-soar-signature"] = "sha256=" + hmacHex(this.options.secret, `${timestamp}.${text}`);
+      headers['x-soar-timestamp'] = timestamp;
+      headers['x-soar-signature'] = 'sha256=' + hmacHex(this.options.secret, `${timestamp}.${text}`);
     }
-    await this.http.request({ method: "POST", url: this.path, data: text, headers, dedupKey });
+    await this.http.request({ method: 'POST', url: this.path, data: text, headers, dedupKey });
   }
 
   async notify(notice: ApprovalNotice): Promise<MessageRef[]> {
@@ -74,7 +74,7 @@ export class WebhookChannel implements ApprovalChannel {
 
   /** A follow-up POST with the outcome (the receiver correlates by approvalId). */
   async update(ref: MessageRef, decision: DecisionInfo): Promise<void> {
-    await this.post({ type: "soar.approval", kind: "decided", approvalId: ref.approvalId, decision }, `${ref.approvalId}:decided`);
+    await this.post({ type: 'soar.approval', kind: 'decided', approvalId: ref.approvalId, decision }, `${ref.approvalId}:decided`);
   }
 }
 

@@ -236,7 +236,13 @@ export class LeaseEngine {
    * Undo one lease now on request (the caller holds its key): claim it, undo it, audit the outcome.
    * On failure the lease is put back as it was (still in place, still ends when it did).
    */
-  async undoNow<L extends LeaseRecord>(key: string, lease: L, request: UndoRequest, audit: Record<string, unknown> = {}, forget = false): Promise<{ status: 'released' } | { status: 'not-found' } | ({ status: 'failed' } & Failure)> {
+  async undoNow<L extends LeaseRecord>(
+    key: string,
+    lease: L,
+    request: UndoRequest,
+    audit: Record<string, unknown> = {},
+    forget = false,
+  ): Promise<{ status: 'released' } | { status: 'not-found' } | ({ status: 'failed' } & Failure)> {
     const family = this.families.get(lease.kind);
     if (!family) return { status: 'failed', reason: `no lease family "${lease.kind}" is loaded`, code: 'NOT_FOUND' };
     const claimed = await this.gate.claim([{ key, lease }], 'released', request);
@@ -245,7 +251,15 @@ export class LeaseEngine {
       return { status: 'not-found' }; // another engine undid it just now
     }
     const target = lease.target;
-    const common = { kind: family.undoAction, target, provider: lease.provider, providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider), lease, ...audit, request };
+    const common = {
+      kind: family.undoAction,
+      target,
+      provider: lease.provider,
+      providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
+      lease,
+      ...audit,
+      request,
+    };
     const unavailable = family.unavailable(lease.provider);
     let failure: Failure | undefined = unavailable ? { reason: unavailable, code: 'NOT_FOUND' } : undefined;
     if (!failure) {
@@ -362,7 +376,6 @@ function prefixOf(family: LeaseFamily<any, any>): string {
 function positiveOr(value: number | undefined, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
 }
-
 
 export { endOf };
 

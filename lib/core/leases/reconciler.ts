@@ -62,7 +62,14 @@ export class Reconciler {
     const now = this.ctx.now();
     const leases = await this.ctx.leasesOf(family, provider);
     const drift: Drift = {
-      ...compareByKey(provider, leases, enforced, { lease: (lease) => family.targetKey(lease.target), enforced: (item) => family.enforcedKey(item) }, now, this.ctx.busyTargets(family, provider)),
+      ...compareByKey(
+        provider,
+        leases,
+        enforced,
+        { lease: (lease) => family.targetKey(lease.target), enforced: (item) => family.enforcedKey(item) },
+        now,
+        this.ctx.busyTargets(family, provider),
+      ),
       kind: family.kind,
     };
     if (options.repair && !this.ctx.simulate()) await this.repair(family, provider, drift, now);
@@ -114,7 +121,13 @@ export class Reconciler {
         try {
           await family.reapply(provider, current, now);
           drift.repaired = current.map((lease) => lease.target);
-          await this.ctx.record('reconcile.repaired', { kind: family.kind, provider, providerLabel: family.labelOf?.(provider), targets: firstOf(drift.repaired), count: current.length });
+          await this.ctx.record('reconcile.repaired', {
+            kind: family.kind,
+            provider,
+            providerLabel: family.labelOf?.(provider),
+            targets: firstOf(drift.repaired),
+            count: current.length,
+          });
         } catch (error) {
           refusals.push(`${family.reapplyVerb ?? 're-applying'} failed: ${this.ctx.describe(error).reason}`);
         }
@@ -132,4 +145,3 @@ export class Reconciler {
 function firstOf<T>(items: readonly T[]): T[] {
   return items.slice(0, AUDIT_LIST_LIMIT);
 }
-

@@ -25,7 +25,11 @@ export class UndoGate {
   constructor(private readonly ctx: UndoGateContext) {}
 
   /** Write the intents, then delete the leases; returns the ones this caller won. */
-  async claim<L extends LeaseRecord>(items: { key: string; lease: L }[], why: UndoWhy, request: { by?: string; reason?: string } = {}): Promise<ClaimedUndo<L>[]> {
+  async claim<L extends LeaseRecord>(
+    items: { key: string; lease: L }[],
+    why: UndoWhy,
+    request: { by?: string; reason?: string } = {},
+  ): Promise<ClaimedUndo<L>[]> {
     const token = randomUUID();
     const claimedAt = new Date(this.ctx.now()).toISOString();
     await Promise.all(items.map(({ key, lease }) => this.ctx.leases.setIntent(key, withoutUndefined({ lease, token, why, claimedAt, ...request }))));

@@ -60,7 +60,11 @@ export class UndoRunner {
   /** Undo claimed leases on their provider and record each outcome. */
   async finish(family: LeaseFamily, provider: string, claimed: ClaimedUndo[]): Promise<void> {
     if (claimed.length === 0) return;
-    const failures = await this.undoOnProvider(family, provider, claimed.map((item) => item.lease));
+    const failures = await this.undoOnProvider(
+      family,
+      provider,
+      claimed.map((item) => item.lease),
+    );
     const now = this.ctx.now();
     for (const item of claimed) {
       const failure = failures.get(item.key);
@@ -107,7 +111,14 @@ export class UndoRunner {
     const { key, lease } = item;
     const end = endOf(lease);
     if (item.why === 'released') {
-      await this.ctx.record('action.done', { kind: family.undoAction, target: lease.target, provider: lease.provider, providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider), lease, recovered: true });
+      await this.ctx.record('action.done', {
+        kind: family.undoAction,
+        target: lease.target,
+        provider: lease.provider,
+        providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
+        lease,
+        recovered: true,
+      });
     } else {
       await this.ctx.record('lease.expired', {
         kind: lease.kind,

@@ -1,6 +1,6 @@
 /** Linux over SSH with nftables: for teams without an EDR (lib/edr/ssh-nftables.ts). */
-import { SshNftablesIsolation, type SshIsolationHost } from "../ssh-nftables";
-import { defineEdr } from "../kit";
+import { SshNftablesIsolation, type SshIsolationHost } from '../ssh-nftables';
+import { defineEdr } from '../kit';
 
 /**
  * The inventory, one host per line: `name address[:port] SHA256:<host key pin> [table]`; `#` starts
@@ -8,8 +8,8 @@ import { defineEdr } from "../kit";
  */
 export function parseInventory(text: string): SshIsolationHost[] {
   const hosts: SshIsolationHost[] = [];
-  for (const [index, raw] of text.split("\n").entries()) {
-    const line = raw.replace(/#.*/, "").trim();
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.replace(/#.*/, '').trim();
     if (!line) continue;
     const [name, where, pin, table, ...rest] = line.split(/\s+/);
     if (!name || !where || !pin || rest.length) throw new Error(`hosts line ${index + 1}: expected "name address[:port] SHA256:<pin> [table]"`);
@@ -22,25 +22,25 @@ export function parseInventory(text: string): SshIsolationHost[] {
 }
 
 export const descriptor = defineEdr({
-  kind: "ssh-nftables",
-  label: "Linux over SSH (nftables)",
-  summary: "a dedicated nftables table on the host, applied over SSH with a dead-man rollback armed first; key auth, pinned host keys, no EDR needed",
+  kind: 'ssh-nftables',
+  label: 'Linux over SSH (nftables)',
+  summary: 'a dedicated nftables table on the host, applied over SSH with a dead-man rollback armed first; key auth, pinned host keys, no EDR needed',
   fields: [
-    { name: "hosts", type: "text", required: true, placeholder: "web-1 198.18.0.10 SHA256:… (one host per line)" },
-    { name: "username", type: "string", required: true, placeholder: "soar" },
-    { name: "privateKey", type: "secret-text", required: true },
-    { name: "passphrase", type: "secret" },
-    { name: "sudo", type: "boolean", default: true },
-    { name: "hubAddresses", type: "list", placeholder: "the hub's address as the hosts see it" },
-    { name: "management", type: "list", placeholder: "jump hosts, EDR or log managers" },
-    { name: "dns", type: "list", placeholder: "DNS servers the isolated host may ask" },
-    { name: "table", type: "string", default: "soar_isolate", pattern: "^[A-Za-z][A-Za-z0-9_]{0,31}$", patternHint: "a table name (letters, digits, _)" },
-    { name: "rollbackSeconds", type: "number", default: 300, min: 10 },
+    { name: 'hosts', type: 'text', required: true, placeholder: 'web-1 198.18.0.10 SHA256:… (one host per line)' },
+    { name: 'username', type: 'string', required: true, placeholder: 'soar' },
+    { name: 'privateKey', type: 'secret-text', required: true },
+    { name: 'passphrase', type: 'secret' },
+    { name: 'sudo', type: 'boolean', default: true },
+    { name: 'hubAddresses', type: 'list', placeholder: "the hub's address as the hosts see it" },
+    { name: 'management', type: 'list', placeholder: 'jump hosts, EDR or log managers' },
+    { name: 'dns', type: 'list', placeholder: 'DNS servers the isolated host may ask' },
+    { name: 'table', type: 'string', default: 'soar_isolate', pattern: '^[A-Za-z][A-Za-z0-9_]{0,31}$', patternHint: 'a table name (letters, digits, _)' },
+    { name: 'rollbackSeconds', type: 'number', default: 300, min: 10 },
   ],
-  supports: { status: true, async: true, resolveBy: ["inventory name", "ip", "id"] },
+  supports: { status: true, async: true, resolveBy: ['inventory name', 'ip', 'id'] },
   check: (v) => {
     try {
-      parseInventory(String(v.hosts ?? ""));
+      parseInventory(String(v.hosts ?? ''));
       return undefined;
     } catch (error) {
       return (error as Error).message;
@@ -53,11 +53,11 @@ export const descriptor = defineEdr({
       privateKey: v.privateKey as string,
       ...(v.passphrase ? { passphrase: v.passphrase as string } : {}),
       sudo: v.sudo !== false,
-      hosts: parseInventory(String(v.hosts ?? "")),
+      hosts: parseInventory(String(v.hosts ?? '')),
       hubAddresses: (v.hubAddresses as string[] | undefined) ?? [],
       management: (v.management as string[] | undefined) ?? [],
       dns: (v.dns as string[] | undefined) ?? [],
-      table: (v.table as string | undefined) ?? "soar_isolate",
+      table: (v.table as string | undefined) ?? 'soar_isolate',
       rollbackSeconds: (v.rollbackSeconds as number | undefined) ?? 300,
     }),
   }),

@@ -1,19 +1,20 @@
 /** A published blocklist that firewalls pull (text or JSON), served by the hub. */
-import type { FirewallProvider } from "../types";
-import { createPublishedBlocklist, type PublishedBlocklist } from "../blocklist";
-import { defineFirewall } from "../kit";
+import type { FirewallProvider } from '../types';
+import { createPublishedBlocklist, type PublishedBlocklist } from '../blocklist';
+import { defineFirewall } from '../kit';
 
 export const descriptor = defineFirewall({
-  kind: "blocklist",
-  label: "Published blocklist",
-  summary: "a list served at /soar/blocklist/<name>.txt (or .json) for pfSense/OPNsense URL tables, FortiGate, Palo Alto EDLs, MikroTik scripts; no root, optional pull token",
+  kind: 'blocklist',
+  label: 'Published blocklist',
+  summary:
+    'a list served at /soar/blocklist/<name>.txt (or .json) for pfSense/OPNsense URL tables, FortiGate, Palo Alto EDLs, MikroTik scripts; no root, optional pull token',
   fields: [
-    { name: "listName", type: "string", default: "soar", pattern: "^[A-Za-z0-9_-]+$", patternHint: "letters, digits, _ and -" },
-    { name: "listToken", type: "secret" },
+    { name: 'listName', type: 'string', default: 'soar', pattern: '^[A-Za-z0-9_-]+$', patternHint: 'letters, digits, _ and -' },
+    { name: 'listToken', type: 'secret' },
   ],
   supports: { ipv6: true, ranges: true, nativeExpiry: true },
   create: (v, context) => {
-    const list = createPublishedBlocklist({ name: (v.listName as string) || "soar", store: context.store });
+    const list = createPublishedBlocklist({ name: (v.listName as string) || 'soar', store: context.store });
     return { provider: withName(list, context.name), blocklist: list };
   },
 });

@@ -112,7 +112,11 @@ function checkCortexBody(data: unknown): BodyCheckFailure | undefined {
   if (job.status !== 'Failure') return undefined;
   const report = typeof job.report === 'object' && job.report ? job.report : undefined;
   const reason = (job.errorMessage || report?.errorMessage || 'no error message').slice(0, 300);
-  return { code: 'BODY_ERROR', message: `job ${job.id ?? '?'} of ${job.analyzerName ?? job.workerName ?? 'analyzer'} failed: ${reason}`, vendorCode: 'JobFailure' };
+  return {
+    code: 'BODY_ERROR',
+    message: `job ${job.id ?? '?'} of ${job.analyzerName ?? job.workerName ?? 'analyzer'} failed: ${reason}`,
+    vendorCode: 'JobFailure',
+  };
 }
 
 function taxonomyText(taxonomy: CortexTaxonomy): string {
@@ -215,7 +219,12 @@ export function createCortex(options: CortexOptions): IntelProvider {
     for (let rounds = 0; ; rounds++) {
       if (current.status === 'Success' && typeof current.report === 'object' && current.report) return current;
       if (current.status === 'Deleted') {
-        throw new ProviderError({ provider: 'cortex', code: 'BODY_ERROR', message: `cortex: job ${jobId} of ${analyzerName} was deleted`, vendorCode: 'JobDeleted' });
+        throw new ProviderError({
+          provider: 'cortex',
+          code: 'BODY_ERROR',
+          message: `cortex: job ${jobId} of ${analyzerName} was deleted`,
+          vendorCode: 'JobDeleted',
+        });
       }
       if (rounds > 0) {
         const pause = Math.min(pollIntervalMs, deadline - now());
@@ -241,7 +250,13 @@ export function createCortex(options: CortexOptions): IntelProvider {
     }
   }
 
-  async function runAnalyzer(analyzer: CortexAnalyzer, dataType: string, indicator: Indicator, deadline: number, signal?: AbortSignal): Promise<AnalyzerAnswer> {
+  async function runAnalyzer(
+    analyzer: CortexAnalyzer,
+    dataType: string,
+    indicator: Indicator,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<AnalyzerAnswer> {
     const analyzerId = analyzer.id as string;
     const analyzerName = analyzer.name ?? analyzerId;
     const { data: job } = await client.request<CortexJob>({
@@ -308,7 +323,11 @@ export function createCortex(options: CortexOptions): IntelProvider {
         firstError ??= outcome.reason;
         const reason = outcome.reason as Partial<ProviderError>;
         const analyzer = selected[index].analyzer;
-        failed.push({ analyzer: analyzer.name ?? String(analyzer.id), code: String(reason?.code ?? 'ERROR'), message: String(reason?.message ?? outcome.reason) });
+        failed.push({
+          analyzer: analyzer.name ?? String(analyzer.id),
+          code: String(reason?.code ?? 'ERROR'),
+          message: String(reason?.message ?? outcome.reason),
+        });
       });
       if (answers.length === 0) throw firstError;
       return toResult(indicator, answers, failed);

@@ -282,7 +282,9 @@ export class FeedLoader<T> {
   /** One refresh at a time: callers arriving while one runs share its result. */
   private run(trigger: RefreshOutcome['trigger']): Promise<{ changed: boolean }> {
     if (this.closed) {
-      return Promise.reject(new ProviderError({ provider: this.options.kind, code: 'CANCELLED', message: `${this.options.kind} "${this.options.name}" is closed` }));
+      return Promise.reject(
+        new ProviderError({ provider: this.options.kind, code: 'CANCELLED', message: `${this.options.kind} "${this.options.name}" is closed` }),
+      );
     }
     if (this.inFlight) return this.inFlight;
     const attempt = this.load().then(
@@ -300,7 +302,15 @@ export class FeedLoader<T> {
           this.failures++;
           this.lastError = failure;
           this.lastErrorAt = this.now();
-          this.report({ trigger, ok: false, changed: false, notModified: false, entries: this.current?.entries ?? 0, error: failure.message, code: failure.code });
+          this.report({
+            trigger,
+            ok: false,
+            changed: false,
+            notModified: false,
+            entries: this.current?.entries ?? 0,
+            error: failure.message,
+            code: failure.code,
+          });
         }
         throw failure;
       },
@@ -410,18 +420,36 @@ export class FeedLoader<T> {
     const errno = String((error as { code?: unknown })?.code ?? '');
     // ERR_BUFFER_TOO_LARGE: gunzip output over maxBytes; Z_DATA_ERROR: a damaged .gz.
     const code: ProviderErrorCode =
-      errno === 'ENOENT' ? 'NOT_FOUND' : errno === 'EACCES' || errno === 'EPERM' ? 'FORBIDDEN' : errno.startsWith('ERR_BUFFER') || errno.startsWith('Z_') ? 'BODY_ERROR' : 'BAD_REQUEST';
-    const reason = errno === 'ENOENT' ? 'no such file' : errno === 'EACCES' || errno === 'EPERM' ? 'permission denied' : (error as Error)?.message ?? String(error);
-    return new ProviderError({ provider: this.options.kind, code, message: `${this.options.kind}: cannot read ${path}: ${reason}`, retryable: code !== 'BAD_REQUEST' });
+      errno === 'ENOENT'
+        ? 'NOT_FOUND'
+        : errno === 'EACCES' || errno === 'EPERM'
+          ? 'FORBIDDEN'
+          : errno.startsWith('ERR_BUFFER') || errno.startsWith('Z_')
+            ? 'BODY_ERROR'
+            : 'BAD_REQUEST';
+    const reason =
+      errno === 'ENOENT' ? 'no such file' : errno === 'EACCES' || errno === 'EPERM' ? 'permission denied' : ((error as Error)?.message ?? String(error));
+    return new ProviderError({
+      provider: this.options.kind,
+      code,
+      message: `${this.options.kind}: cannot read ${path}: ${reason}`,
+      retryable: code !== 'BAD_REQUEST',
+    });
   }
 
   private bodyError(message: string): ProviderError {
-    return new ProviderError({ provider: this.options.kind, code: 'BODY_ERROR', message: `${this.options.kind} "${this.options.name}": ${message}`, retryable: true });
+    return new ProviderError({
+      provider: this.options.kind,
+      code: 'BODY_ERROR',
+      message: `${this.options.kind} "${this.options.name}": ${message}`,
+      retryable: true,
+    });
   }
 
   private asProviderError(error: unknown): ProviderError {
     if (error instanceof ProviderError) return error;
-    if (this.closed) return new ProviderError({ provider: this.options.kind, code: 'CANCELLED', message: `${this.options.kind} "${this.options.name}" is closed` });
+    if (this.closed)
+      return new ProviderError({ provider: this.options.kind, code: 'CANCELLED', message: `${this.options.kind} "${this.options.name}" is closed` });
     return this.bodyError((error as Error)?.message ?? String(error));
   }
 }
@@ -488,7 +516,8 @@ export function createFeed(opts: FeedOptions): LocalFeedProvider {
   if (!opts || typeof opts.name !== 'string' || opts.name.trim() === '') throw new TypeError('createFeed: name is required');
   const level = opts.level ?? 'malicious';
   if (level !== 'malicious' && level !== 'suspicious') throw new TypeError('createFeed: level must be malicious or suspicious');
-  if (opts.format !== undefined && !['auto', 'text', 'csv', 'json'].includes(opts.format)) throw new TypeError('createFeed: format must be auto, text, csv or json');
+  if (opts.format !== undefined && !['auto', 'text', 'csv', 'json'].includes(opts.format))
+    throw new TypeError('createFeed: format must be auto, text, csv or json');
   const unknownType = opts.types?.find((type) => !IOC_TYPES.includes(type));
   if (unknownType !== undefined) throw new TypeError(`createFeed: unknown indicator type "${String(unknownType).slice(0, 40)}"`);
   const now = opts.now ?? Date.now;

@@ -129,9 +129,18 @@ export function createMisp(options: MispOptions): IntelProvider {
       forIds: forIds.length,
       events: [...events].slice(0, MAX_LISTED).map(([id, info]) => ({ id, info })),
       eventCount: events.size,
-      tags: unique(attributes.flatMap((attribute) => [...(attribute.Tag ?? []), ...(attribute.Event?.Tag ?? [])].map((tag) => tag.name)), 15),
-      types: unique(attributes.map((attribute) => attribute.type), MAX_LISTED),
-      categories: unique(attributes.map((attribute) => attribute.category), MAX_LISTED),
+      tags: unique(
+        attributes.flatMap((attribute) => [...(attribute.Tag ?? []), ...(attribute.Event?.Tag ?? [])].map((tag) => tag.name)),
+        15,
+      ),
+      types: unique(
+        attributes.map((attribute) => attribute.type),
+        MAX_LISTED,
+      ),
+      categories: unique(
+        attributes.map((attribute) => attribute.category),
+        MAX_LISTED,
+      ),
     };
     if (threatLevelIds.length) evidence.threatLevel = THREAT_LEVELS[String(Math.min(...threatLevelIds))];
     if (Number.isFinite(newest) && newest > 0) evidence.lastSeen = new Date(newest * 1000).toISOString();

@@ -124,15 +124,40 @@ export function createOtx(options: OtxOptions): IntelProvider {
     }
     const evidence: Record<string, unknown> = {
       pulses: pulseCount,
-      pulseNames: unique(pulses.map((pulse) => pulse.name), MAX_LISTED),
-      tags: unique(pulses.flatMap((pulse) => pulse.tags ?? []), 10),
-      malwareFamilies: unique(pulses.flatMap((pulse) => (pulse.malware_families ?? []).map(familyName)), MAX_LISTED),
-      adversaries: unique(pulses.map((pulse) => pulse.adversary), MAX_LISTED),
+      pulseNames: unique(
+        pulses.map((pulse) => pulse.name),
+        MAX_LISTED,
+      ),
+      tags: unique(
+        pulses.flatMap((pulse) => pulse.tags ?? []),
+        10,
+      ),
+      malwareFamilies: unique(
+        pulses.flatMap((pulse) => (pulse.malware_families ?? []).map(familyName)),
+        MAX_LISTED,
+      ),
+      adversaries: unique(
+        pulses.map((pulse) => pulse.adversary),
+        MAX_LISTED,
+      ),
     };
-    const lastPulse = unique(pulses.map((pulse) => pulse.modified ?? pulse.created), 1000).sort().pop();
+    const lastPulse = unique(
+      pulses.map((pulse) => pulse.modified ?? pulse.created),
+      1000,
+    )
+      .sort()
+      .pop();
     if (lastPulse) evidence.lastPulse = lastPulse;
-    if (validations.length) evidence.validation = unique(validations.map((entry) => entry.message ?? entry.name ?? entry.source), MAX_LISTED);
-    if (falsePositives.length) evidence.falsePositive = unique(falsePositives.map((entry) => entry.assessment ?? 'reported'), MAX_LISTED);
+    if (validations.length)
+      evidence.validation = unique(
+        validations.map((entry) => entry.message ?? entry.name ?? entry.source),
+        MAX_LISTED,
+      );
+    if (falsePositives.length)
+      evidence.falsePositive = unique(
+        falsePositives.map((entry) => entry.assessment ?? 'reported'),
+        MAX_LISTED,
+      );
     if (typeof general?.reputation === 'number') evidence.reputation = general.reputation;
     if (general?.country_code) evidence.country = general.country_code;
     if (general?.asn) evidence.asn = general.asn;

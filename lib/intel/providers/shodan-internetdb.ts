@@ -32,7 +32,10 @@ const MAX_TAGS = 10;
 
 function strings(value: unknown, max: number): string[] {
   if (!Array.isArray(value)) return [];
-  return value.filter((item): item is string => typeof item === 'string' && item !== '').slice(0, max).map((item) => item.slice(0, 200));
+  return value
+    .filter((item): item is string => typeof item === 'string' && item !== '')
+    .slice(0, max)
+    .map((item) => item.slice(0, 200));
 }
 
 function numbers(value: unknown, max: number): number[] {

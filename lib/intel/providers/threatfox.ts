@@ -121,20 +121,35 @@ export function createThreatFox(options: ThreatFoxOptions): IntelProvider {
     const confidence = confidences.length ? Math.max(...confidences) : undefined;
     const level: IntelLevel = confidence !== undefined && confidence >= maliciousConfidence ? 'malicious' : 'suspicious';
     const best = [...hits].sort((a, b) => (confidenceOf(b) ?? -1) - (confidenceOf(a) ?? -1))[0];
-    const malware = unique(hits.map((hit) => hit.malware_printable ?? hit.malware), MAX_LISTED);
-    const threatTypes = unique(hits.map((hit) => hit.threat_type), MAX_LISTED);
+    const malware = unique(
+      hits.map((hit) => hit.malware_printable ?? hit.malware),
+      MAX_LISTED,
+    );
+    const threatTypes = unique(
+      hits.map((hit) => hit.threat_type),
+      MAX_LISTED,
+    );
     const dates = (pick: (hit: ThreatFoxHit) => string | null | undefined) => unique(hits.map(pick), 1000).sort();
     const firstSeen = dates((hit) => hit.first_seen)[0];
     const lastSeen = dates((hit) => hit.last_seen).pop();
     const evidence: Record<string, unknown> = {
       hits: hits.length,
-      iocs: unique(hits.map((hit) => hit.ioc), MAX_LISTED),
+      iocs: unique(
+        hits.map((hit) => hit.ioc),
+        MAX_LISTED,
+      ),
       threatTypes,
       malware,
-      tags: unique(hits.flatMap((hit) => hit.tags ?? []), 10),
+      tags: unique(
+        hits.flatMap((hit) => hit.tags ?? []),
+        10,
+      ),
       ...(firstSeen ? { firstSeen } : {}),
       ...(lastSeen ? { lastSeen } : {}),
-      ids: unique(hits.map((hit) => (hit.id === undefined ? undefined : String(hit.id))), MAX_LISTED),
+      ids: unique(
+        hits.map((hit) => (hit.id === undefined ? undefined : String(hit.id))),
+        MAX_LISTED,
+      ),
     };
     const what = [threatTypes.join('/') || 'IOC', malware.length ? `for ${malware.join(', ')}` : ''].filter(Boolean).join(' ');
     const summary = `${name}: ${what}${confidence !== undefined ? `, confidence ${confidence}` : ''}${hits.length > 1 ? ` (${hits.length} IOCs)` : ''}`;

@@ -19,7 +19,14 @@ describe('approval engine', function () {
   let escalations: Array<ApprovalEvents['escalation']>;
 
   function makeEngine(): ApprovalEngine {
-    const e = new ApprovalEngine({ store, audit, now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, warn: (m) => assert.fail(`unexpected warning: ${m}`) });
+    const e = new ApprovalEngine({
+      store,
+      audit,
+      now: clock.now,
+      setTimer: clock.setTimer,
+      clearTimer: clock.clearTimer,
+      warn: (m) => assert.fail(`unexpected warning: ${m}`),
+    });
     e.on('resolved', (ev) => resolved.push(ev));
     e.on('reminder', (ev) => reminders.push(ev));
     e.on('escalation', (ev) => escalations.push(ev));
@@ -156,7 +163,10 @@ describe('approval engine', function () {
     assert.equal(resolved.length, 0);
     assert.equal(escalations.length, 1);
     assert.equal(escalations[0].reason, 'timeout');
-    assert.deepEqual(escalations[0].to.map((p) => p.name), ['Boss']);
+    assert.deepEqual(
+      escalations[0].to.map((p) => p.name),
+      ['Boss'],
+    );
     assert.equal((await engine.get(rec.id))?.expiresAt, clock.t + 10 * MIN);
     await clock.advance(10 * MIN, [engine]);
     assert.equal(resolved.length, 1);
@@ -171,13 +181,19 @@ describe('approval engine', function () {
   });
 
   it('sends reminders and the escalation at the configured times, only to those who have not voted', async function () {
-    const rec = await engine.request({ msg: sampleMessage(), policy: policy({ remindAfterMs: [20 * MIN, 5 * MIN], escalateAfterMs: 15 * MIN, escalation: [BOSS] }) });
+    const rec = await engine.request({
+      msg: sampleMessage(),
+      policy: policy({ remindAfterMs: [20 * MIN, 5 * MIN], escalateAfterMs: 15 * MIN, escalation: [BOSS] }),
+    });
     await engine.decide({ id: rec.id, identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' });
     await clock.advance(5 * MIN - 1, [engine]);
     assert.equal(reminders.length, 0);
     await clock.advance(1, [engine]);
     assert.equal(reminders.length, 1);
-    assert.deepEqual(reminders[0].to.map((p) => p.name), ['Ben', 'Cay']);
+    assert.deepEqual(
+      reminders[0].to.map((p) => p.name),
+      ['Ben', 'Cay'],
+    );
     await clock.advance(10 * MIN - 1, [engine]);
     assert.equal(escalations.length, 0);
     await clock.advance(1, [engine]);
@@ -185,7 +201,10 @@ describe('approval engine', function () {
     assert.equal(escalations[0].reason, 'after');
     await clock.advance(5 * MIN, [engine]);
     assert.equal(reminders.length, 2);
-    assert.deepEqual(reminders[1].to.map((p) => p.name), ['Ben', 'Cay', 'Boss']);
+    assert.deepEqual(
+      reminders[1].to.map((p) => p.name),
+      ['Ben', 'Cay', 'Boss'],
+    );
     assert.equal(audit.records.filter((r) => r.type === 'approval.reminder').length, 2);
     assert.equal(audit.records.filter((r) => r.type === 'approval.escalated').length, 1);
     await clock.advance(10 * MIN, [engine]);
@@ -205,7 +224,10 @@ describe('approval engine', function () {
   it('refuses a message that cannot be serialised, naming the part; drops msg.req/res; keeps Buffers', async function () {
     const msg = sampleMessage();
     msg.callback = () => 1;
-    await assert.rejects(engine.request({ msg, policy: policy() }), (err: Error) => err instanceof ApprovalError && err.code === 'not-serialisable' && /msg\.callback is a function/.test(err.message));
+    await assert.rejects(
+      engine.request({ msg, policy: policy() }),
+      (err: Error) => err instanceof ApprovalError && err.code === 'not-serialisable' && /msg\.callback is a function/.test(err.message),
+    );
     const cyclic = sampleMessage() as Record<string, unknown>;
     cyclic.self = { back: cyclic };
     await assert.rejects(engine.request({ msg: cyclic, policy: policy() }), /msg\.self\.back is a circular reference/);
@@ -253,7 +275,10 @@ describe('approval engine', function () {
     await engine.stop();
     // What a kill -9 between the vote write and the decision claim leaves behind.
     const stored = (await engine.get(rec.id))!;
-    await store.set('approvals', rec.id, { ...stored, votes: [{ person: 'Ana', identity: 'slack:U0ANA', channel: 'slack', decision: 'approve', at: new Date(clock.t).toISOString() }] });
+    await store.set('approvals', rec.id, {
+      ...stored,
+      votes: [{ person: 'Ana', identity: 'slack:U0ANA', channel: 'slack', decision: 'approve', at: new Date(clock.t).toISOString() }],
+    });
     engine = makeEngine();
     await engine.start();
     await engine.idle();

@@ -49,7 +49,10 @@ describe('approval links and page handler', function () {
     const stored = await store.list(LINKS_NS);
     assert.deepEqual(stored.map((e) => e.key).sort(), minted.map((l) => hashToken(l.token)).sort());
     await store.flush();
-    const onDisk = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+    const onDisk = fs
+      .readdirSync(dir)
+      .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+      .join('\n');
     for (const l of minted) assert.ok(!onDisk.includes(l.token), 'no token on disk');
   });
 

@@ -7,7 +7,10 @@ import { migrations } from '../../../nodes/shared/migrations';
 
 describe('approver lists as text (soar-wait-approval settings)', function () {
   it('reads "name: identities" lines, identity-only lines, comments and blank lines', function () {
-    const persons = parsePersons('alice: editor:alice, email:Alice@Example.org\n# on call\n\neditor:bob, slack:U024BE7LH\neditor: editor:ed # a person named editor', 'approvers');
+    const persons = parsePersons(
+      'alice: editor:alice, email:Alice@Example.org\n# on call\n\neditor:bob, slack:U024BE7LH\neditor: editor:ed # a person named editor',
+      'approvers',
+    );
     assert.deepEqual(persons, [
       { name: 'alice', identities: ['editor:alice', 'email:Alice@Example.org'] },
       { name: 'bob', identities: ['editor:bob', 'slack:U024BE7LH'] },
@@ -19,7 +22,10 @@ describe('approver lists as text (soar-wait-approval settings)', function () {
 
   it('refuses a line without a colon, and lets the policy refuse an unknown channel', function () {
     assert.throws(() => parsePersons('alice', 'approvers'), /approvers: 'alice' is not 'name: channel:id, \.\.\.'/);
-    assert.throws(() => normalisePolicy({ approvers: parsePersons('alice: icq:1234', 'approvers'), timeoutMs: 1000 }), /approver identity must be <channel>:<id>/);
+    assert.throws(
+      () => normalisePolicy({ approvers: parsePersons('alice: icq:1234', 'approvers'), timeoutMs: 1000 }),
+      /approver identity must be <channel>:<id>/,
+    );
   });
 
   it('0 -> 1 migration fills the documented defaults', function () {
@@ -32,7 +38,17 @@ describe('approver lists as text (soar-wait-approval settings)', function () {
 
 describe('checkApprovalFor: the shared check of action nodes', function () {
   const msg = (ip: string) => ({ alert: { source: { ip } } });
-  const approved = (m: Record<string, unknown>) => ({ ...m, approval: { id: 'ap-1', decision: 'approved', by: ['editor:a'], at: '2026-01-01T00:00:00.000Z', digest: approvalDigest(m, ['alert.source.ip']), fields: ['alert.source.ip'] } });
+  const approved = (m: Record<string, unknown>) => ({
+    ...m,
+    approval: {
+      id: 'ap-1',
+      decision: 'approved',
+      by: ['editor:a'],
+      at: '2026-01-01T00:00:00.000Z',
+      digest: approvalDigest(m, ['alert.source.ip']),
+      fields: ['alert.source.ip'],
+    },
+  });
 
   it('says when a message carries no approval (the node condition decides then)', async function () {
     assert.deepEqual(await checkApprovalFor(msg('203.0.113.7'), '203.0.113.7'), { carried: false });

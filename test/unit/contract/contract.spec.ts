@@ -41,7 +41,14 @@ describe('message contract', function () {
   });
 
   it('an approval as the approval node will send it validates; a wrong decision or a missing digest does not', function () {
-    const approval: MsgApproval = { id: 'ap-1', decision: 'approved', by: ['alice@example.org'], at: '2026-11-20T08:20:00.000Z', digest: 'sha256:0f1e', fields: ['alert.source.ip'] };
+    const approval: MsgApproval = {
+      id: 'ap-1',
+      decision: 'approved',
+      by: ['alice@example.org'],
+      at: '2026-11-20T08:20:00.000Z',
+      digest: 'sha256:0f1e',
+      fields: ['alert.source.ip'],
+    };
     assert.deepEqual(validatePart('approval', approval), []);
     assert.deepEqual(validatePart('approval', { ...approval, decision: 'maybe' }), ['approval.decision: must be one of "approved", "denied", "expired"']);
     const { digest: _digest, ...noDigest } = approval;
@@ -55,7 +62,9 @@ describe('message contract', function () {
     assert.deepEqual(validatePart('actions', [{ kind: 'block', target: '203.0.113.44', provider: 'edge', status: 'done', simulated: false }]), [
       'actions.0.status: must be one of "blocked", "extended", "simulated", "unblocked", "refused", "not-found", "failed", "isolated", "released", "already-isolated", "not-isolated", "pending"',
     ]);
-    assert.deepEqual(validatePart('iocs', [{ type: 'ip', value: '203.0.113.44' }]), ['iocs.0.type: must be one of "ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512", "cve"']);
+    assert.deepEqual(validatePart('iocs', [{ type: 'ip', value: '203.0.113.44' }]), [
+      'iocs.0.type: must be one of "ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512", "cve"',
+    ]);
     assert.match(validateMessage({ alert: { id: 'x' } })[0], /^alert\./);
   });
 
@@ -65,7 +74,10 @@ describe('message contract', function () {
     assert.equal(checkActionCondition({ enrichment: { ...enrichment, verdict: 'suspicious' } }, 'malicious').allowed, false);
     assert.deepEqual(checkActionCondition({ enrichment: { ...enrichment, verdict: 'suspicious' } }, 'suspicious'), { allowed: true, by: 'verdict' });
     assert.deepEqual(checkActionCondition({ approval: { decision: 'approved' } }, 'malicious'), { allowed: true, by: 'approval' });
-    assert.deepEqual(checkActionCondition({ enrichment, approval: { id: 'ap-2', decision: 'denied' } }, 'off'), { allowed: false, reason: 'approval ap-2 was denied' });
+    assert.deepEqual(checkActionCondition({ enrichment, approval: { id: 'ap-2', decision: 'denied' } }, 'off'), {
+      allowed: false,
+      reason: 'approval ap-2 was denied',
+    });
     assert.deepEqual(checkActionCondition({}, 'off'), { allowed: true, by: 'off' });
     assert.match((checkActionCondition({ enrichment: { verdict: 'nonsense' } }, 'malicious') as { reason: string }).reason, /no verdict/);
   });

@@ -57,7 +57,10 @@ describe('Budget', () => {
     assert.equal(third.order.length, 0);
     await clock.advance(1); // t = 60 s: the first unit leaves the window
     assert.equal(third.order.length, 1);
-    assert.deepEqual(budget.state().windows.map((w) => [w.window, w.used, w.remaining]), [['minute', 2, 0]]);
+    assert.deepEqual(
+      budget.state().windows.map((w) => [w.window, w.used, w.remaining]),
+      [['minute', 2, 0]],
+    );
   });
 
   it('combines windows: the strictest one decides', async () => {
@@ -73,7 +76,10 @@ describe('Budget', () => {
     assert.equal(run.order.length, 3);
     await clock.advance(1);
     await run.done;
-    assert.deepEqual(run.grantedAt.map((at) => (at as number) - start), [0, 0, 1_000, 60_000]);
+    assert.deepEqual(
+      run.grantedAt.map((at) => (at as number) - start),
+      [0, 0, 1_000, 60_000],
+    );
   });
 
   it('honours cost units', async () => {
@@ -107,7 +113,10 @@ describe('Budget', () => {
     await clock.advanceTo(Date.UTC(2026, 0, 16, 0, 0, 0));
     await budget.acquire();
     assert.equal(budget.state().pausedUntil, undefined);
-    assert.deepEqual(budget.state().windows.map((w) => [w.window, w.used]), [['day', 1]]);
+    assert.deepEqual(
+      budget.state().windows.map((w) => [w.window, w.used]),
+      [['day', 1]],
+    );
   });
 
   it('rejects requests still queued when the day budget runs out under them', async () => {
@@ -118,7 +127,10 @@ describe('Budget', () => {
     await clock.advance(60_000);
     await run.done;
     assert.deepEqual(run.order, [0, 1, 2]);
-    assert.deepEqual(run.failures.map((f) => f?.code), [undefined, undefined, undefined, 'QUOTA_EXHAUSTED', 'QUOTA_EXHAUSTED']);
+    assert.deepEqual(
+      run.failures.map((f) => f?.code),
+      [undefined, undefined, undefined, 'QUOTA_EXHAUSTED', 'QUOTA_EXHAUSTED'],
+    );
     assert.equal(run.failures[3]?.resumeAt?.toISOString(), '2026-01-16T00:00:00.000Z');
   });
 
@@ -167,7 +179,10 @@ describe('Budget', () => {
     const until = new Date(clock.now() + 3_600_000);
     budget.pause(until, 'QUOTA_EXHAUSTED', 'vendor said so');
     await run.done;
-    assert.deepEqual(run.failures.map((f) => f?.code), ['QUOTA_EXHAUSTED', 'QUOTA_EXHAUSTED']);
+    assert.deepEqual(
+      run.failures.map((f) => f?.code),
+      ['QUOTA_EXHAUSTED', 'QUOTA_EXHAUSTED'],
+    );
     assert.equal(run.failures[0]?.resumeAt?.getTime(), until.getTime());
     await assert.rejects(budget.acquire(), (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED');
     budget.resume();

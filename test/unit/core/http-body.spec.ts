@@ -83,7 +83,10 @@ describe('http client: checkBody (HTTP 200 with a failure in the body)', () => {
   });
 
   it('a retryable body failure is retried for an idempotent call', async () => {
-    fake.route('GET', '/api/conversations.info', [{ status: 200, body: { ok: false, error: 'ratelimited' } }, { status: 200, body: { ok: true } }]);
+    fake.route('GET', '/api/conversations.info', [
+      { status: 200, body: { ok: false, error: 'ratelimited' } },
+      { status: 200, body: { ok: true } },
+    ]);
     const result = await client(slackCheck).request({ url: '/api/conversations.info' });
     assert.deepEqual(result.data, { ok: true });
     assert.equal(fake.count(), 2);

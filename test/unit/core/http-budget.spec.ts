@@ -127,7 +127,10 @@ describe('http client: budgets and quota pauses', () => {
     });
 
     it('recognises an AbuseIPDB "Daily rate limit" body without any hint', async () => {
-      fake.route('GET', '/check', { status: 429, body: { errors: [{ detail: 'Daily rate limit of 1000 requests exceeded for this endpoint.', status: 429 }] } });
+      fake.route('GET', '/check', {
+        status: 429,
+        body: { errors: [{ detail: 'Daily rate limit of 1000 requests exceeded for this endpoint.', status: 429 }] },
+      });
       await assert.rejects(client({ provider: 'abuseipdb' }).request({ url: '/check' }), (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED');
     });
 

@@ -147,7 +147,14 @@ describe('http client: requests, status mapping, timeouts, cancel', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const refused = createHttpClient({ provider: 'test', baseURL: `http://127.0.0.1:${port}`, now: clock.now, sleep: clock.sleep, proxy: false, retry: { maxAttempts: 3 } });
+    const refused = createHttpClient({
+      provider: 'test',
+      baseURL: `http://127.0.0.1:${port}`,
+      now: clock.now,
+      sleep: clock.sleep,
+      proxy: false,
+      retry: { maxAttempts: 3 },
+    });
     await assert.rejects(refused.request({ url: '/' }), (error: ProviderError) => {
       assert.equal(error.code, 'NETWORK');
       assert.equal(error.attempts, 3);

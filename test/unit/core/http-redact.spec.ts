@@ -36,7 +36,13 @@ describe('redact()', () => {
 
   it('secretsFromHeaders finds credential headers, the token after a scheme and Basic user:password', () => {
     const basic = 'Basic ' + Buffer.from('soar:s3cret-pass').toString('base64');
-    const found = secretsFromHeaders({ 'x-apikey': 'k1', Authorization: 'Bearer tok-123', 'Auth-Key': 'k2', Accept: 'application/json', 'Proxy-Authorization': basic });
+    const found = secretsFromHeaders({
+      'x-apikey': 'k1',
+      Authorization: 'Bearer tok-123',
+      'Auth-Key': 'k2',
+      Accept: 'application/json',
+      'Proxy-Authorization': basic,
+    });
     for (const expected of ['k1', 'tok-123', 'k2', 's3cret-pass', 'soar:s3cret-pass']) assert.ok(found.includes(expected), expected);
     assert.ok(!found.includes('application/json'));
   });
@@ -59,7 +65,11 @@ describe('http client: secrets never leave in errors', () => {
     (status: number): ((request: FakeRequest) => FakeReply) =>
     (request) => ({
       status,
-      body: { error: { code: 'Echo', message: `you sent ${request.url} ${JSON.stringify(request.headers)} ${request.body}` }, headers: request.headers, url: request.url },
+      body: {
+        error: { code: 'Echo', message: `you sent ${request.url} ${JSON.stringify(request.headers)} ${request.body}` },
+        headers: request.headers,
+        url: request.url,
+      },
     });
 
   function everythingAbout(error: unknown): string {
@@ -68,7 +78,15 @@ describe('http client: secrets never leave in errors', () => {
   }
 
   async function failureOf(options: Partial<HttpClientOptions>, spec: RequestSpec): Promise<ProviderError> {
-    const client = createHttpClient({ provider: 'vt', baseURL: fake.url, now: clock.now, sleep: clock.sleep, proxy: false, retry: { maxAttempts: 2 }, ...options });
+    const client = createHttpClient({
+      provider: 'vt',
+      baseURL: fake.url,
+      now: clock.now,
+      sleep: clock.sleep,
+      proxy: false,
+      retry: { maxAttempts: 2 },
+      ...options,
+    });
     try {
       await client.request(spec);
     } catch (error) {

@@ -96,7 +96,12 @@ describe('http client: retry policy and Retry-After hints', () => {
     assert.equal(fake.count('GET', '/e401'), 1);
   });
 
-  const hintCases: { name: string; reply: () => { status: number; headers?: Record<string, string>; body?: unknown }; waitMs: number; options?: Partial<HttpClientOptions> }[] = [
+  const hintCases: {
+    name: string;
+    reply: () => { status: number; headers?: Record<string, string>; body?: unknown };
+    waitMs: number;
+    options?: Partial<HttpClientOptions>;
+  }[] = [
     { name: 'Retry-After delta-seconds', reply: () => ({ status: 429, headers: { 'retry-after': '3' } }), waitMs: 3_000 },
     { name: 'Retry-After HTTP-date', reply: () => ({ status: 429, headers: { 'retry-after': new Date(clock.now() + 4_000).toUTCString() } }), waitMs: 4_000 },
     {
@@ -110,7 +115,11 @@ describe('http client: retry policy and Retry-After hints', () => {
       waitMs: 9_000,
     },
     { name: 'Jira ISO-8601 X-RateLimit-Reset', reply: () => ({ status: 429, headers: { 'x-ratelimit-reset': '2026-11-27T10:01Z' } }), waitMs: 60_000 },
-    { name: 'Telegram body parameters.retry_after', reply: () => ({ status: 429, body: { ok: false, error_code: 429, parameters: { retry_after: 5 } } }), waitMs: 5_000 },
+    {
+      name: 'Telegram body parameters.retry_after',
+      reply: () => ({ status: 429, body: { ok: false, error_code: 429, parameters: { retry_after: 5 } } }),
+      waitMs: 5_000,
+    },
     { name: '503 with Retry-After', reply: () => ({ status: 503, headers: { 'retry-after': '2' } }), waitMs: 2_000 },
     {
       name: 'a caller-named vendor header',
@@ -154,7 +163,10 @@ describe('http client: retry policy and Retry-After hints', () => {
   });
 
   it('a 429 without hint backs off like any retryable failure and is RATE_LIMITED, not quota', async () => {
-    fake.route('GET', '/vt', [{ status: 429, body: { error: { code: 'TooManyRequestsError', message: 'slow down' } } }, { status: 200, body: {} }]);
+    fake.route('GET', '/vt', [
+      { status: 429, body: { error: { code: 'TooManyRequestsError', message: 'slow down' } } },
+      { status: 200, body: {} },
+    ]);
     const vt = client({ random: () => 0.5 });
     const result = await vt.request({ url: '/vt' });
     assert.equal(result.status, 200);

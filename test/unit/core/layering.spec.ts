@@ -2,12 +2,12 @@
  * lib/core is the bottom layer: it imports no provider family (lib/firewall, lib/intel, ...), no
  * intake, no hub (the composition root above it) and nothing of Node-RED.
  */
-import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
-const CORE = path.resolve(__dirname, "../../../lib/core");
-const LIB = path.resolve(__dirname, "../../../lib");
+const CORE = path.resolve(__dirname, '../../../lib/core');
+const LIB = path.resolve(__dirname, '../../../lib');
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -25,24 +25,23 @@ export function importsOf(text: string): string[] {
   return found;
 }
 
-describe("layering: lib/core imports no family", () => {
-  it("finds the imports it is meant to check (the scanner itself works)", () => {
-    assert.deepEqual(importsOf(`import { a } from '../firewall/leases';\nexport * from "./x";\nconst y = require('../intel/registry');\nimport "../hub/hub";\nawait import("node-red");`), [
-      "../firewall/leases",
-      "./x",
-      "../intel/registry",
-      "../hub/hub",
-      "node-red",
-    ]);
+describe('layering: lib/core imports no family', () => {
+  it('finds the imports it is meant to check (the scanner itself works)', () => {
+    assert.deepEqual(
+      importsOf(
+        `import { a } from '../firewall/leases';\nexport * from "./x";\nconst y = require('../intel/registry');\nimport "../hub/hub";\nawait import("node-red");`,
+      ),
+      ['../firewall/leases', './x', '../intel/registry', '../hub/hub', 'node-red'],
+    );
   });
 
-  it("no file under lib/core imports lib/firewall, lib/intel, lib/intake, lib/hub, lib/alert, lib/ioc or Node-RED", () => {
+  it('no file under lib/core imports lib/firewall, lib/intel, lib/intake, lib/hub, lib/alert, lib/ioc or Node-RED', () => {
     const files = sources(CORE);
-    assert.ok(files.length > 10, "lib/core was found");
+    assert.ok(files.length > 10, 'lib/core was found');
     const offences: string[] = [];
     for (const file of files) {
-      for (const spec of importsOf(fs.readFileSync(file, "utf8"))) {
-        if (spec.startsWith(".")) {
+      for (const spec of importsOf(fs.readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('.')) {
           const target = path.resolve(path.dirname(file), spec);
           if (!target.startsWith(CORE + path.sep) && target !== CORE) offences.push(`${path.relative(LIB, file)} imports ${spec}`);
         } else if (/^(node-red|@node-red\/)/.test(spec)) {
@@ -53,14 +52,15 @@ describe("layering: lib/core imports no family", () => {
     assert.deepEqual(offences, []);
   });
 
-  it("lib/firewall imports only lib/core, the family-neutral lib/providers/descriptor and itself (no intake, no other family, no hub)", () => {
-    const own = path.join(LIB, "firewall");
+  it('lib/firewall imports only lib/core, the family-neutral lib/providers/descriptor and itself (no intake, no other family, no hub)', () => {
+    const own = path.join(LIB, 'firewall');
     const offences: string[] = [];
     for (const file of sources(own)) {
-      for (const spec of importsOf(fs.readFileSync(file, "utf8"))) {
-        if (!spec.startsWith(".")) continue;
+      for (const spec of importsOf(fs.readFileSync(file, 'utf8'))) {
+        if (!spec.startsWith('.')) continue;
         const target = path.resolve(path.dirname(file), spec);
-        if (!target.startsWith(own + path.sep) && !target.startsWith(CORE + path.sep) && target !== path.join(LIB, "providers", "descriptor")) offences.push(`${path.relative(LIB, file)} imports ${spec}`);
+        if (!target.startsWith(own + path.sep) && !target.startsWith(CORE + path.sep) && target !== path.join(LIB, 'providers', 'descriptor'))
+          offences.push(`${path.relative(LIB, file)} imports ${spec}`);
       }
     }
     assert.deepEqual(offences, []);

@@ -13,7 +13,14 @@ describe('CrowdStrikeEdr against the Falcon contract fake', () => {
   const ACTIONS = '/devices/entities/devices-actions/v2';
 
   const provider = (secret = CS_CLIENT_SECRET) =>
-    new CrowdStrikeEdr({ name: 'cs1', clientId: CS_CLIENT_ID, clientSecret: secret, baseUrl: fake.baseUrl, http: { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, log: (line) => logs.push(line) });
+    new CrowdStrikeEdr({
+      name: 'cs1',
+      clientId: CS_CLIENT_ID,
+      clientSecret: secret,
+      baseUrl: fake.baseUrl,
+      http: { now: clock.now, sleep: clock.sleep, random: () => 0.5 },
+      log: (line) => logs.push(line),
+    });
   const follow = (edr: CrowdStrikeEdr, handle: Parameters<typeof followUntilDone>[1], timeoutMs = 600_000) =>
     followUntilDone(edr, handle, { timeoutMs, pollMs: 5_000, now: clock.now, sleep: clock.sleep });
 
@@ -41,7 +48,13 @@ describe('CrowdStrikeEdr against the Falcon contract fake', () => {
     assert.equal(fake.server.requestsTo('GET', '/devices/queries/devices/v1')[0].query.filter, "hostname:'web01'");
 
     const seen: string[] = [];
-    const done = await followUntilDone(edr, result.handle!, { timeoutMs: 600_000, pollMs: 5_000, now: clock.now, sleep: clock.sleep, onPoll: (s) => seen.push(s.raw!) });
+    const done = await followUntilDone(edr, result.handle!, {
+      timeoutMs: 600_000,
+      pollMs: 5_000,
+      now: clock.now,
+      sleep: clock.sleep,
+      onPoll: (s) => seen.push(s.raw!),
+    });
     assert.deepEqual(seen, ['containment_pending', 'contained']);
     assert.equal(done.status.state, 'isolated');
     assert.equal((await edr.isolate(device)).outcome, 'already-isolated');
@@ -107,7 +120,11 @@ describe('CrowdStrikeEdr against the Falcon contract fake', () => {
     fake.pendingReads = Infinity;
     const edr = provider();
     const { handle } = await edr.isolate(await edr.resolve('WEB01'));
-    const error = await rejectsWith(follow(edr, handle!, 60_000), 'TIMEOUT', /isolate of WEB01 .* not finished 60 s after it was requested; last state pending-isolate \(containment_pending\)/);
+    const error = await rejectsWith(
+      follow(edr, handle!, 60_000),
+      'TIMEOUT',
+      /isolate of WEB01 .* not finished 60 s after it was requested; last state pending-isolate \(containment_pending\)/,
+    );
     assert.ok(error.attempts! >= 12);
   });
 

@@ -41,14 +41,25 @@ describe('DefenderEdr against the Defender for Endpoint contract fake', () => {
     const device = await edr.resolve('WEB01');
     assert.equal(device.id, web01, 'web010 is not web01');
     const token = fake.server.requestsTo('POST', `/${MDE_TENANT}/oauth2/v2.0/token`)[0];
-    assert.deepEqual(token.form, { grant_type: 'client_credentials', client_id: MDE_CLIENT_ID, client_secret: MDE_CLIENT_SECRET, scope: 'https://api.securitycenter.microsoft.com/.default' });
+    assert.deepEqual(token.form, {
+      grant_type: 'client_credentials',
+      client_id: MDE_CLIENT_ID,
+      client_secret: MDE_CLIENT_SECRET,
+      scope: 'https://api.securitycenter.microsoft.com/.default',
+    });
     const result = await edr.isolate(device, { comment: 'INC-42 ransomware' });
     assert.equal(result.outcome, 'requested');
     assert.equal(result.handle!.actionId, fake.actions[0].id);
     assert.deepEqual(posts()[0].json, { Comment: 'INC-42 ransomware', IsolationType: 'Selective' });
     assert.equal(posts()[0].path, `/api/machines/${web01}/isolate`);
     const seen: string[] = [];
-    const done = await followUntilDone(edr, result.handle!, { timeoutMs: 600_000, pollMs: 10_000, now: clock.now, sleep: clock.sleep, onPoll: (s) => seen.push(s.raw!) });
+    const done = await followUntilDone(edr, result.handle!, {
+      timeoutMs: 600_000,
+      pollMs: 10_000,
+      now: clock.now,
+      sleep: clock.sleep,
+      onPoll: (s) => seen.push(s.raw!),
+    });
     assert.deepEqual(seen, ['Isolate InProgress', 'Isolate Succeeded']);
     assert.equal(done.status.state, 'isolated');
     assert.equal((await edr.status(web01)).state, 'isolated');
@@ -101,7 +112,11 @@ describe('DefenderEdr against the Defender for Endpoint contract fake', () => {
     const edr = provider();
     const device = await edr.resolve('web01');
     fake.expireTokens();
-    fake.script('POST', null, { status: 429, headers: { 'retry-after': '30' }, body: { error: { code: 'TooManyRequests', message: 'Rate limit is exceeded. Try again in 30 seconds.' } } });
+    fake.script('POST', null, {
+      status: 429,
+      headers: { 'retry-after': '30' },
+      body: { error: { code: 'TooManyRequests', message: 'Rate limit is exceeded. Try again in 30 seconds.' } },
+    });
     const result = await edr.isolate(device);
     assert.equal(result.outcome, 'requested');
     assert.equal(fake.tokensIssued.length, 2);

@@ -14,7 +14,16 @@ import { S1_TOKEN, startSentinelOneFake } from '../../fakes/sentinelone';
 const START = Date.UTC(2026, 0, 15, 12, 0, 0);
 
 describe('pending action handles', () => {
-  const handle: PendingAction = { v: 1, kind: 'defender', provider: 'n1', op: 'isolate', deviceId: 'd1', deviceName: 'web01', actionId: 'a1', requestedAt: '2026-01-15T12:00:00.000Z' };
+  const handle: PendingAction = {
+    v: 1,
+    kind: 'defender',
+    provider: 'n1',
+    op: 'isolate',
+    deviceId: 'd1',
+    deviceName: 'web01',
+    actionId: 'a1',
+    requestedAt: '2026-01-15T12:00:00.000Z',
+  };
 
   it('survive a JSON round trip unchanged, from text or from a stored object', () => {
     assert.deepEqual(parseHandle(JSON.stringify(handle)), handle);
@@ -31,7 +40,11 @@ describe('pending action handles', () => {
       [{ ...handle, op: 'wipe' }, /op must be isolate or release/],
       [{ ...handle, deviceId: '', requestedAt: 'yesterday' }, /deviceId, requestedAt/],
     ] as const) {
-      await rejectsWith(Promise.resolve().then(() => parseHandle(bad)), 'BAD_REQUEST', why);
+      await rejectsWith(
+        Promise.resolve().then(() => parseHandle(bad)),
+        'BAD_REQUEST',
+        why,
+      );
     }
   });
 });
@@ -45,7 +58,14 @@ describe('followUntilDone resumes from a stored handle after a restart', () => {
     try {
       fake.addDevice({ device_id: 'a'.repeat(32), hostname: 'web01', local_ip: '198.18.0.11' });
       fake.pendingReads = 3;
-      const make = () => new CrowdStrikeEdr({ name: 'cs1', clientId: CS_CLIENT_ID, clientSecret: CS_CLIENT_SECRET, baseUrl: fake.baseUrl, http: { now: clock.now, sleep: clock.sleep } });
+      const make = () =>
+        new CrowdStrikeEdr({
+          name: 'cs1',
+          clientId: CS_CLIENT_ID,
+          clientSecret: CS_CLIENT_SECRET,
+          baseUrl: fake.baseUrl,
+          http: { now: clock.now, sleep: clock.sleep },
+        });
       const before = make();
       const { handle } = await before.isolate(await before.resolve('web01'));
       const stored = JSON.stringify(handle);
@@ -69,13 +89,27 @@ describe('followUntilDone resumes from a stored handle after a restart', () => {
       fake.addMachine({ computerDnsName: 'web01.corp.example', lastIpAddress: '198.18.0.21' });
       fake.pendingReads = 2;
       const make = () =>
-        new DefenderEdr({ name: 'mde', tenantId: MDE_TENANT, clientId: MDE_CLIENT_ID, clientSecret: MDE_CLIENT_SECRET, apiUrl: fake.url, loginUrl: fake.url, http: { now: clock.now, sleep: clock.sleep } });
+        new DefenderEdr({
+          name: 'mde',
+          tenantId: MDE_TENANT,
+          clientId: MDE_CLIENT_ID,
+          clientSecret: MDE_CLIENT_SECRET,
+          apiUrl: fake.url,
+          loginUrl: fake.url,
+          http: { now: clock.now, sleep: clock.sleep },
+        });
       const before = make();
       const { handle } = await before.isolate(await before.resolve('web01'));
       const stored = JSON.stringify(handle);
       await before.close();
       const polls: string[] = [];
-      const done = await followUntilDone(make(), stored, { timeoutMs: 300_000, pollMs: 5_000, now: clock.now, sleep: clock.sleep, onPoll: (s) => polls.push(s.raw!) });
+      const done = await followUntilDone(make(), stored, {
+        timeoutMs: 300_000,
+        pollMs: 5_000,
+        now: clock.now,
+        sleep: clock.sleep,
+        onPoll: (s) => polls.push(s.raw!),
+      });
       assert.equal(done.status.state, 'isolated');
       assert.deepEqual(polls, ['Isolate InProgress', 'Isolate InProgress', 'Isolate Succeeded']);
       assert.ok(fake.server.requestsTo('GET', `/api/machineactions/${handle!.actionId}`).length === 3);

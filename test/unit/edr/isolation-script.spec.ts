@@ -81,7 +81,11 @@ describe('isolation script (nft ruleset for host isolation)', () => {
   it('drops by default in input, output and forward, for both families (inet), before the usual filter priority', () => {
     const script = isolationScript({ table: 'soar_isolate', management: [], dns: [] });
     assert.match(script, /^table inet soar_isolate \{\}\ndelete table inet soar_isolate\ntable inet soar_isolate \{\n/);
-    for (const [name, hook] of [['input', 'input'], ['output', 'output'], ['forward', 'forward']]) {
+    for (const [name, hook] of [
+      ['input', 'input'],
+      ['output', 'output'],
+      ['forward', 'forward'],
+    ]) {
       assert.match(chain(script, name), new RegExp(`type filter hook ${hook} priority -190; policy drop;`));
     }
     assert.doesNotMatch(chain(script, 'forward'), /accept/);
@@ -98,19 +102,45 @@ describe('isolation script (nft ruleset for host isolation)', () => {
     assert.match(chain(script, 'input'), /ip saddr 198\.18\.200\.1 ip daddr 198\.18\.200\.2 tcp sport 51234 tcp dport 22 accept/);
     assert.match(chain(script, 'output'), /ip saddr 198\.18\.200\.2 ip daddr 198\.18\.200\.1 tcp sport 22 tcp dport 51234 accept/);
     const six = parseSshConnection('2001:2::1 40000 2001:2::2 2222');
-    assert.match(isolationScript({ table: 't1', management: [], dns: [], session: six }), /ip6 saddr 2001:2::1 ip6 daddr 2001:2::2 tcp sport 40000 tcp dport 2222/);
+    assert.match(
+      isolationScript({ table: 't1', management: [], dns: [], session: six }),
+      /ip6 saddr 2001:2::1 ip6 daddr 2001:2::2 tcp sport 40000 tcp dport 2222/,
+    );
   });
 
   it('reads SSH_CONNECTION strictly', () => {
     assert.deepEqual(parseSshConnection('::ffff:198.18.0.1 5000 ::ffff:198.18.0.2 22')?.client, { family: 4, text: '198.18.0.1' });
-    for (const bad of ['', '198.18.0.1', '198.18.0.1 5000 198.18.0.2', 'x 1 y 2', '198.18.0.1 0 198.18.0.2 22', '198.18.0.1 70000 198.18.0.2 22', '198.18.0.1 1 2001:2::1 22', '198.18.0.1 1; 198.18.0.2 22']) {
+    for (const bad of [
+      '',
+      '198.18.0.1',
+      '198.18.0.1 5000 198.18.0.2',
+      'x 1 y 2',
+      '198.18.0.1 0 198.18.0.2 22',
+      '198.18.0.1 70000 198.18.0.2 22',
+      '198.18.0.1 1 2001:2::1 22',
+      '198.18.0.1 1; 198.18.0.2 22',
+    ]) {
       assert.equal(parseSshConnection(bad), undefined, bad);
     }
   });
 
   it('refuses anything that is not an address before a script exists', () => {
-    const bad = ['example.com', '1', '0x7f000001', '010.1.1.1', '198.18.0.1/33', '2001:2::/129', 'fe80::1%eth0', '', '198.18.0.1; flush ruleset', '198.18.0.1 }', '198.18.0.1\n}', '*'];
-    for (const input of bad) refused(() => isolationScript({ table: 'soar_isolate', management: [input], dns: [] }), /management address .* is not an IP address or CIDR/);
+    const bad = [
+      'example.com',
+      '1',
+      '0x7f000001',
+      '010.1.1.1',
+      '198.18.0.1/33',
+      '2001:2::/129',
+      'fe80::1%eth0',
+      '',
+      '198.18.0.1; flush ruleset',
+      '198.18.0.1 }',
+      '198.18.0.1\n}',
+      '*',
+    ];
+    for (const input of bad)
+      refused(() => isolationScript({ table: 'soar_isolate', management: [input], dns: [] }), /management address .* is not an IP address or CIDR/);
     refused(() => isolationScript({ table: 'soar_isolate', management: [], dns: ['ns1.example'] }), /DNS server "ns1.example"/);
     refused(() => parseManagementAddress(42), /must be a string/);
     refused(() => isolationScript({ table: 'soar_isolate', management: '198.18.0.1' as unknown as string[], dns: [] }), /lists of addresses/);
@@ -146,7 +176,8 @@ describe('dead-man rollback commands', () => {
     assert.equal(rollbackUnit('soar_isolate'), 'soar-isolate-rollback-soar_isolate');
     refused(() => systemdRunArgv('soar_isolate', 300, 'nft'), /absolute path/);
     refused(() => systemdRunArgv('soar_isolate', 300, '/usr/sbin/nft; reboot'), /nft path/);
-    for (const seconds of [0, -5, 1.5, Number.NaN, 8 * 24 * 3600]) refused(() => systemdRunArgv('soar_isolate', seconds, '/usr/sbin/nft'), /whole number of seconds/);
+    for (const seconds of [0, -5, 1.5, Number.NaN, 8 * 24 * 3600])
+      refused(() => systemdRunArgv('soar_isolate', seconds, '/usr/sbin/nft'), /whole number of seconds/);
   });
 
   it('the arm script, forced to systemd, calls systemd-run with exactly that argv (fake systemd-run on PATH)', () => {
@@ -205,11 +236,14 @@ describe('dead-man rollback commands', () => {
       as(`if [ -e ${dir}/seen ]; then echo "Error: No such file or directory" >&2; exit 1; fi; touch ${dir}/seen`);
       assert.equal(run(confirmScript()), 'gone-after-disarm\n');
       as('echo "Error: Operation not permitted" >&2; exit 1');
-      assert.throws(() => execFileSync('sh', ['-c', stateScript(), 'x', 'unit_fake', fake], { stdio: 'pipe' }), (error: { status?: number; stderr?: Buffer }) => {
-        assert.equal(error.status, 4);
-        assert.match(String(error.stderr), /Operation not permitted/);
-        return true;
-      });
+      assert.throws(
+        () => execFileSync('sh', ['-c', stateScript(), 'x', 'unit_fake', fake], { stdio: 'pipe' }),
+        (error: { status?: number; stderr?: Buffer }) => {
+          assert.equal(error.status, 4);
+          assert.match(String(error.stderr), /Operation not permitted/);
+          return true;
+        },
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,16 +1,16 @@
-import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { AuditLog, readAudit } from "../../../lib/core/audit";
-import { FileStateStore } from "../../../lib/core/file-store";
-import { edrError, newHandle, pickOne } from "../../../lib/edr/common";
-import { GuardrailPolicy, type GuardrailPolicySpec } from "../../../lib/core/guardrails";
-import { LeaseEngine } from "../../../lib/core/leases";
-import type { AuditRecord } from "../../../lib/core/types";
-import { IsolationManager, PENDING_NS, parseTtlHours, type Finished, type Isolation } from "../../../lib/edr/leases";
-import type { EdrActionResult, EdrDevice, EdrProgress, EdrProvider, EdrState, EdrStatus, PendingAction } from "../../../lib/edr/types";
-import { FakeTimers } from "../../fixtures/crash/lease-test-kit";
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AuditLog, readAudit } from '../../../lib/core/audit';
+import { FileStateStore } from '../../../lib/core/file-store';
+import { edrError, newHandle, pickOne } from '../../../lib/edr/common';
+import { GuardrailPolicy, type GuardrailPolicySpec } from '../../../lib/core/guardrails';
+import { LeaseEngine } from '../../../lib/core/leases';
+import type { AuditRecord } from '../../../lib/core/types';
+import { IsolationManager, PENDING_NS, parseTtlHours, type Finished, type Isolation } from '../../../lib/edr/leases';
+import type { EdrActionResult, EdrDevice, EdrProgress, EdrProvider, EdrState, EdrStatus, PendingAction } from '../../../lib/edr/types';
+import { FakeTimers } from '../../fixtures/crash/lease-test-kit';
 
 const HOUR = 3_600_000;
 
@@ -22,8 +22,8 @@ interface FakeDevice extends EdrDevice {
 
 /** An EDR in memory: CrowdStrike-like (status, asynchronous) by default; `status: false` is Wazuh-like. */
 class FakeEdr implements EdrProvider {
-  readonly kind = "fake";
-  readonly capabilities: { status: boolean; resolveBy: readonly ("name" | "ip" | "id")[] };
+  readonly kind = 'fake';
+  readonly capabilities: { status: boolean; resolveBy: readonly ('name' | 'ip' | 'id')[] };
   readonly devices = new Map<string, FakeDevice>();
   readonly calls: string[] = [];
   pendingPolls = 1;
@@ -31,17 +31,17 @@ class FakeEdr implements EdrProvider {
     readonly name: string,
     private readonly opts: { status?: boolean; async?: boolean; now: () => number },
   ) {
-    this.capabilities = { status: opts.status !== false, resolveBy: ["name", "ip", "id"] };
+    this.capabilities = { status: opts.status !== false, resolveBy: ['name', 'ip', 'id'] };
   }
-  add(id: string, name: string, addresses: string[] = [], state: EdrState = "normal"): FakeDevice {
+  add(id: string, name: string, addresses: string[] = [], state: EdrState = 'normal'): FakeDevice {
     const device = { id, name, addresses, state };
     this.devices.set(id, device);
     return device;
   }
   private statusOf(id: string): EdrStatus {
     const device = this.devices.get(id);
-    if (!device) throw edrError(this.kind, "NOT_FOUND", `no device ${id}`);
-    return { deviceId: id, state: this.capabilities.status ? device.state : "unknown" };
+    if (!device) throw edrError(this.kind, 'NOT_FOUND', `no device ${id}`);
+    return { deviceId: id, state: this.capabilities.status ? device.state : 'unknown' };
   }
   async resolve(target: string): Promise<EdrDevice> {
     this.calls.push(`resolve ${target}`);
@@ -50,24 +50,25 @@ class FakeEdr implements EdrProvider {
     const { id, name, addresses } = pickOne(this.kind, target, found);
     return { id, name, addresses };
   }
-  private act(op: "isolate" | "release", device: EdrDevice): EdrActionResult {
+  private act(op: 'isolate' | 'release', device: EdrDevice): EdrActionResult {
     this.calls.push(`${op} ${device.id}`);
     const d = this.devices.get(device.id)!;
-    const wanted: EdrState = op === "isolate" ? "isolated" : "normal";
-    if (this.capabilities.status && d.state === wanted) return { outcome: op === "isolate" ? "already-isolated" : "not-isolated", device, status: this.statusOf(d.id) };
+    const wanted: EdrState = op === 'isolate' ? 'isolated' : 'normal';
+    if (this.capabilities.status && d.state === wanted)
+      return { outcome: op === 'isolate' ? 'already-isolated' : 'not-isolated', device, status: this.statusOf(d.id) };
     if (!this.opts.async) {
       d.state = wanted;
-      return { outcome: this.capabilities.status ? "done" : "sent", device, status: this.statusOf(d.id) };
+      return { outcome: this.capabilities.status ? 'done' : 'sent', device, status: this.statusOf(d.id) };
     }
-    d.state = op === "isolate" ? "pending-isolate" : "pending-release";
+    d.state = op === 'isolate' ? 'pending-isolate' : 'pending-release';
     d.left = this.pendingPolls;
-    return { outcome: "requested", device, status: this.statusOf(d.id), handle: newHandle(this.kind, this.name, op, device, this.opts.now()) };
+    return { outcome: 'requested', device, status: this.statusOf(d.id), handle: newHandle(this.kind, this.name, op, device, this.opts.now()) };
   }
   async isolate(device: EdrDevice): Promise<EdrActionResult> {
-    return this.act("isolate", device);
+    return this.act('isolate', device);
   }
   async release(device: EdrDevice): Promise<EdrActionResult> {
-    return this.act("release", device);
+    return this.act('release', device);
   }
   async status(id: string): Promise<EdrStatus> {
     this.calls.push(`status ${id}`);
@@ -76,17 +77,17 @@ class FakeEdr implements EdrProvider {
   async progress(handle: PendingAction): Promise<EdrProgress> {
     this.calls.push(`progress ${handle.deviceId}`);
     const d = this.devices.get(handle.deviceId)!;
-    if (d.state.startsWith("pending-")) {
+    if (d.state.startsWith('pending-')) {
       d.left = (d.left ?? 0) - 1;
-      if (d.left < 0) d.state = handle.op === "isolate" ? "isolated" : "normal";
+      if (d.left < 0) d.state = handle.op === 'isolate' ? 'isolated' : 'normal';
     }
     const status = this.statusOf(d.id);
-    return { phase: d.state.startsWith("pending-") ? "pending" : "succeeded", status };
+    return { phase: d.state.startsWith('pending-') ? 'pending' : 'succeeded', status };
   }
   async close(): Promise<void> {}
 }
 
-describe("isolate family (IsolationManager on the lease engine)", function () {
+describe('isolate family (IsolationManager on the lease engine)', function () {
   this.timeout(20_000);
   let dir: string;
   let timers: FakeTimers;
@@ -102,8 +103,8 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
   let hold: boolean;
 
   async function openStorage(): Promise<void> {
-    store = await FileStateStore.open(path.join(dir, "state"), { fsync: false, now: timers.now, sweepIntervalMs: 0, compactIntervalMs: 0 });
-    audit = await AuditLog.open(path.join(dir, "audit.jsonl"), { fsync: false, now: () => new Date(timers.now()) });
+    store = await FileStateStore.open(path.join(dir, 'state'), { fsync: false, now: timers.now, sweepIntervalMs: 0, compactIntervalMs: 0 });
+    audit = await AuditLog.open(path.join(dir, 'audit.jsonl'), { fsync: false, now: () => new Date(timers.now()) });
   }
   async function closeStorage(): Promise<void> {
     for (const m of managers.splice(0)) await m.stop();
@@ -115,7 +116,15 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
     return new GuardrailPolicy({ includeOwnAddresses: false, ...spec }, { now: timers.now });
   }
   function manager(): IsolationManager {
-    const engine = new LeaseEngine({ store, audit, simulate: () => simulate, now: timers.now, setTimer: timers.setTimer, clearTimer: timers.clearTimer, warn: () => undefined });
+    const engine = new LeaseEngine({
+      store,
+      audit,
+      simulate: () => simulate,
+      now: timers.now,
+      setTimer: timers.setTimer,
+      clearTimer: timers.clearTimer,
+      warn: () => undefined,
+    });
     const m = new IsolationManager({
       engine,
       store,
@@ -124,16 +133,19 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
       followOf: () => ({ timeoutMs: 10 * 60_000, pollMs: 5_000 }),
       // Polls advance the manual clock, so the timeout is reached without waiting; `hold` parks them
       // (a process that is still waiting when it is killed).
-      sleep: (ms, signal) => (hold ? new Promise<void>((_, reject) => signal?.addEventListener("abort", () => reject(new Error("aborted")))) : timers.advance(ms, async () => undefined)),
+      sleep: (ms, signal) =>
+        hold
+          ? new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted'))))
+          : timers.advance(ms, async () => undefined),
     });
-    m.on("finished", (f: Finished) => finished.push(f));
+    m.on('finished', (f: Finished) => finished.push(f));
     engines.push(engine);
     managers.push(m);
     return m;
   }
   async function records(type?: string): Promise<AuditRecord[]> {
     const all: AuditRecord[] = [];
-    for await (const record of readAudit(path.join(dir, "audit.jsonl"))) all.push(record);
+    for await (const record of readAudit(path.join(dir, 'audit.jsonl'))) all.push(record);
     return type ? all.filter((r) => r.type === type) : all;
   }
   const settle = async () => {
@@ -144,7 +156,7 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
   };
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "soar-isolate-"));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-isolate-'));
     timers = new FakeTimers();
     engines = [];
     managers = [];
@@ -152,8 +164,8 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
     hold = false;
     simulate = false;
     policy = makePolicy();
-    edr = new FakeEdr("edr1", { async: true, now: timers.now });
-    providers = new Map([["edr1", edr]]);
+    edr = new FakeEdr('edr1', { async: true, now: timers.now });
+    providers = new Map([['edr1', edr]]);
     await openStorage();
   });
   afterEach(async () => {
@@ -161,236 +173,242 @@ describe("isolate family (IsolationManager on the lease engine)", function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("stores a pending containment at once, follows it in the background and reports it finished", async () => {
-    edr.add("aid1", "web01", ["10.1.2.3"]);
+  it('stores a pending containment at once, follows it in the background and reports it finished', async () => {
+    edr.add('aid1', 'web01', ['10.1.2.3']);
     edr.pendingPolls = 2;
     const m = manager();
     await m.engine.start();
-    const out = await m.isolate({ target: "web01", provider: "edr1", origin: "node1", msgId: "m1", alertId: "a1" });
-    assert.equal(out.status, "pending");
+    const out = await m.isolate({ target: 'web01', provider: 'edr1', origin: 'node1', msgId: 'm1', alertId: 'a1' });
+    assert.equal(out.status, 'pending');
     // The handle is in the store before the answer came back.
-    const stored = await m.engine.leases.get<Isolation>(m.keyOf("edr1", "aid1"));
-    assert.equal(stored?.state, "pending-isolate");
-    assert.equal(stored?.pending?.op, "isolate");
+    const stored = await m.engine.leases.get<Isolation>(m.keyOf('edr1', 'aid1'));
+    assert.equal(stored?.state, 'pending-isolate');
+    assert.equal(stored?.pending?.op, 'isolate');
     await settle();
-    const done = await m.engine.leases.get<Isolation>(m.keyOf("edr1", "aid1"));
-    assert.equal(done?.state, "isolated");
+    const done = await m.engine.leases.get<Isolation>(m.keyOf('edr1', 'aid1'));
+    assert.equal(done?.state, 'isolated');
     assert.equal(done?.pending, undefined);
     assert.equal(finished.length, 1);
-    assert.deepEqual([finished[0].status, finished[0].origin, finished[0].msgId, finished[0].alertId], ["isolated", "node1", "m1", "a1"]);
+    assert.deepEqual([finished[0].status, finished[0].origin, finished[0].msgId, finished[0].alertId], ['isolated', 'node1', 'm1', 'a1']);
     const types = (await records()).map((r) => r.type);
-    assert.deepEqual(types, ["action.requested", "action.pending", "action.done"]);
-    assert.equal((await records("action.done"))[0].finishedLater, true);
+    assert.deepEqual(types, ['action.requested', 'action.pending', 'action.done']);
+    assert.equal((await records('action.done'))[0].finishedLater, true);
   });
 
-  it("releases once at expiry through the engine, never twice", async () => {
-    edr = new FakeEdr("edr1", { async: false, now: timers.now });
-    providers.set("edr1", edr);
-    edr.add("aid1", "web01");
+  it('releases once at expiry through the engine, never twice', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
     const m = manager();
     await m.engine.start();
-    const out = await m.isolate({ target: "web01", provider: "edr1", ttlHours: 2 });
-    assert.equal(out.status, "isolated");
-    assert.equal(edr.devices.get("aid1")!.state, "isolated");
+    const out = await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: 2 });
+    assert.equal(out.status, 'isolated');
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
     await timers.advance(2 * HOUR - 1000, settle);
-    assert.equal(edr.calls.filter((c) => c.startsWith("release")).length, 0, "not before its end");
+    assert.equal(edr.calls.filter((c) => c.startsWith('release')).length, 0, 'not before its end');
     await timers.advance(2000, settle);
     await timers.advance(5 * HOUR, settle);
-    assert.equal(edr.calls.filter((c) => c.startsWith("release")).length, 1, "released exactly once");
-    assert.equal(edr.devices.get("aid1")!.state, "normal");
+    assert.equal(edr.calls.filter((c) => c.startsWith('release')).length, 1, 'released exactly once');
+    assert.equal(edr.devices.get('aid1')!.state, 'normal');
     assert.equal((await m.list()).length, 0);
-    assert.equal((await records("lease.expired")).length, 1);
+    assert.equal((await records('lease.expired')).length, 1);
     // A later release request finds nothing to do.
-    const again = await m.release({ target: "web01", provider: "edr1" });
-    assert.equal(again.status, "not-isolated");
+    const again = await m.release({ target: 'web01', provider: 'edr1' });
+    assert.equal(again.status, 'not-isolated');
   });
 
-  it("after a crash, reads the pending action back and follows it to the end once its EDR is there", async () => {
-    edr.add("aid1", "web01");
+  it('after a crash, reads the pending action back and follows it to the end once its EDR is there', async () => {
+    edr.add('aid1', 'web01');
     edr.pendingPolls = Infinity;
     hold = true;
     let m = manager();
     await m.engine.start();
-    assert.equal((await m.isolate({ target: "web01", provider: "edr1", origin: "n1" })).status, "pending");
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1', origin: 'n1' })).status, 'pending');
     // "kill -9": nothing more of this manager runs; the store is reopened by a new process.
     await closeStorage();
     hold = false;
-    edr.devices.get("aid1")!.left = 1;
+    edr.devices.get('aid1')!.left = 1;
     await openStorage();
     providers = new Map();
     m = manager();
     await m.engine.start();
-    assert.equal(await m.resume("edr1"), 0, "nothing followed while the EDR is not registered");
-    providers.set("edr1", edr);
-    assert.equal(await m.resume("edr1"), 1);
+    assert.equal(await m.resume('edr1'), 0, 'nothing followed while the EDR is not registered');
+    providers.set('edr1', edr);
+    assert.equal(await m.resume('edr1'), 1);
     await settle();
-    assert.equal((await m.list())[0].state, "isolated");
+    assert.equal((await m.list())[0].state, 'isolated');
     assert.equal(finished.length, 1);
-    assert.equal(finished[0].origin, "n1");
+    assert.equal(finished[0].origin, 'n1');
   });
 
-  it("a follow that does not finish in time is a clear, audited failure; the host stays listed while still pending", async () => {
-    edr.add("aid1", "web01");
+  it('a follow that does not finish in time is a clear, audited failure; the host stays listed while still pending', async () => {
+    edr.add('aid1', 'web01');
     edr.pendingPolls = Infinity;
     const m = manager();
     await m.engine.start();
-    await m.isolate({ target: "web01", provider: "edr1" });
+    await m.isolate({ target: 'web01', provider: 'edr1' });
     await settle();
     assert.equal(finished.length, 1);
-    assert.equal(finished[0].status, "failed");
-    assert.equal(finished[0].code, "TIMEOUT");
+    assert.equal(finished[0].status, 'failed');
+    assert.equal(finished[0].code, 'TIMEOUT');
     assert.match(finished[0].reason!, /not finished 600 s after it was requested/);
     const lease = (await m.list())[0];
-    assert.equal(lease.state, "pending-isolate");
+    assert.equal(lease.state, 'pending-isolate');
     assert.match(lease.problem!, /not finished/);
-    const failed = await records("action.failed");
+    const failed = await records('action.failed');
     assert.equal(failed.length, 1);
     assert.equal(failed[0].leaseKept, true);
     // Still releasable.
     edr.pendingPolls = 0;
-    const out = await m.release({ target: "aid1", provider: "edr1" });
-    assert.ok(out.status === "pending" || out.status === "released", out.status);
+    const out = await m.release({ target: 'aid1', provider: 'edr1' });
+    assert.ok(out.status === 'pending' || out.status === 'released', out.status);
   });
 
   it("reconciliation reports a host released behind the hub's back; a provider without status is not checked", async () => {
-    edr = new FakeEdr("edr1", { async: false, now: timers.now });
-    const blind = new FakeEdr("wazuh1", { async: false, status: false, now: timers.now });
-    providers = new Map([["edr1", edr], ["wazuh1", blind]]);
-    edr.add("aid1", "web01");
-    blind.add("001", "db01");
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    const blind = new FakeEdr('wazuh1', { async: false, status: false, now: timers.now });
+    providers = new Map([
+      ['edr1', edr],
+      ['wazuh1', blind],
+    ]);
+    edr.add('aid1', 'web01');
+    blind.add('001', 'db01');
     const m = manager();
     await m.engine.start();
-    assert.equal((await m.isolate({ target: "web01", provider: "edr1" })).status, "isolated");
-    assert.equal((await m.isolate({ target: "db01", provider: "wazuh1" })).status, "isolated");
-    let drift = await m.reconcile("edr1");
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1' })).status, 'isolated');
+    assert.equal((await m.isolate({ target: 'db01', provider: 'wazuh1' })).status, 'isolated');
+    let drift = await m.reconcile('edr1');
     assert.equal(drift.missing.length, 0);
-    edr.devices.get("aid1")!.state = "normal"; // lifted in the vendor console
-    blind.devices.get("001")!.state = "normal";
-    drift = await m.reconcile("edr1");
-    assert.deepEqual(drift.missing.map((l) => l.target), ["aid1"]);
-    const blindDrift = await m.reconcile("wazuh1");
+    edr.devices.get('aid1')!.state = 'normal'; // lifted in the vendor console
+    blind.devices.get('001')!.state = 'normal';
+    drift = await m.reconcile('edr1');
+    assert.deepEqual(
+      drift.missing.map((l) => l.target),
+      ['aid1'],
+    );
+    const blindDrift = await m.reconcile('wazuh1');
     assert.equal(blindDrift.missing.length, 0);
-    assert.ok(!blind.calls.some((c) => c.startsWith("status")), "no status call on a provider without one");
-    const audited = await records("reconcile.drift");
+    assert.ok(!blind.calls.some((c) => c.startsWith('status')), 'no status call on a provider without one');
+    const audited = await records('reconcile.drift');
     assert.equal(audited.length, 1);
-    assert.deepEqual(audited[0].missing, ["aid1"]);
+    assert.deepEqual(audited[0].missing, ['aid1']);
     // Releasing it now ends the lease and says what is true of the host.
-    const release = await m.release({ target: "web01", provider: "edr1" });
-    assert.equal(release.status, "not-isolated");
-    assert.equal((await m.list()).filter((l) => l.provider === "edr1").length, 0);
+    const release = await m.release({ target: 'web01', provider: 'edr1' });
+    assert.equal(release.status, 'not-isolated');
+    assert.equal((await m.list()).filter((l) => l.provider === 'edr1').length, 0);
   });
 
-  it("a repeat isolation the vendor confirms clears the mark a timed-out follow left", async () => {
-    edr.add("aid1", "web01");
+  it('a repeat isolation the vendor confirms clears the mark a timed-out follow left', async () => {
+    edr.add('aid1', 'web01');
     edr.pendingPolls = Infinity;
     const m = manager();
     await m.engine.start();
-    await m.isolate({ target: "web01", provider: "edr1" });
+    await m.isolate({ target: 'web01', provider: 'edr1' });
     await settle();
     assert.ok((await m.list())[0].problem);
-    edr.devices.get("aid1")!.state = "isolated";
-    const again = await m.isolate({ target: "web01", provider: "edr1" });
-    assert.equal(again.status, "already-isolated");
+    edr.devices.get('aid1')!.state = 'isolated';
+    const again = await m.isolate({ target: 'web01', provider: 'edr1' });
+    assert.equal(again.status, 'already-isolated');
     const lease = (await m.list())[0];
-    assert.deepEqual([lease.state, lease.problem], ["isolated", undefined]);
+    assert.deepEqual([lease.state, lease.problem], ['isolated', undefined]);
   });
 
-  it("refuses protected hosts (name, glob, address of the resolved device), ambiguous and unknown hosts and malformed TTLs before any write", async () => {
-    policy = makePolicy({ protectedHosts: ["dc-*", "*.corp.example", "10.9.9.9"], gateways: ["10.0.0.1"] });
-    edr.add("aid1", "dc-01", ["10.1.1.1"]);
-    edr.add("aid2", "files.corp.example", ["10.1.1.2"]);
-    edr.add("aid3", "web01", ["10.9.9.9"]);
-    edr.add("aid4", "twin", []);
-    edr.add("aid5", "twin", []);
-    edr.add("aid6", "gw", ["10.0.0.1"]);
-    edr.add("aid7", "ok01", ["10.1.1.7"]);
+  it('refuses protected hosts (name, glob, address of the resolved device), ambiguous and unknown hosts and malformed TTLs before any write', async () => {
+    policy = makePolicy({ protectedHosts: ['dc-*', '*.corp.example', '10.9.9.9'], gateways: ['10.0.0.1'] });
+    edr.add('aid1', 'dc-01', ['10.1.1.1']);
+    edr.add('aid2', 'files.corp.example', ['10.1.1.2']);
+    edr.add('aid3', 'web01', ['10.9.9.9']);
+    edr.add('aid4', 'twin', []);
+    edr.add('aid5', 'twin', []);
+    edr.add('aid6', 'gw', ['10.0.0.1']);
+    edr.add('aid7', 'ok01', ['10.1.1.7']);
     const m = manager();
     await m.engine.start();
     const cases: [string, unknown, RegExp][] = [
-      ["dc-01", undefined, /dc-01 matches protected dc-\*/],
-      ["10.1.1.1", undefined, /dc-01 matches protected dc-\*/], // named by address, protected by its name
-      ["files.corp.example", undefined, /matches protected \*\.corp\.example/],
-      ["aid3", undefined, /10\.9\.9\.9 is in protected/],
-      ["aid6", undefined, /gateway/],
-      ["twin", undefined, /ambiguous host "twin": 2 devices/],
-      ["nobody", undefined, /unknown host "nobody"/],
-      ["ok01", "two", /invalid TTL "two"/],
-      ["ok01", -1, /invalid TTL/],
+      ['dc-01', undefined, /dc-01 matches protected dc-\*/],
+      ['10.1.1.1', undefined, /dc-01 matches protected dc-\*/], // named by address, protected by its name
+      ['files.corp.example', undefined, /matches protected \*\.corp\.example/],
+      ['aid3', undefined, /10\.9\.9\.9 is in protected/],
+      ['aid6', undefined, /gateway/],
+      ['twin', undefined, /ambiguous host "twin": 2 devices/],
+      ['nobody', undefined, /unknown host "nobody"/],
+      ['ok01', 'two', /invalid TTL "two"/],
+      ['ok01', -1, /invalid TTL/],
     ];
     for (const [target, ttlHours, reason] of cases) {
-      const out = await m.isolate({ target, provider: "edr1", ttlHours });
-      assert.equal(out.status, "refused", target);
+      const out = await m.isolate({ target, provider: 'edr1', ttlHours });
+      assert.equal(out.status, 'refused', target);
       assert.match((out as { reason: string }).reason, reason, target);
     }
-    assert.ok(!edr.calls.some((c) => c.startsWith("isolate")), "no isolate call was made");
+    assert.ok(!edr.calls.some((c) => c.startsWith('isolate')), 'no isolate call was made');
     assert.equal((await m.list()).length, 0);
-    assert.equal((await records("action.refused")).length, cases.length, "every refusal is audited");
+    assert.equal((await records('action.refused')).length, cases.length, 'every refusal is audited');
   });
 
-  it("reports already-isolated / not-isolated, takes the hourly cap only for new isolations, and simulates without writing", async () => {
-    edr = new FakeEdr("edr1", { async: false, now: timers.now });
-    providers.set("edr1", edr);
+  it('reports already-isolated / not-isolated, takes the hourly cap only for new isolations, and simulates without writing', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
     policy = makePolicy({ maxActionsPerHour: 1 });
-    edr.add("aid1", "web01");
-    edr.add("aid2", "web02", [], "isolated"); // isolated in the vendor console
-    edr.add("aid3", "web03");
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02', [], 'isolated'); // isolated in the vendor console
+    edr.add('aid3', 'web03');
     const m = manager();
     await m.engine.start();
-    assert.equal((await m.isolate({ target: "web01", provider: "edr1" })).status, "isolated");
-    assert.equal((await m.isolate({ target: "web01", provider: "edr1" })).status, "already-isolated");
-    const cap = await m.isolate({ target: "web03", provider: "edr1" });
-    assert.equal(cap.status, "refused");
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1' })).status, 'isolated');
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1' })).status, 'already-isolated');
+    const cap = await m.isolate({ target: 'web03', provider: 'edr1' });
+    assert.equal(cap.status, 'refused');
     assert.match((cap as { reason: string }).reason, /cap of 1 actions per hour/);
     policy = makePolicy();
-    assert.equal((await m.isolate({ target: "web02", provider: "edr1" })).status, "already-isolated");
-    assert.equal((await m.list()).length, 1, "an isolation made elsewhere is not taken over");
-    assert.equal((await m.release({ target: "web03", provider: "edr1" })).status, "not-isolated");
+    assert.equal((await m.isolate({ target: 'web02', provider: 'edr1' })).status, 'already-isolated');
+    assert.equal((await m.list()).length, 1, 'an isolation made elsewhere is not taken over');
+    assert.equal((await m.release({ target: 'web03', provider: 'edr1' })).status, 'not-isolated');
     simulate = true;
-    const sim = await m.isolate({ target: "web03", provider: "edr1", ttlHours: 1 });
-    assert.equal(sim.status, "simulated");
-    assert.equal(edr.devices.get("aid3")!.state, "normal");
-    assert.equal((await m.release({ target: "web01", provider: "edr1" })).status, "simulated");
-    assert.equal(edr.devices.get("aid1")!.state, "isolated");
-    assert.equal((await records("action.simulated")).length, 2);
+    const sim = await m.isolate({ target: 'web03', provider: 'edr1', ttlHours: 1 });
+    assert.equal(sim.status, 'simulated');
+    assert.equal(edr.devices.get('aid3')!.state, 'normal');
+    assert.equal((await m.release({ target: 'web01', provider: 'edr1' })).status, 'simulated');
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    assert.equal((await records('action.simulated')).length, 2);
     simulate = false;
-    assert.equal((await m.release({ target: "web01", provider: "edr1" })).status, "released");
-    assert.equal(edr.devices.get("aid1")!.state, "normal");
+    assert.equal((await m.release({ target: 'web01', provider: 'edr1' })).status, 'released');
+    assert.equal(edr.devices.get('aid1')!.state, 'normal');
   });
 
-  it("a pending release is stored, survives a restart, and a failed one puts the isolation back", async () => {
-    edr.add("aid1", "web01");
+  it('a pending release is stored, survives a restart, and a failed one puts the isolation back', async () => {
+    edr.add('aid1', 'web01');
     edr.pendingPolls = 0;
     let m = manager();
     await m.engine.start();
-    await m.isolate({ target: "web01", provider: "edr1" });
+    await m.isolate({ target: 'web01', provider: 'edr1' });
     await settle();
     edr.pendingPolls = Infinity;
     hold = true;
-    const out = await m.release({ target: "web01", provider: "edr1", origin: "n1" });
-    assert.equal(out.status, "pending");
+    const out = await m.release({ target: 'web01', provider: 'edr1', origin: 'n1' });
+    assert.equal(out.status, 'pending');
     assert.equal((await store.list(PENDING_NS)).length, 1);
-    assert.equal((await m.list()).length, 0, "the lease ended with the release request");
+    assert.equal((await m.list()).length, 0, 'the lease ended with the release request');
     await closeStorage();
     hold = false;
     await openStorage();
     m = manager();
     await m.engine.start();
     // Never finishes: after the timeout the host is still (pending) isolated, so its lease comes back.
-    assert.equal(await m.resume("edr1"), 1);
+    assert.equal(await m.resume('edr1'), 1);
     await settle();
     assert.equal((await store.list(PENDING_NS)).length, 0);
     const back = await m.list();
     assert.equal(back.length, 1);
     assert.match(back[0].problem!, /release failed/);
-    assert.equal(finished.at(-1)?.status, "failed");
-    assert.equal(finished.at(-1)?.op, "release");
+    assert.equal(finished.at(-1)?.status, 'failed');
+    assert.equal(finished.at(-1)?.op, 'release');
   });
 
-  it("parses TTL hours strictly", () => {
+  it('parses TTL hours strictly', () => {
     assert.deepEqual(parseTtlHours(undefined), { hours: null });
-    assert.deepEqual(parseTtlHours(""), { hours: null });
+    assert.deepEqual(parseTtlHours(''), { hours: null });
     assert.deepEqual(parseTtlHours(0), { hours: null });
-    assert.deepEqual(parseTtlHours("1.5"), { hours: 1.5 });
-    for (const bad of ["1h", "abc", -2, Infinity, 10_000, {}]) assert.ok("error" in parseTtlHours(bad), String(bad));
+    assert.deepEqual(parseTtlHours('1.5'), { hours: 1.5 });
+    for (const bad of ['1h', 'abc', -2, Infinity, 10_000, {}]) assert.ok('error' in parseTtlHours(bad), String(bad));
   });
 });

@@ -14,7 +14,14 @@ describe('SentinelOneEdr against the Management API v2.1 contract fake', () => {
   const DISCONNECT = '/web/api/v2.1/agents/actions/disconnect';
   const CONNECT = '/web/api/v2.1/agents/actions/connect';
 
-  const provider = (token = S1_TOKEN) => new SentinelOneEdr({ name: 's1', url: fake.url, apiToken: token, http: { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, log: (l) => logs.push(l) });
+  const provider = (token = S1_TOKEN) =>
+    new SentinelOneEdr({
+      name: 's1',
+      url: fake.url,
+      apiToken: token,
+      http: { now: clock.now, sleep: clock.sleep, random: () => 0.5 },
+      log: (l) => logs.push(l),
+    });
   const follow = (edr: SentinelOneEdr, handle: Parameters<typeof followUntilDone>[1], timeoutMs = 300_000) =>
     followUntilDone(edr, handle, { timeoutMs, pollMs: 5_000, now: clock.now, sleep: clock.sleep });
 
@@ -35,7 +42,13 @@ describe('SentinelOneEdr against the Management API v2.1 contract fake', () => {
     assert.equal(result.outcome, 'requested');
     assert.deepEqual(fake.server.requestsTo('POST', DISCONNECT)[0].json, { filter: { ids: [web01.id] } });
     const seen: string[] = [];
-    const done = await followUntilDone(edr, result.handle!, { timeoutMs: 300_000, pollMs: 5_000, now: clock.now, sleep: clock.sleep, onPoll: (s) => seen.push(s.raw!) });
+    const done = await followUntilDone(edr, result.handle!, {
+      timeoutMs: 300_000,
+      pollMs: 5_000,
+      now: clock.now,
+      sleep: clock.sleep,
+      onPoll: (s) => seen.push(s.raw!),
+    });
     assert.deepEqual(seen, ['disconnecting', 'disconnected']);
     assert.equal(done.status.state, 'isolated');
     assert.equal((await edr.isolate(device)).outcome, 'already-isolated');
@@ -77,7 +90,11 @@ describe('SentinelOneEdr against the Management API v2.1 contract fake', () => {
   it('waits out a 429 Retry-After on disconnect; a revoked API token is AUTH (no refresh exists), and no token leaks', async () => {
     const edr = provider();
     const device = await edr.resolve('web01');
-    fake.script('POST', { status: 429, headers: { 'retry-after': '20' }, body: { errors: [{ code: 4290010, title: 'Too Many Requests', detail: 'rate limit' }] } });
+    fake.script('POST', {
+      status: 429,
+      headers: { 'retry-after': '20' },
+      body: { errors: [{ code: 4290010, title: 'Too Many Requests', detail: 'rate limit' }] },
+    });
     assert.equal((await edr.isolate(device)).outcome, 'requested');
     const posts = fake.server.requestsTo('POST', DISCONNECT);
     assert.equal(posts.length, 2);

@@ -61,17 +61,28 @@ describe('SshNftablesIsolation (configuration and host resolution)', () => {
       [{ hosts: [{ address: '198.18.0.10', hostKeySha256: 'md5:xx' }] }, /hostKeySha256 must look like/],
       [{ hosts: [{ address: '198.18.0.0/24', hostKeySha256: PIN }] }, /one address, not a network/],
       [{ hosts: [{ address: 'web01.example', hostKeySha256: PIN }] }, /hosts\[0\]\.address/],
-      [{ hosts: [{ address: '198.18.0.10', hostKeySha256: PIN }, { address: '198.18.0.10', hostKeySha256: PIN }] }, /appears twice/],
+      [
+        {
+          hosts: [
+            { address: '198.18.0.10', hostKeySha256: PIN },
+            { address: '198.18.0.10', hostKeySha256: PIN },
+          ],
+        },
+        /appears twice/,
+      ],
       [{ hosts: [{ address: '198.18.0.10', hostKeySha256: PIN, table: 'x y' }] }, /not allowed/],
       [{ privateKey: 'not a key' }, /cannot use the private key/],
     ];
     for (const [override, message] of bad) {
-      assert.throws(() => new SshNftablesIsolation(options(override)), (error: unknown) => {
-        assert.ok(error instanceof ProviderError && error.code === 'BAD_REQUEST', String(error));
-        assert.match(error.message, message);
-        assert.ok(!error.message.includes('PRIVATE KEY'));
-        return true;
-      });
+      assert.throws(
+        () => new SshNftablesIsolation(options(override)),
+        (error: unknown) => {
+          assert.ok(error instanceof ProviderError && error.code === 'BAD_REQUEST', String(error));
+          assert.match(error.message, message);
+          assert.ok(!error.message.includes('PRIVATE KEY'));
+          return true;
+        },
+      );
     }
   });
 

@@ -12,7 +12,16 @@ describe('WazuhEdr against the Wazuh manager API contract fake', () => {
   let logs: string[];
 
   const provider = (overrides: Partial<WazuhEdrOptions> = {}) =>
-    new WazuhEdr({ name: 'wz', url: fake.url, username: WAZUH_USER, password: WAZUH_PASSWORD, allow: ['198.18.0.2'], http: { now: clock.now, sleep: clock.sleep, random: () => 0.5 }, log: (l) => logs.push(l), ...overrides });
+    new WazuhEdr({
+      name: 'wz',
+      url: fake.url,
+      username: WAZUH_USER,
+      password: WAZUH_PASSWORD,
+      allow: ['198.18.0.2'],
+      http: { now: clock.now, sleep: clock.sleep, random: () => 0.5 },
+      log: (l) => logs.push(l),
+      ...overrides,
+    });
   const puts = () => fake.server.requestsTo('PUT', '/active-response');
 
   beforeEach(async () => {
@@ -39,9 +48,19 @@ describe('WazuhEdr against the Wazuh manager API contract fake', () => {
     assert.equal(result.handle, undefined, 'nothing to follow');
     assert.equal(puts()[0].query.agents_list, '001');
     assert.match(puts()[0].headers.authorization, /^Bearer eyJ/);
-    assert.deepEqual(puts()[0].json, { command: 'soar-isolate', arguments: [], alert: { data: { soar_action: 'isolate', allow: ['198.18.0.2'], comment: 'INC-7' } } });
+    assert.deepEqual(puts()[0].json, {
+      command: 'soar-isolate',
+      arguments: [],
+      alert: { data: { soar_action: 'isolate', allow: ['198.18.0.2'], comment: 'INC-7' } },
+    });
     assert.equal((await edr.release(await edr.resolve('198.18.0.41'))).outcome, 'sent');
-    assert.deepEqual(fake.runs.map((r) => [r.agent, (r.alert as { data: { soar_action: string } }).data.soar_action]), [['001', 'isolate'], ['001', 'release']]);
+    assert.deepEqual(
+      fake.runs.map((r) => [r.agent, (r.alert as { data: { soar_action: string } }).data.soar_action]),
+      [
+        ['001', 'isolate'],
+        ['001', 'release'],
+      ],
+    );
     assert.deepEqual(await edr.status('001'), { deviceId: '001', state: 'unknown' });
     assert.equal((await edr.resolve('2')).name, 'db01');
   });
@@ -62,7 +81,10 @@ describe('WazuhEdr against the Wazuh manager API contract fake', () => {
     const error = await rejectsWith(edr.dispatch('isolate', ['001', '009', '077', '002']), 'BODY_ERROR');
     assert.match(error.message, /009 \(1651[^)]*\), 077 \(1701 Agent does not exist\); taken by 001, 002/);
     assert.deepEqual((error.body as { affected: string[] }).affected, ['001', '002']);
-    assert.deepEqual(fake.runs.map((r) => r.agent), ['001', '002']);
+    assert.deepEqual(
+      fake.runs.map((r) => r.agent),
+      ['001', '002'],
+    );
     // error 2 with failed_items missing: an agent that is not in affected_items still fails.
     fake.script('PUT', { body: { data: { affected_items: ['001'], total_affected_items: 1, total_failed_items: 1, failed_items: [] }, error: 2 } });
     await rejectsWith(edr.dispatch('release', ['001', '002']), 'BODY_ERROR', /002 \(\? not in affected_items \(error 2\)\)/);

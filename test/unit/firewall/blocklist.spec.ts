@@ -138,7 +138,10 @@ describe('published blocklist', () => {
   });
 
   it('list() reports time left and comments; a re-block replaces the expiry, keeps the comment; expired entries are swept', async () => {
-    await list.block([{ address: '203.0.113.5', ttlSeconds: 600, comment: 'scan' }, { address: '203.0.113.6', ttlSeconds: 10 }]);
+    await list.block([
+      { address: '203.0.113.5', ttlSeconds: 600, comment: 'scan' },
+      { address: '203.0.113.6', ttlSeconds: 10 },
+    ]);
     await clock.advance(100_000);
     await list.block([{ address: '203.0.113.5', ttlSeconds: 7200 }]);
     assert.deepEqual(await list.list(), [{ address: '203.0.113.5', expiresInSeconds: 7200, comment: 'scan' }]);
@@ -165,7 +168,11 @@ describe('published blocklist', () => {
     await list.block([{ address: '203.0.113.11' }]);
     const etag = list.etag;
     store.failWrites = true;
-    await rejectsWith(list.block([{ address: '203.0.113.12' }, { address: '203.0.113.13' }]), 'SERVER', /state store write failed \(disk full\); the list is unchanged/);
+    await rejectsWith(
+      list.block([{ address: '203.0.113.12' }, { address: '203.0.113.13' }]),
+      'SERVER',
+      /state store write failed \(disk full\); the list is unchanged/,
+    );
     await rejectsWith(list.unblock(['203.0.113.11']), 'SERVER');
     assert.equal(list.etag, etag);
     assert.equal(list.render('plain'), '203.0.113.11\n');
@@ -236,7 +243,10 @@ describe('blocklistHandler over real HTTP on 127.0.0.1', () => {
     const body = await response.text();
     assert.equal(body, list.render());
     // What a URL-table alias does with it: drop comment lines and blanks, one entry per line.
-    const entries = body.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+    const entries = body
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
     assert.deepEqual(entries, ['198.51.100.0/24', '203.0.113.50']);
   });
 
@@ -272,7 +282,11 @@ describe('blocklistHandler over real HTTP on 127.0.0.1', () => {
   });
 
   it('refuses a missing or wrong token with 401 and never echoes a token', async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-token-value' }, { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer wrong-token-value' },
+      { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
+    ]) {
       const response = await fetch(base, { headers });
       assert.equal(response.status, 401);
       assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="soar-blocklist"');
@@ -287,7 +301,10 @@ describe('blocklistHandler over real HTTP on 127.0.0.1', () => {
   it('serves json and plain formats, HEAD without a body; refuses other methods and formats', async () => {
     const json = await fetch(`${base.replace(/\.txt$/, '.json')}`, { headers: auth });
     assert.equal(json.headers.get('content-type'), 'application/json; charset=utf-8');
-    assert.deepEqual((await json.json()).entries.map((e: { address: string }) => e.address), ['198.51.100.0/24', '203.0.113.50']);
+    assert.deepEqual(
+      (await json.json()).entries.map((e: { address: string }) => e.address),
+      ['198.51.100.0/24', '203.0.113.50'],
+    );
 
     const plain = await fetch(`${base}?format=plain`, { headers: auth });
     assert.equal(await plain.text(), '198.51.100.0/24\n203.0.113.50\n');

@@ -62,17 +62,20 @@ describe('CloudflareFirewall against the Cloudflare contract fake', () => {
       ],
     );
     const searches = fake.server.requestsTo('GET', RULES).filter((r) => r.query['configuration.value']);
-    assert.deepEqual(searches.map((r) => r.query['configuration.value']), ['198.51.100.4', '2001:db8::4', '203.0.113.0/24', '2001:db8:1::/48']);
+    assert.deepEqual(
+      searches.map((r) => r.query['configuration.value']),
+      ['198.51.100.4', '2001:db8::4', '203.0.113.0/24', '2001:db8:1::/48'],
+    );
     assert.ok(fake.server.requests.every((r) => r.headers.authorization === `Bearer ${CF_TOKEN}`));
 
     fake.addRule({ value: '192.0.2.50', notes: 'blocked by hand' }); // not ours: never listed or removed
     const listed = await fw.list();
-    assert.deepEqual(
-      listed.map((b) => b.address).sort(),
-      ['198.51.100.4', '2001:db8:1::/48', '2001:db8::4', '203.0.113.0/24'],
-    );
+    assert.deepEqual(listed.map((b) => b.address).sort(), ['198.51.100.4', '2001:db8:1::/48', '2001:db8::4', '203.0.113.0/24']);
     assert.equal(listed.find((b) => b.address === '198.51.100.4')!.comment, 'alert 7');
-    assert.ok(listed.every((b) => b.expiresInSeconds === undefined), 'no native expiry');
+    assert.ok(
+      listed.every((b) => b.expiresInSeconds === undefined),
+      'no native expiry',
+    );
     assert.equal(fake.server.requestsTo('GET', RULES).at(-1)!.query.mode, 'block');
 
     await fw.unblock(['198.51.100.4', '203.0.113.0/24', '192.0.2.50', '192.0.2.99', '198.51.100.0/25']);
@@ -119,12 +122,18 @@ describe('CloudflareFirewall against the Cloudflare contract fake', () => {
     await fw.block([{ address: '198.51.100.9' }]);
     assert.equal(fake.server.count('PATCH'), 0);
     await fw.block([{ address: '198.51.100.9', comment: 'second' }]);
-    assert.deepEqual(fake.server.requestsTo('PATCH', `${RULES}/${rule.id}`).map((r) => r.json), [{ notes: 'soar: second' }]);
+    assert.deepEqual(
+      fake.server.requestsTo('PATCH', `${RULES}/${rule.id}`).map((r) => r.json),
+      [{ notes: 'soar: second' }],
+    );
     assert.equal(fake.server.count('POST'), 0);
   });
 
   it('HTTP 200 with "success": false is an error, and rules created by the call are deleted again', async () => {
-    fake.script('POST', null, { status: 200, body: { success: false, errors: [{ code: 10001, message: 'firewallaccessrules.api.internal_error' }], messages: [], result: null } });
+    fake.script('POST', null, {
+      status: 200,
+      body: { success: false, errors: [{ code: 10001, message: 'firewallaccessrules.api.internal_error' }], messages: [], result: null },
+    });
     const error = await rejectsWith(
       provider().block([{ address: '198.51.100.10' }, { address: '198.51.100.11' }, { address: '198.51.100.12' }]),
       'BAD_REQUEST',
@@ -146,8 +155,11 @@ describe('CloudflareFirewall against the Cloudflare contract fake', () => {
     assert.equal(fake.rules.length, 1);
   });
 
-  it('a 429 asking for 5 minutes (Cloudflare\'s block period) fails fast as RATE_LIMITED, then later calls too', async () => {
-    fake.script('POST', { ...cfFailure(429, 10000, 'Rate limited. Please wait and consider throttling your request speed'), headers: { 'retry-after': '300' } });
+  it("a 429 asking for 5 minutes (Cloudflare's block period) fails fast as RATE_LIMITED, then later calls too", async () => {
+    fake.script('POST', {
+      ...cfFailure(429, 10000, 'Rate limited. Please wait and consider throttling your request speed'),
+      headers: { 'retry-after': '300' },
+    });
     const fw = provider();
     const error = await rejectsWith(fw.block([{ address: '198.51.100.19' }]), 'RATE_LIMITED');
     assert.equal(error.retryAfterMs, 300_000);
@@ -167,7 +179,10 @@ describe('CloudflareFirewall against the Cloudflare contract fake', () => {
     fake.script('POST', null, { status: 500, body: { success: false, errors: [{ code: 10002, message: 'internal error' }] } });
     await rejectsWith(provider().block([{ address: '198.51.100.15' }, { address: '198.51.100.16' }]), 'SERVER', /rolled back 1 created/);
     assert.equal(fake.server.count('POST'), 2, 'the 500 on the create is not retried');
-    assert.deepEqual(fake.rules.map((r) => r.configuration.value), ['198.51.100.14']);
+    assert.deepEqual(
+      fake.rules.map((r) => r.configuration.value),
+      ['198.51.100.14'],
+    );
   });
 
   it('a create whose answer was lost (502) is retried, and the duplicate answer then counts as done', async () => {
@@ -195,7 +210,10 @@ describe('CloudflareFirewall against the Cloudflare contract fake', () => {
   it('an empty notes prefix manages every block rule of the scope', async () => {
     fake.addRule({ value: '192.0.2.60', notes: 'by hand' });
     const fw = provider({ notesPrefix: '' });
-    assert.deepEqual((await fw.list()).map((b) => b.address), ['192.0.2.60']);
+    assert.deepEqual(
+      (await fw.list()).map((b) => b.address),
+      ['192.0.2.60'],
+    );
     await fw.unblock(['192.0.2.60']);
     assert.deepEqual(fake.rules, []);
   });

@@ -94,10 +94,20 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
       source: { scope: 'Ip', value: '203.0.113.7', ip: '203.0.113.7' },
       decisions: [{ type: 'ban', scope: 'Ip', value: '203.0.113.7', duration: '600s', origin: 'soar', scenario: 'soar/manual-block' }],
     });
-    assert.deepEqual((alerts[1].source as object), { scope: 'Range', value: '198.51.100.0/24', range: '198.51.100.0/24' });
-    assert.deepEqual((alerts[1].decisions as object[])[0], { type: 'ban', scope: 'Range', value: '198.51.100.0/24', duration: '3600s', origin: 'soar', scenario: 'soar/manual-block' });
+    assert.deepEqual(alerts[1].source as object, { scope: 'Range', value: '198.51.100.0/24', range: '198.51.100.0/24' });
+    assert.deepEqual((alerts[1].decisions as object[])[0], {
+      type: 'ban',
+      scope: 'Range',
+      value: '198.51.100.0/24',
+      duration: '3600s',
+      origin: 'soar',
+      scenario: 'soar/manual-block',
+    });
     // Canonical IPv6 text, ttl rounded up to whole seconds.
-    assert.deepEqual((alerts[2].decisions as { value: string; duration: string }[]).map((d) => [d.value, d.duration]), [['2001:db8::1', '61s']]);
+    assert.deepEqual(
+      (alerts[2].decisions as { value: string; duration: string }[]).map((d) => [d.value, d.duration]),
+      [['2001:db8::1', '61s']],
+    );
 
     assert.deepEqual(
       (await fw.list()).sort((a, b) => a.address.localeCompare(b.address)),
@@ -119,7 +129,10 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
 
   it('list(): time left decreases with the clock, expired and foreign decisions are left out', async () => {
     const fw = provider();
-    await fw.block([{ address: '203.0.113.7', ttlSeconds: 600 }, { address: '203.0.113.8', ttlSeconds: 30 }]);
+    await fw.block([
+      { address: '203.0.113.7', ttlSeconds: 600 },
+      { address: '203.0.113.8', ttlSeconds: 30 },
+    ]);
     fake.addDecision({ origin: 'crowdsec', scope: 'Ip', value: '192.0.2.50', seconds: 3600 });
     fake.addDecision({ origin: 'soar', scope: 'Country', value: 'XX', seconds: 3600 });
     fake.addDecision({ origin: 'soar', scope: 'Ip', value: '192.0.2.51', seconds: 3600, type: 'captcha' });
@@ -127,10 +140,7 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
     assert.deepEqual(await fw.list(), [{ address: '203.0.113.7', expiresInSeconds: 499 }]);
 
     const everything = provider({ origins: 'all' });
-    assert.deepEqual(
-      (await everything.list()).map((e) => e.address).sort(),
-      ['192.0.2.50', '203.0.113.7'],
-    );
+    assert.deepEqual((await everything.list()).map((e) => e.address).sort(), ['192.0.2.50', '203.0.113.7']);
   });
 
   it('re-blocking replaces our earlier decision (shorter and longer), never leaving the address unbanned', async () => {
@@ -147,16 +157,34 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
     // A CrowdSec detection for the same address is not ours to replace.
     fake.addDecision({ origin: 'crowdsec', scope: 'Ip', value: '203.0.113.7', seconds: 100 });
     await fw.block([{ address: '203.0.113.7', ttlSeconds: 30 }]);
-    assert.deepEqual(fake.active().map((d) => d.origin).sort(), ['crowdsec', 'soar']);
+    assert.deepEqual(
+      fake
+        .active()
+        .map((d) => d.origin)
+        .sort(),
+      ['crowdsec', 'soar'],
+    );
   });
 
   it('unblock deletes by id the exact value only: a range around it and other origins stay', async () => {
     const fw = provider();
-    await fw.block([{ address: '203.0.113.7', ttlSeconds: 600 }, { address: '203.0.113.0/24', ttlSeconds: 600 }]);
+    await fw.block([
+      { address: '203.0.113.7', ttlSeconds: 600 },
+      { address: '203.0.113.0/24', ttlSeconds: 600 },
+    ]);
     const detection = fake.addDecision({ origin: 'crowdsec', scope: 'Ip', value: '203.0.113.7', seconds: 600 });
     await fw.unblock(['203.0.113.7']);
-    assert.deepEqual(fake.active().map((d) => `${d.origin} ${d.value}`).sort(), ['crowdsec 203.0.113.7', 'soar 203.0.113.0/24']);
-    assert.deepEqual(deletes().map((r) => r.url), ['/v1/decisions/1']);
+    assert.deepEqual(
+      fake
+        .active()
+        .map((d) => `${d.origin} ${d.value}`)
+        .sort(),
+      ['crowdsec 203.0.113.7', 'soar 203.0.113.0/24'],
+    );
+    assert.deepEqual(
+      deletes().map((r) => r.url),
+      ['/v1/decisions/1'],
+    );
     assert.ok(deletes().every((r) => /^Bearer /.test(r.headers.authorization)));
 
     await provider({ origins: 'all' }).unblock(['203.0.113.7']);
@@ -242,15 +270,26 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
       fake.restart();
       await fw.block([{ address: '203.0.113.2', ttlSeconds: 600 }]);
       assert.equal(fake.logins, 2);
-      assert.deepEqual(fake.active().map((d) => d.value), ['203.0.113.1', '203.0.113.2']);
+      assert.deepEqual(
+        fake.active().map((d) => d.value),
+        ['203.0.113.1', '203.0.113.2'],
+      );
       const statuses = posts().length;
       assert.equal(statuses, 3, 'one refused post, then the retry');
     });
 
     it('a 401 that persists after a fresh login is reported as AUTH', async () => {
       const fw = provider();
-      fake.script('POST', '/v1/alerts', { status: 401, body: { code: 401, message: 'Token is expired' } }, { status: 401, body: { code: 401, message: 'Token is expired' } });
-      await assert.rejects(fw.block([{ address: '203.0.113.1', ttlSeconds: 600 }]), (error: unknown) => error instanceof ProviderError && error.code === 'AUTH');
+      fake.script(
+        'POST',
+        '/v1/alerts',
+        { status: 401, body: { code: 401, message: 'Token is expired' } },
+        { status: 401, body: { code: 401, message: 'Token is expired' } },
+      );
+      await assert.rejects(
+        fw.block([{ address: '203.0.113.1', ttlSeconds: 600 }]),
+        (error: unknown) => error instanceof ProviderError && error.code === 'AUTH',
+      );
       assert.equal(fake.logins, 2);
       assert.equal(posts().length, 2);
     });
@@ -273,7 +312,10 @@ describe('crowdsec firewall provider against the LAPI contract fake', () => {
       fake.script('POST', '/v1/alerts', { status: 503, body: { message: 'unavailable' } });
       await fw.block([{ address: '203.0.113.1', ttlSeconds: 600 }]);
       assert.equal(posts().length, 3);
-      assert.deepEqual(fake.active().map((d) => d.value), ['203.0.113.1']);
+      assert.deepEqual(
+        fake.active().map((d) => d.value),
+        ['203.0.113.1'],
+      );
     });
 
     it('a decision deleted by someone else in the meantime counts as deleted (no retries)', async () => {

@@ -55,7 +55,11 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
 
     fake.rawRules = [{ chain: 'prerouting', action: 'drop', 'src-address-list': 'soar_block', disabled: 'true' }];
     fake.filterRules = [{ chain: 'forward', action: 'accept', 'src-address-list': 'soar_block', disabled: 'false' }];
-    await rejectsWith(provider().ensureReady(), 'NOT_FOUND', /no enabled firewall rule drops address-list "soar_block".*\/ip firewall raw add chain=prerouting src-address-list=soar_block action=drop/);
+    await rejectsWith(
+      provider().ensureReady(),
+      'NOT_FOUND',
+      /no enabled firewall rule drops address-list "soar_block".*\/ip firewall raw add chain=prerouting src-address-list=soar_block action=drop/,
+    );
     await provider({ checkRules: false }).ensureReady();
 
     fake.filterRules.push({ chain: 'input', action: 'drop', 'src-address-list': 'soar_block', disabled: 'false' });
@@ -92,10 +96,13 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
     ]);
 
     await clock.advance(61_000); // RouterOS drops the IPv6 entry itself
-    assert.deepEqual((await fw.list()).map((b) => [b.address, b.expiresInSeconds]), [
-      ['203.0.113.7', 3723 - 61],
-      ['198.51.100.0/24', undefined],
-    ]);
+    assert.deepEqual(
+      (await fw.list()).map((b) => [b.address, b.expiresInSeconds]),
+      [
+        ['203.0.113.7', 3723 - 61],
+        ['198.51.100.0/24', undefined],
+      ],
+    );
 
     await fw.unblock(['203.0.113.7', '192.0.2.1', '2001:db8::7']);
     assert.equal(fake.server.count('DELETE'), 1);
@@ -107,7 +114,11 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
     const existing = fake.addEntry({ address: '203.0.113.8', timeoutSeconds: 60, comment: 'first' });
     await provider().block([{ address: '203.0.113.8', ttlSeconds: 7200 }]);
     const patches = fake.server.requestsTo('PATCH', `${V4}/${existing.id}`);
-    assert.deepEqual(patches.map((r) => r.json), [{ timeout: '2h' }], 'a re-block without a comment keeps the old one');
+    assert.deepEqual(
+      patches.map((r) => r.json),
+      [{ timeout: '2h' }],
+      'a re-block without a comment keeps the old one',
+    );
     assert.equal(fake.server.count('PUT'), 0);
     assert.deepEqual(fake.snapshot(), [['203.0.113.8', 7200]]);
     assert.equal(fake.entries[0].comment, 'first');
@@ -119,7 +130,10 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
     await provider().block([{ address: '203.0.113.9', ttlSeconds: 600 }, { address: '203.0.113.10' }]);
     assert.equal(fake.server.count('DELETE'), 2);
     assert.equal(fake.server.count('PUT'), 2);
-    assert.deepEqual(fake.snapshot().sort(), [['203.0.113.10', undefined], ['203.0.113.9', 600]]);
+    assert.deepEqual(fake.snapshot().sort(), [
+      ['203.0.113.10', undefined],
+      ['203.0.113.9', 600],
+    ]);
   });
 
   it('finds IPv6 host entries whichever way RouterOS spells them', async () => {
@@ -130,7 +144,10 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
       const fw = provider();
       await fw.block([{ address: '2001:db8::9', ttlSeconds: 100 }]);
       assert.deepEqual(fake.snapshot(), [[suffix ? '2001:db8::9/128' : '2001:db8::9', 100]]);
-      assert.deepEqual((await fw.list()).map((b) => b.address), ['2001:db8::9']);
+      assert.deepEqual(
+        (await fw.list()).map((b) => b.address),
+        ['2001:db8::9'],
+      );
       await fw.unblock(['2001:db8::9']);
       assert.deepEqual(fake.snapshot(), []);
     }
@@ -156,7 +173,11 @@ describe('MikrotikFirewall against the RouterOS REST contract fake', () => {
     const timed = fake.addEntry({ address: '203.0.113.13', timeoutSeconds: 60 });
     fake.script('PUT', null, { status: 200, body: { error: 400, message: 'Bad Request', detail: 'failure: address list entry limit reached' } });
     const error = await rejectsWith(
-      provider().block([{ address: '203.0.113.13', ttlSeconds: 3600 }, { address: '203.0.113.14', ttlSeconds: 3600 }, { address: '203.0.113.15', ttlSeconds: 3600 }]),
+      provider().block([
+        { address: '203.0.113.13', ttlSeconds: 3600 },
+        { address: '203.0.113.14', ttlSeconds: 3600 },
+        { address: '203.0.113.15', ttlSeconds: 3600 },
+      ]),
       'BAD_REQUEST',
       /nothing blocked; rolled back 2 change\(s\).*failure in body: error 400 Bad Request: failure: address list entry limit reached/,
     );

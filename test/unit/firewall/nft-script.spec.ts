@@ -234,7 +234,15 @@ describe('nft-script: conflicts with existing elements', () => {
       ],
     );
     const intervalElements = members.filter((m) => m.set.interval).map((m) => m.block);
-    const targets = prepareUnblockAddresses(['198.18.6.0/24', '198.18.7.4/30', '198.18.6.0/28', '198.18.7.5', '2001:2:1::/96', '198.18.0.0/16', '198.18.8.0/24']);
+    const targets = prepareUnblockAddresses([
+      '198.18.6.0/24',
+      '198.18.7.4/30',
+      '198.18.6.0/28',
+      '198.18.7.5',
+      '2001:2:1::/96',
+      '198.18.0.0/16',
+      '198.18.8.0/24',
+    ]);
     assert.deepEqual(findConflicts(targets, intervalElements), [
       { target: '198.18.6.0/24', existing: '198.18.6.0/28' },
       { target: '198.18.7.4/30', existing: '198.18.7.1-198.18.7.9' },

@@ -84,7 +84,11 @@ describe('NftablesFirewall with a recording runner', () => {
   it('never runs nft for an invalid address, and an empty batch runs nothing', async () => {
     const runner = recordingRunner();
     const fw = new NftablesFirewall({ runner });
-    await rejectsWithCode(fw.block([{ address: '198.18.5.1' }, { address: '198.18.5.2 }; flush ruleset; add element inet soar blocked4 {1.1.1.1' }]), 'BAD_REQUEST', /refused before running nft/);
+    await rejectsWithCode(
+      fw.block([{ address: '198.18.5.1' }, { address: '198.18.5.2 }; flush ruleset; add element inet soar blocked4 {1.1.1.1' }]),
+      'BAD_REQUEST',
+      /refused before running nft/,
+    );
     await rejectsWithCode(fw.unblock(['$(reboot)']), 'BAD_REQUEST', /not a valid/);
     await fw.block([]);
     await fw.unblock([]);
@@ -94,7 +98,11 @@ describe('NftablesFirewall with a recording runner', () => {
   it('names the existing element when nft refuses an overlapping block', async () => {
     const runner = recordingRunner([{ stdout: TERSE_TABLE_JSON, stderr: '', code: 0 }, OK, OVERLAPS, { stdout: FULL_TABLE_JSON, stderr: '', code: 0 }]);
     const fw = new NftablesFirewall({ runner });
-    await rejectsWithCode(fw.block([{ address: '198.18.6.0/24', ttlSeconds: 60 }]), 'CONFLICT', /nothing blocked: 198\.18\.6\.0\/24 overlaps 198\.18\.6\.0\/28 already blocked/);
+    await rejectsWithCode(
+      fw.block([{ address: '198.18.6.0/24', ttlSeconds: 60 }]),
+      'CONFLICT',
+      /nothing blocked: 198\.18\.6\.0\/24 overlaps 198\.18\.6\.0\/28 already blocked/,
+    );
     assert.deepEqual(runner.calls[3].args, ['-j', 'list', 'table', 'inet', 'soar']);
   });
 
@@ -119,7 +127,7 @@ describe('NftablesFirewall with a recording runner', () => {
     assert.match(runner.calls[6].stdin!, /198\.18\.5\.2/);
   });
 
-  it('maps nft failures to ProviderError codes with only nft\'s error lines', async () => {
+  it("maps nft failures to ProviderError codes with only nft's error lines", async () => {
     const longEcho = 'add element inet soar blocked4 { ' + '198.18.1.1, '.repeat(2000) + '}';
     const runner = recordingRunner([
       { stdout: TERSE_TABLE_JSON, stderr: '', code: 0 },
@@ -191,7 +199,15 @@ async function blockPath(policy: GuardrailPolicy, fw: NftablesFirewall): Promise
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-nft-path-'));
   const store = await FileStateStore.open(path.join(dir, 'state'), { fsync: false, sweepIntervalMs: 0, compactIntervalMs: 0 });
   const audit = await AuditLog.open(path.join(dir, 'audit.jsonl'), { fsync: false });
-  const manager = new LeaseManager({ store, audit, guardrails: () => policy, simulate: () => false, providers: new Map([[fw.name, fw]]), setTimer: () => 0, clearTimer: () => undefined });
+  const manager = new LeaseManager({
+    store,
+    audit,
+    guardrails: () => policy,
+    simulate: () => false,
+    providers: new Map([[fw.name, fw]]),
+    setTimer: () => 0,
+    clearTimer: () => undefined,
+  });
   return {
     manager,
     close: async () => {
@@ -225,7 +241,8 @@ describe('the block path on nftables', () => {
     const fw = new NftablesFirewall({ runner });
     const path = await blockPath(policy(), fw);
     try {
-      for (const address of ['198.18.5.1', '198.18.5.2', '198.18.5.3']) assert.equal((await path.manager.block({ target: address, provider: fw.name, ttlSeconds: 60 })).status, 'blocked');
+      for (const address of ['198.18.5.1', '198.18.5.2', '198.18.5.3'])
+        assert.equal((await path.manager.block({ target: address, provider: fw.name, ttlSeconds: 60 })).status, 'blocked');
       const calls = runner.calls.length;
       const outcome = await path.manager.block({ target: '198.18.5.4', provider: fw.name, ttlSeconds: 60 });
       assert.equal(outcome.status, 'refused');

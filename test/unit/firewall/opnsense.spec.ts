@@ -61,11 +61,17 @@ describe('OpnsenseFirewall against the OPNsense contract fake', () => {
 
     const listed = await fw.list();
     assert.deepEqual(listed.map((b) => b.address).sort(), ['198.51.100.0/24', '2001:db8::5', '203.0.113.7']);
-    assert.ok(listed.every((b) => b.expiresInSeconds === undefined), 'no native expiry');
+    assert.ok(
+      listed.every((b) => b.expiresInSeconds === undefined),
+      'no native expiry',
+    );
 
     await fw.unblock(['203.0.113.7', '192.0.2.99']); // the second one was never blocked: fine
     const deletes = fake.server.requestsTo('POST', '/api/firewall/alias_util/delete/soar_block');
-    assert.deepEqual(deletes.map((r) => r.json), [{ address: '203.0.113.7' }, { address: '192.0.2.99' }]);
+    assert.deepEqual(
+      deletes.map((r) => r.json),
+      [{ address: '203.0.113.7' }, { address: '192.0.2.99' }],
+    );
     assert.deepEqual((await fw.list()).map((b) => b.address).sort(), ['198.51.100.0/24', '2001:db8::5']);
     assert.deepEqual(fake.violations, []);
   });
@@ -74,7 +80,10 @@ describe('OpnsenseFirewall against the OPNsense contract fake', () => {
     fake.tables.get('soar_block')!.add('203.0.113.7');
     await provider().block([{ address: '203.0.113.7' }, { address: '203.0.113.8' }]);
     const adds = fake.server.requestsTo('POST', /\/add\//);
-    assert.deepEqual(adds.map((r) => r.json), [{ address: '203.0.113.8' }]);
+    assert.deepEqual(
+      adds.map((r) => r.json),
+      [{ address: '203.0.113.8' }],
+    );
   });
 
   it('HTTP 200 with {"status":"failed"} is an error, and what this call added is rolled back', async () => {
@@ -88,7 +97,10 @@ describe('OpnsenseFirewall against the OPNsense contract fake', () => {
     assert.equal(error.vendorCode, 'failed');
     assert.equal(error.status, 200);
     assert.equal(fake.server.requestsTo('POST', /\/add\//).length, 2, 'stops at the first failure');
-    assert.deepEqual(fake.server.requestsTo('POST', /\/delete\//).map((r) => r.json), [{ address: '203.0.113.10' }]);
+    assert.deepEqual(
+      fake.server.requestsTo('POST', /\/delete\//).map((r) => r.json),
+      [{ address: '203.0.113.10' }],
+    );
     assert.deepEqual([...fake.tables.get('soar_block')!], ['192.0.2.1']);
     assert.deepEqual(fake.aliases.get('soar_block')!.content, []);
   });

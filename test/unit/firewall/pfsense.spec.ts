@@ -78,7 +78,11 @@ describe('PfsenseFirewall against the pfrest v2 contract fake', () => {
     await fw.block([{ address: '192.0.2.2' }]);
     assert.deepEqual(soarAlias().address, ['192.0.2.1', 'bad.example.net', '192.0.2.2']);
     assert.deepEqual(soarAlias().detail, ['manual', '', 'soar']);
-    assert.deepEqual((await fw.list()).map((b) => b.address), ['192.0.2.1', '192.0.2.2'], 'a host name is not listed');
+    assert.deepEqual(
+      (await fw.list()).map((b) => b.address),
+      ['192.0.2.1', '192.0.2.2'],
+      'a host name is not listed',
+    );
   });
 
   it('logs in once with Basic for a JWT, reuses it, and renews it before it expires', async () => {

@@ -166,7 +166,10 @@ describe('ssh runner: host key fingerprints', () => {
     assert.equal(parseHostKeyPin(`${pin}=`), pin);
     assert.equal(parseHostKeyPin(`  ${pin} `), pin);
     for (const bad of ['XUA3Q7yq1exJTWnX0FWb44shhGlpkNDnM28kTS/gn/o', 'MD5:aa:bb', 'SHA256:short', 'sha256:XUA3Q7yq1exJTWnX0FWb44shhGlpkNDnM28kTS/gn/o']) {
-      assert.throws(() => parseHostKeyPin(bad), (error: unknown) => error instanceof ProviderError && error.code === 'BAD_REQUEST');
+      assert.throws(
+        () => parseHostKeyPin(bad),
+        (error: unknown) => error instanceof ProviderError && error.code === 'BAD_REQUEST',
+      );
     }
   });
 });
@@ -213,7 +216,10 @@ describe('ssh runner against an in-process SSH server', function () {
     const runner = runnerFor();
     for (let i = 0; i < 3; i++) assert.equal((await runner(['-v'], `x${i}`)).stdout, `x${i}`);
     const parallel = await Promise.all([1, 2, 3, 4].map((i) => runner(['-v'], `p${i}`)));
-    assert.deepEqual(parallel.map((r) => r.stdout), ['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(
+      parallel.map((r) => r.stdout),
+      ['p1', 'p2', 'p3', 'p4'],
+    );
     assert.equal(server.connections, 1);
   });
 
@@ -305,11 +311,14 @@ describe('ssh runner against an in-process SSH server', function () {
   });
 
   it('checks the key when created: garbage and a missing passphrase are refused at once', () => {
-    assert.throws(() => createSshRunner({ host: '127.0.0.1', username: 'soar', privateKey: 'not a key' }), (error: unknown) => {
-      assert.ok(error instanceof ProviderError && error.code === 'BAD_REQUEST');
-      assert.ok(!error.message.includes('not a key'));
-      return true;
-    });
+    assert.throws(
+      () => createSshRunner({ host: '127.0.0.1', username: 'soar', privateKey: 'not a key' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ProviderError && error.code === 'BAD_REQUEST');
+        assert.ok(!error.message.includes('not a key'));
+        return true;
+      },
+    );
     const encrypted = utils.generateKeyPairSync('ed25519', { passphrase: 'correct horse', cipher: 'aes256-ctr', rounds: 4 });
     assert.throws(() => createSshRunner({ host: '127.0.0.1', username: 'soar', privateKey: encrypted.private }), /passphrase/);
     assert.throws(() => createSshRunner({ host: '', username: 'soar', privateKey: CLIENT_KEY.private }), /host is required/);

@@ -172,7 +172,10 @@ describe('intel provider: AbuseIPDB v2 check (contract fake)', () => {
     });
 
     it('budget default is the free plan (1,000/day); a used-up local day budget fails fast without a request', async () => {
-      assert.deepEqual(abuse.budgetState?.().windows.map((window) => [window.window, window.limit]), [['day', 1000]]);
+      assert.deepEqual(
+        abuse.budgetState?.().windows.map((window) => [window.window, window.limit]),
+        [['day', 1000]],
+      );
       const small = createAbuseIpdb({ baseURL: fake.baseURL, apiKey: fake.apiKey, now: clock.now, sleep: clock.sleep, budget: { perDay: 1 } });
       await small.lookup({ type: 'ipv4', value: '203.0.113.9' });
       const refused = await rejection(small.lookup({ type: 'ipv4', value: '203.0.113.9' }));

@@ -38,8 +38,7 @@ function counted(provider: IntelProvider) {
         }
       }),
   };
-  const lookupsSettled = (count: number) =>
-    settled >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }));
+  const lookupsSettled = (count: number) => (settled >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })));
   return { wrapped, lookupsSettled };
 }
 
@@ -148,7 +147,10 @@ describe('intel broker + VirusTotal provider (contract fake, virtual clock)', ()
     fake.script(vtQuotaExceeded());
     const first = await broker.enrich([ip('203.0.113.1')]);
     assert.equal(first.notes[0].status, 'quota');
-    assert.equal(first.notes[0].detail, 'VirusTotal: quota exhausted, paused until 2026-01-16 00:00Z (12 h from now); not asked, the verdict uses the other sources');
+    assert.equal(
+      first.notes[0].detail,
+      'VirusTotal: quota exhausted, paused until 2026-01-16 00:00Z (12 h from now); not asked, the verdict uses the other sources',
+    );
     assert.equal(broker.tightestBudget(), 'VirusTotal quota exhausted until 2026-01-16T00:00Z');
 
     // While paused, the next message's lookups fail fast without touching the network.

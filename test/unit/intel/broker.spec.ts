@@ -248,7 +248,11 @@ describe('intel broker', () => {
       );
       await clock.advance(1);
       await askBoth();
-      assert.deepEqual(vt.calls.slice(4).map((call) => call.value), [known], 'the hit expires after 24 h');
+      assert.deepEqual(
+        vt.calls.slice(4).map((call) => call.value),
+        [known],
+        'the hit expires after 24 h',
+      );
     });
 
     it('does not cache failures: the next message asks again', async () => {
@@ -259,7 +263,10 @@ describe('intel broker', () => {
       });
       const broker = newBroker({ providers: [vt] });
       const first = await broker.enrich([ip('203.0.113.9')]);
-      assert.deepEqual(notesOf(first, 'error').map((note) => note.detail), ['VirusTotal: lookup failed: virustotal: HTTP 503 TransientError']);
+      assert.deepEqual(
+        notesOf(first, 'error').map((note) => note.detail),
+        ['VirusTotal: lookup failed: virustotal: HTTP 503 TransientError'],
+      );
       assert.deepEqual(first.results, []);
       assert.equal(await store.get('intel:VirusTotal', 'ipv4:203.0.113.9'), undefined);
 
@@ -389,7 +396,10 @@ describe('intel broker', () => {
       await clock.advance(1);
       const outcome = await pending;
 
-      assert.deepEqual(outcome.results.map((result) => result.source), ['AbuseIPDB']);
+      assert.deepEqual(
+        outcome.results.map((result) => result.source),
+        ['AbuseIPDB'],
+      );
       assert.deepEqual(notesOf(outcome, 'deadline'), [
         {
           source: 'VirusTotal',
@@ -398,7 +408,9 @@ describe('intel broker', () => {
           detail: 'VirusTotal: no answer within 10 s, still waiting for it; the answer will be cached',
         },
       ]);
-      assert.ok(computeVerdict(outcome).why.includes('VirusTotal: no answer within 10 s, still waiting for it; the answer will be cached — about 203.0.113.44'));
+      assert.ok(
+        computeVerdict(outcome).why.includes('VirusTotal: no answer within 10 s, still waiting for it; the answer will be cached — about 203.0.113.44'),
+      );
 
       // The lookup carries on in the background and fills the cache.
       slow.resolve(resultFor('VirusTotal', { type: 'ipv4', value: '203.0.113.44' }, 'malicious'));
@@ -407,10 +419,13 @@ describe('intel broker', () => {
       assert.equal(cached?.level, 'malicious');
       const next = await broker.enrich([ip('203.0.113.44')]);
       assert.equal(vt.calls.length, 1);
-      assert.deepEqual(next.results.map((result) => [result.source, result.level]), [
-        ['VirusTotal', 'malicious'],
-        ['AbuseIPDB', 'suspicious'],
-      ]);
+      assert.deepEqual(
+        next.results.map((result) => [result.source, result.level]),
+        [
+          ['VirusTotal', 'malicious'],
+          ['AbuseIPDB', 'suspicious'],
+        ],
+      );
       assert.deepEqual(unhandled, []);
     });
 
@@ -440,7 +455,11 @@ describe('intel broker', () => {
       await settle();
       assert.deepEqual(unhandled, []);
       assert.equal(await store.get('intel:VirusTotal', 'ipv4:203.0.113.71'), undefined);
-      assert.deepEqual(outcome.notes.map((note) => note.status), ['deadline'], 'the outcome already returned is not changed');
+      assert.deepEqual(
+        outcome.notes.map((note) => note.status),
+        ['deadline'],
+        'the outcome already returned is not changed',
+      );
     });
 
     it('leaves no deadline timer behind when every source answers in time', async () => {
@@ -484,7 +503,10 @@ describe('intel broker', () => {
 
       const quota = notesOf(outcome, 'quota');
       assert.equal(quota.length, 2);
-      assert.equal(quota[0].detail, 'VirusTotal: quota exhausted, paused until 2026-01-16 00:00Z (12 h from now); not asked, the verdict uses the other sources');
+      assert.equal(
+        quota[0].detail,
+        'VirusTotal: quota exhausted, paused until 2026-01-16 00:00Z (12 h from now); not asked, the verdict uses the other sources',
+      );
       assert.deepEqual(await store.list('intel:VirusTotal'), [], 'a quota refusal is not a cache entry');
 
       const enrichment = computeVerdict(outcome);
@@ -537,7 +559,9 @@ describe('intel broker', () => {
     it('reports the window with the least remaining fraction over all sources', async () => {
       const vtBudget = new Budget({ provider: 'virustotal', limits: { perMinute: 4, perDay: 500 }, now: clock.now, sleep: clock.sleep });
       const abuseBudget = new Budget({ provider: 'abuseipdb', limits: { perDay: 1000 }, now: clock.now, sleep: clock.sleep });
-      const broker = newBroker({ providers: [saying('no budget', 'benign'), sourceWithBudget('VirusTotal', vtBudget), sourceWithBudget('AbuseIPDB', abuseBudget)] });
+      const broker = newBroker({
+        providers: [saying('no budget', 'benign'), sourceWithBudget('VirusTotal', vtBudget), sourceWithBudget('AbuseIPDB', abuseBudget)],
+      });
 
       assert.equal(broker.tightestBudget(), 'VirusTotal 4/4 min', 'on a tie the shorter window is shown');
       await vtBudget.acquire();

@@ -53,9 +53,24 @@ describe('Cortex provider (contract fake)', () => {
       },
       default: { taxonomies: [{ level: 'safe', namespace: 'AbuseIPDB', predicate: 'Score', value: 0 }] },
     });
-    fake.addAnalyzer({ id: 'sh01', name: 'Shodan_Host_1_0', dataTypeList: ['ip'], default: { taxonomies: [{ level: 'info', namespace: 'Shodan', predicate: 'Ports', value: 3 }] } });
-    fake.addAnalyzer({ id: 'fq01', name: 'Fqdn_Checker_1_0', dataTypeList: ['fqdn'], default: { taxonomies: [{ level: 'suspicious', namespace: 'FQDN', predicate: 'Age', value: '2 days' }] } });
-    fake.addAnalyzer({ id: 'em01', name: 'EmailRep_1_0', dataTypeList: ['mail'], default: { taxonomies: [{ level: 'safe', namespace: 'EmailRep', predicate: 'Reputation', value: 'high' }] } });
+    fake.addAnalyzer({
+      id: 'sh01',
+      name: 'Shodan_Host_1_0',
+      dataTypeList: ['ip'],
+      default: { taxonomies: [{ level: 'info', namespace: 'Shodan', predicate: 'Ports', value: 3 }] },
+    });
+    fake.addAnalyzer({
+      id: 'fq01',
+      name: 'Fqdn_Checker_1_0',
+      dataTypeList: ['fqdn'],
+      default: { taxonomies: [{ level: 'suspicious', namespace: 'FQDN', predicate: 'Age', value: '2 days' }] },
+    });
+    fake.addAnalyzer({
+      id: 'em01',
+      name: 'EmailRep_1_0',
+      dataTypeList: ['mail'],
+      default: { taxonomies: [{ level: 'safe', namespace: 'EmailRep', predicate: 'Reputation', value: 'high' }] },
+    });
     provider = make();
   });
 
@@ -90,7 +105,10 @@ describe('Cortex provider (contract fake)', () => {
     const vtJob = fake.jobs.find((job) => job.analyzer.id === VT.id)!;
     assert.equal(analyzers[0].jobId, vtJob.id);
     assert.equal(result.link, `${fake.baseURL}/index.html#!/jobs/${vtJob.id}`);
-    assert.equal(result.summary, 'Cortex: malicious — VirusTotal_GetReport_3_1: VT:GetReport="12/72" (malicious); AbuseIPDB_1_0: AbuseIPDB:Score="55" (suspicious)');
+    assert.equal(
+      result.summary,
+      'Cortex: malicious — VirusTotal_GetReport_3_1: VT:GetReport="12/72" (malicious); AbuseIPDB_1_0: AbuseIPDB:Score="55" (suspicious)',
+    );
     assert.ok(!JSON.stringify(result).includes(API_KEY));
   });
 
@@ -100,10 +118,17 @@ describe('Cortex provider (contract fake)', () => {
     for (const request of fake.server.requests) assert.equal(request.headers.authorization, `Bearer ${API_KEY}`);
 
     const listing = fake.requestsTo(/^\/api\/analyzer\/type\//);
-    assert.deepEqual(listing.map((request) => `${request.method} ${request.path}`), ['GET /api/analyzer/type/ip']);
+    assert.deepEqual(
+      listing.map((request) => `${request.method} ${request.path}`),
+      ['GET /api/analyzer/type/ip'],
+    );
 
     const runs = fake.requestsTo(/\/run$/);
-    assert.deepEqual(runs.map((request) => request.path).sort(), ['/api/analyzer/ab01/run', '/api/analyzer/vt01/run'], 'Shodan is enabled but not configured: not run');
+    assert.deepEqual(
+      runs.map((request) => request.path).sort(),
+      ['/api/analyzer/ab01/run', '/api/analyzer/vt01/run'],
+      'Shodan is enabled but not configured: not run',
+    );
     for (const run of runs) {
       assert.equal(run.method, 'POST');
       assert.deepEqual(run.json, { data: '203.0.113.9', dataType: 'ip', tlp: 2, message: 'node-red-contrib-soar IOC lookup' });
@@ -121,7 +146,10 @@ describe('Cortex provider (contract fake)', () => {
     assert.equal(result.level, 'malicious');
     const polls = fake.requestsTo(/\/waitreport$/);
     assert.equal(polls.length, 3, 'Waiting → InProgress → InProgress → Success on the third poll');
-    assert.deepEqual(polls.map((poll) => poll.at - started), [0, 1_000, 2_000]);
+    assert.deepEqual(
+      polls.map((poll) => poll.at - started),
+      [0, 1_000, 2_000],
+    );
   });
 
   it('a job that never finishes within maxWaitMs is a TIMEOUT with a clear message, after a bounded number of polls', async () => {
@@ -136,11 +164,15 @@ describe('Cortex provider (contract fake)', () => {
     });
     const polls = fake.requestsTo(/\/waitreport$/);
     assert.equal(polls.length, 5);
-    assert.deepEqual(polls.map((poll) => poll.query.atMost), ['5second', '4second', '3second', '2second', '1second'], 'never asks the server to hold past the deadline');
+    assert.deepEqual(
+      polls.map((poll) => poll.query.atMost),
+      ['5second', '4second', '3second', '2second', '1second'],
+      'never asks the server to hold past the deadline',
+    );
     assert.equal(clock.now() - started, 5_000);
   });
 
-  it('the caller\'s abort signal stops the wait: CANCELLED, no more polls', async () => {
+  it("the caller's abort signal stops the wait: CANCELLED, no more polls", async () => {
     await provider.close?.();
     provider = make({ analyzers: [VT.id], maxWaitMs: 3_600_000 });
     const controller = new AbortController();
@@ -166,7 +198,10 @@ describe('Cortex provider (contract fake)', () => {
     assert.equal(result.level, 'unknown');
     assert.equal(result.found, false);
     const analyzers = result.evidence.analyzers as { taxonomies: string[] }[];
-    assert.deepEqual(analyzers.map((entry) => entry.taxonomies[0]), ['VT:GetReport="0/72" (info)', 'AbuseIPDB:Reports="0" (info)']);
+    assert.deepEqual(
+      analyzers.map((entry) => entry.taxonomies[0]),
+      ['VT:GetReport="0/72" (info)', 'AbuseIPDB:Reports="0" (info)'],
+    );
   });
 
   it('a job with status Failure on HTTP 200 is an error (checkBody) carrying the analyzer errorMessage', async () => {
@@ -183,12 +218,20 @@ describe('Cortex provider (contract fake)', () => {
   });
 
   it('when one analyzer fails and another answers, the answer stands and the failure is listed', async () => {
-    fake.addAnalyzer({ id: 'gn01', name: 'GreyNoise_3_2', dataTypeList: ['ip'], default: { taxonomies: [{ level: 'suspicious', namespace: 'GreyNoise', predicate: 'Class', value: 'unknown' }] } });
+    fake.addAnalyzer({
+      id: 'gn01',
+      name: 'GreyNoise_3_2',
+      dataTypeList: ['ip'],
+      default: { taxonomies: [{ level: 'suspicious', namespace: 'GreyNoise', predicate: 'Class', value: 'unknown' }] },
+    });
     await provider.close?.();
     provider = make({ analyzers: [VT.id, 'GreyNoise_3_2'] });
     const result = await provider.lookup({ type: 'ipv4', value: '203.0.113.13' });
     assert.equal(result.level, 'suspicious');
-    assert.deepEqual((result.evidence.analyzers as { analyzer: string }[]).map((entry) => entry.analyzer), ['GreyNoise_3_2']);
+    assert.deepEqual(
+      (result.evidence.analyzers as { analyzer: string }[]).map((entry) => entry.analyzer),
+      ['GreyNoise_3_2'],
+    );
     const failed = result.evidence.failed as { analyzer: string; code: string; message: string }[];
     assert.equal(failed.length, 1);
     assert.equal(failed[0].analyzer, VT.name);
@@ -197,7 +240,10 @@ describe('Cortex provider (contract fake)', () => {
   });
 
   it('all analyzers failing rejects with the first failure', async () => {
-    await assert.rejects(provider.lookup({ type: 'ipv4', value: '203.0.113.13' }), (error: ProviderError) => error.code === 'BODY_ERROR' && /Invalid API key for VirusTotal/.test(error.message));
+    await assert.rejects(
+      provider.lookup({ type: 'ipv4', value: '203.0.113.13' }),
+      (error: ProviderError) => error.code === 'BODY_ERROR' && /Invalid API key for VirusTotal/.test(error.message),
+    );
   });
 
   it('a wrong key (401 AuthenticationError) is AUTH, not retried, and the key appears nowhere', async () => {
@@ -246,7 +292,8 @@ describe('Cortex provider (contract fake)', () => {
   it('maps indicator types to Cortex data types (domain → the first of domain/fqdn an analyzer takes; hashes → hash; email → mail)', async () => {
     const domain = await provider.lookup({ type: 'domain', value: 'c2.example.net' });
     assert.equal(domain.level, 'suspicious', 'Fqdn_Checker (fqdn) says suspicious, VirusTotal (domain) safe');
-    const runFor = (analyzerId: string) => fake.requestsTo(new RegExp(`^/api/analyzer/${analyzerId}/run$`)).map((request) => (request.json as { dataType: string }).dataType);
+    const runFor = (analyzerId: string) =>
+      fake.requestsTo(new RegExp(`^/api/analyzer/${analyzerId}/run$`)).map((request) => (request.json as { dataType: string }).dataType);
     assert.deepEqual(runFor('vt01'), ['domain']);
     assert.deepEqual(runFor('fq01'), ['fqdn']);
 

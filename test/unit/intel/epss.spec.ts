@@ -42,7 +42,9 @@ describe('EPSS provider', () => {
     assert.equal(headerless.entries, 2);
     assert.deepEqual(headerless.data.get('CVE-2024-0003'), { epss: 0.4, percentile: 0.9 });
     await assert.rejects(parseEpss({ text: 'cve,score\nCVE-2024-0005,0.1\n' }), /no "epss" column/);
-    const separateComments = await parseEpss({ text: '#model_version:v2025.03.14\n#score_date:2025-12-19\ncve,epss,percentile\nCVE-2022-27225,0.001870000,0.401290000\n' });
+    const separateComments = await parseEpss({
+      text: '#model_version:v2025.03.14\n#score_date:2025-12-19\ncve,epss,percentile\nCVE-2022-27225,0.001870000,0.401290000\n',
+    });
     assert.deepEqual(separateComments.info, { modelVersion: 'v2025.03.14', scoreDate: '2025-12-19T00:00:00.000Z' });
     assert.deepEqual(separateComments.data.get('CVE-2022-27225'), { epss: 0.00187, percentile: 0.40129 });
   });

@@ -193,7 +193,17 @@ describe('feed parsing: formats', () => {
     const parsed = parseFeed({ text: fixture('mixed.txt'), origin: 'mixed.txt' });
     assert.equal(parsed.format, 'text');
     assert.deepEqual(parsed.index.byType(), {
-      ipv4: 4, ipv4Cidr: 2, ipv6: 1, ipv6Cidr: 1, domain: 7, url: 3, md5: 1, sha1: 1, sha256: 1, cve: 1, email: 1,
+      ipv4: 4,
+      ipv4Cidr: 2,
+      ipv6: 1,
+      ipv6Cidr: 1,
+      domain: 7,
+      url: 3,
+      md5: 1,
+      sha1: 1,
+      sha256: 1,
+      cve: 1,
+      email: 1,
     });
     assert.equal(parsed.index.size, 23);
     assert.equal(parsed.skipped, 5);

@@ -87,7 +87,10 @@ describe('local feed provider: file source', () => {
       const result = await feed.lookup({ type: ioc.type, value: ioc.value });
       assert.equal(result.found, true, `${ioc.type} ${ioc.value}`);
     }
-    assert.equal((await feed.lookup({ type: 'domain', value: 'sso.login-example.com' })).summary, 'Demo blocklist: listed as malicious (subdomain of login-example.com)');
+    assert.equal(
+      (await feed.lookup({ type: 'domain', value: 'sso.login-example.com' })).summary,
+      'Demo blocklist: listed as malicious (subdomain of login-example.com)',
+    );
     assert.equal((await feed.lookup({ type: 'sha256', value: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9' })).found, true);
 
     const miss = await feed.lookup({ type: 'ipv4', value: '203.0.113.150' });
@@ -224,11 +227,14 @@ describe('local feed provider: file source', () => {
     assert.throws(() => createFeed({ name: '', source: { file: 'x' } }), /name is required/);
     assert.throws(() => createFeed({ name: 'x', source: {} as never }), /exactly one of file or url/);
     assert.throws(() => createFeed({ name: 'x', source: { file: 'a', url: 'http://b' } as never }), /exactly one/);
-    assert.throws(() => createFeed({ name: 'x', source: { url: 'ftp://user:hunter2@feeds.example/x' } }), (error: Error) => {
-      assert.match(error.message, /must be http or https/);
-      assert.ok(!error.message.includes('hunter2'));
-      return true;
-    });
+    assert.throws(
+      () => createFeed({ name: 'x', source: { url: 'ftp://user:hunter2@feeds.example/x' } }),
+      (error: Error) => {
+        assert.match(error.message, /must be http or https/);
+        assert.ok(!error.message.includes('hunter2'));
+        return true;
+      },
+    );
     assert.throws(() => createFeed({ name: 'x', source: { file: 'a', refreshSeconds: -1 } }), /refreshSeconds/);
     assert.throws(() => createFeed({ name: 'x', source: { file: 'a' }, level: 'benign' as never }), /level/);
     assert.throws(() => createFeed({ name: 'x', source: { file: 'a' }, types: ['ip' as never] }), /unknown indicator type/);
@@ -291,10 +297,13 @@ describe('local feed provider: URL source (conditional GET)', () => {
     const feed = open({ onRefresh: log.onRefresh });
     await feed.ready();
     assert.deepEqual(await feed.refresh(), { changed: false });
-    assert.deepEqual(log.seen.map((o) => [o.ok, o.changed, o.notModified]), [
-      [true, true, false],
-      [true, false, false],
-    ]);
+    assert.deepEqual(
+      log.seen.map((o) => [o.ok, o.changed, o.notModified]),
+      [
+        [true, true, false],
+        [true, false, false],
+      ],
+    );
   });
 
   it('an HTTP error or an empty download keeps the last good copy and reports the error', async () => {
@@ -319,13 +328,16 @@ describe('local feed provider: URL source (conditional GET)', () => {
     assert.equal(feed.stats().etag, '"v1"', 'a rejected download never replaces the validators');
     await expectProviderError(feed.refresh(), 'NOT_FOUND');
     assert.equal((await feed.lookup({ type: 'ipv4', value: '203.0.113.1' })).found, true);
-    assert.deepEqual(log.seen.map((o) => [o.ok, o.entries, o.code]), [
-      [true, 1, undefined],
-      [false, 1, 'SERVER'],
-      [false, 1, 'BODY_ERROR'],
-      [false, 1, 'BODY_ERROR'],
-      [false, 1, 'NOT_FOUND'],
-    ]);
+    assert.deepEqual(
+      log.seen.map((o) => [o.ok, o.entries, o.code]),
+      [
+        [true, 1, undefined],
+        [false, 1, 'SERVER'],
+        [false, 1, 'BODY_ERROR'],
+        [false, 1, 'BODY_ERROR'],
+        [false, 1, 'NOT_FOUND'],
+      ],
+    );
   });
 
   it('a key in the feed headers is sent but never appears in errors or stats', async () => {

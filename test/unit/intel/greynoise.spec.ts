@@ -149,7 +149,10 @@ describe('intel provider: GreyNoise community (contract fake)', () => {
     });
 
     it('budget default spreads 50/week over the days: 7 per day', () => {
-      assert.deepEqual(greynoise.budgetState?.().windows.map((window) => [window.window, window.limit]), [['day', 7]]);
+      assert.deepEqual(
+        greynoise.budgetState?.().windows.map((window) => [window.window, window.limit]),
+        [['day', 7]],
+      );
     });
   });
 

@@ -32,7 +32,11 @@ describe('CISA KEV provider', () => {
     assert.equal(parsed.entries, 11);
     assert.equal(parsed.skipped, 2);
     assert.ok(parsed.data.has('CVE-2018-13379'), 'lower-case id in the source is normalised');
-    assert.deepEqual(parsed.info, { title: 'CISA Catalog of Known Exploited Vulnerabilities (test fixture, illustrative values)', catalogVersion: '2024.05.01', dateReleased: '2024-05-01T15:00:00.0000Z' });
+    assert.deepEqual(parsed.info, {
+      title: 'CISA Catalog of Known Exploited Vulnerabilities (test fixture, illustrative values)',
+      catalogVersion: '2024.05.01',
+      dateReleased: '2024-05-01T15:00:00.0000Z',
+    });
     assert.throws(() => parseKev({ text: '{"vulnerabilities": {}}' }), /no "vulnerabilities" array/);
     assert.throws(() => parseKev({ text: '<html>' }), /not JSON/);
   });

@@ -160,7 +160,10 @@ describe('MISP provider (contract fake)', () => {
 
   it('an HTML page on HTTP 200 (wrong base URL, login page) is a BODY_ERROR, not a miss', async () => {
     fake.queue({ status: 200, headers: { 'content-type': 'text/html' }, body: '<html><title>Users - MISP</title></html>' });
-    await assert.rejects(provider.lookup({ type: 'ipv4', value: '203.0.113.9' }), (error: ProviderError) => error.code === 'BODY_ERROR' && /base URL/.test(error.message));
+    await assert.rejects(
+      provider.lookup({ type: 'ipv4', value: '203.0.113.9' }),
+      (error: ProviderError) => error.code === 'BODY_ERROR' && /base URL/.test(error.message),
+    );
   });
 
   it('429 with Retry-After (a proxy in front of MISP): waits, then answers', async () => {
@@ -196,8 +199,29 @@ describe('MISP provider (contract fake)', () => {
     before(function () {
       dir = mkdtempSync(join(tmpdir(), 'misp-tls-'));
       try {
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-          '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:P-256',
+            '-nodes',
+            '-days',
+            '1',
+            '-subj',
+            '/CN=127.0.0.1',
+            '-addext',
+            'subjectAltName=IP:127.0.0.1',
+            '-keyout',
+            join(dir, 'key.pem'),
+            '-out',
+            join(dir, 'cert.pem'),
+          ],
+          { stdio: 'ignore' },
+        );
       } catch (error) {
         console.log(`      skipped: openssl could not make a test certificate (${(error as Error).message})`);
         this.skip();
@@ -228,7 +252,10 @@ describe('MISP provider (contract fake)', () => {
 
     it('refuses the certificate by default and accepts it with verifyTls:false', async () => {
       const strict = createMisp({ baseURL, apiKey: API_KEY, now: clock.now, sleep: clock.sleep });
-      await assert.rejects(strict.lookup({ type: 'ipv4', value: '203.0.113.9' }), (error: ProviderError) => error.code === 'NETWORK' && /self[- ]signed/i.test(error.message));
+      await assert.rejects(
+        strict.lookup({ type: 'ipv4', value: '203.0.113.9' }),
+        (error: ProviderError) => error.code === 'NETWORK' && /self[- ]signed/i.test(error.message),
+      );
       await strict.close?.();
 
       const relaxed = createMisp({ baseURL, apiKey: API_KEY, verifyTls: false, now: clock.now, sleep: clock.sleep });

@@ -45,7 +45,11 @@ describe('AlienVault OTX provider (contract fake)', () => {
 
   it('an indicator in several pulses is malicious, with pulse evidence, a summary and the OTX page link', async () => {
     fake.set('IPv4', '203.0.113.9', {
-      pulses: [emotetPulse('Emotet epoch 5 C2'), emotetPulse('Emotet spam wave'), { name: 'Scanner list', tags: ['scanner'], modified: '2026-03-01T08:00:00.000000' }],
+      pulses: [
+        emotetPulse('Emotet epoch 5 C2'),
+        emotetPulse('Emotet spam wave'),
+        { name: 'Scanner list', tags: ['scanner'], modified: '2026-03-01T08:00:00.000000' },
+      ],
       reputation: 3,
       country_code: 'NL',
       asn: 'AS64500 Example Hosting',
@@ -165,7 +169,10 @@ describe('AlienVault OTX provider (contract fake)', () => {
   it('a 429 reporting a daily quota pauses the source: fail fast, no further requests', async () => {
     fake.queue({ status: 429, body: { detail: 'Daily request quota exhausted' } });
     await assert.rejects(provider.lookup({ type: 'ipv4', value: '203.0.113.9' }), (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED');
-    await assert.rejects(provider.lookup({ type: 'domain', value: 'example.net' }), (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED' && error.attempts === 0);
+    await assert.rejects(
+      provider.lookup({ type: 'domain', value: 'example.net' }),
+      (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED' && error.attempts === 0,
+    );
     assert.equal(fake.server.count(), 1);
     assert.equal(provider.budgetState?.().pauseCode, 'QUOTA_EXHAUSTED');
   });

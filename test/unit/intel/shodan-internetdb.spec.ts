@@ -39,7 +39,13 @@ describe('intel provider: Shodan InternetDB (contract fake)', () => {
       assert.equal(result.found, true);
       assert.equal(result.provider, 'shodan-internetdb');
       assert.equal(result.source, 'Shodan InternetDB');
-      assert.deepEqual(result.evidence, { ports: [22, 80, 4444], vulnCount: 1, vulns: ['CVE-2021-44228'], tags: ['c2', 'self-signed'], hostnames: ['c2.bad.example'] });
+      assert.deepEqual(result.evidence, {
+        ports: [22, 80, 4444],
+        vulnCount: 1,
+        vulns: ['CVE-2021-44228'],
+        tags: ['c2', 'self-signed'],
+        hostnames: ['c2.bad.example'],
+      });
       assert.equal(result.summary, 'Shodan InternetDB: open ports 22, 80, 4444; 1 known CVE; tags: c2, self-signed');
       assert.equal(result.link, 'https://www.shodan.io/host/203.0.113.44');
       assert.deepEqual(fake.violations, []);
@@ -99,7 +105,10 @@ describe('intel provider: Shodan InternetDB (contract fake)', () => {
     });
 
     it('budget default: a polite 1 request per second', async () => {
-      assert.deepEqual(internetdb.budgetState?.().windows.map((window) => [window.window, window.limit]), [['second', 1]]);
+      assert.deepEqual(
+        internetdb.budgetState?.().windows.map((window) => [window.window, window.limit]),
+        [['second', 1]],
+      );
       const lookups = ['203.0.113.44', '198.51.100.80', '198.51.100.1'].map((value) => internetdb.lookup({ type: 'ipv4', value }));
       await fake.server.waitForRequests(1);
       await lookups[0];

@@ -45,7 +45,14 @@ describe('ThreatFox provider (contract fake)', () => {
   it('a confident hit is malicious, with evidence, confidence, summary and a link to the IOC page', async () => {
     fake.answer('198.51.100.23', [
       threatFoxIoc({ id: '1500001', ioc: '198.51.100.23:443', confidence_level: 100, first_seen: '2026-02-01 10:00:00 UTC' }),
-      threatFoxIoc({ id: '1500002', ioc: '198.51.100.23:8080', confidence_level: 75, first_seen: '2026-02-15 00:00:00 UTC', last_seen: '2026-03-01 00:00:00 UTC', tags: ['beacon'] }),
+      threatFoxIoc({
+        id: '1500002',
+        ioc: '198.51.100.23:8080',
+        confidence_level: 75,
+        first_seen: '2026-02-15 00:00:00 UTC',
+        last_seen: '2026-03-01 00:00:00 UTC',
+        tags: ['beacon'],
+      }),
     ]);
     const result = await provider.lookup({ type: 'ipv4', value: '198.51.100.23' });
 
@@ -78,7 +85,9 @@ describe('ThreatFox provider (contract fake)', () => {
   });
 
   it('only low-confidence hits make the indicator suspicious (threshold configurable)', async () => {
-    fake.answer('http://203.0.113.50/load.bin', [threatFoxIoc({ ioc: 'http://203.0.113.50/load.bin', ioc_type: 'url', threat_type: 'payload_delivery', confidence_level: 25 })]);
+    fake.answer('http://203.0.113.50/load.bin', [
+      threatFoxIoc({ ioc: 'http://203.0.113.50/load.bin', ioc_type: 'url', threat_type: 'payload_delivery', confidence_level: 25 }),
+    ]);
     const result = await provider.lookup({ type: 'url', value: 'http://203.0.113.50/load.bin' });
     assert.equal(result.level, 'suspicious');
     assert.equal(result.confidence, 25);
@@ -149,7 +158,10 @@ describe('ThreatFox provider (contract fake)', () => {
 
   it('an unexpected query_status is a BODY_ERROR', async () => {
     fake.queue({ status: 200, body: { query_status: 'server_busy_try_later' } });
-    await assert.rejects(provider.lookup({ type: 'ipv4', value: '198.51.100.23' }), (error: ProviderError) => error.code === 'BODY_ERROR' && error.vendorCode === 'server_busy_try_later');
+    await assert.rejects(
+      provider.lookup({ type: 'ipv4', value: '198.51.100.23' }),
+      (error: ProviderError) => error.code === 'BODY_ERROR' && error.vendorCode === 'server_busy_try_later',
+    );
   });
 
   it('429 with Retry-After: waits exactly that long (virtual time), then answers', async () => {
@@ -164,9 +176,15 @@ describe('ThreatFox provider (contract fake)', () => {
 
   it('a 429 that reports a used-up daily quota pauses the source: fail fast, no further requests', async () => {
     fake.queue({ status: 429, body: { query_status: 'error', message: 'Daily quota exceeded' } });
-    await assert.rejects(provider.lookup({ type: 'ipv4', value: '198.51.100.23' }), (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED' && error.resumeAt !== undefined);
+    await assert.rejects(
+      provider.lookup({ type: 'ipv4', value: '198.51.100.23' }),
+      (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED' && error.resumeAt !== undefined,
+    );
     assert.equal(fake.server.count(), 1);
-    await assert.rejects(provider.lookup({ type: 'domain', value: 'c2.example.net' }), (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED' && error.attempts === 0);
+    await assert.rejects(
+      provider.lookup({ type: 'domain', value: 'c2.example.net' }),
+      (error: ProviderError) => error.code === 'QUOTA_EXHAUSTED' && error.attempts === 0,
+    );
     assert.equal(fake.server.count(), 1, 'paused: the vendor saw nothing more');
     assert.ok(provider.budgetState?.().pausedUntil, 'budget state shows the pause');
   });

@@ -19,7 +19,12 @@ describe('intel provider: abuse.ch URLhaus (contract fake)', () => {
     fake = await startUrlhausFake({ now: clock.now });
     fake.addUrl('http://203.0.113.7/bins/mozi.m', { url_status: 'online', tags: ['elf', 'Mozi'], date_added: '2026-01-12 06:00:01 UTC' });
     fake.addUrl('https://dl.bad.example/invoice.zip', { url_status: 'offline', threat: 'malware_download' });
-    fake.addHost('bad.example', { urls: [{ url: 'https://bad.example/a.exe', url_status: 'online', tags: ['exe'] }, { url: 'https://bad.example/b.exe', url_status: 'offline' }] });
+    fake.addHost('bad.example', {
+      urls: [
+        { url: 'https://bad.example/a.exe', url_status: 'online', tags: ['exe'] },
+        { url: 'https://bad.example/b.exe', url_status: 'offline' },
+      ],
+    });
     fake.addHost('203.0.113.7', { urls: [{ url: 'http://203.0.113.7/bins/mozi.m', url_status: 'online', tags: ['elf', 'Mozi'] }] });
     fake.addHost('shared-cms.example', { spamhaus_dbl: 'abused_legit_malware', urls: [{ url: 'https://shared-cms.example/wp/x.exe', url_status: 'online' }] });
     fake.addHost('old.example', { firstseen: '2024-03-01 00:00:00 UTC', urls: [{ url: 'http://old.example/x', url_status: 'offline' }] });
@@ -110,10 +115,13 @@ describe('intel provider: abuse.ch URLhaus (contract fake)', () => {
         assert.equal(result.evidence.fileSize, 656896);
         assert.equal(result.evidence.sha256, SHA256);
       }
-      assert.deepEqual(fake.answered.map((request) => [request.path, request.form]), [
-        ['/v1/payload/', { md5_hash: MD5 }],
-        ['/v1/payload/', { sha256_hash: SHA256 }],
-      ]);
+      assert.deepEqual(
+        fake.answered.map((request) => [request.path, request.form]),
+        [
+          ['/v1/payload/', { md5_hash: MD5 }],
+          ['/v1/payload/', { sha256_hash: SHA256 }],
+        ],
+      );
       assert.deepEqual(fake.violations, []);
     });
 
@@ -185,7 +193,10 @@ describe('intel provider: abuse.ch URLhaus (contract fake)', () => {
   describe('defaults and retries', () => {
     it('budget default: 2 requests per second', async () => {
       await setUp(false);
-      assert.deepEqual(urlhaus.budgetState?.().windows.map((window) => [window.window, window.limit]), [['second', 2]]);
+      assert.deepEqual(
+        urlhaus.budgetState?.().windows.map((window) => [window.window, window.limit]),
+        [['second', 2]],
+      );
       const lookups = ['bad.example', 'old.example', 'shared-cms.example'].map((value) => urlhaus.lookup({ type: 'domain', value }));
       await fake.server.waitForRequests(2);
       await Promise.all(lookups.slice(0, 2));

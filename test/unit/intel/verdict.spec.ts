@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import type { EnrichmentOutcome, SourceNote } from '../../../lib/intel/broker';
 import type { IntelLevel, IntelResult } from '../../../lib/intel/types';
-import { computeVerdict, DEFAULT_THRESHOLDS, LEVEL_POINTS, resultPoints, verdictStatus, type Enrichment, type VerdictOptions } from '../../../lib/intel/verdict';
+import {
+  computeVerdict,
+  DEFAULT_THRESHOLDS,
+  LEVEL_POINTS,
+  resultPoints,
+  verdictStatus,
+  type Enrichment,
+  type VerdictOptions,
+} from '../../../lib/intel/verdict';
 
 const FETCHED = '2026-01-15T12:00:00.000Z';
 
@@ -41,7 +49,8 @@ function explainFromWhy(enrichment: Enrichment): { score: number; verdict: strin
     return { score: 0, verdict: 'unknown' };
   }
 
-  const head = /^score (\d+) (≥|<) (\d+) \((malicious|suspicious) threshold\)(?: and < (\d+) \(malicious threshold\))? from (\S+): (.+?) \/ ([\d.]+) = (\d+)/.exec(final);
+  const head =
+    /^score (\d+) (≥|<) (\d+) \((malicious|suspicious) threshold\)(?: and < (\d+) \(malicious threshold\))? from (\S+): (.+?) \/ ([\d.]+) = (\d+)/.exec(final);
   assert.ok(head, `final line states the rule: ${final}`);
   const [, scoreText, comparison, thresholdText, thresholdName, , indicator, products, weightSumText, resultText] = head;
   const score = Number(scoreText);
@@ -71,7 +80,11 @@ function explainFromWhy(enrichment: Enrichment): { score: number; verdict: strin
   } else {
     assert.ok(score < threshold);
     verdict = /benign because .+ said benign/.test(final) ? 'benign' : 'unknown';
-    if (verdict === 'benign') assert.ok(sourceLines.some((line) => /: benign/.test(line)), 'a source line says benign');
+    if (verdict === 'benign')
+      assert.ok(
+        sourceLines.some((line) => /: benign/.test(line)),
+        'a source line says benign',
+      );
   }
   return { score, verdict };
 }
@@ -123,7 +136,10 @@ describe('verdict', () => {
 
     it('a benign source pulls the mean down → suspicious', () => {
       const enrichment = computeVerdict(
-        outcome([said('VirusTotal', '203.0.113.7', 'malicious'), said('GreyNoise', '203.0.113.7', 'benign', { summary: 'GreyNoise: RIOT, Google Public DNS' })]),
+        outcome([
+          said('VirusTotal', '203.0.113.7', 'malicious'),
+          said('GreyNoise', '203.0.113.7', 'benign', { summary: 'GreyNoise: RIOT, Google Public DNS' }),
+        ]),
       );
       assert.equal(enrichment.score, 50);
       assert.equal(enrichment.verdict, 'suspicious');
@@ -148,10 +164,15 @@ describe('verdict', () => {
     });
 
     it('below the thresholds with a benign answer → benign, naming who vouched', () => {
-      const enrichment = computeVerdict(outcome([said('VirusTotal', '192.0.2.53', 'benign', { summary: 'VirusTotal: 0 of 90 engines say malicious (70 harmless)' })]));
+      const enrichment = computeVerdict(
+        outcome([said('VirusTotal', '192.0.2.53', 'benign', { summary: 'VirusTotal: 0 of 90 engines say malicious (70 harmless)' })]),
+      );
       assert.equal(enrichment.verdict, 'benign');
       assert.equal(enrichment.score, 0);
-      assert.equal(enrichment.why.at(-1), 'score 0 < 40 (suspicious threshold) from 192.0.2.53: 1×0 / 1 = 0; benign because VirusTotal on 192.0.2.53 said benign');
+      assert.equal(
+        enrichment.why.at(-1),
+        'score 0 < 40 (suspicious threshold) from 192.0.2.53: 1×0 / 1 = 0; benign because VirusTotal on 192.0.2.53 said benign',
+      );
       assertExplained(enrichment);
     });
 
@@ -164,7 +185,9 @@ describe('verdict', () => {
     });
 
     it('nobody knows anything → unknown with score 0', () => {
-      const misses = computeVerdict(outcome([said('VirusTotal', '203.0.113.10', 'unknown', { found: false }), said('OTX', '203.0.113.11', 'unknown', { found: false })]));
+      const misses = computeVerdict(
+        outcome([said('VirusTotal', '203.0.113.10', 'unknown', { found: false }), said('OTX', '203.0.113.11', 'unknown', { found: false })]),
+      );
       assert.equal(misses.verdict, 'unknown');
       assert.equal(misses.score, 0);
       assert.equal(misses.why.at(-1), 'no source knows any of the 2 indicators it was asked about: unknown');
@@ -234,13 +257,28 @@ describe('verdict', () => {
     it('lists source lines, then the notes that matter folded per story, then the rule', () => {
       const v4 = (value: string) => ({ type: 'ipv4' as const, value });
       const notes: SourceNote[] = [
-        { source: 'VirusTotal', indicator: v4('203.0.113.44'), status: 'quota', detail: 'VirusTotal: quota exhausted, paused until 2026-01-16 00:00Z (12 h from now); not asked, the verdict uses the other sources' },
+        {
+          source: 'VirusTotal',
+          indicator: v4('203.0.113.44'),
+          status: 'quota',
+          detail: 'VirusTotal: quota exhausted, paused until 2026-01-16 00:00Z (12 h from now); not asked, the verdict uses the other sources',
+        },
         { source: 'AbuseIPDB', indicator: v4('203.0.113.44'), status: 'answered', detail: 'AbuseIPDB: answered' },
-        { source: 'VirusTotal', indicator: v4('10.0.0.5'), status: 'skipped-internal', detail: 'VirusTotal: internal indicator, not sent to an outside service' },
+        {
+          source: 'VirusTotal',
+          indicator: v4('10.0.0.5'),
+          status: 'skipped-internal',
+          detail: 'VirusTotal: internal indicator, not sent to an outside service',
+        },
         { source: 'AbuseIPDB', indicator: v4('10.0.0.5'), status: 'skipped-internal', detail: 'AbuseIPDB: internal indicator, not sent to an outside service' },
         { source: 'OTX', indicator: v4('203.0.113.44'), status: 'deadline', detail: 'OTX: no answer within 10 s, still queued; the answer will be cached' },
         { source: 'OTX', indicator: v4('198.51.100.9'), status: 'deadline', detail: 'OTX: no answer within 10 s, still queued; the answer will be cached' },
-        { source: 'AbuseIPDB', indicator: { type: 'domain', value: 'evil.example' }, status: 'skipped-type', detail: 'AbuseIPDB: does not look up domain indicators' },
+        {
+          source: 'AbuseIPDB',
+          indicator: { type: 'domain', value: 'evil.example' },
+          status: 'skipped-type',
+          detail: 'AbuseIPDB: does not look up domain indicators',
+        },
         { source: 'MISP', indicator: v4('203.0.113.44'), status: 'error', detail: 'MISP: lookup failed: misp: HTTP 401 (check the API key)' },
         { source: 'feed', indicator: v4('203.0.113.44'), status: 'cached', detail: 'feed: from the cache (answered 2026-01-15T11:00:00.000Z)' },
       ];

@@ -27,14 +27,27 @@ describe('intel provider: VirusTotal v3 (contract fake)', () => {
   async function setUp(autoAdvance: boolean, extra: Partial<IntelProviderOptions> = {}) {
     clock = new ManualClock(START, autoAdvance);
     fake = await startVirusTotalFake({ now: clock.now });
-    fake.addIp(BAD_IP, { stats: { malicious: 12, suspicious: 1, harmless: 50, undetected: 9 }, attributes: { as_owner: 'Bad Hosting', asn: 64500, country: 'NL', network: '203.0.113.0/24' } });
+    fake.addIp(BAD_IP, {
+      stats: { malicious: 12, suspicious: 1, harmless: 50, undetected: 9 },
+      attributes: { as_owner: 'Bad Hosting', asn: 64500, country: 'NL', network: '203.0.113.0/24' },
+    });
     fake.addIp('198.51.100.1', { stats: { malicious: 1, harmless: 60, undetected: 10 } });
     fake.addIp('2001:db8::7', { stats: { malicious: 4, harmless: 20 } });
-    fake.addDomain('example.org', { stats: { harmless: 65, undetected: 7 }, attributes: { registrar: 'Example Registrar', categories: { a: 'education', b: 'education', c: 'reference' } } });
+    fake.addDomain('example.org', {
+      stats: { harmless: 65, undetected: 7 },
+      attributes: { registrar: 'Example Registrar', categories: { a: 'education', b: 'education', c: 'reference' } },
+    });
     fake.addDomain('odd.example', { stats: { suspicious: 2, harmless: 30 } });
     fake.addFile(
       { md5: MD5, sha1: SHA1, sha256: SHA256 },
-      { stats: { malicious: 40, undetected: 20 }, attributes: { meaningful_name: 'invoice.exe', type_description: 'Win32 EXE', popular_threat_classification: { suggested_threat_label: 'trojan.emotet/heodo' } } },
+      {
+        stats: { malicious: 40, undetected: 20 },
+        attributes: {
+          meaningful_name: 'invoice.exe',
+          type_description: 'Win32 EXE',
+          popular_threat_classification: { suggested_threat_label: 'trojan.emotet/heodo' },
+        },
+      },
     );
     fake.addFile({ sha256: 'd'.repeat(64) }, { stats: { undetected: 60 } });
     fake.addUrl('http://malware.example/payload.exe?x=1', { stats: { malicious: 8, harmless: 60 } });
@@ -107,7 +120,11 @@ describe('intel provider: VirusTotal v3 (contract fake)', () => {
     });
 
     it('looks files up by md5, sha1 and sha256 under /files/, with the threat label in the summary', async () => {
-      for (const [type, value] of [['md5', MD5], ['sha1', SHA1], ['sha256', SHA256]] as const) {
+      for (const [type, value] of [
+        ['md5', MD5],
+        ['sha1', SHA1],
+        ['sha256', SHA256],
+      ] as const) {
         const result = await vt.lookup({ type, value });
         assert.equal(result.level, 'malicious');
         assert.equal(result.evidence.threatLabel, 'trojan.emotet/heodo');
@@ -179,7 +196,10 @@ describe('intel provider: VirusTotal v3 (contract fake)', () => {
 
     it('403 ForbiddenError → FORBIDDEN', async () => {
       fake.script({ status: 403, body: { error: { code: 'ForbiddenError', message: 'You are not allowed to perform the requested operation' } } });
-      await assert.rejects(vt.lookup({ type: 'ipv4', value: BAD_IP }), (error: ProviderError) => error.code === 'FORBIDDEN' && error.vendorCode === 'ForbiddenError');
+      await assert.rejects(
+        vt.lookup({ type: 'ipv4', value: BAD_IP }),
+        (error: ProviderError) => error.code === 'FORBIDDEN' && error.vendorCode === 'ForbiddenError',
+      );
     });
 
     it('refuses types it cannot answer, and a missing key, without touching the network', async () => {
@@ -245,7 +265,10 @@ describe('intel provider: VirusTotal v3 (contract fake)', () => {
       const state = vt.budgetState?.();
       assert.deepEqual(
         state?.windows.map((window) => [window.window, window.limit]),
-        [['minute', 4], ['day', 500]],
+        [
+          ['minute', 4],
+          ['day', 500],
+        ],
       );
       const lookups = ['198.51.100.1', BAD_IP, '198.51.100.1', BAD_IP, '198.51.100.1', BAD_IP].map((value) => vt.lookup({ type: 'ipv4', value }));
       await fake.server.waitForRequests(4);

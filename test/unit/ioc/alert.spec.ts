@@ -50,7 +50,10 @@ describe('ioc extractFromAlert', () => {
 
   it('filters by type', () => {
     const iocs = extractFromAlert(alert, { types: ['cve', 'sha256'] });
-    assert.deepEqual(iocs.map((ioc) => ioc.type), ['sha256', 'cve']);
+    assert.deepEqual(
+      iocs.map((ioc) => ioc.type),
+      ['sha256', 'cve'],
+    );
   });
 
   it('drops allowlisted indicators', () => {

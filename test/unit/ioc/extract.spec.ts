@@ -68,7 +68,10 @@ describe('ioc extractFromText', () => {
 
     it('handles IPv6 hosts and yields the host as its own indicator', () => {
       const iocs = extractFromText('GET http://[2001:db8::10]:8080/status');
-      assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), ['url:http://[2001:db8::10]:8080/status', 'ipv6:2001:db8::10']);
+      assert.deepEqual(
+        iocs.map((ioc) => `${ioc.type}:${ioc.value}`),
+        ['url:http://[2001:db8::10]:8080/status', 'ipv6:2001:db8::10'],
+      );
     });
 
     it('yields the domain of a URL even with a file-extension TLD', () => {
@@ -129,14 +132,10 @@ describe('ioc extractFromText', () => {
   describe('email', () => {
     it('finds plain and defanged addresses, lower-cased, and their domains', () => {
       const iocs = extractFromText('From Payroll.Update@HR-Portal.com, cc: bob[@]evil[.]org, eve [at] evil [dot] net');
-      assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), [
-        'email:payroll.update@hr-portal.com',
-        'email:bob@evil.org',
-        'email:eve@evil.net',
-        'domain:hr-portal.com',
-        'domain:evil.org',
-        'domain:evil.net',
-      ]);
+      assert.deepEqual(
+        iocs.map((ioc) => `${ioc.type}:${ioc.value}`),
+        ['email:payroll.update@hr-portal.com', 'email:bob@evil.org', 'email:eve@evil.net', 'domain:hr-portal.com', 'domain:evil.org', 'domain:evil.net'],
+      );
     });
 
     it('does not take URL user-info or addresses at IPs or bad local parts', () => {
@@ -147,7 +146,8 @@ describe('ioc extractFromText', () => {
   describe('hashes', () => {
     it('types hashes by length and lower-cases them', () => {
       const sha512 = 'CF83E1357EEFB8BDF1542850D66D8007D620E4050B5715DC83F4A921D36CE9CE47D0D13C5D85F2B0FF8318D2877EEC2F63B931BD47417A81A538327AF927DA3E';
-      const text = `md5 D41D8CD98F00B204E9800998ECF8427E sha1=da39a3ee5e6b4b0d3255bfef95601890afd80709 ` +
+      const text =
+        `md5 D41D8CD98F00B204E9800998ECF8427E sha1=da39a3ee5e6b4b0d3255bfef95601890afd80709 ` +
         `sha256:E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ${sha512}`;
       assert.deepEqual(
         extractFromText(text).map((ioc) => `${ioc.type}:${ioc.value}`),
@@ -184,12 +184,19 @@ describe('ioc extractFromText', () => {
     it('takes no address out of a version string, a file name or a CPE name, but keeps ranges', () => {
       assert.deepEqual(valuesOf('agent 1.2.3.4-beta, 3.0.11.1+deb12u2, 9.2.1.1-2ubuntu1, pkg-1.2.3.4.tar.gz', 'ipv4'), []);
       assert.deepEqual(valuesOf('cpe:2.3:a:vendor:product:1.2.3.4:*:*:*:*:*:*:* cpe:/a:acme:os:10.0.0.1', 'ipv4'), []);
-      assert.deepEqual(valuesOf('203.0.113.10-203.0.113.20, 198.51.100.7-255, from 203.0.113.5.Then', 'ipv4'), ['203.0.113.10', '203.0.113.20', '198.51.100.7', '203.0.113.5']);
+      assert.deepEqual(valuesOf('203.0.113.10-203.0.113.20, 198.51.100.7-255, from 203.0.113.5.Then', 'ipv4'), [
+        '203.0.113.10',
+        '203.0.113.20',
+        '198.51.100.7',
+        '203.0.113.5',
+      ]);
     });
 
     it('takes DNS names with underscore labels whole, and snake_case code not at all', () => {
       assert.deepEqual(valuesOf('_dmarc.phish-login.com _sip._tcp.voip-corp.net build_srv01.evil-cdn.net', 'domain'), [
-        '_dmarc.phish-login.com', '_sip._tcp.voip-corp.net', 'build_srv01.evil-cdn.net',
+        '_dmarc.phish-login.com',
+        '_sip._tcp.voip-corp.net',
+        'build_srv01.evil-cdn.net',
       ]);
       assert.deepEqual(valuesOf('self._cache.name = file_info.name; my_var.com', 'domain'), []);
     });
@@ -199,9 +206,15 @@ describe('ioc extractFromText', () => {
     });
 
     it('ends URLs at non-ASCII closing punctuation and Markdown link joints', () => {
-      const text = '“https://a-host.com/x” 「https://b-host.com/y」と «https://c-host.com/z» https://d-host.com/lo… [https://e-host.com/1](https://e-host.com/2)';
+      const text =
+        '“https://a-host.com/x” 「https://b-host.com/y」と «https://c-host.com/z» https://d-host.com/lo… [https://e-host.com/1](https://e-host.com/2)';
       assert.deepEqual(valuesOf(text, 'url'), [
-        'https://a-host.com/x', 'https://b-host.com/y', 'https://c-host.com/z', 'https://d-host.com/lo', 'https://e-host.com/1', 'https://e-host.com/2',
+        'https://a-host.com/x',
+        'https://b-host.com/y',
+        'https://c-host.com/z',
+        'https://d-host.com/lo',
+        'https://e-host.com/1',
+        'https://e-host.com/2',
       ]);
     });
 
@@ -216,14 +229,26 @@ describe('ioc extractFromText', () => {
 
     it('reads percent-escapes as separators outside URLs', () => {
       const iocs = extractFromText('u=https%3A%2F%2Fevil-cdn.net%2Fx %252F203.0.113.77 h%3Dd41d8cd98f00b204e9800998ecf8427e');
-      assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), ['ipv4:203.0.113.77', 'domain:evil-cdn.net', 'md5:d41d8cd98f00b204e9800998ecf8427e']);
+      assert.deepEqual(
+        iocs.map((ioc) => `${ioc.type}:${ioc.value}`),
+        ['ipv4:203.0.113.77', 'domain:evil-cdn.net', 'md5:d41d8cd98f00b204e9800998ecf8427e'],
+      );
     });
   });
 
   it('deduplicates and honours the types option', () => {
     const text = 'evil.com EVIL.COM evil[.]com 8.8.8.8 8.8.8.8';
-    assert.deepEqual(extractFromText(text).map((ioc) => `${ioc.type}:${ioc.value}`), ['ipv4:8.8.8.8', 'domain:evil.com']);
-    assert.deepEqual(extractFromText(text, { types: ['domain'] }).map((ioc) => ioc.value), ['evil.com']);
-    assert.deepEqual(extractFromText('http://evil.com/x', { types: ['domain'] }).map((ioc) => ioc.value), ['evil.com']);
+    assert.deepEqual(
+      extractFromText(text).map((ioc) => `${ioc.type}:${ioc.value}`),
+      ['ipv4:8.8.8.8', 'domain:evil.com'],
+    );
+    assert.deepEqual(
+      extractFromText(text, { types: ['domain'] }).map((ioc) => ioc.value),
+      ['evil.com'],
+    );
+    assert.deepEqual(
+      extractFromText('http://evil.com/x', { types: ['domain'] }).map((ioc) => ioc.value),
+      ['evil.com'],
+    );
   });
 });

@@ -43,42 +43,59 @@ describe('ioc extraction on adversarial 1 MiB inputs', function () {
 
   it('cuts a long run of unbalanced parentheses off a URL', () => {
     const iocs = extractFromText('http://x.example.com/' + ')'.repeat(MIB));
-    assert.deepEqual(iocs.map((ioc) => ioc.value), ['http://x.example.com/', 'x.example.com']);
+    assert.deepEqual(
+      iocs.map((ioc) => ioc.value),
+      ['http://x.example.com/', 'x.example.com'],
+    );
   });
 
   it('stops a URL at Markdown link joints and non-ASCII closing quotes', () => {
     const joints = extractFromText('[x](http://x.example.com/' + ']('.repeat(MIB / 2));
-    assert.deepEqual(joints.map((ioc) => ioc.value), ['http://x.example.com/', 'x.example.com']);
+    assert.deepEqual(
+      joints.map((ioc) => ioc.value),
+      ['http://x.example.com/', 'x.example.com'],
+    );
     const quotes = extractFromText('http://x.example.com/a' + '”'.repeat(MIB));
-    assert.deepEqual(quotes.map((ioc) => ioc.value), ['http://x.example.com/a', 'x.example.com']);
+    assert.deepEqual(
+      quotes.map((ioc) => ioc.value),
+      ['http://x.example.com/a', 'x.example.com'],
+    );
   });
 
   it('looks back a bounded distance for a CPE name before each address', () => {
     // Past 256 characters a token is no CPE name: the later addresses count.
     const iocs = extractFromText('cpe:2.3:a:v:p:' + '1.2.3.4:'.repeat(MIB / 8));
-    assert.deepEqual(iocs.map((ioc) => ioc.value), ['1.2.3.4']);
+    assert.deepEqual(
+      iocs.map((ioc) => ioc.value),
+      ['1.2.3.4'],
+    );
   });
 
   it('checks a version suffix after an address without reading a long digit run', () => {
     const iocs = extractFromText('1.2.3.4-' + '9'.repeat(MIB));
-    assert.deepEqual(iocs.map((ioc) => ioc.value), ['1.2.3.4']);
+    assert.deepEqual(
+      iocs.map((ioc) => ioc.value),
+      ['1.2.3.4'],
+    );
   });
 
   it('looks back over URL user-info a bounded distance for every e-mail', () => {
     const chunk = '~'.repeat(1000) + 'a@evil-cdn.com ';
     const iocs = extractFromText(chunk.repeat(Math.ceil(MIB / chunk.length)));
-    assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), ['email:a@evil-cdn.com', 'domain:evil-cdn.com']);
+    assert.deepEqual(
+      iocs.map((ioc) => `${ioc.type}:${ioc.value}`),
+      ['email:a@evil-cdn.com', 'domain:evil-cdn.com'],
+    );
   });
 
   it('finds every real indicator in a megabyte of repeated alert text', () => {
     const line = 'Failed password for root from 203.0.113.44 port 22; see hxxp://evil[.]example[.]com/a?b=1 ';
     const text = line.repeat(Math.ceil(MIB / line.length));
     const iocs = extractFromText(text);
-    assert.deepEqual(iocs.map((ioc) => `${ioc.type}:${ioc.value}`), [
-      'url:http://evil.example.com/a?b=1',
-      'ipv4:203.0.113.44',
-      'domain:evil.example.com',
-    ]);
+    assert.deepEqual(
+      iocs.map((ioc) => `${ioc.type}:${ioc.value}`),
+      ['url:http://evil.example.com/a?b=1', 'ipv4:203.0.113.44', 'domain:evil.example.com'],
+    );
   });
 
   it('refangs a megabyte of defanged dots', () => {

@@ -30,10 +30,7 @@ describe('ioc quality scoring', () => {
 
   it('counts true and false positives and negatives per type', () => {
     const report = scoreExtractor(cases, (text) => (text === 'x' ? { ipv4: ['1.1.1.1', '3.3.3.3'], md5: ['aa'.repeat(16)] } : { cve: ['cve-2020-1234'] }));
-    assert.deepEqual(
-      [report.perType.ipv4.truePositives, report.perType.ipv4.falsePositives, report.perType.ipv4.falseNegatives],
-      [1, 1, 1],
-    );
+    assert.deepEqual([report.perType.ipv4.truePositives, report.perType.ipv4.falsePositives, report.perType.ipv4.falseNegatives], [1, 1, 1]);
     assert.equal(report.perType.ipv4.precision, 0.5);
     assert.equal(report.perType.ipv4.recall, 0.5);
     assert.equal(report.perType.md5.f1, 1, 'spelling does not count');

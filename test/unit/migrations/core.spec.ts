@@ -23,7 +23,10 @@ describe('config migrations: core', function () {
     assert.equal(result.changed, false);
     assert.equal(result.newer, true);
     const warnings: string[] = [];
-    assert.equal(migrateConfig(newer, (m) => warnings.push(m)), newer);
+    assert.equal(
+      migrateConfig(newer, (m) => warnings.push(m)),
+      newer,
+    );
     assert.match(warnings[0], /newer than this release knows/);
   });
 

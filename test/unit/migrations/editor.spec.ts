@@ -41,36 +41,47 @@ function editor(htmlFile: string, typeModuleFirst = true) {
 }
 
 describe('config migrations: in the editor', function () {
-  for (const typeModuleFirst of [true, false]) it(`block-ip.html loads the shared migration files (${typeModuleFirst ? 'type module' : 'core'} first) and migrates a loaded old node in place`, function () {
-    const ed = editor('block-ip.html', typeModuleFirst);
-    assert.deepEqual(ed.srcs.sort(), ['migrations/core.js', 'migrations/soar-block-ip.js']);
-    assert.equal(ed.listeners['nodes:add']?.length, 1, 'one nodes:add hook, however many nodes include the file');
-    const def = ed.defs['soar-block-ip'];
-    assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-block-ip'), 'new nodes start at the current version');
-    assert.equal(def.defaults.gate.value, 'malicious', 'new nodes: condition on');
-    assert.equal(def.defaults.targetType.value, 'accused', 'new nodes: act on accused addresses');
+  for (const typeModuleFirst of [true, false])
+    it(`block-ip.html loads the shared migration files (${typeModuleFirst ? 'type module' : 'core'} first) and migrates a loaded old node in place`, function () {
+      const ed = editor('block-ip.html', typeModuleFirst);
+      assert.deepEqual(ed.srcs.sort(), ['migrations/core.js', 'migrations/soar-block-ip.js']);
+      assert.equal(ed.listeners['nodes:add']?.length, 1, 'one nodes:add hook, however many nodes include the file');
+      const def = ed.defs['soar-block-ip'];
+      assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-block-ip'), 'new nodes start at the current version');
+      assert.equal(def.defaults.gate.value, 'malicious', 'new nodes: condition on');
+      assert.equal(def.defaults.targetType.value, 'accused', 'new nodes: act on accused addresses');
 
-    // As importNodes builds it from a saved flow: every default property copied, missing ones undefined.
-    const saved = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')).find((n: { type: string }) => n.type === 'soar-block-ip');
-    const node: Record<string, unknown> = { id: saved.id, type: saved.type, _def: def };
-    for (const key of Object.keys(def.defaults)) node[key] = saved[key];
-    ed.add(node);
-    assert.equal(node.gate, 'off');
-    assert.equal(node.configVersion, 1);
-    assert.equal(node.targetType, 'msg');
-    assert.equal(node.target, 'alert.source.ip');
+      // As importNodes builds it from a saved flow: every default property copied, missing ones undefined.
+      const saved = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')).find(
+        (n: { type: string }) => n.type === 'soar-block-ip',
+      );
+      const node: Record<string, unknown> = { id: saved.id, type: saved.type, _def: def };
+      for (const key of Object.keys(def.defaults)) node[key] = saved[key];
+      ed.add(node);
+      assert.equal(node.gate, 'off');
+      assert.equal(node.configVersion, 1);
+      assert.equal(node.targetType, 'msg');
+      assert.equal(node.target, 'alert.source.ip');
 
-    // A node dragged from the palette has the defaults: nothing to migrate.
-    const fresh: Record<string, unknown> = { id: 'n2', type: 'soar-block-ip', _def: def };
-    for (const [key, d] of Object.entries(def.defaults)) fresh[key] = d.value;
-    ed.add(fresh);
-    assert.equal(fresh.gate, 'malicious');
-  });
+      // A node dragged from the palette has the defaults: nothing to migrate.
+      const fresh: Record<string, unknown> = { id: 'n2', type: 'soar-block-ip', _def: def };
+      for (const [key, d] of Object.entries(def.defaults)) fresh[key] = d.value;
+      ed.add(fresh);
+      assert.equal(fresh.gate, 'malicious');
+    });
 
   it('the editor and the runtime give the same shape from the same saved node', function () {
     const ed = editor('block-ip.html');
     const def = ed.defs['soar-block-ip'];
-    const saved: Record<string, unknown> = { id: 'b9', type: 'soar-block-ip', target: 'alert.source.ip', targetType: 'msg', action: 'msg', ttl: 2, ttlUnit: 'd' };
+    const saved: Record<string, unknown> = {
+      id: 'b9',
+      type: 'soar-block-ip',
+      target: 'alert.source.ip',
+      targetType: 'msg',
+      action: 'msg',
+      ttl: 2,
+      ttlUnit: 'd',
+    };
     const node: Record<string, unknown> = { id: 'b9', type: 'soar-block-ip', _def: def };
     for (const key of Object.keys(def.defaults)) node[key] = saved[key];
     ed.add(node);
@@ -82,12 +93,17 @@ describe('config migrations: in the editor', function () {
     assert.deepEqual(ed.srcs.sort(), ['migrations/core.js', 'migrations/soar-enrich-ioc.js']);
     const def = ed.defs['soar-enrich-ioc'];
     assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-enrich-ioc'));
-    const saved = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')).find((n: { type: string }) => n.type === 'soar-enrich-ioc');
+    const saved = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')).find(
+      (n: { type: string }) => n.type === 'soar-enrich-ioc',
+    );
     const node: Record<string, unknown> = { id: saved.id, type: saved.type, _def: def };
     for (const key of Object.keys(def.defaults)) node[key] = saved[key];
     ed.add(node);
-    assert.deepEqual([node.source1, node.source2, node.source3, node.source4], ['soar-quickstart-feed', 'soar-quickstart-kev', 'soar-quickstart-epss', undefined]);
-    assert.equal(JSON.stringify(node.sources), "[]", "emptied (an array of the editor's own context)");
+    assert.deepEqual(
+      [node.source1, node.source2, node.source3, node.source4],
+      ['soar-quickstart-feed', 'soar-quickstart-kev', 'soar-quickstart-epss', undefined],
+    );
+    assert.equal(JSON.stringify(node.sources), '[]', "emptied (an array of the editor's own context)");
     assert.equal(node.configVersion, 1);
     assert.deepEqual(ed.usersUpdated, [saved.id], 'the moved references are counted as uses of the sources');
   });

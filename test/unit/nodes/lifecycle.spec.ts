@@ -26,7 +26,12 @@ class FakeNode extends EventEmitter {
   input(msg: Record<string, unknown>): Promise<{ err?: Error; sent: unknown[] }> {
     return new Promise((resolve) => {
       const sent: unknown[] = [];
-      this.emit('input', msg, (m: unknown) => sent.push(m), (err?: Error) => resolve({ err, sent }));
+      this.emit(
+        'input',
+        msg,
+        (m: unknown) => sent.push(m),
+        (err?: Error) => resolve({ err, sent }),
+      );
     });
   }
   close(removed = false): Promise<void> {

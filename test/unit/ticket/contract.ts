@@ -117,7 +117,10 @@ export function trackerContract(spec: TrackerContract): void {
       const failure = classifyTicketError(await rejection(provider.findOpenByIncident('fp-x')));
       assert.equal(failure.kind, 'transient', failure.message);
       assert.equal(failure.code, 'RATE_LIMITED');
-      assert.ok(failure.retryAfterMs !== undefined && Math.abs(failure.retryAfterMs - limited.waitMs) <= 1000, `hint ${failure.retryAfterMs} vs ${limited.waitMs}`);
+      assert.ok(
+        failure.retryAfterMs !== undefined && Math.abs(failure.retryAfterMs - limited.waitMs) <= 1000,
+        `hint ${failure.retryAfterMs} vs ${limited.waitMs}`,
+      );
     });
 
     it('a 5xx on create is transient and is not retried blindly (the ticket may exist)', async () => {
@@ -172,7 +175,10 @@ export function trackerContract(spec: TrackerContract): void {
 
     it('maps every severity 0..6 to a priority', () => {
       const names = [0, 1, 2, 3, 4, 5, 6].map((s) => provider.priorityFor(s));
-      assert.ok(names.every((n) => typeof n === 'string' && n !== ''), inspect(names));
+      assert.ok(
+        names.every((n) => typeof n === 'string' && n !== ''),
+        inspect(names),
+      );
       assert.equal(provider.priorityFor(99), provider.priorityFor(0));
     });
   });

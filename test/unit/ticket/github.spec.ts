@@ -14,12 +14,22 @@ trackerContract({
   holdsIncident: (t, key) => t.labels.includes(incidentLabel(key)) && t.body.includes(`<!-- soar-incident: ${key} -->`),
   criticalPriority: 'severity:critical',
   validation: {
-    reply: { status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'Issue', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }] } },
+    reply: {
+      status: 422,
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'Issue', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }],
+      },
+    },
     message: /HTTP 422.*body is too long \(maximum is 65536 characters\)/,
   },
   // Primary limit: 403 with remaining 0 and the reset as epoch seconds.
   rateLimit: (now) => ({
-    reply: { status: 403, headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(now / 1000) + 900) }, body: { message: 'API rate limit exceeded for user ID 1.' } },
+    reply: {
+      status: 403,
+      headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(now / 1000) + 900) },
+      body: { message: 'API rate limit exceeded for user ID 1.' },
+    },
     waitMs: 900_000,
   }),
 });

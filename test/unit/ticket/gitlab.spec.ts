@@ -13,7 +13,10 @@ trackerContract({
   secrets: [GITLAB_TOKEN],
   holdsIncident: (t, key) => t.labels.includes(incidentLabel(key)) && t.labels.includes('soar'),
   criticalPriority: 'severity::critical',
-  validation: { reply: { status: 400, body: { message: { title: ["can't be blank"], labels: ['is invalid'] } } }, message: /title: can't be blank; labels: is invalid/ },
+  validation: {
+    reply: { status: 400, body: { message: { title: ["can't be blank"], labels: ['is invalid'] } } },
+    message: /title: can't be blank; labels: is invalid/,
+  },
   // GitLab: Retry-After seconds plus the RateLimit-* family (reset as epoch seconds).
   rateLimit: (now) => ({
     reply: {
@@ -37,7 +40,11 @@ describe('GitLab specifics', () => {
     const { clock, fake } = await startOnManualClock(startGitLabFake, START);
     const gitlab = createGitLab({ baseURL: fake.url, token: GITLAB_TOKEN, project: '42', now: clock.now, sleep: clock.sleep, maxAttempts: 1 });
     try {
-      fake.script('GET', { status: 429, headers: { 'ratelimit-remaining': '0', 'ratelimit-reset': String(Math.floor(START / 1000) + 33) }, body: 'Retry later\n' });
+      fake.script('GET', {
+        status: 429,
+        headers: { 'ratelimit-remaining': '0', 'ratelimit-reset': String(Math.floor(START / 1000) + 33) },
+        body: 'Retry later\n',
+      });
       const failure = classifyTicketError(await rejection(gitlab.findOpenByIncident('k')));
       assert.equal(failure.kind, 'transient');
       assert.equal(failure.retryAfterMs, 33_000);

@@ -19,7 +19,11 @@ trackerContract({
     message: /customfield_10042: Team is required\./,
   },
   rateLimit: (now) => ({
-    reply: { status: 429, headers: { 'retry-after': '12', 'x-ratelimit-reset': new Date(now + 60_000).toISOString().slice(0, 16) + 'Z', 'ratelimit-reason': 'jira-burst-based' }, body: '' },
+    reply: {
+      status: 429,
+      headers: { 'retry-after': '12', 'x-ratelimit-reset': new Date(now + 60_000).toISOString().slice(0, 16) + 'Z', 'ratelimit-reason': 'jira-burst-based' },
+      body: '',
+    },
     waitMs: 12_000,
   }),
 });
@@ -61,9 +65,21 @@ describe('Jira ADF', () => {
 describe('Jira rate limit without Retry-After', () => {
   it('waits until the ISO-8601 X-RateLimit-Reset', async () => {
     const { clock, fake } = await startOnManualClock(startJiraFake, START);
-    const jira = createJira({ baseURL: fake.url, email: JIRA_EMAIL, apiToken: JIRA_TOKEN, project: JIRA_PROJECT, now: clock.now, sleep: clock.sleep, maxAttempts: 1 });
+    const jira = createJira({
+      baseURL: fake.url,
+      email: JIRA_EMAIL,
+      apiToken: JIRA_TOKEN,
+      project: JIRA_PROJECT,
+      now: clock.now,
+      sleep: clock.sleep,
+      maxAttempts: 1,
+    });
     try {
-      fake.script('GET', { status: 429, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '2026-12-07T03:01Z' }, body: '' });
+      fake.script('GET', {
+        status: 429,
+        headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '2026-12-07T03:01Z' },
+        body: '',
+      });
       const failure = classifyTicketError(await rejection(jira.findOpenByIncident('k')));
       assert.deepEqual([failure.kind, failure.retryAfterMs], ['transient', 60_000]);
     } finally {

@@ -11,7 +11,10 @@ trackerContract({
   secrets: [REDMINE_KEY],
   holdsIncident: (t, key) => t.body.endsWith(redmineMarker(key)),
   criticalPriority: '4',
-  validation: { reply: { status: 422, body: { errors: ['Tracker cannot be blank', 'Subject cannot be blank'] } }, message: /Tracker cannot be blank; Subject cannot be blank/ },
+  validation: {
+    reply: { status: 422, body: { errors: ['Tracker cannot be blank', 'Subject cannot be blank'] } },
+    message: /Tracker cannot be blank; Subject cannot be blank/,
+  },
   rateLimit: () => ({ reply: { status: 429, headers: { 'retry-after': '30' }, body: 'Too Many Requests' }, waitMs: 30_000 }),
 });
 

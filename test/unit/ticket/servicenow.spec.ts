@@ -14,7 +14,14 @@ trackerContract({
     reply: { status: 403, body: { error: { message: 'Operation Failed', detail: 'Data Policy Exception: Assignment group is mandatory' }, status: 'failure' } },
     message: /Operation Failed: Data Policy Exception: Assignment group is mandatory/,
   },
-  rateLimit: () => ({ reply: { status: 429, headers: { 'retry-after': '9', 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0' }, body: { error: { message: 'Rate limit exceeded' }, status: 'failure' } }, waitMs: 9_000 }),
+  rateLimit: () => ({
+    reply: {
+      status: 429,
+      headers: { 'retry-after': '9', 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0' },
+      body: { error: { message: 'Rate limit exceeded' }, status: 'failure' },
+    },
+    waitMs: 9_000,
+  }),
 });
 
 describe('ServiceNow specifics', () => {

@@ -16,8 +16,14 @@ for (const mode of ['alert', 'case'] as const) {
     holdsIncident: (t, key) => (mode === 'alert' ? t.labels[0] === key : (t.extra.tags as string[]).includes(caseTag(key))),
     criticalPriority: '4',
     findMethod: 'POST',
-    validation: { reply: { status: 400, body: { type: 'BadRequest', message: 'Invalid format for alert: customFields.team: missing' } }, message: /customFields\.team: missing/ },
-    rateLimit: () => ({ reply: { status: 429, headers: { 'retry-after': '5' }, body: { type: 'TooManyRequests', message: 'Too many requests' } }, waitMs: 5_000 }),
+    validation: {
+      reply: { status: 400, body: { type: 'BadRequest', message: 'Invalid format for alert: customFields.team: missing' } },
+      message: /customFields\.team: missing/,
+    },
+    rateLimit: () => ({
+      reply: { status: 429, headers: { 'retry-after': '5' }, body: { type: 'TooManyRequests', message: 'Too many requests' } },
+      waitMs: 5_000,
+    }),
   });
 }
 
@@ -48,10 +54,24 @@ describe('TheHive specifics', () => {
   it('sends indicators as observables with TheHive data types, on create and with a comment', async () => {
     const hive = createTheHive({ baseURL: fake.url, apiKey: THEHIVE_KEY, now: clock.now, sleep: clock.sleep, mode: 'case' });
     try {
-      const ref = await hive.create({ title: 't', body: 'b', severity: 3, incidentKey: 'fp-2', observables: [{ type: 'ipv4', value: '203.0.113.7' }, { type: 'sha256', value: 'a'.repeat(64) }] });
+      const ref = await hive.create({
+        title: 't',
+        body: 'b',
+        severity: 3,
+        incidentKey: 'fp-2',
+        observables: [
+          { type: 'ipv4', value: '203.0.113.7' },
+          { type: 'sha256', value: 'a'.repeat(64) },
+        ],
+      });
       assert.equal(ref.type, 'case');
       assert.match(ref.key, /^#\d+$/);
-      await hive.comment(ref, 'again', { observables: [{ type: 'ipv4', value: '203.0.113.7' }, { type: 'domain', value: 'evil.example' }] });
+      await hive.comment(ref, 'again', {
+        observables: [
+          { type: 'ipv4', value: '203.0.113.7' },
+          { type: 'domain', value: 'evil.example' },
+        ],
+      });
       const observables = (fake.tickets[0].extra.observables as { dataType: string; data: string }[]).map((o) => `${o.dataType}:${o.data}`);
       assert.deepEqual(observables, ['ip:203.0.113.7', `hash:${'a'.repeat(64)}`, 'domain:evil.example']);
       assert.deepEqual(fake.tickets[0].comments, ['again']);

@@ -45,10 +45,13 @@ describe('approval channel: Mattermost', () => {
 
   it('posts buttons whose integration points at the hub with a per-approval HMAC', async () => {
     const actions = await postedActions();
-    assert.deepEqual(actions.map((a) => [a.id, a.integration.url, a.integration.context.decision]), [
-      ['approve', callbackUrl, 'approve'],
-      ['deny', callbackUrl, 'deny'],
-    ]);
+    assert.deepEqual(
+      actions.map((a) => [a.id, a.integration.url, a.integration.context.decision]),
+      [
+        ['approve', callbackUrl, 'approve'],
+        ['deny', callbackUrl, 'deny'],
+      ],
+    );
     assert.match(actions[0].integration.context.token, /^[0-9a-f]{64}$/);
     assert.notEqual(actions[0].integration.context.token, actions[1].integration.context.token);
     assert.deepEqual(fake.violations, []);
@@ -73,7 +76,10 @@ describe('approval channel: Mattermost', () => {
   });
 
   it('a vote that settles the approval replaces the post with the outcome in the answer', async () => {
-    channel = new MattermostChannel({ serverUrl: fake.url, botToken: MM_TOKEN, channelId: 'chan1', callbackUrl }, { name: 'mm', decide: recordingDecide(['mattermost:ana7x3k9'], true).decide });
+    channel = new MattermostChannel(
+      { serverUrl: fake.url, botToken: MM_TOKEN, channelId: 'chan1', callbackUrl },
+      { name: 'mm', decide: recordingDecide(['mattermost:ana7x3k9'], true).decide },
+    );
     const [, deny] = await postedActions();
     const answer = await click({ user_id: 'ana7x3k9', context: deny.integration.context });
     const update = answer.json.update as { props: { attachments: { text: string; actions?: unknown[] }[] } };
@@ -100,7 +106,10 @@ describe('approval channel: Mattermost', () => {
 
   it('keeps the bot token out of errors', async () => {
     const bad = new MattermostChannel({ serverUrl: fake.url, botToken: 'wrong-token-abcdefghijklmnop', channelId: 'c', callbackUrl }, { name: 'mm2' });
-    const error = await bad.notify(notice()).then(() => undefined, (e: unknown) => e);
+    const error = await bad.notify(notice()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof Error);
     assert.ok(!(JSON.stringify(error) + (error as Error).message).includes('wrong-token-abcdefghijklmnop'));
   });

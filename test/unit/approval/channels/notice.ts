@@ -23,7 +23,9 @@ export function recordingDecide(approvers: string[], settles = false): { decide:
       calls.push(decision);
       if (!approvers.includes(decision.identity)) return { ok: false, reason: `${decision.identity} may not decide` };
       // With `settles`, this one vote decides the approval (a quorum of one).
-      return settles ? { ok: true, decided: { outcome: decision.decision === 'approve' ? 'approved' : 'denied', by: decision.identity, at: '2026-01-15T12:05:00.000Z' } } : { ok: true };
+      return settles
+        ? { ok: true, decided: { outcome: decision.decision === 'approve' ? 'approved' : 'denied', by: decision.identity, at: '2026-01-15T12:05:00.000Z' } }
+        : { ok: true };
     },
   };
 }

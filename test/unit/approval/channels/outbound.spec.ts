@@ -22,7 +22,10 @@ describe('approval channels: Teams, webhook, e-mail rendering, descriptors', () 
       await channel.notify(notice({ links }));
       const [request] = fake.server.requests;
       const card = (request.json as { attachments: { content: { actions: { title: string; url: string }[] } }[] }).attachments[0].content;
-      assert.deepEqual(card.actions.map((a) => a.url), [links[0].approve, links[0].deny, links[1].approve, links[1].deny]);
+      assert.deepEqual(
+        card.actions.map((a) => a.url),
+        [links[0].approve, links[0].deny, links[1].approve, links[1].deny],
+      );
       assert.match(card.actions[0].title, /Approve as Ana/);
       assert.deepEqual(fake.violations, []);
     } finally {
@@ -35,7 +38,10 @@ describe('approval channels: Teams, webhook, e-mail rendering, descriptors', () 
     try {
       const wrong = fake.webhookUrl.replace(TEAMS_SIG, 'WrongSignatureValue0123456789');
       const channel = teams.create(readFields(teams, {}, { webhookUrl: wrong }), { name: 'teams' });
-      const error = (await channel.notify(notice({ links })).then(() => undefined, (e: unknown) => e)) as Error;
+      const error = (await channel.notify(notice({ links })).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error;
       assert.ok(error);
       assert.ok(!(JSON.stringify(error) + error.message).includes('WrongSignatureValue0123456789'));
     } finally {
@@ -47,7 +53,10 @@ describe('approval channels: Teams, webhook, e-mail rendering, descriptors', () 
     const server = await startFakeServer();
     server.route('POST', '/hook', { status: 204 });
     try {
-      const channel = webhook.create(readFields(webhook, { url: `${server.url}/hook` }, { secret: 'hook-secret-123456' }), { name: 'hook', now: () => 1_768_478_400_000 });
+      const channel = webhook.create(readFields(webhook, { url: `${server.url}/hook` }, { secret: 'hook-secret-123456' }), {
+        name: 'hook',
+        now: () => 1_768_478_400_000,
+      });
       await channel.notify(notice({ links }));
       await channel.update!({ channel: 'webhook', approvalId: 'x', data: {} }, { outcome: 'denied', by: 'Bo', at: '2026-01-15T12:05:00.000Z' });
       const [first, second] = server.requests;

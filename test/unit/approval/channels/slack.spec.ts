@@ -24,7 +24,13 @@ describe('approval channel: Slack', () => {
     warnings = [];
     recorder = recordingDecide(['slack:U0ANA']);
     const values = readFields(descriptor, { channelId: 'C0APPROVE', url: fake.apiUrl }, { botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET });
-    channel = descriptor.create(values, { name: 'slack-approvers', decide: recorder.decide, warn: (m) => warnings.push(m), now: clock.now, http: { now: clock.now, sleep: clock.sleep } }) as SlackChannel;
+    channel = descriptor.create(values, {
+      name: 'slack-approvers',
+      decide: recorder.decide,
+      warn: (m) => warnings.push(m),
+      now: clock.now,
+      http: { now: clock.now, sleep: clock.sleep },
+    }) as SlackChannel;
     server = http.createServer((req, res) => channel.callback(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     callbackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack`;
@@ -45,14 +51,21 @@ describe('approval channel: Slack', () => {
   it('posts a Block Kit message with Approve and Deny buttons carrying the approval id', async () => {
     const refs = await channel.notify(notice({ approvers: ['slack:U0ANA'] }));
     const [request] = fake.server.requestsTo('POST', '/api/chat.postMessage');
-    const body = request.json as { channel: string; text: string; blocks: { type: string; elements?: { action_id: string; value: string; style: string }[] }[] };
+    const body = request.json as {
+      channel: string;
+      text: string;
+      blocks: { type: string; elements?: { action_id: string; value: string; style: string }[] }[];
+    };
     assert.equal(body.channel, 'C0APPROVE');
     assert.match(body.text, /Block 203\.0\.113\.7/);
     const actions = body.blocks.find((b) => b.type === 'actions')!;
-    assert.deepEqual(actions.elements!.map((e) => [e.action_id, e.value, e.style]), [
-      ['approve', notice().approvalId, 'primary'],
-      ['deny', notice().approvalId, 'danger'],
-    ]);
+    assert.deepEqual(
+      actions.elements!.map((e) => [e.action_id, e.value, e.style]),
+      [
+        ['approve', notice().approvalId, 'primary'],
+        ['deny', notice().approvalId, 'danger'],
+      ],
+    );
     assert.equal(refs[0].data.channel, 'C0APPROVE');
     assert.match(String(refs[0].data.ts), /^\d+\.\d+$/);
     assert.deepEqual(fake.violations, []);
@@ -67,7 +80,10 @@ describe('approval channel: Slack', () => {
   });
 
   it('a click that settles the approval updates the clicked message', async () => {
-    channel = new SlackChannel({ botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET, channelId: 'C0APPROVE', apiUrl: fake.apiUrl }, { name: 's', now: clock.now, decide: recordingDecide(['slack:U0ANA'], true).decide });
+    channel = new SlackChannel(
+      { botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET, channelId: 'C0APPROVE', apiUrl: fake.apiUrl },
+      { name: 's', now: clock.now, decide: recordingDecide(['slack:U0ANA'], true).decide },
+    );
     const signed = signedInteraction({ userId: 'U0ANA', approvalId: 'a1', actionId: 'approve', timestamp: nowS() });
     assert.equal((await post(signed.body, signed.headers)).status, 200);
     await fake.server.waitForRequests(1);
@@ -78,7 +94,10 @@ describe('approval channel: Slack', () => {
 
   it('answers at once even when the decision takes longer than Slack waits', async () => {
     let release!: () => void;
-    channel = new SlackChannel({ botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET, channelId: 'C0APPROVE', apiUrl: fake.apiUrl }, { name: 's', now: clock.now, decide: () => new Promise((resolve) => (release = () => resolve({ ok: true }))) });
+    channel = new SlackChannel(
+      { botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET, channelId: 'C0APPROVE', apiUrl: fake.apiUrl },
+      { name: 's', now: clock.now, decide: () => new Promise((resolve) => (release = () => resolve({ ok: true }))) },
+    );
     const signed = signedInteraction({ userId: 'U0ANA', approvalId: 'a1', actionId: 'deny', timestamp: nowS() });
     const answer = await post(signed.body, signed.headers);
     assert.equal(answer.status, 200);
@@ -148,7 +167,10 @@ describe('approval channel: Slack', () => {
 
   it('keeps tokens and the signing secret out of errors and warnings', async () => {
     fake.script('chat.postMessage', { status: 200, body: { ok: false, error: 'invalid_auth', echo: SLACK_TOKEN } });
-    const error = await channel.notify(notice()).then(() => undefined, (e: unknown) => e);
+    const error = await channel.notify(notice()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof ProviderError);
     assert.equal(error.code, 'AUTH');
     const signed = signedInteraction({ userId: 'U0ANA', approvalId: 'a1', actionId: 'approve', timestamp: nowS(), secret: 'x' });

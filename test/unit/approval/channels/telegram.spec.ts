@@ -20,7 +20,12 @@ describe('approval channel: Telegram', () => {
     warnings = [];
     recorder = recordingDecide(['telegram:111']);
     const values = readFields(descriptor, { chatId: '-100123', url: fake.apiUrl, pollTimeout: 1 }, { botToken: TG_TOKEN });
-    channel = descriptor.create(values, { name: 'tg', decide: recorder.decide, warn: (m) => warnings.push(m), http: { now: clock.now, sleep: clock.sleep } }) as TelegramChannel;
+    channel = descriptor.create(values, {
+      name: 'tg',
+      decide: recorder.decide,
+      warn: (m) => warnings.push(m),
+      http: { now: clock.now, sleep: clock.sleep },
+    }) as TelegramChannel;
   });
 
   afterEach(async () => {
@@ -28,7 +33,15 @@ describe('approval channel: Telegram', () => {
     await fake.close();
   });
 
-  const click = (fromId: number, data: string) => fake.pushUpdate({ callback_query: { id: `cq${fromId}${data}`, from: { id: fromId, is_bot: false, first_name: 'x' }, message: { message_id: 40, chat: { id: -100123 } }, data } });
+  const click = (fromId: number, data: string) =>
+    fake.pushUpdate({
+      callback_query: {
+        id: `cq${fromId}${data}`,
+        from: { id: fromId, is_bot: false, first_name: 'x' },
+        message: { message_id: 40, chat: { id: -100123 } },
+        data,
+      },
+    });
 
   it('sends the request with an inline keyboard whose callback data fits in 64 bytes', async () => {
     const refs = await channel.notify(notice({ approvers: ['telegram:111'] }));
@@ -36,10 +49,13 @@ describe('approval channel: Telegram', () => {
     const body = send.json as { chat_id: string; text: string; reply_markup: { inline_keyboard: { text: string; callback_data: string }[][] } };
     assert.equal(body.chat_id, '-100123');
     assert.match(body.text, /203\.0\.113\.7/);
-    assert.deepEqual(body.reply_markup.inline_keyboard[0].map((b) => parseCallbackData(b.callback_data)), [
-      { approvalId: notice().approvalId, decision: 'approve' },
-      { approvalId: notice().approvalId, decision: 'deny' },
-    ]);
+    assert.deepEqual(
+      body.reply_markup.inline_keyboard[0].map((b) => parseCallbackData(b.callback_data)),
+      [
+        { approvalId: notice().approvalId, decision: 'approve' },
+        { approvalId: notice().approvalId, decision: 'deny' },
+      ],
+    );
     assert.deepEqual(refs[0].data, { chatId: '-100123', messageId: 40 });
     assert.deepEqual(fake.violations, []);
   });
@@ -48,7 +64,7 @@ describe('approval channel: Telegram', () => {
     assert.throws(() => callbackData('x'.repeat(63), 'approve'), /64 bytes/);
   });
 
-  it('an approver\'s click becomes a decision and is answered; the offset confirms it', async () => {
+  it("an approver's click becomes a decision and is answered; the offset confirms it", async () => {
     await channel.notify(notice({ approvers: ['telegram:111'] }));
     const id = click(111, `a:${notice().approvalId}`);
     assert.equal(await channel.pollOnce(), 1);
@@ -60,7 +76,10 @@ describe('approval channel: Telegram', () => {
   });
 
   it('a click that settles the approval edits the clicked message', async () => {
-    channel = new TelegramChannel({ botToken: TG_TOKEN, chatId: '-100123', apiUrl: fake.apiUrl }, { name: 'tg', decide: recordingDecide(['telegram:111'], true).decide });
+    channel = new TelegramChannel(
+      { botToken: TG_TOKEN, chatId: '-100123', apiUrl: fake.apiUrl },
+      { name: 'tg', decide: recordingDecide(['telegram:111'], true).decide },
+    );
     click(111, `d:${notice().approvalId}`);
     await channel.pollOnce();
     const [edit] = fake.server.requestsTo('POST', `/bot${TG_TOKEN}/editMessageText`);
@@ -77,7 +96,7 @@ describe('approval channel: Telegram', () => {
     assert.match(String(fake.answers[0].text), /not an approver/);
   });
 
-  it('after a restart (no notice in memory) the engine\'s refusal reaches the user', async () => {
+  it("after a restart (no notice in memory) the engine's refusal reaches the user", async () => {
     click(666, 'd:unknown-approval');
     await channel.pollOnce();
     assert.equal(recorder.calls.length, 1);
@@ -105,7 +124,10 @@ describe('approval channel: Telegram', () => {
   });
 
   it('waits out parameters.retry_after of a 429, then sends once', async () => {
-    fake.script('sendMessage', { status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 5', parameters: { retry_after: 5 } } });
+    fake.script('sendMessage', {
+      status: 429,
+      body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 5', parameters: { retry_after: 5 } },
+    });
     await channel.notify(notice());
     assert.equal(fake.server.count('POST', `/bot${TG_TOKEN}/sendMessage`), 2);
     assert.ok(clock.sleeps.includes(5000), `slept ${clock.sleeps}`);
@@ -113,10 +135,19 @@ describe('approval channel: Telegram', () => {
 
   it('keeps the bot token (which is in the URL) out of errors and warnings', async () => {
     fake.script('sendMessage', { status: 400, body: { ok: false, error_code: 400, description: 'Bad Request: chat not found' } });
-    const error = await channel.notify(notice()).then(() => undefined, (e: unknown) => e);
+    const error = await channel.notify(notice()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof ProviderError);
-    const bad = new TelegramChannel({ botToken: 'wrong:token-value-1234567890', chatId: '1', apiUrl: fake.apiUrl }, { name: 'tg2', warn: (m) => warnings.push(m) });
-    const authError = await bad.notify(notice()).then(() => undefined, (e: unknown) => e);
+    const bad = new TelegramChannel(
+      { botToken: 'wrong:token-value-1234567890', chatId: '1', apiUrl: fake.apiUrl },
+      { name: 'tg2', warn: (m) => warnings.push(m) },
+    );
+    const authError = await bad.notify(notice()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await bad.stop();
     const everything = JSON.stringify(error) + (error as Error).message + JSON.stringify(authError) + (authError as Error).message + warnings.join('\n');
     assert.ok(!everything.includes(TG_TOKEN));
