@@ -2,12 +2,12 @@
 // `npm run bench`: every benchmark, one after another, on the compiled build. Each compares with a
 // baseline measured in the same run (ratios), because these machines are noisy.
 // Results are printed and kept in bench/results/<date>.json (not committed).
-//   node bench/run.js [name ...]     names: normalise store audit extract intel leases intake nft outbox isolate-ssh approvals
+//   node bench/run.js [name ...]     names: normalise store audit extract intel leases intake intake-heap nft outbox isolate-ssh approvals
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
-const ALL = ['normalise', 'store', 'audit', 'extract', 'intel', 'leases', 'intake', 'nft', 'outbox', 'isolate-ssh', 'approvals'];
+const ALL = ['normalise', 'store', 'audit', 'extract', 'intel', 'leases', 'intake', 'intake-heap', 'nft', 'outbox', 'isolate-ssh', 'approvals'];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 
 async function main() {
