@@ -37,6 +37,23 @@ function intakePathsFromFile(file) {
   }
 }
 
+/** A path a sender meant for the SOAR routes (also `//soar/…`, `%61`-encoded or with dot segments). */
+function soarPath(req) {
+  let raw = String(req.originalUrl || req.url || '/').split('?')[0];
+  try {
+    raw = decodeURIComponent(raw);
+  } catch {
+    /* keep it as sent */
+  }
+  return /^\/+(?:\.\/)*soar(?:[/;\0]|$)/i.test(raw);
+}
+
+/** No route matched: senders get a JSON answer they can log, never Express's HTML page. */
+function notFound(res) {
+  res.writeHead(404, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ error: 'no SOAR route at this path (alert intakes answer POST on their own path)' }));
+}
+
 function createIntakeGate({ initialPaths, events, retryAfterSeconds = 5 }) {
   let paths = initialPaths;
   let state = 'starting'; // starting | running | restarting
@@ -57,7 +74,7 @@ function createIntakeGate({ initialPaths, events, retryAfterSeconds = 5 }) {
   /** Last middleware on the node side: requests no route answered. */
   function fallback(req, res, next) {
     const p = normalisePath((req.originalUrl || req.url || '/').split('?')[0]);
-    if (!p || !paths.has(p)) return next();
+    if (!p || !paths.has(p)) return soarPath(req) ? notFound(res) : next();
     // Once running, a method the intake does not take is the intake's business, not ours.
     if (state === 'running' && req.method !== 'POST') return next();
     const reason =
