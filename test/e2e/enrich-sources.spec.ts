@@ -93,6 +93,8 @@ describe('enrich IOC sources as config-node references, in headless Chromium (e2
     await page.locator('#node-config-input-kind').waitFor({ state: 'detached' });
     const picked = await page.locator('#node-input-source1').inputValue();
     assert.notEqual(picked, '_ADD_');
+    // The next slot is shown on the select's change event, which a loaded machine may run a moment later.
+    await page.locator('.soar-enrich-slot-2').waitFor({ state: 'visible', timeout: 10000 });
     assert.equal(await page.locator('.soar-enrich-slot-2').isVisible(), true, 'an empty slot for the next source');
     await page.locator('#node-dialog-ok').click();
     await page.locator('#node-input-source1').waitFor({ state: 'detached' });
