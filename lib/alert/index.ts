@@ -5,7 +5,7 @@
 export type { AlertFormat, NormalisedAlert, Observable, ObservableType, NormaliseOptions, NormaliseResult, Severity, DraftPath } from './types';
 export { ALERT_FORMATS, DRAFT_PATHS } from './types';
 export { AlertInputError } from './errors';
-export { parseBody, ACCEPTED_CONTENT_TYPES, MAX_DEPTH } from './parse';
+export { parseBody, checkContentType, ACCEPTED_CONTENT_TYPES, MAX_DEPTH } from './parse';
 export { normalise, detectFormat } from './normalise';
 export { validateAlert, alertSchema } from './schema';
 export { fieldMapErrors } from './fieldmap';

@@ -120,6 +120,11 @@ function looksLikeNdjson(text: string): boolean {
  * A request body as alert items: a JSON document (an array gives its items) or NDJSON. Envelopes
  * (Alertmanager, Elastic, Graph lists, Wazuh integrator) are left whole for normalise().
  */
+/** Throws the 415 parseBody would throw for this content type, so it can be answered before the body is read. */
+export function checkContentType(contentType: string | undefined): void {
+  bodyKind(contentType);
+}
+
 export function parseBody(body: Buffer | Uint8Array, contentType?: string): unknown[] {
   const kind = bodyKind(contentType);
   let text: string;

@@ -1,10 +1,10 @@
 /**
  * The intake's HTTP handler, framework-light (plain node:http request/response, as Express hands
- * them over). Order matters: cheap checks first (address, credentials, declared size), then the body
+ * them over). Order matters: cheap checks first (address, credentials, content type, declared size), then the body
  * with its own limits, then signature, parsing, normalisation, durable recording, and only then 202.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AlertInputError, parseBody } from '../alert';
+import { AlertInputError, checkContentType, parseBody } from '../alert';
 import { BodyError, readBody } from './body';
 import type { IntakeAuthenticator } from './auth';
 import { BacklogFullError, type IngestContext, type IngestOutcome, type IntakePipeline } from './pipeline';
@@ -20,7 +20,22 @@ export interface HttpIntakeOptions {
   onRejected?: (status: number, reason: string, remoteAddress: string | undefined) => void;
   /** Unexpected failures (disk full, a bug) — logged by the node, answered 503 so senders retry. */
   onFailure?: (err: Error) => void;
+  /** Bounds of the drain after an answer given before the body was read (see answerBeforeBody). */
+  drainLimitBytes?: number;
+  drainTimeoutMs?: number;
 }
+
+export interface DrainLimits {
+  /** Body bytes read and discarded after the answer, at most. */
+  limitBytes: number;
+  /** Time the sender has to finish its body after the answer. */
+  timeoutMs: number;
+  /** Silence after which a sender that stopped is closed. */
+  idleMs: number;
+}
+
+/** Enough for a sender to finish a body many times the usual limit on a LAN, and never for long. */
+export const DRAIN_DEFAULTS: DrainLimits = { limitBytes: 32 * 1024 * 1024, timeoutMs: 5000, idleMs: 1000 };
 
 type ParsedRequest = IncomingMessage & { body?: unknown; _body?: boolean; ip?: string; query?: Record<string, unknown> };
 
@@ -29,6 +44,68 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(text);
+}
+
+/**
+ * Answer a request whose body has not been read to its end. Closing right away would reset a sender
+ * that is still writing, and a reset can discard the answer before the sender reads it. So the answer
+ * goes out now (with its length and Connection: close, so the sender knows it is whole), the rest of
+ * the body is read and discarded, and the response ends, closing the connection cleanly, when the
+ * body does. Bounded: past `limitBytes`, `timeoutMs` in all or `idleMs` of silence the socket is
+ * destroyed; the answer is already out by then.
+ */
+export function answerBeforeBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  limits: DrainLimits = DRAIN_DEFAULTS,
+): void {
+  if (res.headersSent) return;
+  const socket = req.socket;
+  if (req.complete || req.readableEnded || !socket || socket.destroyed) {
+    sendJson(res, status, body, headers);
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+    'content-length': String(Buffer.byteLength(text)),
+    connection: 'close',
+  });
+  res.write(text);
+  let drained = 0;
+  const stop = () => {
+    clearTimeout(deadline);
+    clearTimeout(idle);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    res.off('close', stop);
+  };
+  const cutOff = () => {
+    stop();
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > limits.limitBytes) cutOff();
+    else idle.refresh();
+  };
+  const onEnd = () => {
+    stop();
+    res.end();
+  };
+  const deadline = setTimeout(cutOff, limits.timeoutMs);
+  const idle = setTimeout(cutOff, Math.min(limits.idleMs, limits.timeoutMs));
+  deadline.unref();
+  idle.unref();
+  req.on('data', onData);
+  req.on('end', onEnd);
+  res.on('close', stop);
+  req.resume();
 }
 
 function isReplay(req: ParsedRequest): boolean {
@@ -40,11 +117,17 @@ function isReplay(req: ParsedRequest): boolean {
 }
 
 export function createIntakeHandler(opts: HttpIntakeOptions) {
+  const drain: DrainLimits = {
+    ...DRAIN_DEFAULTS,
+    ...(opts.drainLimitBytes !== undefined && { limitBytes: opts.drainLimitBytes }),
+    ...(opts.drainTimeoutMs !== undefined && { timeoutMs: opts.drainTimeoutMs }),
+  };
   return async function intakeHandler(req: ParsedRequest, res: ServerResponse): Promise<void> {
     const remoteAddress = req.socket?.remoteAddress;
-    const reject = (res: ServerResponse, status: number, reason: string, headers?: Record<string, string>) => {
+    // Every refusal goes through here; one given before the body was read drains it (bounded).
+    const reject = (status: number, reason: string, headers?: Record<string, string>) => {
       if (status !== 503) opts.onRejected?.(status, reason, remoteAddress);
-      sendJson(res, status, { error: reason }, headers);
+      answerBeforeBody(req, res, status, { error: reason }, headers, drain);
     };
     try {
       // Something before us (Node-RED's admin app when httpAdminRoot is "/") may have parsed the body.
@@ -54,29 +137,17 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
       // Address and header credentials first: no body is read for a caller we would refuse anyway.
       const early = opts.auth.checkBeforeBody({ headers: req.headers, remoteAddress });
       if (!early.ok) {
-        reject(res, early.status, early.reason, early.status === 401 ? { 'www-authenticate': 'Bearer realm="soar"' } : undefined);
+        reject(early.status, early.reason, early.status === 401 ? { 'www-authenticate': 'Bearer realm="soar"' } : undefined);
         return;
       }
 
       if (!preParsed) {
+        checkContentType(req.headers['content-type']); // a 415 needs no body
         try {
           raw = await readBody(req, { limitBytes: opts.limitBytes, timeoutMs: opts.bodyTimeoutMs });
         } catch (err) {
           if (err instanceof BodyError) {
-            reject(res, err.status, err.message, err.status === 408 ? { connection: 'close' } : undefined);
-            // Discard what the client still sends so it can read the answer (a reset could lose it),
-            // but never for long: a client that keeps sending or stalls is cut off.
-            req.resume();
-            const cutOff = setTimeout(() => req.socket?.destroy(), 5000);
-            cutOff.unref();
-            req.once('end', () => clearTimeout(cutOff));
-            // A slow client: close our side once the answer is out, and drop the connection a moment
-            // later. Destroying at once resets a client still writing before it has read the 408.
-            if (err.status === 408)
-              res.once('finish', () => {
-                req.socket?.end();
-                setTimeout(() => req.socket?.destroy(), 1000).unref();
-              });
+            reject(err.status, err.message);
             return;
           }
           throw err;
@@ -86,7 +157,7 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
       if (opts.auth.needsRawBody) {
         const signed = opts.auth.checkBody({ headers: req.headers, remoteAddress, rawBody: raw });
         if (!signed.ok) {
-          reject(res, signed.status, signed.reason);
+          reject(signed.status, signed.reason);
           return;
         }
       }
@@ -107,12 +178,12 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
       opts.onAccepted(outcome, ctx);
     } catch (err) {
       if (err instanceof AlertInputError) {
-        reject(res, err.status, err.message);
+        reject(err.status, err.message);
       } else if (err instanceof BacklogFullError) {
-        reject(res, 429, err.message, { 'retry-after': String(err.retryAfterSeconds) });
+        reject(429, err.message, { 'retry-after': String(err.retryAfterSeconds) });
       } else {
         opts.onFailure?.(err as Error);
-        reject(res, 503, 'the alert could not be recorded durably; retry later');
+        reject(503, 'the alert could not be recorded durably; retry later');
       }
     }
   };
@@ -125,6 +196,7 @@ export function createIntakeHandler(opts: HttpIntakeOptions) {
 export function createMethodNotAllowedHandler(opts: {
   hasOtherRoute?: (method: string) => boolean;
   onRejected?: (status: number, reason: string, remoteAddress: string | undefined, method: string) => void;
+  drain?: DrainLimits;
 }) {
   return function methodNotAllowed(req: IncomingMessage, res: ServerResponse, next?: () => void): void {
     const method = (req.method ?? 'GET').toUpperCase();
@@ -134,8 +206,6 @@ export function createMethodNotAllowedHandler(opts: {
     }
     const reason = `method ${method} is not allowed here; send alerts with POST`;
     opts.onRejected?.(405, reason, req.socket?.remoteAddress, method);
-    // Drain what the client sends (bounded) so it can read the answer.
-    req.resume();
-    sendJson(res, 405, { error: reason }, { allow: 'POST' });
+    answerBeforeBody(req, res, 405, { error: reason }, { allow: 'POST' }, opts.drain);
   };
 }
