@@ -1,0 +1,304 @@
+/**
+ * Vendor variants the golden samples do not carry: every Microsoft Graph evidence kind, OCSF
+ * findings with device, actor, MITRE attacks and each evidence part, Elastic MITRE threat lists and
+ * hash fallbacks, and the messages a fixed format gives for an item that is not of it. Each case
+ * starts from a real sample and changes only what the variant needs.
+ */
+import assert from 'node:assert/strict';
+import { AlertInputError, detectFormat, normalise, type NormalisedAlert, type NormaliseOptions } from '../../../lib/alert';
+import { sampleJson } from './helpers';
+
+const RECEIVED = new Date('2026-11-23T00:00:00.000Z');
+const SHA256 = 'a'.repeat(64);
+const SHA1 = 'b'.repeat(40);
+const MD5 = 'c'.repeat(32);
+
+function one(item: unknown, opts: NormaliseOptions = {}): NormalisedAlert {
+  const { alerts, ignored } = normalise([item], { received: RECEIVED, ...opts });
+  assert.deepEqual(ignored, []);
+  assert.equal(alerts.length, 1);
+  return alerts[0];
+}
+
+function refused(item: unknown, format: NormaliseOptions['format'], message: string): void {
+  assert.throws(
+    () => normalise([item], { format }),
+    (err: unknown) => err instanceof AlertInputError && err.status === 400 && err.message === message,
+  );
+}
+
+const observed = (alert: NormalisedAlert) => alert.observables.map((o) => `${o.type} ${o.value} ${o.field}`);
+
+describe('alert format variants', () => {
+  describe('msgraph evidence kinds', () => {
+    const page = sampleJson('samples-extra', 'msgraph', 'alerts-v2.json');
+    const sample = (page.value as Record<string, unknown>[])[0];
+    const ev = (kind: string, fields: Record<string, unknown>) => ({ '@odata.type': `#microsoft.graph.security.${kind}`, ...fields });
+    const withEvidence = (evidence: unknown[], extra: Record<string, unknown> = {}) => ({ ...sample, evidence, ...extra });
+
+    it('recognises an alert without @odata.type by createdDateTime, severity and one of evidence / detectionSource / serviceSource', () => {
+      const { '@odata.type': _t, ...bare } = sample;
+      assert.equal(detectFormat(bare), 'msgraph');
+      const { evidence: _e, serviceSource: _s, ...noEvidence } = bare;
+      assert.equal(detectFormat(noEvidence), 'msgraph', 'detectionSource is enough');
+      const { detectionSource: _d, ...nothing } = noEvidence;
+      assert.notEqual(detectFormat(nothing), 'msgraph', 'createdDateTime and severity alone are not enough');
+      assert.notEqual(detectFormat({ ...bare, createdDateTime: 20261122 }), 'msgraph', 'createdDateTime must be a string');
+    });
+
+    it('reads a list page without @odata.context when its first entry is an alert, and splits it', () => {
+      const list = { value: [sample, { ...sample, id: 'second', providerAlertId: 'second' }] };
+      assert.equal(detectFormat(list), 'msgraph');
+      const { alerts } = normalise([list], { received: RECEIVED });
+      assert.deepEqual(
+        alerts.map((a) => a.id),
+        [sample.id, 'second'],
+      );
+      assert.notEqual(detectFormat({ value: [] }), 'msgraph', 'an empty value list without @odata.context is nothing');
+      assert.notEqual(detectFormat({ value: [{ a: 1 }] }), 'msgraph');
+    });
+
+    it('device evidence: host name, the MDE id before the Azure AD id, addresses; a second device only adds observables', () => {
+      const alert = one(
+        withEvidence([
+          ev('deviceEvidence', { deviceDnsName: 'pc-1.corp.example', azureAdDeviceId: 'aad-1', ipInterfaces: ['198.18.1.1'] }),
+          ev('deviceEvidence', { deviceDnsName: 'pc-2.corp.example', mdeDeviceId: 'mde-2', ipInterfaces: ['198.18.1.2', '198.18.1.3'] }),
+        ]),
+      );
+      assert.equal(alert.host?.name, 'pc-1.corp.example');
+      assert.equal(alert.host?.id, 'aad-1', 'the first device keeps its id');
+      assert.deepEqual(alert.host?.ip, ['198.18.1.1']);
+      const seen = observed(alert);
+      assert.ok(seen.includes('host pc-2.corp.example raw.evidence[1].deviceDnsName'), seen.join('\n'));
+      assert.ok(seen.includes('ip 198.18.1.2 raw.evidence[1].ipInterfaces'), seen.join('\n'));
+      assert.ok(seen.includes('ip 198.18.1.3 raw.evidence[1].ipInterfaces'), seen.join('\n'));
+      const mde = one(withEvidence([ev('deviceEvidence', { deviceDnsName: 'pc-3', mdeDeviceId: 'mde-3', azureAdDeviceId: 'aad-3' })]));
+      assert.equal(mde.host?.id, 'mde-3');
+    });
+
+    it('user evidence: account name and domain, the UPN as an email observable', () => {
+      const alert = one(
+        withEvidence([
+          ev('userEvidence', { userAccount: { accountName: 'alice', domainName: 'CORP', userPrincipalName: 'alice@corp.example' } }),
+          ev('userEvidence', { userAccount: { accountName: 'bob', domainName: 'OTHER' } }),
+        ]),
+      );
+      assert.equal(alert.user?.name, 'alice');
+      assert.equal(alert.user?.domain, 'CORP', 'the first domain stays');
+      const seen = observed(alert);
+      assert.ok(seen.includes('email alice@corp.example raw.evidence[0].userAccount.userPrincipalName'), seen.join('\n'));
+      assert.ok(seen.includes('user bob raw.evidence[1].userAccount.accountName'), seen.join('\n'));
+    });
+
+    it('process evidence with the hashes under imageFile.fileDetails; a later file adds each of its hashes', () => {
+      const alert = one(
+        withEvidence([
+          ev('processEvidence', { imageFile: { fileDetails: { sha256: SHA256, fileName: 'evil.exe', filePath: 'C:\\Temp' } } }),
+          ev('fileEvidence', { fileDetails: { sha1: SHA1, md5: MD5, sha256: null } }),
+        ]),
+      );
+      assert.equal(alert.file?.hash?.sha256, SHA256);
+      assert.equal(alert.file?.name, 'C:\\Temp\\evil.exe');
+      const seen = observed(alert);
+      assert.ok(seen.includes(`sha1 ${SHA1} raw.evidence[1].fileDetails.sha1`), seen.join('\n'));
+      assert.ok(seen.includes(`md5 ${MD5} raw.evidence[1].fileDetails.md5`), seen.join('\n'));
+      assert.equal(seen.filter((s) => s.startsWith('sha256')).length, 1, 'a null hash is no observable');
+    });
+
+    it('file evidence: the bare name without a path; no details at all is skipped', () => {
+      const named = one(withEvidence([ev('fileEvidence', {}), ev('fileEvidence', { fileDetails: { md5: MD5, fileName: 'a.dll' } })]));
+      assert.equal(named.file?.name, 'a.dll');
+      assert.equal(named.file?.hash?.md5, MD5);
+      // hashes all null: the file fields stay empty
+      const empty = one(withEvidence([ev('fileEvidence', { fileDetails: { sha256: null, fileName: 'x' } })]));
+      assert.equal(empty.file, undefined);
+    });
+
+    it('mail evidence: mailbox address, sender, recipient and sender IP become observables', () => {
+      const alert = one(
+        withEvidence([
+          ev('mailboxEvidence', { primaryAddress: 'ceo@corp.example' }),
+          ev('analyzedMessageEvidence', {
+            p1Sender: { emailAddress: 'phish@bad.example' },
+            recipientEmailAddress: 'ceo@corp.example',
+            senderIp: '203.0.113.90',
+          }),
+          ev('urlEvidence', { url: 'https://bad.example/login' }),
+          ev('someFutureEvidence', { ipAddress: '203.0.113.91' }),
+          'not an object',
+        ]),
+      );
+      const seen = observed(alert);
+      for (const want of [
+        'email ceo@corp.example raw.evidence[0].primaryAddress',
+        'email phish@bad.example raw.evidence[1].p1Sender.emailAddress',
+        'ip 203.0.113.90 raw.evidence[1].senderIp',
+        'url https://bad.example/login url.full',
+      ])
+        assert.ok(seen.includes(want), `${want} in\n${seen.join('\n')}`);
+      assert.ok(!seen.some((s) => s.includes('203.0.113.91')), 'an unknown evidence kind is skipped');
+    });
+
+    it('status, product fallbacks and tags', () => {
+      const resolved = one(
+        withEvidence([], { status: 'resolved', serviceSource: undefined, productName: 'Defender XDR', category: undefined, systemTags: ['Red Team'] }),
+      );
+      assert.equal(resolved.status, 'resolved');
+      assert.equal(resolved.origin.product, 'Defender XDR');
+      assert.deepEqual(resolved.tags, ['Red Team']);
+      const bare = one(withEvidence([], { status: 'inProgress', serviceSource: undefined, productName: undefined, category: 'Execution' }));
+      assert.equal(bare.status, 'firing');
+      assert.equal(bare.origin.product, 'microsoft-graph');
+      assert.deepEqual(bare.tags, ['Execution']);
+    });
+
+    it('a fixed msgraph format names what an item lacks', () => {
+      refused({ severity: 'high', createdDateTime: 'x' }, 'msgraph', 'item 1 is not a msgraph alert: no title');
+      refused({ title: 't', createdDateTime: 'x' }, 'msgraph', 'item 1 is not a msgraph alert: no severity (informational|low|medium|high)');
+      refused({ title: 't', severity: 'low' }, 'msgraph', 'item 1 is not a msgraph alert: no createdDateTime');
+    });
+  });
+
+  describe('ocsf findings', () => {
+    const finding = sampleJson('samples', 'ocsf', 'detection-finding.json');
+
+    it('device, actor, analytic category and MITRE attacks from finding_info', () => {
+      const alert = one({
+        ...finding,
+        device: { hostname: 'srv-9', uid: 'dev-9', ip: '198.18.9.9' },
+        actor: { user: { name: 'svc-backup' } },
+        finding_info: {
+          ...(finding.finding_info as object),
+          src_url: 'https://edr.example/f/8812',
+          analytic: { name: 'ransom-rename', category: 'ransomware' },
+          attacks: [{ technique: { uid: 'T1486' }, sub_technique: { uid: 'T1486.001' }, tactic: { uid: 'TA0040' } }, { tactic: { uid: 'TA0005' } }],
+        },
+      });
+      assert.equal(alert.host?.name, 'srv-9', 'the device wins over the evidence endpoint');
+      assert.equal(alert.host?.id, 'dev-9');
+      assert.deepEqual(alert.host?.ip, ['198.18.9.9']);
+      assert.equal(alert.user?.name, 'svc-backup');
+      assert.equal(alert.rule?.id, 'ransom-rename', 'the analytic name when it has no uid');
+      assert.equal(alert.rule?.ruleset, 'ransomware');
+      assert.equal(alert.origin.url, 'https://edr.example/f/8812');
+      assert.deepEqual(alert.rule?.mitre, ['T1486', 'T1486.001', 'TA0040', 'TA0005']);
+    });
+
+    it('attacks at the top level when finding_info has none', () => {
+      const alert = one({ ...finding, attacks: [{ technique: { uid: 'T1059' } }] });
+      assert.deepEqual(alert.rule?.mitre, ['T1059']);
+    });
+
+    it('each evidence part: destination, device, user with domain, file path, URL and DNS query; the first of each wins', () => {
+      const alert = one({
+        ...finding,
+        evidences: [
+          'skipped',
+          { dst_endpoint: { ip: '198.18.60.5', port: 443 } },
+          { device: { name: 'ws-5', uid: 'd-5' }, user: { name: 'carol', domain: 'CORP' } },
+          {
+            file: { path: '/tmp/x.sh', name: 'x.sh', hashes: [{ value: SHA256 }, { value: MD5 }] },
+            url: { url_string: 'http://bad.example/x.sh' },
+            query: { hostname: 'c2.bad.example' },
+          },
+          { user: { name: 'dave' }, url: { url: 'http://other.example/' }, src_endpoint: { ip: '198.18.40.23', port: 5555, hostname: 'ws-23' } },
+        ],
+      });
+      assert.equal(alert.destination?.ip, '198.18.60.5');
+      assert.equal(alert.destination?.port, 443);
+      assert.equal(alert.host?.name, 'ws-5');
+      assert.equal(alert.host?.id, 'd-5');
+      assert.equal(alert.user?.name, 'carol');
+      assert.equal(alert.user?.domain, 'CORP');
+      assert.equal(alert.file?.name, '/tmp/x.sh');
+      assert.equal(alert.file?.hash?.sha256, SHA256);
+      assert.equal(alert.file?.hash?.md5, MD5);
+      assert.equal(alert.url?.full, 'http://bad.example/x.sh');
+      assert.equal(alert.dns?.question?.name, 'c2.bad.example');
+      assert.equal(alert.source?.ip, '198.18.40.23');
+      assert.equal(alert.source?.port, 5555);
+    });
+
+    it('severity_id only 0..6 as an integer; status 5 and activity 3 are resolved; time_dt when time is missing', () => {
+      const { time: _t, ...noTime } = finding;
+      for (const [severity_id, severity] of [
+        [6, 6],
+        [0, 0],
+        [7, 0],
+        [-1, 0],
+        [2.5, 0],
+      ] as const)
+        assert.equal(one({ ...finding, severity_id }).severity, severity, `severity_id ${severity_id}`);
+      assert.equal(one({ ...finding, status_id: 5 }).status, 'resolved');
+      assert.equal(one({ ...finding, status_id: 1, activity_id: 3 }).status, 'resolved');
+      assert.equal(one({ ...finding, status_id: 2, activity_id: 2 }).status, 'firing');
+      assert.equal(one({ ...noTime, time_dt: '2026-11-20T10:00:00Z' }).time, '2026-11-20T10:00:00.000Z');
+      assert.equal(one({ ...finding, severity: 'Critical' }).severity_label, 'Critical');
+      assert.equal(one({ ...finding, severity_id: 3 }).severity_label, '3');
+    });
+
+    it('observables: unknown type ids are skipped, an unnamed one is placed by its index, a hostname without dots stays a host', () => {
+      const alert = one({
+        ...finding,
+        observables: [
+          { type_id: 7, name: 'file.name', value: 'a.txt' },
+          { type_id: 99, value: 'x' },
+          { type_id: 1, value: 'fileserver' },
+          { type_id: 5, value: 'x@corp.example' },
+        ],
+      });
+      const seen = observed(alert);
+      assert.ok(seen.includes('host fileserver raw.observables[2].value'), seen.join('\n'));
+      assert.ok(seen.includes('email x@corp.example raw.observables[3].value'), seen.join('\n'));
+      assert.ok(!seen.some((s) => s.includes('a.txt')), 'file names (type 7) are not observables');
+    });
+
+    it('a fixed ocsf format names what an item lacks', () => {
+      refused({ metadata: {} }, 'ocsf', 'item 1 is not an ocsf alert: no class_uid');
+      refused({ class_uid: 2004 }, 'ocsf', 'item 1 is not an ocsf alert: no finding_info (expected a Detection Finding, class_uid 2004)');
+    });
+  });
+
+  describe('elastic', () => {
+    const doc = (sampleJson('samples', 'elastic', 'detection-alert.json').alerts as Record<string, unknown>[])[0];
+
+    it('collects technique and sub-technique ids of every threat entry', () => {
+      const alert = one({
+        ...doc,
+        'kibana.alert.rule.threat': [
+          { framework: 'MITRE ATT&CK', technique: [{ id: 'T1003', subtechnique: [{ id: 'T1003.001' }, { name: 'no id' }] }, { id: 'T1055' }] },
+          { framework: 'MITRE ATT&CK', tactic: { id: 'TA0006' } },
+          'junk',
+        ],
+      });
+      assert.deepEqual(alert.rule?.mitre, ['T1003', 'T1003.001', 'T1055']);
+    });
+
+    it('file hashes given as flat ECS keys, and the file path before its name', () => {
+      const { process: _p, ...rest } = doc;
+      const alert = one({ ...rest, 'file.hash.sha1': SHA1, 'file.hash.md5': MD5, 'file.path': 'C:\\x\\a.dll', 'file.name': 'a.dll' });
+      assert.equal(alert.file?.hash?.sha1, SHA1);
+      assert.equal(alert.file?.hash?.md5, MD5);
+      assert.equal(alert.file?.name, 'C:\\x\\a.dll');
+      const named = one({ ...rest, 'file.hash.sha256': SHA256, 'file.name': 'b.dll' });
+      assert.equal(named.file?.name, 'b.dll');
+    });
+
+    it('the process hash is the file hash, named by the executable path, else the process name', () => {
+      const exe = one({ ...doc, process: { name: 'rundll32.exe', executable: 'C:\\Windows\\rundll32.exe', hash: { sha256: SHA256 } } });
+      assert.equal(exe.file?.hash?.sha256, SHA256);
+      assert.equal(exe.file?.name, 'C:\\Windows\\rundll32.exe');
+      const name = one(doc);
+      assert.equal(name.file?.name, 'rundll32.exe');
+      const noHash = one({ ...doc, process: { name: 'rundll32.exe' } });
+      assert.equal(noHash.file, undefined, 'a process without a hash names no file');
+    });
+  });
+
+  describe('soar', () => {
+    it('a fixed soar format refuses an item that is not an already normalised alert', () => {
+      const wazuh = sampleJson('samples', 'wazuh', 'sshd-bruteforce.json');
+      refused(wazuh, 'soar', 'item 1 is not a soar alert: no schema "soar.alert/1" (expected an alert this package normalised)');
+    });
+  });
+});
