@@ -253,6 +253,36 @@ describe('alert format variants', () => {
       assert.ok(!seen.some((s) => s.includes('a.txt')), 'file names (type 7) are not observables');
     });
 
+    it('observable values are typed by what they are: a dotted host that is an address, a hash by its length, a user that is an email', () => {
+      const alert = one({
+        ...finding,
+        evidences: [],
+        observables: [
+          { type_id: 1, name: 'peer', value: '198.18.5.5' },
+          { type_id: 6, name: 'link', value: 'http://[2001:2::7]:8080/x' },
+          { type_id: 6, name: 'broken', value: 'http://bad host/' },
+          { type_id: 8, name: 'short', value: MD5.toUpperCase() },
+          { type_id: 8, name: 'junk', value: 'not-a-hash' },
+          { type_id: 4, name: 'who', value: 'eve@corp.example' },
+        ],
+      });
+      const seen = observed(alert);
+      for (const want of [
+        'ip 198.18.5.5 raw.peer',
+        'url http://[2001:2::7]:8080/x raw.link',
+        'ip 2001:2::7 raw.link',
+        `md5 ${MD5} raw.short`,
+        'email eve@corp.example raw.who',
+      ])
+        assert.ok(seen.includes(want), `${want} in\n${seen.join('\n')}`);
+      assert.ok(!seen.some((x) => x.endsWith('raw.broken') || x.endsWith('raw.junk')), seen.join('\n'));
+    });
+
+    it('epoch times in seconds, microseconds and nanoseconds', () => {
+      for (const time of [1763806500, 1763806500000000, 1763806500000000000])
+        assert.equal(one({ ...finding, time }).time, '2025-11-22T10:15:00.000Z', `time ${time}`);
+    });
+
     it('a fixed ocsf format names what an item lacks', () => {
       refused({ metadata: {} }, 'ocsf', 'item 1 is not an ocsf alert: no class_uid');
       refused({ class_uid: 2004 }, 'ocsf', 'item 1 is not an ocsf alert: no finding_info (expected a Detection Finding, class_uid 2004)');
@@ -292,6 +322,33 @@ describe('alert format variants', () => {
       assert.equal(name.file?.name, 'rundll32.exe');
       const noHash = one({ ...doc, process: { name: 'rundll32.exe' } });
       assert.equal(noHash.file, undefined, 'a process without a hash names no file');
+    });
+  });
+
+  describe('items that are not alerts', () => {
+    const wazuh = sampleJson('samples', 'wazuh', 'sshd-bruteforce.json');
+
+    it('arrays nested deeper than two levels are listed as ignored, the alerts beside them kept', () => {
+      const { alerts, ignored } = normalise([[wazuh, [[wazuh]]]], { received: RECEIVED });
+      assert.equal(alerts.length, 1);
+      assert.deepEqual(ignored, [{ index: 0, reason: '[1][0]: a nested array is not an alert' }]);
+    });
+
+    it('names the JSON type of a value that is not an object', () => {
+      const cases: [unknown, string][] = [
+        [true, 'a boolean'],
+        [7, 'a number'],
+        ['text', 'a string'],
+        [null, 'null'],
+      ];
+      for (const [item, type] of cases) {
+        assert.throws(
+          () => normalise([item]),
+          (err: unknown) => err instanceof AlertInputError && err.message.includes(`(${type}, not a JSON object)`),
+          type,
+        );
+        refused(item, 'wazuh', `item 1 is ${type}, not an alert object`);
+      }
     });
   });
 

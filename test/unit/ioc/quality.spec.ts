@@ -8,6 +8,7 @@ import { IOC_TYPES } from '../../../lib/ioc';
 import {
   canonicalForScoring,
   compareExtractors,
+  formatComparisonTable,
   iocExtractorAdapter,
   loadCorpus,
   ourExtractor,
@@ -98,5 +99,35 @@ describe('ioc quality on the corpus', () => {
       assert.ok(report.perType[type].precision >= 0.95, `${type} precision ${report.perType[type].precision}`);
       assert.ok(report.perType[type].recall >= 0.9, `${type} recall ${report.perType[type].recall}`);
     }
+  });
+  it('prints the comparison as an aligned table: a row per type, then macro and micro F1', () => {
+    const perfect = (text: string) => (text === 'x' ? { ipv4: ['1.1.1.1', '2.2.2.2'], md5: ['aa'.repeat(16)] } : {});
+    const half = (text: string) => (text === 'x' ? { ipv4: ['1.1.1.1'], url: ['http://a.example/'] } : {});
+    const cases: CorpusCase[] = [
+      { id: 'a', text: 'x', expected: { ipv4: ['1.1.1.1', '2.2.2.2'], md5: ['aa'.repeat(16)] } },
+      { id: 'b', text: 'y', expected: {} },
+    ];
+    const table = formatComparisonTable(compareExtractors(cases, perfect, half), ['mine', 'other']);
+    const lines = table.split('\n');
+    assert.equal(lines.length, IOC_TYPES.length + 3);
+    // Column starts from the header; every row's cells sit under them.
+    const header = lines[0];
+    const starts = [0, ...[...header.matchAll(/ {2,}(?=\S)/g)].map((m) => m.index! + m[0].length)];
+    const cells = (line: string) => starts.map((start, i) => line.slice(start, starts[i + 1]).trim());
+    assert.deepEqual(cells(header), ['type', 'mine P', 'R', 'F1', 'other P', 'R', 'F1', 'TP/FP/FN ours', 'TP/FP/FN theirs']);
+    const row = (name: string) => cells(lines.find((l) => l.startsWith(`${name} `))!);
+    assert.deepEqual(row('ipv4'), ['ipv4', '1.000', '1.000', '1.000', '1.000', '0.500', '0.667', '2/0/0', '1/0/1']);
+    assert.deepEqual(row('md5'), ['md5', '1.000', '1.000', '1.000', '1.000', '0.000', '0.000', '1/0/0', '0/0/1']);
+    assert.deepEqual(row('url'), ['url', '1.000', '1.000', '1.000', '0.000', '1.000', '0.000', '0/0/0', '0/1/0']);
+    // Types neither found nor expected score 1; "other" missed md5 (0) and found only a wrong url (0).
+    const macroOther = (IOC_TYPES.length - 3 + 2 / 3) / IOC_TYPES.length;
+    assert.deepEqual(cells(lines[lines.length - 2]), ['macro F1', '', '', '1.000', '', '', macroOther.toFixed(3), '', '']);
+    // Over all types "other" has 1 true positive, 1 false positive, 2 false negatives: P 1/2, R 1/3, F1 0.4.
+    assert.deepEqual(cells(lines[lines.length - 1]), ['micro F1', '', '', '1.000', '', '', '0.400', '', '']);
+    assert.ok(
+      lines.every((l) => l === l.trimEnd()),
+      'no trailing blanks',
+    );
+    assert.match(formatComparisonTable(compareExtractors(cases, perfect, half)).split('\n')[0], /^type\s+ours P\s+R\s+F1\s+ioc-extractor P/);
   });
 });
