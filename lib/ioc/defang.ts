@@ -7,8 +7,11 @@
 /** Types whose values cannot be followed (hashes, CVE ids) stay as they are. */
 const INERT = new Set(['md5', 'sha1', 'sha256', 'sha512', 'cve']);
 
-/** One pass over the text; the scheme is only rewritten at the start or after a non-letter. */
-const PATTERN = /(^|[^A-Za-z])(h)(tt)(ps?)(?=:\/\/)|(^|[^A-Za-z])(f)(t)(p)(?=:\/\/)|:\/\/|\.|@/gi;
+/**
+ * One pass over the text; the scheme is only rewritten where it starts a word (not after a letter,
+ * digit or `_`), the same boundary refang() in ./refang.ts needs to turn it back.
+ */
+const PATTERN = /(^|[^A-Za-z0-9_])(h)(tt)(ps?)(?=:\/\/)|(^|[^A-Za-z0-9_])(f)(t)(p)(?=:\/\/)|:\/\/|\.|@/gi;
 
 export function defang(value: string, type?: string): string {
   if (type !== undefined && INERT.has(type)) return value;
