@@ -120,6 +120,18 @@ export = function (RED: NodeAPI): void {
           name: node.label,
           decide,
           warn: (message) => node.warn(redact(message, secrets)),
+          // Refused before the engine saw it (the engine audits its own refusals).
+          refused: (r) =>
+            void hub.audit
+              .append('approval.refused', {
+                approval: String(r.approvalId ?? '').slice(0, 100),
+                code: r.code,
+                reason: redact(r.reason, secrets).slice(0, 300),
+                channel: node.kind,
+                via: node.label,
+                ...(r.identity ? { identity: r.identity.slice(0, 260) } : {}),
+              })
+              .catch((err: Error) => node.warn(err.message)),
         });
         hubRef = hub;
         if (channel.callback) removeRoute = addRoute(RED.httpNode as unknown as RouteApp, node.callbackPath, ['post'], channel.callback);
