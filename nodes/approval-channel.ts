@@ -113,8 +113,7 @@ export = function (RED: NodeAPI): void {
         if (!descriptor) throw new Error(t('errors.kind', { kind: node.kind || '(none)' }));
         const flat: Record<string, unknown> = { ...config };
         // Mattermost posts its clicks to the URL the buttons carry: by default this node's own route.
-        if (node.kind === 'mattermost' && !String(flat.callbackUrl ?? '').trim())
-          flat.callbackUrl = httpNodeBase(RED.settings) + node.callbackPath.slice(1);
+        if (node.kind === 'mattermost' && !String(flat.callbackUrl ?? '').trim()) flat.callbackUrl = httpNodeBase(RED.settings) + node.callbackPath.slice(1);
         const values = readFields(descriptor, flat, credentials);
         const channel = descriptor.create(values, {
           name: node.label,

@@ -163,15 +163,13 @@ export = function (RED: NodeAPI): void {
     const endpoints = () =>
       Promise.all(
         channelNodes.map((c) =>
-          c.ready.catch(
-            (err: Error): ChannelEndpoint => ({
-              id: c.id,
-              label: c.label,
-              kind: c.kind,
-              supports: { inbound: false, updates: false, links: false },
-              channel: { kind: c.kind, notify: () => Promise.reject(new Error(t('errors.channel-setup', { message: err.message }))) },
-            }),
-          ),
+          c.ready.catch((err: Error): ChannelEndpoint => ({
+            id: c.id,
+            label: c.label,
+            kind: c.kind,
+            supports: { inbound: false, updates: false, links: false },
+            channel: { kind: c.kind, notify: () => Promise.reject(new Error(t('errors.channel-setup', { message: err.message }))) },
+          })),
         ),
       );
 

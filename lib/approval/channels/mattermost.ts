@@ -106,7 +106,11 @@ export class MattermostChannel implements ApprovalChannel {
     const token = typeof body.context?.token === 'string' ? body.context.token : '';
     if (!approvalId || !decision || !sameText(this.actionToken(approvalId, decision), token)) {
       this.context.warn?.(`${this.context.name}: mattermost callback with a wrong action HMAC refused`);
-      this.context.refused?.({ code: 'forged', reason: 'mattermost callback: wrong action HMAC', ...(approvalId ? { approvalId: approvalId.slice(0, 100) } : {}) });
+      this.context.refused?.({
+        code: 'forged',
+        reason: 'mattermost callback: wrong action HMAC',
+        ...(approvalId ? { approvalId: approvalId.slice(0, 100) } : {}),
+      });
       return reply(res, 403, { ephemeral_text: 'This button was not issued by the SOAR hub.' });
     }
     const userId = typeof body.user_id === 'string' && /^[A-Za-z0-9]{1,64}$/.test(body.user_id) ? body.user_id : undefined;

@@ -43,7 +43,8 @@ describe('wait-approval.html in the editor', function () {
     assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-wait-approval'));
     assert.equal(def.defaults.quorum.value, 1);
     assert.equal(def.defaults.timeout.value, 60);
-    for (let i = 1; i <= 4; i++) assert.equal(JSON.stringify(def.defaults[`channel${i}`]), JSON.stringify({ value: '', type: 'soar-approval-channel', required: false }));
+    for (let i = 1; i <= 4; i++)
+      assert.equal(JSON.stringify(def.defaults[`channel${i}`]), JSON.stringify({ value: '', type: 'soar-approval-channel', required: false }));
     assert.equal(def.defaults.channel5, undefined);
   });
 
