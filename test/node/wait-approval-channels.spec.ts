@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { startMattermostFake, MM_TOKEN, type MattermostFake } from '../fakes/mattermost';
+import { startTeamsFake } from '../fakes/teams';
 import { signedInteraction, startSlackFake, SLACK_SIGNING_SECRET, SLACK_TOKEN, type SlackFake } from '../fakes/slack';
 import { startTelegramFake, TG_TOKEN, type TelegramFake } from '../fakes/telegram';
 import { startFakeServer, type FakeServer } from '../helpers/fake-server';
@@ -59,14 +60,21 @@ describe('soar-wait-approval with approval channels', function () {
   let telegram: TelegramFake;
   let mattermost: MattermostFake;
   let failing: FakeServer;
+  let teams: Awaited<ReturnType<typeof startTeamsFake>>;
   let srv: { url: string; close(): Promise<void> } | undefined;
 
   before(async () => {
-    [slack, telegram, mattermost, failing] = await Promise.all([startSlackFake(), startTelegramFake(), startMattermostFake(), startFakeServer()]);
+    [slack, telegram, mattermost, failing, teams] = await Promise.all([
+      startSlackFake(),
+      startTelegramFake(),
+      startMattermostFake(),
+      startFakeServer(),
+      startTeamsFake(),
+    ]);
     failing.route('POST', '/hook', { status: 500, body: { error: 'down' } });
   });
   after(async () => {
-    await Promise.all([slack.close(), telegram.close(), mattermost.close(), failing.close()]);
+    await Promise.all([slack.close(), telegram.close(), mattermost.close(), failing.close(), teams.close()]);
   });
   beforeEach(async function () {
     dir = tempDir();
@@ -94,12 +102,14 @@ describe('soar-wait-approval with approval channels', function () {
       url: telegram.apiUrl,
     }),
     chm: () => ({ id: 'chm', type: 'soar-approval-channel', name: 'ops mattermost', hub: 'hub1', kind: 'mattermost', url: mattermost.url, channelId: 'chan1' }),
+    cha: () => ({ id: 'cha', type: 'soar-approval-channel', name: 'ops teams', hub: 'hub1', kind: 'teams' }),
     chw: () => ({ id: 'chw', type: 'soar-approval-channel', name: 'broken hook', hub: 'hub1', kind: 'webhook', url: `${failing.url}/hook` }),
   };
   const credentials = {
     chs: { botToken: SLACK_TOKEN, signingSecret: SLACK_SIGNING_SECRET },
     cht: { botToken: TG_TOKEN },
     chm: { botToken: MM_TOKEN },
+    cha: { webhookUrl: '' },
   };
 
   /** Load hub + channels + the wait node (channel1..n = the given channel ids), and serve Node-RED's HTTP app. */
@@ -129,7 +139,7 @@ describe('soar-wait-approval with approval channels', function () {
       { id: 'denied', z: 'tab1', type: 'helper' },
       { id: 'expired', z: 'tab1', type: 'helper' },
     ];
-    await helper.load([cap.module, channelModule, waitModule], flow, credentials);
+    await helper.load([cap.module, channelModule, waitModule], flow, { ...credentials, cha: { webhookUrl: teams.webhookUrl } });
     for (const id of use) await helper.getNode(id).ready;
     await srv?.close();
     srv = await serve(cap.red().httpNode as never);
@@ -336,6 +346,31 @@ describe('soar-wait-approval with approval channels', function () {
     telegram.pushUpdate({ callback_query: { id: 'q4', from: { id: 77 }, data: `a:${id}`, message: { message_id: 42, chat: { id: -100777 } } } });
     const msg = await approved.nth(1);
     assert.deepEqual(msg.approval.by, ['telegram:77']);
+  });
+
+  it('Teams: the card carries a page link pair per approver; one of them decides, and the approvers get the outcome as a second card', async function () {
+    await load(['cha']);
+    const approved = collect('approved');
+    await requestOne();
+    const card = () =>
+      teams.server.requests.map(
+        (r) => (r.json as { attachments: { content: { body: { text: string }[]; actions: { title: string; url: string }[] } }[] }).attachments[0].content,
+      );
+    await until(() => card().length === 1, 'the request card');
+    const actions = card()[0].actions;
+    assert.deepEqual(
+      actions.map((a) => a.title),
+      ['Approve as ana (slack:U1)', 'Deny as ana (slack:U1)', 'Approve as ben (editor:ben)', 'Deny as ben (editor:ben)'],
+    );
+    assert.deepEqual(teams.violations, []);
+    const link = `${srv!.url}${new URL(actions[2].url).pathname}`;
+    assert.equal((await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' })).status, 200);
+    const msg = await approved.nth(1);
+    assert.deepEqual(msg.approval.by, ['editor:ben']);
+    await until(() => card().length === 2, 'the outcome card');
+    assert.match(card()[1].body[0].text, /: Approved by editor:ben/);
+    assert.deepEqual(card()[1].actions, []);
+    assert.ok(!JSON.stringify(audit()).includes(teams.webhookUrl.split('sig=')[1]), 'the workflow signature is not in the audit log');
   });
 
   it('a channel answering 500 does not stop the page link from deciding; the failure is audited and shown in the status', async function () {
