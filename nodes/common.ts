@@ -15,6 +15,7 @@ export { translator, type Translate } from './shared/i18n';
 export { hubLifecycle, lifecycle, type Lifecycle, type LifecycleSpec } from './shared/lifecycle';
 export { numberSetting, SettingsParser, type NumberRule } from './shared/settings';
 export { migrateConfig } from './shared/migrations';
+export { addRoute, addSharedRoute, httpNodeBase, type RouteApp } from './shared/routes';
 
 /** A soar-intel-source config node as the enrich node sees it. */
 export interface IntelSourceNode extends Node<{ apiKey?: string }> {
@@ -57,3 +58,5 @@ export interface EdrConfigNode extends Node<Record<string, string>> {
   /** "drift" events from scheduled reconciliation, for the isolate nodes using this EDR. */
   events: EventEmitter;
 }
+
+export type { ApprovalChannelConfigNode, ChannelState } from './shared/approval-channel';

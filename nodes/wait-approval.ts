@@ -8,12 +8,34 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalEngine } from '../lib/approval/engine';
 import { APPROVALS_NS } from '../lib/approval/engine';
+import { ApprovalDispatch, type ChannelEndpoint } from '../lib/approval/dispatch';
 import type { ApprovalLinks, LinkLookup } from '../lib/approval/links';
 import { createApprovalPageHandler } from '../lib/approval/page';
 import { parsePersons } from '../lib/approval/persons';
 import { normalisePolicy, restoreMessage, type ApprovalPolicy, type ApprovalRecord, type ApproverPerson, type TimeoutOutcome } from '../lib/approval/records';
 import { Hub } from '../lib/hub/hub';
-import { hubLifecycle, listField, migrateConfig, SettingsParser, translator } from './common';
+import {
+  addSharedRoute,
+  httpNodeBase,
+  hubLifecycle,
+  listField,
+  migrateConfig,
+  SettingsParser,
+  translator,
+  type ApprovalChannelConfigNode,
+  type RouteApp,
+} from './common';
+
+/** The channel config node ids of a node: the slots in order, then any the slots could not take. */
+function channelIds(config: WaitApprovalDef): string[] {
+  const ids: string[] = [];
+  for (let i = 1; i <= CHANNEL_SLOTS; i++) {
+    const id = config[`channel${i}`];
+    if (typeof id === 'string' && id !== '' && !ids.includes(id)) ids.push(id);
+  }
+  if (Array.isArray(config.channels)) for (const id of config.channels) if (typeof id === 'string' && id !== '' && !ids.includes(id)) ids.push(id);
+  return ids;
+}
 
 interface WaitApprovalDef extends NodeDef {
   configVersion?: number;
@@ -29,25 +51,22 @@ interface WaitApprovalDef extends NodeDef {
   fields: string;
   action: string;
   pageUrl: string;
-  /**
-   * Extension point: ids of approval channel config nodes (e-mail, chat) that send the request and
-   * feed decisions into hub.approvals.decide(). Saved but unused until such channels exist.
-   */
+  /** soar-approval-channel config nodes the request goes out through (besides the page and the sidebar). */
+  channel1?: string;
+  channel2?: string;
+  channel3?: string;
+  channel4?: string;
+  /** Flows saved before the slots (resources/migrations/soar-wait-approval.js moves them); ids that did not fit stay here. */
   channels?: string[];
+  [slot: `channel${number}`]: string | undefined;
 }
 
 const STATE_OUTPUT: Record<string, number> = { approved: 0, denied: 1, expired: 2 };
 const MINUTE = 60_000;
 
-type ExpressLike = {
-  get(path: string, h: unknown): void;
-  post(path: string, h: unknown): void;
-  _router?: { stack: { route?: { path: string; stack?: { handle: unknown }[] } }[] };
-  router?: { stack: { route?: { path: string; stack?: { handle: unknown }[] } }[] };
-};
 const PAGE_ROUTE = '/soar/approval/:token';
-/** One page route per HTTP app, shared by every soar-wait-approval node; removed with the last one. */
-const pageRoutes = new WeakMap<object, { users: number; handler: (req: unknown, res: unknown) => void }>();
+/** Approval channel slots (channel1..4): config-node references the editor counts, checks and exports. */
+const CHANNEL_SLOTS = 4;
 
 /** Links of every open hub: a token belongs to one of them. */
 const allHubLinks = {
@@ -71,37 +90,12 @@ export = function (RED: NodeAPI): void {
   const t = translator(RED, 'soar-wait-approval');
   const page = createApprovalPageHandler({ links: allHubLinks, warn: (m) => RED.log.warn(m) });
 
-  function addPageRoute(): () => void {
-    const app = RED.httpNode as unknown as ExpressLike;
-    let entry = pageRoutes.get(app);
-    if (!entry) {
-      const handler = (req: unknown, res: unknown) => void page(req as IncomingMessage, res as ServerResponse);
-      entry = { users: 0, handler };
-      pageRoutes.set(app, entry);
-      app.get(PAGE_ROUTE, handler);
-      app.post(PAGE_ROUTE, handler);
-    }
-    entry.users += 1;
-    const mine = entry;
-    return () => {
-      mine.users -= 1;
-      if (mine.users > 0) return;
-      pageRoutes.delete(app);
-      const stack = (app._router ?? app.router)?.stack ?? [];
-      for (let i = stack.length - 1; i >= 0; i--) {
-        const route = stack[i].route;
-        if (route && route.path === PAGE_ROUTE && route.stack?.some((l) => l.handle === mine.handler)) stack.splice(i, 1);
-      }
-    };
-  }
+  const addPageRoute = () =>
+    addSharedRoute(RED.httpNode as unknown as RouteApp, PAGE_ROUTE, ['get', 'post'], (req, res) => void page(req as IncomingMessage, res as ServerResponse));
 
   function pageBase(configured: string): string {
     if (configured && configured.trim()) return configured.trim();
-    const s = RED.settings as unknown as { uiHost?: string; uiPort?: number; httpNodeRoot?: string | false; https?: unknown };
-    const host = !s.uiHost || s.uiHost === '0.0.0.0' || s.uiHost === '::' ? 'localhost' : s.uiHost.includes(':') ? `[${s.uiHost}]` : s.uiHost;
-    let root = typeof s.httpNodeRoot === 'string' ? s.httpNodeRoot : '/';
-    if (!root.endsWith('/')) root += '/';
-    return `${s.https ? 'https' : 'http'}://${host}:${s.uiPort ?? 1880}${root}soar/approval/`;
+    return `${httpNodeBase(RED.settings)}soar/approval/`;
   }
 
   function WaitApprovalNode(this: Node, saved: WaitApprovalDef): void {
@@ -149,6 +143,35 @@ export = function (RED: NodeAPI): void {
     const unsubscribe: (() => void)[] = [];
     const deliveries = new Set<Promise<unknown>>();
     const requests = new Set<Promise<unknown>>();
+    let dispatch: ApprovalDispatch | undefined;
+    /** Channels whose last send or update failed (label by config node id), shown in the status. */
+    const failing = new Map<string, string>();
+
+    // The channel config nodes exist before this node (Node-RED creates config nodes first).
+    const channelNodes: ApprovalChannelConfigNode[] = [];
+    for (const id of channelIds(config)) {
+      const found = RED.nodes.getNode(id) as ApprovalChannelConfigNode | null;
+      if (found && typeof (found as Partial<ApprovalChannelConfigNode>).report === 'function') channelNodes.push(found);
+      else {
+        // The page and the other channels still work: a missing channel is reported, not fatal.
+        failing.set(id, id);
+        node.error(t('errors.channel-missing', { id }));
+      }
+    }
+
+    /** The channels, once each is set up; one that could not be set up fails every send, audited. */
+    const endpoints = () =>
+      Promise.all(
+        channelNodes.map((c) =>
+          c.ready.catch((err: Error): ChannelEndpoint => ({
+            id: c.id,
+            label: c.label,
+            kind: c.kind,
+            supports: { inbound: false, updates: false, links: false },
+            channel: { kind: c.kind, notify: () => Promise.reject(new Error(t('errors.channel-setup', { message: err.message }))) },
+          })),
+        ),
+      );
 
     const showCount = () => {
       if (!engine || settingError) return;
@@ -156,6 +179,11 @@ export = function (RED: NodeAPI): void {
         .pending()
         .then((list) => {
           const count = list.filter((r) => r.origin === node.id).length;
+          if (failing.size) {
+            const channels = [...failing.values()].join(', ');
+            node.status({ fill: 'red', shape: 'dot', text: t('status.pending-failing', { count, channels }) });
+            return;
+          }
           node.status({ fill: count ? 'yellow' : 'grey', shape: count ? 'dot' : 'ring', text: t('status.pending', { count }) });
         })
         .catch(() => undefined);
@@ -187,15 +215,45 @@ export = function (RED: NodeAPI): void {
       setup: async (hub) => {
         hubRef = hub;
         engine = hub.approvals;
+        const channels = new ApprovalDispatch({
+          store: hub.store,
+          audit: hub.audit,
+          links: hub.approvalLinks,
+          pageBase: base,
+          endpoints,
+          warn: (message) => node.warn(message),
+          onOutcome: ({ endpoint, ok, error }) => {
+            channelNodes.find((c) => c.id === endpoint.id)?.report(ok, error);
+            const was = failing.has(endpoint.id);
+            if (ok) failing.delete(endpoint.id);
+            else {
+              failing.set(endpoint.id, endpoint.label);
+              if (!was) node.warn(t('errors.channel-failed', { channel: endpoint.label, message: error ?? '' }));
+            }
+            if (was !== failing.has(endpoint.id)) showCount();
+          },
+        });
+        dispatch = channels;
+        const mine = (record: ApprovalRecord) => record.origin === node.id && channelNodes.length > 0;
         try {
-          unsubscribe.push(engine.on('resolved', ({ record, message }) => deliver(record, message)));
+          unsubscribe.push(
+            engine.on('resolved', ({ record, message }) => {
+              deliver(record, message);
+              if (mine(record)) void channels.resolved(record);
+            }),
+          );
+          unsubscribe.push(engine.on('requested', ({ record }) => void (mine(record) && channels.requested(record))));
+          unsubscribe.push(engine.on('reminder', ({ record, to }) => void (mine(record) && channels.reminder(record, to))));
           unsubscribe.push(
             engine.on('escalation', ({ record, to }) => {
               if (record.origin !== node.id) return;
               logLinks(record, editorIdentities(to)).catch((err: Error) => node.warn(err.message));
+              if (mine(record)) void channels.escalation(record, to);
             }),
           );
           await hub.startApprovals();
+          // Decided while this node was not running: the sent chat messages still get the outcome.
+          if (channelNodes.length) void channels.sweep((id) => hub.approvals.get(id), node.id);
           // Decided while no node listened (a redeploy, a restart): send what is still undelivered.
           for (const { value: record } of await hub.store.list<ApprovalRecord>(APPROVALS_NS)) {
             if (record.origin === node.id && record.state !== 'pending' && !record.delivered && record.decision) {
@@ -218,8 +276,9 @@ export = function (RED: NodeAPI): void {
       failedKey: 'hub-failed',
       failedMessage: (err) => t('errors.hub', { message: err.message }),
       teardown: async () => {
-        // Requests and "sent" marks in flight finish before the hub (its store and audit log) is released.
+        // Requests, notices and "sent" marks in flight finish before the hub (its store and audit log) is released.
         await Promise.allSettled([...requests, ...deliveries]);
+        await dispatch?.idle();
       },
     });
     lc.onClose(() => {

@@ -32,6 +32,8 @@ export async function startTelegramFake(): Promise<TelegramFake> {
   const answers: Record<string, unknown>[] = [];
   const offsets: number[] = [];
   let nextUpdate = 500;
+  /** getUpdates calls holding their answer (long polling) until an update arrives or their timeout ends. */
+  const waiting = new Set<() => void>();
   let nextMessage = 40;
   const fake: TelegramFake = {
     server,
@@ -42,10 +44,14 @@ export async function startTelegramFake(): Promise<TelegramFake> {
     pushUpdate(update) {
       const id = nextUpdate++;
       updates.push({ update_id: id, ...update });
+      for (const wake of waiting) wake();
       return id;
     },
     script: (method, ...replies) => scripts.set(method, [...(scripts.get(method) ?? []), ...replies]),
-    close: () => server.close(),
+    close: () => {
+      for (const wake of [...waiting]) wake();
+      return server.close();
+    },
   };
   server.route('POST', /^\/bot[^/]+\/[a-zA-Z]+$/, (request) => {
     const [, token, method] = /^\/bot([^/]+)\/([a-zA-Z]+)$/.exec(request.path)!;
@@ -70,6 +76,19 @@ export async function startTelegramFake(): Promise<TelegramFake> {
         const offset = Number(body.offset ?? 0);
         offsets.push(offset);
         while (updates.length && Number(updates[0].update_id) < offset) updates.shift();
+        // Long polling: with a timeout and nothing to answer, Telegram holds the request (here at most 2 s).
+        const timeoutS = Number(body.timeout ?? 0);
+        if (!updates.length && timeoutS > 0) {
+          return new Promise((resolve) => {
+            const answer = () => {
+              clearTimeout(timer);
+              waiting.delete(answer);
+              resolve({ status: 200, body: { ok: true, result: [...updates] } });
+            };
+            const timer = setTimeout(answer, Math.min(timeoutS, 2) * 1000);
+            waiting.add(answer);
+          });
+        }
         return { status: 200, body: { ok: true, result: [...updates] } };
       }
       case 'answerCallbackQuery':

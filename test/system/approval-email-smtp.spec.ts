@@ -2,7 +2,9 @@
  * The e-mail approval channel against a real SMTP server (the smtp-server package, on 127.0.0.1,
  * with AUTH): one mail per approver arrives with a text and an HTML part, both carrying that
  * approver's approve and deny links, and the links work (a real GET reaches the page for that approver).
- * A wrong password is refused with an error that does not contain it.
+ * A wrong password is refused with an error that does not contain it. End to end at node level: a flow
+ * with a soar-approval-channel (e-mail) and soar-wait-approval sends the mail, its approve link is
+ * followed with a real GET then POST to Node-RED's HTTP app, and the held message reaches the next node.
  */
 import { strict as assert } from 'node:assert';
 import http from 'node:http';
@@ -11,6 +13,8 @@ import { SMTPServer } from 'smtp-server';
 import { descriptor } from '../../lib/approval/channels/kinds/email';
 import type { ApprovalChannel } from '../../lib/approval/channels/types';
 import { readFields } from '../../lib/providers/descriptor';
+import { withCatalogs } from '../helpers/i18n';
+import { capturingRED, helper, nodeModule, readJsonLines, tempDir } from '../helpers/nr';
 import { notice } from '../unit/approval/channels/notice';
 
 const PASSWORD = 'smtp-pass-Zk3Jq8Lw2Nx7Rv5T';
@@ -140,6 +144,102 @@ describe('approval channel: e-mail through a real SMTP server', function () {
       ['ana@example.org'],
     );
     assert.equal(received.length, before + 1);
+  });
+
+  it('end to end in Node-RED: the wait node mails the approver, the mailed link is followed (GET, then POST) and the flow continues', async function () {
+    const dir = tempDir();
+    // Node-RED's HTTP app, served on a port known before the flow loads (the page address is in the flow).
+    let app: http.RequestListener = (_req, res) => res.writeHead(503).end();
+    const server = http.createServer((req, res) => app(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await helper.startServer();
+    try {
+      const cap = capturingRED(nodeModule('hub'));
+      const flow = [
+        { id: 'tab1', type: 'tab', label: 't' },
+        { id: 'hub1', type: 'soar-hub', dir, simulate: false, includeDefaults: true, maxActionsPerHour: 100 },
+        {
+          id: 'mail1',
+          type: 'soar-approval-channel',
+          name: 'approver mail',
+          hub: 'hub1',
+          kind: 'email',
+          host: '127.0.0.1',
+          port: smtpPort,
+          secure: false,
+          requireTls: false,
+          user: 'soar',
+          from: 'soar@hub.test',
+        },
+        {
+          id: 'wa1',
+          z: 'tab1',
+          type: 'soar-wait-approval',
+          hub: 'hub1',
+          approvers: 'ana: email:ana@example.org',
+          quorum: 1,
+          timeout: 60,
+          onTimeout: 'deny',
+          fields: 'alert.source.ip',
+          action: 'block IP',
+          pageUrl: `${base}/soar/approval/`,
+          channel1: 'mail1',
+          configVersion: 2,
+          wires: [['next'], [], []],
+        },
+        { id: 'next', z: 'tab1', type: 'helper' },
+      ];
+      await helper.load([cap.module, withCatalogs(nodeModule('approval-channel')), withCatalogs(nodeModule('wait-approval'))], flow, {
+        mail1: { password: PASSWORD },
+      });
+      app = cap.red().httpNode as unknown as http.RequestListener;
+      const reached: Record<string, any>[] = [];
+      helper.getNode('next').on('input', (m: Record<string, any>) => reached.push(m));
+      const before = received.length;
+      helper.getNode('wa1').receive({ alert: { id: 'a1', title: 'SSH brute force from 203.0.113.9', source: { ip: '203.0.113.9' } } });
+
+      const waitFor = async <T>(check: () => T | undefined, what: string): Promise<T> => {
+        for (let i = 0; i < 500; i++) {
+          const value = check();
+          if (value) return value;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error(`timed out waiting for ${what}`);
+      };
+      const mail = await waitFor(() => received.slice(before).find((m) => m.to.includes('ana@example.org')), 'the approval mail');
+      assert.match(mail.raw, /^Subject: SSH brute force from 203\.0\.113\.9/m);
+      const { text } = parts(mail.raw);
+      const approve = /^Approve: (\S+)$/m.exec(text)?.[1];
+      assert.ok(approve?.startsWith(`${base}/soar/approval/`), `approve link in ${text}`);
+
+      const page = await fetch(approve!);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<form method="post">/);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(reached.length, 0, 'the GET alone decides nothing');
+      const posted = await fetch(approve!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'comment=looks+right' });
+      assert.equal(posted.status, 200);
+      const msg = await waitFor(() => reached[0], 'the held message on the approved output');
+      assert.equal(msg.alert.source.ip, '203.0.113.9');
+      assert.equal(msg.approval.decision, 'approved');
+      assert.deepEqual(msg.approval.by, ['email:ana@example.org']);
+
+      // A sent mail cannot change: the approver gets the outcome in a second one.
+      const outcome = await waitFor(
+        () => received.slice(before).find((m) => /^Subject: .*Approved by email:ana@example\.org/m.test(m.raw.replace(/\r?\n[ \t]+/g, ' '))),
+        'the outcome mail',
+      );
+      assert.ok(outcome);
+      const records = readJsonLines(`${dir}/audit.jsonl`);
+      assert.ok(records.some((r) => r.type === 'approval.notified' && r.channel === 'approver mail' && r.notice === 'request' && r.messages === 1));
+      assert.ok(!JSON.stringify(records).includes(PASSWORD), 'the SMTP password is not in the audit log');
+    } finally {
+      await helper.unload();
+      await helper.stopServer();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('a refused login is an AUTH error without the password', async () => {

@@ -16,7 +16,8 @@ const FILES = [
     .map((name) => path.join(HELP_DIR, name)),
   path.join(ROOT, 'README.md'),
 ];
-const UNBUILT = /wait[- ]for[- ]approval|approval node|approve node/i;
+/** Approval nodes may be named only as planned until soar-wait-approval is registered. */
+const UNBUILT_APPROVAL = /wait[- ]for[- ]approval|approval node|approve node/i;
 
 /** Sentences of a text with tags removed (split at . ! ? followed by space, and at blank lines). */
 function sentences(text: string): string[] {
@@ -43,7 +44,8 @@ describe('help texts and README name only nodes that exist', () => {
     });
 
     it(`${name}: mentions an action node that is not built only as planned`, () => {
-      const promises = sentences(text).filter((sentence) => UNBUILT.test(sentence) && !/planned|not built/i.test(sentence));
+      const unbuilt = registered.has('soar-wait-approval') ? undefined : UNBUILT_APPROVAL;
+      const promises = sentences(text).filter((sentence) => unbuilt?.test(sentence) && !/planned|not built/i.test(sentence));
       assert.deepEqual(promises, []);
     });
   }

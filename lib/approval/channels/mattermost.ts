@@ -106,13 +106,21 @@ export class MattermostChannel implements ApprovalChannel {
     const token = typeof body.context?.token === 'string' ? body.context.token : '';
     if (!approvalId || !decision || !sameText(this.actionToken(approvalId, decision), token)) {
       this.context.warn?.(`${this.context.name}: mattermost callback with a wrong action HMAC refused`);
+      this.context.refused?.({
+        code: 'forged',
+        reason: 'mattermost callback: wrong action HMAC',
+        ...(approvalId ? { approvalId: approvalId.slice(0, 100) } : {}),
+      });
       return reply(res, 403, { ephemeral_text: 'This button was not issued by the SOAR hub.' });
     }
     const userId = typeof body.user_id === 'string' && /^[A-Za-z0-9]{1,64}$/.test(body.user_id) ? body.user_id : undefined;
     if (!userId) return reply(res, 400, { ephemeral_text: 'No user.' });
     const identity = `mattermost:${userId}`;
     const notice = this.notices.get(approvalId);
-    if (notice && !notice.approvers.includes(identity)) return reply(res, 200, { ephemeral_text: 'You are not an approver for this request.' });
+    if (notice && !notice.approvers.includes(identity)) {
+      this.context.refused?.({ code: 'not-approver', reason: `${identity} may not decide approval ${approvalId}`, approvalId, identity });
+      return reply(res, 200, { ephemeral_text: 'You are not an approver for this request.' });
+    }
     if (!this.context.decide) return reply(res, 200, { ephemeral_text: 'This channel takes no decisions.' });
     const result = await this.context.decide({ approvalId, identity, decision, channel: this.kind });
     if (!result.ok) return reply(res, 200, { ephemeral_text: `Not recorded: ${result.reason ?? 'refused'}` });

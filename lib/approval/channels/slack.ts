@@ -127,6 +127,7 @@ export class SlackChannel implements ApprovalChannel {
     if (refusal) {
       reply(res, 401, refusal);
       this.context.warn?.(`${this.context.name}: slack callback refused: ${refusal}`);
+      this.context.refused?.({ code: refusal === 'stale timestamp' ? 'stale' : 'forged', reason: `slack callback: ${refusal}` });
       return;
     }
     let payload: SlackPayload;
@@ -138,6 +139,7 @@ export class SlackChannel implements ApprovalChannel {
     if (this.replays.check([`sig:${String(req.headers['x-slack-signature'])}`, payload.trigger_id ? `trigger:${payload.trigger_id}` : undefined])) {
       reply(res, 409, 'replayed callback');
       this.context.warn?.(`${this.context.name}: slack callback refused: replayed`);
+      this.context.refused?.({ code: 'replayed', reason: 'slack callback: replayed', ...(payload.user?.id ? { identity: `slack:${payload.user.id}` } : {}) });
       return;
     }
     const action = payload.type === 'block_actions' ? payload.actions?.[0] : undefined;

@@ -173,6 +173,12 @@ export class TelegramChannel implements ApprovalChannel {
       if (notice && !notice.approvers.includes(identity)) {
         answer = 'You are not an approver for this request.';
         this.context.warn?.(`${this.context.name}: telegram click on ${parsed.approvalId} from non-approver ${identity} refused`);
+        this.context.refused?.({
+          code: 'not-approver',
+          reason: `${identity} may not decide approval ${parsed.approvalId}`,
+          approvalId: parsed.approvalId,
+          identity,
+        });
       } else if (!this.context.decide) {
         answer = 'This channel takes no decisions.';
       } else {

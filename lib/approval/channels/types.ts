@@ -91,6 +91,14 @@ export interface ApprovalChannel {
   stop?(): Promise<void>;
 }
 
+/** A click or callback a channel refused before it reached the engine. */
+export interface ChannelRefusal {
+  code: 'forged' | 'stale' | 'replayed' | 'not-approver';
+  reason: string;
+  approvalId?: string;
+  identity?: string;
+}
+
 export interface ChannelContext {
   /** The config node's name, for error messages and the HTTP client's provider label. */
   name: string;
@@ -98,6 +106,8 @@ export interface ChannelContext {
   decide?: DecideFn;
   /** Problems with no caller to return to (a failed update after a decision); never given a secret. */
   warn?: (message: string) => void;
+  /** Callbacks refused by the channel itself (bad signature or HMAC, stale, replayed, not an approver), for the audit log. */
+  refused?: (refusal: ChannelRefusal) => void;
   /** Test hooks for the HTTP client (clock, sleep, retry) and the channel's own clock. */
   http?: Partial<Pick<HttpClientOptions, 'now' | 'sleep' | 'retry' | 'random' | 'timeoutMs'>>;
   now?: () => number;

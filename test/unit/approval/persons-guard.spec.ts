@@ -28,9 +28,9 @@ describe('approver lists as text (soar-wait-approval settings)', function () {
     );
   });
 
-  it('0 -> 1 migration fills the documented defaults', function () {
+  it('migrating a config without a version fills the documented defaults', function () {
     const { config } = migrations().migrate<Record<string, unknown>>({ id: 'w', type: 'soar-wait-approval', approvers: 'editor:a' });
-    assert.equal(config.configVersion, 1);
+    assert.equal(config.configVersion, migrations().currentVersion('soar-wait-approval'));
     assert.equal(config.onTimeout, 'deny');
     assert.equal(config.fields, 'alert.source.ip');
   });

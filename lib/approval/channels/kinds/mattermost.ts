@@ -10,7 +10,8 @@ export const descriptor = defineChannel({
     { name: 'url', type: 'string', required: true, pattern: '^https?://', patternHint: 'an http(s):// URL', placeholder: 'https://chat.example.org' },
     { name: 'botToken', type: 'secret', required: true },
     { name: 'channelId', type: 'string', required: true },
-    { name: 'callbackUrl', type: 'string', required: true, pattern: '^https?://', patternHint: 'an http(s):// URL' },
+    // Empty: the config node fills in its own route on the hub (nodes/approval-channel.ts).
+    { name: 'callbackUrl', type: 'string', pattern: '^https?://', patternHint: 'an http(s):// URL' },
     { name: 'actionSecret', type: 'secret' },
   ],
   supports: { inbound: true, updates: true, links: false },
