@@ -134,7 +134,9 @@ export = function (RED: NodeAPI): void {
       settingError = t('errors.settings', { errors: (err as Error).message });
       node.error(settingError);
     }
-    const editorIdentities = (persons: ApproverPerson[] | undefined) => (persons ?? []).flatMap((p) => p.identities).filter((i) => i.startsWith('editor:'));
+    // One editor identity per person: a person listed as editor:admin and editor:anonymous gets one
+    // approve and one deny link in the log, not two of each (either identity votes as that person).
+    const editorIdentities = (persons: ApproverPerson[] | undefined) => (persons ?? []).flatMap((p) => p.identities.find((i) => i.startsWith('editor:')) ?? []);
     const base = pageBase(config.pageUrl);
     const removeRoute = addPageRoute();
 

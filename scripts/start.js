@@ -120,6 +120,7 @@ function prepareHub(env = process.env) {
   const credFile = path.join(home, 'flows_cred.json');
   const flows = JSON.parse(fs.readFileSync(flowFile, 'utf8'));
   const hasQuickstartIntake = Array.isArray(flows) && flows.some((n) => n.id === INTAKE_NODE_ID);
+  const hasApprovals = Array.isArray(flows) && flows.some((n) => n && n.type === 'soar-wait-approval');
   if (hasQuickstartIntake && (firstStart || env.SOAR_INTAKE_TOKEN)) {
     const token = keptSecret(home, '.intake-token', env.SOAR_INTAKE_TOKEN).value;
     const creds = readCredentials(credFile, secret);
@@ -180,6 +181,7 @@ function prepareHub(env = process.env) {
     host,
     port,
     token,
+    hasApprovals,
     adminPassword,
     settings,
     warnings,
@@ -215,6 +217,8 @@ function banner(hub) {
     hub.adminPassword ? `  editor login: admin / ${hub.adminPassword}   (shown only this once)` : null,
     `  audit log:    ${path.join(hub.home, 'soar', 'audit.jsonl')}`,
     `  settings:     ${hub.userSettingsFile}`,
+    // Wait-for-approval nodes log each editor approver's approve and deny page links below.
+    hub.hasApprovals ? "  approvals:    the editor's SOAR sidebar tab, or the approve/deny links this console shows when an alert waits" : null,
     '',
     'Send a sample alert:',
     `  curl -sS -X POST ${hub.intakeUrl} -H 'Authorization: Bearer ${hub.token ?? '<token>'}' -H 'Content-Type: application/json' --data-binary @${path.relative(process.cwd(), SAMPLE) || SAMPLE}`,

@@ -68,9 +68,20 @@ function flatValues(value: unknown): string[] {
 }
 
 /**
+ * What a decisive field covers: its string or number, the ones in its list, or the keys of a map keyed
+ * by indicator value (enrichment.indicators), so approving a verdict's indicators covers the addresses
+ * block IP derives from them.
+ */
+function covered(value: unknown): string[] {
+  const isMap = value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date);
+  return isMap ? Object.keys(value) : flatValues(value);
+}
+
+/**
  * The shared check before an action: msg.approval must be approved, its digest must match the decisive
- * fields as they are now, and (when `target` is given) the target must be one of those fields' values,
- * so an approval to block one address never lets another one through.
+ * fields as they are now, and (when `target` is given) the target must be one of those fields' values
+ * (or keys, for a map such as enrichment.indicators), so an approval to block one address never lets
+ * another one through.
  */
 export function verifyApproval(msg: unknown, target?: string): ApprovalCheck {
   const approval = own(msg, 'approval') ? (msg as { approval: unknown }).approval : undefined;
@@ -96,7 +107,7 @@ export function verifyApproval(msg: unknown, target?: string): ApprovalCheck {
     return { ok: false, reason: `approval ${id} does not match the message any more: ${(a.fields as string[]).join(', ')} changed after it was approved` };
   }
   if (target !== undefined) {
-    const approved = new Set((a.fields as string[]).flatMap((path) => flatValues(readPath(msg, path).value)));
+    const approved = new Set((a.fields as string[]).flatMap((path) => covered(readPath(msg, path).value)));
     if (!approved.has(target)) return { ok: false, reason: `approval ${id} does not cover ${target} (it covers ${(a.fields as string[]).join(', ')})` };
   }
   return { ok: true, id };

@@ -90,7 +90,7 @@ describe('the editor in headless Chromium (e2e)', function () {
     assert.equal(help.label, 'Authentication');
   });
 
-  it('lists active blocks in the SOAR sidebar and releases one with its button', async function () {
+  it('approves the waiting block in the SOAR sidebar, lists the active block there and releases it with its button', async function () {
     const res = await fetch(hub.banner.intake, {
       method: 'POST',
       headers: { authorization: `Bearer ${hub.banner['intake token']}`, 'content-type': 'application/json' },
@@ -98,8 +98,20 @@ describe('the editor in headless Chromium (e2e)', function () {
     });
     assert.equal(res.status, 202);
     const blocklist = `http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`;
-    for (let i = 0; i < 50 && !/^198\.51\.100\.23$/m.test(await (await fetch(blocklist)).text()); i++) await new Promise((r) => setTimeout(r, 100));
+    // The quickstart holds the block until a person approves it: here with the sidebar's approve button.
     await page.evaluate(() => (window as any).RED.sidebar.show('soar'));
+    const refresh = page.locator('.soar-sidebar button', { hasText: 'refresh' });
+    const approval = page.locator('.soar-approvals .soar-approval', { hasText: 'Multiple Windows logon failures.' });
+    for (let i = 0; i < 50 && (await approval.count()) === 0; i++) {
+      await refresh.click();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(await approval.innerText(), /block the IP addresses the verdict accused/);
+    assert.doesNotMatch(await (await fetch(blocklist)).text(), /^198\.51\.100\.23$/m, 'nothing blocked before the approval');
+    await approval.locator('button.soar-approve').click();
+    await approval.waitFor({ state: 'detached', timeout: 15000 });
+    for (let i = 0; i < 50 && !/^198\.51\.100\.23$/m.test(await (await fetch(blocklist)).text()); i++) await new Promise((r) => setTimeout(r, 100));
+    await refresh.click();
     const row = page.locator('.soar-leases .soar-lease[data-target="198.51.100.23"]');
     await row.waitFor({ timeout: 15000 });
     assert.match(await row.innerText(), /published blocklist/);
@@ -248,6 +260,17 @@ describe('the editor in headless Chromium (e2e)', function () {
     const notice = await page.evaluate(async () => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const RED = (window as any).RED;
+      // The quickstart holds the block for approval: approve it as the sidebar does.
+      for (let i = 0; i < 50; i++) {
+        const pending = (await (await fetch('soar/approvals')).json()).approvals as { hub: string; id: string; title: string }[];
+        const mine = pending.find((a) => a.title === 'Multiple Windows logon failures.');
+        if (mine) {
+          const body = JSON.stringify({ hub: mine.hub, id: mine.id, decision: 'approve' });
+          await fetch('soar/approvals/decide', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
       let leases: { provider: string }[] = [];
       for (let i = 0; i < 50 && leases.length === 0; i++) {
         leases = (await (await fetch('soar/leases')).json()).leases;
@@ -283,7 +306,8 @@ describe('the editor in headless Chromium (e2e)', function () {
     );
     assert.equal(added, true);
     await page.evaluate(() => (window as any).RED.sidebar.show('soar')); // eslint-disable-line @typescript-eslint/no-explicit-any
-    const row = page.locator('.soar-approvals .soar-approval').first();
+    // The quickstart's own approvals may be listed too.
+    const row = page.locator('.soar-approvals .soar-approval', { hasText: 'ssh brute force from 203.0.113.44' }).first();
     for (let i = 0; i < 30 && !(await row.count()); i++) {
       await page.locator('.soar-sidebar button', { hasText: 'refresh' }).click();
       await new Promise((r) => setTimeout(r, 300));

@@ -114,13 +114,25 @@ describe("the hub's admin side refuses other origins (e2e, Chromium)", function 
 
   it('a page from another origin can neither read nor change anything on the admin side; the editor itself works', async function () {
     const base = `http://127.0.0.1:${hub.port}`;
-    // A real lease to release: the quickstart blocklists the source of a malicious alert.
+    // A real lease to release: the quickstart blocklists the address a malicious alert accused, once approved.
     const alert = await fetch(hub.banner.intake, {
       method: 'POST',
       headers: { authorization: `Bearer ${hub.banner['intake token']}`, 'content-type': 'application/json' },
       body: fs.readFileSync(path.join(root, 'test', 'fixtures', 'samples', 'wazuh', 'integrator-envelope.json')),
     });
     assert.equal(alert.status, 202);
+    let pending: { hub: string; id: string } | undefined;
+    for (let i = 0; i < 100 && !pending; i++) {
+      pending = ((await (await fetch(`${base}/admin/soar/approvals`)).json()) as { approvals: { hub: string; id: string }[] }).approvals[0];
+      if (!pending) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(pending, 'the quickstart asks for approval');
+    const approved = await fetch(`${base}/admin/soar/approvals/decide`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hub: pending.hub, id: pending.id, decision: 'approve' }),
+    });
+    assert.equal(approved.status, 200, 'the hub itself (no foreign Origin) may decide');
     type Lease = { target: string; provider: string; hub: string };
     const leases = async () => ((await (await fetch(`${base}/admin/soar/leases`)).json()) as { leases: Lease[] }).leases;
     let before: Lease[] = [];
@@ -128,7 +140,7 @@ describe("the hub's admin side refuses other origins (e2e, Chromium)", function 
       before = await leases();
       if (!before.length) await new Promise((r) => setTimeout(r, 100));
     }
-    assert.ok(before.length > 0, "the quickstart blocked the alert's source");
+    assert.ok(before.length > 0, 'the quickstart blocked the accused address');
     const flowsBefore = await (await fetch(`${base}/admin/flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).json();
 
     page = attackPage(base, before[0]);

@@ -11,6 +11,33 @@ import { readJsonLines, root } from '../helpers/nr';
 const run = promisify(execFile);
 const SAMPLES = path.join(root, 'test', 'fixtures', 'samples');
 
+/** The approval page links the hub logged (Node-RED's log, the console of `npm start`) for an approval title. */
+function loggedLinks(output: string, title: string): { decision: string; person: string; url: string }[] {
+  return output
+    .split('\n')
+    .map((line) => /\[info\] approval "(.*)": (approve|deny) as (\S+): (http:\/\/\S+)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[1] === title)
+    .map((m) => ({ decision: m[2], person: m[3], url: m[4] }));
+}
+
+async function poll<T>(get: () => Promise<T | undefined>, what: string, tries = 100): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await get();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** The Wazuh sshd sample as a new alert (its own fingerprint) from `source`. */
+function sshdFrom(source: string): string {
+  const raw = JSON.parse(fs.readFileSync(path.join(SAMPLES, 'wazuh', 'sshd-bruteforce.json'), 'utf8'));
+  raw.id = `e2e-${source}`;
+  raw.data.srcip = source;
+  raw.full_log = `Nov 20 08:14:03 web-02 sshd[40211]: Invalid user admin from ${source} port 51122`;
+  return JSON.stringify(raw);
+}
+
 function dotted(obj: unknown, p: string): unknown {
   return p.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
@@ -70,6 +97,9 @@ describe('the hub started with npm start (e2e)', function () {
   });
 
   const auditRecords = () => readJsonLines(path.join(hub.home, 'soar', 'audit.jsonl'));
+  const blocklist = async () => (await fetch(`http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`)).text();
+  /** What the editor's SOAR sidebar lists (no login on loopback). */
+  const admin = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${hub.port}/admin/soar/${p}`, init);
   const post = (body: string | Buffer, type = 'application/json', extra: Record<string, string> = {}) =>
     rawPost(intake, { headers: { authorization: `Bearer ${token}`, 'content-type': type, ...extra }, body });
 
@@ -84,6 +114,7 @@ describe('the hub started with npm start (e2e)', function () {
     assert.equal(answer.accepted + answer.duplicates, 1);
     const editor = await fetch(hub.banner.editor);
     assert.equal(editor.status, 200);
+    assert.match(hub.output(), /^ {2}approvals: {4}the editor's SOAR sidebar tab, or the approve\/deny links this console shows/m);
   });
 
   it('enriches alerts against the bundled demo feed with no API key, and records the verdict', async function () {
@@ -98,14 +129,83 @@ describe('the hub started with npm start (e2e)', function () {
     assert.ok(rec, 'verdict recorded in the audit log');
     assert.equal(rec!.verdict, 'malicious', JSON.stringify(rec));
     assert.match((rec!.why as string[]).join('\n'), /demo blocklist/);
-    // The quickstart puts sources of malicious alerts on the published blocklist; fetch it as a firewall would.
-    let list = '';
-    for (let i = 0; i < 50 && !/^198\.51\.100\.23$/m.test(list); i++) {
-      list = await (await fetch(`http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`)).text();
-      if (!/^198\.51\.100\.23$/m.test(list)) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.match(list, /^198\.51\.100\.23$/m);
+  });
+
+  it("holds the malicious alert for approval, logs one approve and one deny link in the hub's console, and blocks once the link is followed (GET shows, POST decides)", async function () {
+    const title = 'Multiple Windows logon failures.';
+    const links = await poll(
+      async () => {
+        const found = loggedLinks(hub.output(), title);
+        return found.length >= 2 ? found : undefined;
+      },
+      `the approval links in the output:\n${hub.output().slice(-2000)}`,
+    );
+    assert.deepEqual(
+      links.map((l) => [l.decision, l.person]),
+      [
+        ['approve', 'admin'],
+        ['deny', 'admin'],
+      ],
+      'one approve and one deny link for the one approver',
+    );
+    for (const l of links) assert.match(l.url, new RegExp(`^http://127\\.0\\.0\\.1:${hub.port}/soar/approval/[\\w-]{43}$`));
+    const list = await blocklist();
     assert.match(list, /^#/m, 'a comment header firewalls skip');
+    assert.doesNotMatch(list, /^198\.51\.100\.23$/m, 'nothing is blocked before the approval');
+
+    // The link works as printed: GET shows the request and decides nothing; POST approves.
+    const approve = links[0].url;
+    const page = await fetch(approve);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /<form method="post">/);
+    assert.match(html, /Multiple Windows logon failures\./);
+    assert.match(html, /198\.51\.100\.23: malicious/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(await blocklist(), /^198\.51\.100\.23$/m, 'a GET decides nothing');
+    const posted = await fetch(approve, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'comment=e2e' });
+    assert.equal(posted.status, 200);
+    assert.match(await posted.text(), /Decision recorded/);
+
+    // The block happens: on the published blocklist as a firewall fetches it, and as a lease in the sidebar.
+    await poll(async () => (/^198\.51\.100\.23$/m.test(await blocklist()) ? true : undefined), '198.51.100.23 on the blocklist');
+    const leases = ((await (await admin('leases')).json()) as { leases: { target: string; approvalId?: string; by?: string }[] }).leases;
+    const lease = leases.find((l) => l.target === '198.51.100.23');
+    assert.ok(lease, JSON.stringify(leases));
+    assert.match(String(lease!.approvalId), /^[\w-]+$/, 'the lease names the approval it ran under');
+    const decided = auditRecords().find((r) => r.type === 'approval.decided' && r.approval === lease!.approvalId);
+    assert.deepEqual(decided?.by, ['editor:admin']);
+    const reused = await fetch(approve, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    assert.equal(reused.status, 409, 'a link works once');
+  });
+
+  it("lists the waiting alert in the SOAR sidebar's admin API and approves it there as the editor user (editor:anonymous without a login)", async function () {
+    const title = 'sshd: brute force trying to get access to the system. Non existent user.';
+    // The sample the first test posted waits with the same title: this alert's request is the next one.
+    const requested = () => auditRecords().filter((r) => r.type === 'approval.requested' && r.title === title);
+    const before = requested().length;
+    const res = await post(sshdFrom('198.51.100.140'));
+    assert.equal(res.status, 202, res.body);
+    const mine = await poll(async () => requested()[before], "this alert's approval request");
+    type Pending = { hub: string; id: string; title: string; action?: string; quorum: number };
+    const pending = await poll(async () => {
+      const list = ((await (await admin('approvals')).json()) as { approvals: Pending[] }).approvals;
+      return list.find((a) => a.id === mine.approval);
+    }, 'the pending approval in the sidebar');
+    assert.equal(pending.title, title);
+    assert.equal(pending.action, 'block the IP addresses the verdict accused');
+    assert.equal(pending.quorum, 1);
+    assert.doesNotMatch(await blocklist(), /^198\.51\.100\.140$/m);
+    const decide = await admin('approvals/decide', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hub: pending.hub, id: pending.id, decision: 'approve' }),
+    });
+    assert.equal(decide.status, 200);
+    assert.deepEqual(await decide.json(), { identity: 'editor:anonymous', state: 'approved', resolved: true });
+    await poll(async () => (/^198\.51\.100\.140$/m.test(await blocklist()) ? true : undefined), '198.51.100.140 on the blocklist');
+    const still = ((await (await admin('approvals')).json()) as { approvals: Pending[] }).approvals;
+    assert.ok(!still.some((a) => a.id === pending.id), 'no longer pending');
   });
 
   it('normalises every bundled sample as the expected files say', async function () {
@@ -258,6 +358,31 @@ describe('the hub on a non-loopback address (e2e)', function () {
       assert.equal(tokenRes.status, 200);
       const { access_token } = (await tokenRes.json()) as { access_token: string };
       assert.equal((await fetch(`${base}/flows`, { headers: { authorization: `Bearer ${access_token}` } })).status, 200);
+
+      // A malicious alert waits for approval; the sidebar's admin API needs the login and decides as editor:admin.
+      const alert = await fetch(hub.banner.intake, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${hub.banner['intake token']}`, 'content-type': 'application/json' },
+        body: sshdFrom('198.51.100.141'),
+      });
+      assert.equal(alert.status, 202, await alert.text());
+      assert.equal((await fetch(`${base}/soar/approvals`)).status, 401);
+      const auth = { authorization: `Bearer ${access_token}` };
+      const pending = await poll(async () => {
+        const list = ((await (await fetch(`${base}/soar/approvals`, { headers: auth })).json()) as { approvals: { hub: string; id: string }[] }).approvals;
+        return list[0];
+      }, 'the pending approval');
+      const decide = await fetch(`${base}/soar/approvals/decide`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ hub: pending.hub, id: pending.id, decision: 'approve' }),
+      });
+      assert.equal(decide.status, 200);
+      assert.deepEqual(await decide.json(), { identity: 'editor:admin', state: 'approved', resolved: true });
+      await poll(
+        async () => (/^198\.51\.100\.141$/m.test(await (await fetch(`http://127.0.0.1:${hub.port}/soar/blocklist/soar.txt`)).text()) ? true : undefined),
+        '198.51.100.141 on the blocklist',
+      );
       for (const f of fs.readdirSync(hub.home)) {
         const file = path.join(hub.home, f);
         if (fs.statSync(file).isFile()) assert.ok(!fs.readFileSync(file, 'utf8').includes(password), `only the hash is kept (${f})`);

@@ -62,6 +62,26 @@ describe('examples (the Import ▸ Examples menu)', () => {
         }
       });
 
+      it('shows a denied or expired approval as such: each of those outputs of wait for approval reaches a node, and its debug nodes show the decision', () => {
+        const nodes = flow as Record<string, unknown>[];
+        const byId = new Map(nodes.map((n) => [n.id, n]));
+        for (const wait of nodes.filter((n) => n.type === 'soar-wait-approval')) {
+          const wires = (wait.wires ?? []) as string[][];
+          for (const [output, decision] of [
+            [1, 'denied'],
+            [2, 'expired'],
+          ] as const) {
+            const targets = (wires[output] ?? []).map((id) => byId.get(id));
+            assert.ok(targets.length > 0 && targets.every(Boolean), `${String(wait.id)}: the ${decision} output leads to a node of the flow`);
+            const msg = { alert: { id: 'a1' }, approval: { id: 'ap-1', decision, by: [] } };
+            for (const debug of targets.filter((n) => n!.type === 'debug')) {
+              const shown = JSON.stringify(debugShows(debug!, msg)) ?? '';
+              assert.ok(shown.includes(`"decision":"${decision}"`), `debug "${String(debug!.name)}" on the ${decision} output shows ${shown}`);
+            }
+          }
+        }
+      });
+
       it('refers only to feed files that ship in feeds/', () => {
         const missing: string[] = [];
         for (const node of flow as Record<string, unknown>[]) {
