@@ -155,6 +155,9 @@ export interface EnforcedIsolation {
   state: EdrState;
 }
 
+/** How a followed action ended. */
+type FollowOutcome = { ok: true; state: EdrState } | { ok: false; reason: string; code?: string };
+
 type Context = Pick<Isolation, 'reason' | 'alertId' | 'approvalId' | 'by' | 'origin' | 'msgId'>;
 
 function cleanText(value: unknown): string | undefined {
@@ -657,7 +660,7 @@ export class IsolationManager extends EventEmitter {
     const settings = { ...DEFAULT_FOLLOW, ...this.followOf(providerName) };
     const entry = { provider: providerName, abort, done: Promise.resolve() };
     entry.done = (async () => {
-      let outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string };
+      let outcome: FollowOutcome;
       try {
         const result = await followUntilDone(provider, handle, {
           timeoutMs: settings.timeoutMs,
@@ -684,137 +687,96 @@ export class IsolationManager extends EventEmitter {
     return true;
   }
 
-  private async isolateFinished(
-    key: string,
-    handle: PendingAction,
-    provider: EdrProvider,
-    outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string },
-  ): Promise<void> {
+  private async isolateFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: FollowOutcome): Promise<void> {
     const lease = await this.engine.leases.get<Isolation>(key);
     // Released (or replaced) meanwhile: this follow's result no longer describes the lease.
     if (!lease || lease.pending?.requestedAt !== handle.requestedAt) return;
-    const now = this.engine.now();
     const { pending: _pending, problem: _problem, ...kept } = lease;
-    const common = {
-      op: 'isolate' as const,
-      provider: lease.provider,
-      providerLabel: this.labelOf(lease.provider),
-      deviceId: lease.target,
-      deviceName: lease.deviceName,
-      origin: lease.origin,
-      msgId: lease.msgId,
-      alertId: lease.alertId,
-    };
-    if (outcome.ok) {
-      const done: Isolation = { ...kept, state: 'isolated', isolatedAt: iso(now) };
-      await this.engine.leases.set(key, done);
-      this.engine.schedule(key, done);
-      await this.engine.record('action.done', {
-        kind: 'isolate',
-        target: lease.target,
-        deviceName: lease.deviceName,
-        provider: lease.provider,
-        providerLabel: common.providerLabel,
-        finishedLater: true,
-        handle,
-        lease: done,
-      });
-      this.emit('finished', { ...common, status: 'isolated', state: outcome.state, isolation: done } satisfies Finished);
-      return;
-    }
-    // Is the host isolated after all? Only the vendor's "not isolated" removes the record.
-    let state: EdrState = 'unknown';
-    try {
-      if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
-    } catch {
-      // unknown: keep the lease
-    }
-    const reason = outcome.reason;
-    if (state === 'normal') {
-      await this.engine.leases.delete(key, lease);
-      this.engine.schedule(key, undefined);
-    } else {
-      const marked: Isolation = { ...kept, state: state === 'isolated' ? 'isolated' : 'pending-isolate', problem: reason };
-      await this.engine.leases.set(key, marked);
-      this.engine.schedule(key, marked);
-    }
-    await this.engine.record('action.failed', {
-      kind: 'isolate',
-      target: lease.target,
-      deviceName: lease.deviceName,
-      provider: lease.provider,
-      providerLabel: common.providerLabel,
-      finishedLater: true,
-      reason,
-      code: outcome.code,
-      stateAfter: state,
-      leaseKept: state !== 'normal',
-      handle,
+    await this.finishFollowed(handle, provider, outcome, lease, lease, {
+      done: async () => {
+        const done: Isolation = { ...kept, state: 'isolated', isolatedAt: iso(this.engine.now()) };
+        await this.engine.leases.set(key, done);
+        this.engine.schedule(key, done);
+        return done;
+      },
+      failed: async (state, reason) => {
+        if (state === 'normal') {
+          await this.engine.leases.delete(key, lease);
+          this.engine.schedule(key, undefined);
+        } else {
+          const marked: Isolation = { ...kept, state: state === 'isolated' ? 'isolated' : 'pending-isolate', problem: reason };
+          await this.engine.leases.set(key, marked);
+          this.engine.schedule(key, marked);
+        }
+        return { leaseKept: state !== 'normal' };
+      },
     });
-    this.emit('finished', { ...common, status: 'failed', state, reason, code: outcome.code } satisfies Finished);
   }
 
-  private async releaseFinished(
-    key: string,
-    handle: PendingAction,
-    provider: EdrProvider,
-    outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string },
-  ): Promise<void> {
+  private async releaseFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: FollowOutcome): Promise<void> {
     const record = await this.store.get<PendingRelease>(PENDING_NS, key);
     if (!record || record.handle.requestedAt !== handle.requestedAt) return;
     const lease = record.lease;
+    await this.finishFollowed(handle, provider, outcome, lease, record, {
+      done: async () => {
+        await this.store.delete(PENDING_NS, key);
+        return undefined;
+      },
+      failed: async (state, reason) => {
+        // Still (or maybe) isolated: the lease comes back, marked, so the host stays listed and releasable.
+        if (state !== 'normal' && !(await this.engine.leases.get(key))) {
+          const back: Isolation = { ...lease, status: 'active', state: 'isolated', expiresAt: null, problem: `release failed: ${reason}` };
+          await this.engine.leases.set(key, back);
+          this.engine.schedule(key, back);
+        }
+        await this.store.delete(PENDING_NS, key);
+        return { leaseRestored: state !== 'normal' };
+      },
+    });
+  }
+
+  /**
+   * The end of a followed action, isolate or release alike: `apply` updates the records, then the step
+   * is audited and "finished" emitted. A failure first asks the vendor for the state after it: only its
+   * "not isolated" lets a record go.
+   */
+  private async finishFollowed(
+    handle: PendingAction,
+    provider: EdrProvider,
+    outcome: FollowOutcome,
+    lease: Isolation,
+    requester: { origin?: string; msgId?: string },
+    apply: { done: () => Promise<Isolation | undefined>; failed: (state: EdrState, reason: string) => Promise<Record<string, unknown>> },
+  ): Promise<void> {
+    const op = handle.op;
+    const providerLabel = this.labelOf(lease.provider);
     const common = {
-      op: 'release' as const,
+      op,
       provider: lease.provider,
-      providerLabel: this.labelOf(lease.provider),
+      providerLabel,
       deviceId: lease.target,
       deviceName: lease.deviceName,
-      origin: record.origin,
-      msgId: record.msgId,
+      origin: requester.origin,
+      msgId: requester.msgId,
       alertId: lease.alertId,
     };
+    const audit = { kind: op, target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel, finishedLater: true };
     if (outcome.ok) {
-      await this.store.delete(PENDING_NS, key);
-      await this.engine.record('action.done', {
-        kind: 'release',
-        target: lease.target,
-        deviceName: lease.deviceName,
-        provider: lease.provider,
-        providerLabel: common.providerLabel,
-        finishedLater: true,
-        handle,
-      });
-      this.emit('finished', { ...common, status: 'released', state: outcome.state } satisfies Finished);
+      const isolation = await apply.done();
+      await this.engine.record('action.done', { ...audit, handle, ...(isolation ? { lease: isolation } : {}) });
+      const status = op === 'isolate' ? 'isolated' : 'released';
+      this.emit('finished', { ...common, status, state: outcome.state, ...(isolation ? { isolation } : {}) } satisfies Finished);
       return;
     }
     let state: EdrState = 'unknown';
     try {
       if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
     } catch {
-      // unknown: put the lease back
+      // unknown: the record stays
     }
-    const reason = outcome.reason;
-    // Still (or maybe) isolated: the lease comes back, marked, so the host stays listed and releasable.
-    if (state !== 'normal' && !(await this.engine.leases.get(key))) {
-      const back: Isolation = { ...lease, status: 'active', state: 'isolated', expiresAt: null, problem: `release failed: ${reason}` };
-      await this.engine.leases.set(key, back);
-      this.engine.schedule(key, back);
-    }
-    await this.store.delete(PENDING_NS, key);
-    await this.engine.record('action.failed', {
-      kind: 'release',
-      target: lease.target,
-      deviceName: lease.deviceName,
-      provider: lease.provider,
-      providerLabel: common.providerLabel,
-      finishedLater: true,
-      reason,
-      code: outcome.code,
-      stateAfter: state,
-      leaseRestored: state !== 'normal',
-      handle,
-    });
-    this.emit('finished', { ...common, status: 'failed', state, reason, code: outcome.code } satisfies Finished);
+    const kept = await apply.failed(state, outcome.reason);
+    await this.engine.record('action.failed', { ...audit, reason: outcome.reason, code: outcome.code, stateAfter: state, ...kept, handle });
+    this.emit('finished', { ...common, status: 'failed', state, reason: outcome.reason, code: outcome.code } satisfies Finished);
   }
 
   // ----- reading -------------------------------------------------------------------------------
