@@ -19,7 +19,9 @@
  * - A pending vendor action is written into the lease (or, for a release, into isolate-pending) as
  *   soon as the provider returns it, before anything is reported, and followed with followUntilDone.
  *   After a restart (or kill -9) it is followed again once its EDR registers; the follow's timeout
- *   counts from when the action was requested, so downtime is not a fresh allowance.
+ *   counts from when the action was requested, so downtime is not a fresh allowance. A provider whose
+ *   pending step is short (capabilities.settleMs: ssh-nftables' confirming session) has the request
+ *   wait that long for the end and answer it; only an end that comes later is emitted as "finished".
  * - An isolation that fails or times out is checked once with status(): the lease stays (marked with
  *   `problem`) while the device is isolated or still pending, so it stays visible and releasable; it
  *   is removed only when the vendor says the device is not isolated. A release that fails puts the
@@ -155,6 +157,13 @@ export interface EnforcedIsolation {
   state: EdrState;
 }
 
+/** An isolate request waiting for its follow's end: claimed by the follow (no timeout any more), or cancelled. */
+interface Settling {
+  claim: () => (f: Finished | undefined) => void;
+  cancel: () => void;
+  ended: Promise<Finished | undefined>;
+}
+
 /** How a followed action ended. */
 type FollowOutcome = { ok: true; state: EdrState } | { ok: false; reason: string; code?: string };
 
@@ -262,6 +271,8 @@ export class IsolationManager extends EventEmitter {
   private readonly follows = new Map<string, { provider: string; abort: AbortController; done: Promise<void> }>();
   /** Results of provider releases during an engine undo, read back by the caller of undoNow. */
   private readonly releaseResults = new Map<string, EdrActionResult>();
+  /** Isolate requests waiting for their follow's end (capabilities.settleMs), by store key. */
+  private readonly settling = new Map<string, Settling>();
   private stopped = false;
 
   constructor(options: IsolationManagerOptions) {
@@ -285,7 +296,38 @@ export class IsolationManager extends EventEmitter {
   // ----- isolate -------------------------------------------------------------------------------
 
   isolate(request: IsolateRequest): Promise<IsolateOutcome> {
-    return this.engine.track(this.doIsolate(request));
+    return this.engine.track(this.doIsolate(request).then((out) => this.settled(request, out)));
+  }
+
+  /** A pending isolation whose provider settles quickly is answered with its end, when it comes in time. */
+  private async settled(request: IsolateRequest, out: IsolateOutcome): Promise<IsolateOutcome> {
+    if (out.status !== 'pending' || !('device' in out)) return out;
+    const key = this.keyOf(cleanText(request?.provider) ?? '', out.device.id);
+    const waiting = this.settling.get(key);
+    if (!waiting) return out;
+    const end = await waiting.ended;
+    if (!end) return out;
+    if (end.status === 'isolated')
+      return { status: 'isolated', op: 'isolate', state: end.state, device: out.device, ...(end.isolation ? { isolation: end.isolation } : {}) };
+    return { status: 'failed', op: 'isolate', reason: end.reason ?? 'the isolation failed', ...(end.code ? { code: end.code } : {}) };
+  }
+
+  /** Wait up to `ms` for the follow of `key` to end; it hands its end here instead of emitting "finished". */
+  private awaitEnd(key: string, ms: number): void {
+    this.settling.get(key)?.cancel();
+    let entry!: Settling;
+    const ended = new Promise<Finished | undefined>((resolve) => {
+      const timer = setTimeout(() => entry.cancel(), ms);
+      timer.unref?.();
+      const finish = (f: Finished | undefined) => {
+        clearTimeout(timer);
+        if (this.settling.get(key) === entry) this.settling.delete(key);
+        resolve(f);
+      };
+      entry = { claim: () => (clearTimeout(timer), this.settling.delete(key), finish), cancel: () => finish(undefined), ended: undefined! };
+    });
+    entry.ended = ended;
+    this.settling.set(key, entry);
   }
 
   private async doIsolate(request: IsolateRequest): Promise<IsolateOutcome> {
@@ -406,6 +448,8 @@ export class IsolationManager extends EventEmitter {
           lease: pending,
           request: context,
         });
+        const settleMs = provider.capabilities.settleMs ?? 0;
+        if (settleMs > 0) this.awaitEnd(key, settleMs);
         this.startFollow(key, pending.pending!, name);
         return { status: 'pending', op, state: 'pending-isolate', device, isolation: pending };
       }
@@ -634,6 +678,7 @@ export class IsolationManager extends EventEmitter {
   /** Stop every follow (hub closing); stored actions are picked up at the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiting of [...this.settling.values()]) waiting.cancel();
     const all = [...this.follows.values()];
     for (const f of all) f.abort.abort();
     this.follows.clear();
@@ -646,6 +691,7 @@ export class IsolationManager extends EventEmitter {
   }
 
   private stopFollow(key: string): void {
+    this.settling.get(key)?.cancel();
     const follow = this.follows.get(key);
     if (!follow) return;
     follow.abort.abort();
@@ -692,7 +738,7 @@ export class IsolationManager extends EventEmitter {
     // Released (or replaced) meanwhile: this follow's result no longer describes the lease.
     if (!lease || lease.pending?.requestedAt !== handle.requestedAt) return;
     const { pending: _pending, problem: _problem, ...kept } = lease;
-    await this.finishFollowed(handle, provider, outcome, lease, lease, {
+    await this.finishFollowed(key, handle, provider, outcome, lease, lease, {
       done: async () => {
         const done: Isolation = { ...kept, state: 'isolated', isolatedAt: iso(this.engine.now()) };
         await this.engine.leases.set(key, done);
@@ -717,7 +763,7 @@ export class IsolationManager extends EventEmitter {
     const record = await this.store.get<PendingRelease>(PENDING_NS, key);
     if (!record || record.handle.requestedAt !== handle.requestedAt) return;
     const lease = record.lease;
-    await this.finishFollowed(handle, provider, outcome, lease, record, {
+    await this.finishFollowed(key, handle, provider, outcome, lease, record, {
       done: async () => {
         await this.store.delete(PENDING_NS, key);
         return undefined;
@@ -737,10 +783,11 @@ export class IsolationManager extends EventEmitter {
 
   /**
    * The end of a followed action, isolate or release alike: `apply` updates the records, then the step
-   * is audited and "finished" emitted. A failure first asks the vendor for the state after it: only its
+   * is audited and "finished" emitted (or handed to the request still waiting for it). A failure first asks the vendor for the state after it: only its
    * "not isolated" lets a record go.
    */
   private async finishFollowed(
+    key: string,
     handle: PendingAction,
     provider: EdrProvider,
     outcome: FollowOutcome,
@@ -760,23 +807,30 @@ export class IsolationManager extends EventEmitter {
       msgId: requester.msgId,
       alertId: lease.alertId,
     };
-    const audit = { kind: op, target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel, finishedLater: true };
-    if (outcome.ok) {
-      const isolation = await apply.done();
-      await this.engine.record('action.done', { ...audit, handle, ...(isolation ? { lease: isolation } : {}) });
-      const status = op === 'isolate' ? 'isolated' : 'released';
-      this.emit('finished', { ...common, status, state: outcome.state, ...(isolation ? { isolation } : {}) } satisfies Finished);
-      return;
-    }
-    let state: EdrState = 'unknown';
+    // Claimed: the waiting request gets this end (or "pending" if recording it throws), never its timeout.
+    const waiting = this.settling.get(key)?.claim();
+    let end: Finished | undefined;
     try {
-      if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
-    } catch {
-      // unknown: the record stays
+      const audit = { kind: op, target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel, finishedLater: !waiting };
+      if (outcome.ok) {
+        const isolation = await apply.done();
+        await this.engine.record('action.done', { ...audit, handle, ...(isolation ? { lease: isolation } : {}) });
+        end = { ...common, status: op === 'isolate' ? 'isolated' : 'released', state: outcome.state, ...(isolation ? { isolation } : {}) };
+        return;
+      }
+      let state: EdrState = 'unknown';
+      try {
+        if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
+      } catch {
+        // unknown: the record stays
+      }
+      const kept = await apply.failed(state, outcome.reason);
+      await this.engine.record('action.failed', { ...audit, reason: outcome.reason, code: outcome.code, stateAfter: state, ...kept, handle });
+      end = { ...common, status: 'failed', state, reason: outcome.reason, code: outcome.code };
+    } finally {
+      if (waiting) waiting(end);
+      else if (end) this.emit('finished', end);
     }
-    const kept = await apply.failed(state, outcome.reason);
-    await this.engine.record('action.failed', { ...audit, reason: outcome.reason, code: outcome.code, stateAfter: state, ...kept, handle });
-    this.emit('finished', { ...common, status: 'failed', state, reason: outcome.reason, code: outcome.code } satisfies Finished);
   }
 
   // ----- reading -------------------------------------------------------------------------------
