@@ -450,7 +450,7 @@ export class IsolationManager extends EventEmitter {
         });
         const settleMs = provider.capabilities.settleMs ?? 0;
         if (settleMs > 0) this.awaitEnd(key, settleMs);
-        this.startFollow(key, pending.pending!, name);
+        if (!this.startFollow(key, pending.pending!, name)) this.settling.get(key)?.cancel();
         return { status: 'pending', op, state: 'pending-isolate', device, isolation: pending };
       }
       const done: Isolation = { ...lease, isolatedAt: iso(now) };

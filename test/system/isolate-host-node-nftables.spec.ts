@@ -490,10 +490,11 @@ s.once('error', (e) => { process.stdout.write(e.code); process.exit(0); });`;
     }
   });
 
-  it('(d) a protected host (a name matching the hub policy glob, the hub own address) is refused before any SSH call, and audited', async () => {
+  it('(d) a protected host (a name matching the hub policy glob, the hub own address) or an unknown one is refused before any SSH call, and audited', async () => {
     for (const [host, reason] of [
       ['db-01', /db-\*/],
       ['self', new RegExp(iso!.link.hostAddress.replace(/\./g, '\\.'))],
+      ['nosuch', /unknown host "nosuch"/],
     ] as const) {
       const connections = sshConnections();
       const seqBefore = auditLines().reduce((max, r) => Math.max(max, r.seq), 0);
