@@ -377,10 +377,12 @@ export function stateScript(): string {
     ...prelude(),
     'nft=$2',
     ...TABLE_PRESENT,
+    // The rollback before the table: one that fires between the two reads shows as no table (normal),
+    // never as a table without a rollback (isolated). A fired timer's service deletes the table: armed too.
+    'armed=disarmed',
+    'if systemd_here && systemctl is-active --quiet "$unit.timer" "$unit.service"; then armed="armed unit"; elif sleeper_alive; then armed="armed pid:$pid"; fi',
     'table_present; echo "table $present"',
-    'if systemd_here && systemctl is-active --quiet "$unit.timer"; then echo "armed unit"; exit 0; fi',
-    'if sleeper_alive; then echo "armed pid:$pid"; exit 0; fi',
-    'echo disarmed',
+    'echo "$armed"',
     '',
   ].join('\n');
 }

@@ -19,7 +19,9 @@
  * - A pending vendor action is written into the lease (or, for a release, into isolate-pending) as
  *   soon as the provider returns it, before anything is reported, and followed with followUntilDone.
  *   After a restart (or kill -9) it is followed again once its EDR registers; the follow's timeout
- *   counts from when the action was requested, so downtime is not a fresh allowance.
+ *   counts from when the action was requested, so downtime is not a fresh allowance. A provider whose
+ *   pending step is short (capabilities.settleMs: ssh-nftables' confirming session) has the request
+ *   wait that long for the end and answer it; only an end that comes later is emitted as "finished".
  * - An isolation that fails or times out is checked once with status(): the lease stays (marked with
  *   `problem`) while the device is isolated or still pending, so it stays visible and releasable; it
  *   is removed only when the vendor says the device is not isolated. A release that fails puts the
@@ -155,6 +157,16 @@ export interface EnforcedIsolation {
   state: EdrState;
 }
 
+/** An isolate request waiting for its follow's end: claimed by the follow (no timeout any more), or cancelled. */
+interface Settling {
+  claim: () => (f: Finished | undefined) => void;
+  cancel: () => void;
+  ended: Promise<Finished | undefined>;
+}
+
+/** How a followed action ended. */
+type FollowOutcome = { ok: true; state: EdrState } | { ok: false; reason: string; code?: string };
+
 type Context = Pick<Isolation, 'reason' | 'alertId' | 'approvalId' | 'by' | 'origin' | 'msgId'>;
 
 function cleanText(value: unknown): string | undefined {
@@ -259,6 +271,8 @@ export class IsolationManager extends EventEmitter {
   private readonly follows = new Map<string, { provider: string; abort: AbortController; done: Promise<void> }>();
   /** Results of provider releases during an engine undo, read back by the caller of undoNow. */
   private readonly releaseResults = new Map<string, EdrActionResult>();
+  /** Isolate requests waiting for their follow's end (capabilities.settleMs), by store key. */
+  private readonly settling = new Map<string, Settling>();
   private stopped = false;
 
   constructor(options: IsolationManagerOptions) {
@@ -282,7 +296,38 @@ export class IsolationManager extends EventEmitter {
   // ----- isolate -------------------------------------------------------------------------------
 
   isolate(request: IsolateRequest): Promise<IsolateOutcome> {
-    return this.engine.track(this.doIsolate(request));
+    return this.engine.track(this.doIsolate(request).then((out) => this.settled(request, out)));
+  }
+
+  /** A pending isolation whose provider settles quickly is answered with its end, when it comes in time. */
+  private async settled(request: IsolateRequest, out: IsolateOutcome): Promise<IsolateOutcome> {
+    if (out.status !== 'pending' || !('device' in out)) return out;
+    const key = this.keyOf(cleanText(request?.provider) ?? '', out.device.id);
+    const waiting = this.settling.get(key);
+    if (!waiting) return out;
+    const end = await waiting.ended;
+    if (!end) return out;
+    if (end.status === 'isolated')
+      return { status: 'isolated', op: 'isolate', state: end.state, device: out.device, ...(end.isolation ? { isolation: end.isolation } : {}) };
+    return { status: 'failed', op: 'isolate', reason: end.reason ?? 'the isolation failed', ...(end.code ? { code: end.code } : {}) };
+  }
+
+  /** Wait up to `ms` for the follow of `key` to end; it hands its end here instead of emitting "finished". */
+  private awaitEnd(key: string, ms: number): void {
+    this.settling.get(key)?.cancel();
+    let entry!: Settling;
+    const ended = new Promise<Finished | undefined>((resolve) => {
+      const timer = setTimeout(() => entry.cancel(), ms);
+      timer.unref?.();
+      const finish = (f: Finished | undefined) => {
+        clearTimeout(timer);
+        if (this.settling.get(key) === entry) this.settling.delete(key);
+        resolve(f);
+      };
+      entry = { claim: () => (clearTimeout(timer), this.settling.delete(key), finish), cancel: () => finish(undefined), ended: undefined! };
+    });
+    entry.ended = ended;
+    this.settling.set(key, entry);
   }
 
   private async doIsolate(request: IsolateRequest): Promise<IsolateOutcome> {
@@ -403,7 +448,9 @@ export class IsolationManager extends EventEmitter {
           lease: pending,
           request: context,
         });
-        this.startFollow(key, pending.pending!, name);
+        const settleMs = provider.capabilities.settleMs ?? 0;
+        if (settleMs > 0) this.awaitEnd(key, settleMs);
+        if (!this.startFollow(key, pending.pending!, name)) this.settling.get(key)?.cancel();
         return { status: 'pending', op, state: 'pending-isolate', device, isolation: pending };
       }
       const done: Isolation = { ...lease, isolatedAt: iso(now) };
@@ -631,6 +678,7 @@ export class IsolationManager extends EventEmitter {
   /** Stop every follow (hub closing); stored actions are picked up at the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiting of [...this.settling.values()]) waiting.cancel();
     const all = [...this.follows.values()];
     for (const f of all) f.abort.abort();
     this.follows.clear();
@@ -643,6 +691,7 @@ export class IsolationManager extends EventEmitter {
   }
 
   private stopFollow(key: string): void {
+    this.settling.get(key)?.cancel();
     const follow = this.follows.get(key);
     if (!follow) return;
     follow.abort.abort();
@@ -657,7 +706,7 @@ export class IsolationManager extends EventEmitter {
     const settings = { ...DEFAULT_FOLLOW, ...this.followOf(providerName) };
     const entry = { provider: providerName, abort, done: Promise.resolve() };
     entry.done = (async () => {
-      let outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string };
+      let outcome: FollowOutcome;
       try {
         const result = await followUntilDone(provider, handle, {
           timeoutMs: settings.timeoutMs,
@@ -684,137 +733,104 @@ export class IsolationManager extends EventEmitter {
     return true;
   }
 
-  private async isolateFinished(
-    key: string,
-    handle: PendingAction,
-    provider: EdrProvider,
-    outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string },
-  ): Promise<void> {
+  private async isolateFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: FollowOutcome): Promise<void> {
     const lease = await this.engine.leases.get<Isolation>(key);
     // Released (or replaced) meanwhile: this follow's result no longer describes the lease.
     if (!lease || lease.pending?.requestedAt !== handle.requestedAt) return;
-    const now = this.engine.now();
     const { pending: _pending, problem: _problem, ...kept } = lease;
-    const common = {
-      op: 'isolate' as const,
-      provider: lease.provider,
-      providerLabel: this.labelOf(lease.provider),
-      deviceId: lease.target,
-      deviceName: lease.deviceName,
-      origin: lease.origin,
-      msgId: lease.msgId,
-      alertId: lease.alertId,
-    };
-    if (outcome.ok) {
-      const done: Isolation = { ...kept, state: 'isolated', isolatedAt: iso(now) };
-      await this.engine.leases.set(key, done);
-      this.engine.schedule(key, done);
-      await this.engine.record('action.done', {
-        kind: 'isolate',
-        target: lease.target,
-        deviceName: lease.deviceName,
-        provider: lease.provider,
-        providerLabel: common.providerLabel,
-        finishedLater: true,
-        handle,
-        lease: done,
-      });
-      this.emit('finished', { ...common, status: 'isolated', state: outcome.state, isolation: done } satisfies Finished);
-      return;
-    }
-    // Is the host isolated after all? Only the vendor's "not isolated" removes the record.
-    let state: EdrState = 'unknown';
-    try {
-      if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
-    } catch {
-      // unknown: keep the lease
-    }
-    const reason = outcome.reason;
-    if (state === 'normal') {
-      await this.engine.leases.delete(key, lease);
-      this.engine.schedule(key, undefined);
-    } else {
-      const marked: Isolation = { ...kept, state: state === 'isolated' ? 'isolated' : 'pending-isolate', problem: reason };
-      await this.engine.leases.set(key, marked);
-      this.engine.schedule(key, marked);
-    }
-    await this.engine.record('action.failed', {
-      kind: 'isolate',
-      target: lease.target,
-      deviceName: lease.deviceName,
-      provider: lease.provider,
-      providerLabel: common.providerLabel,
-      finishedLater: true,
-      reason,
-      code: outcome.code,
-      stateAfter: state,
-      leaseKept: state !== 'normal',
-      handle,
+    await this.finishFollowed(key, handle, provider, outcome, lease, lease, {
+      done: async () => {
+        const done: Isolation = { ...kept, state: 'isolated', isolatedAt: iso(this.engine.now()) };
+        await this.engine.leases.set(key, done);
+        this.engine.schedule(key, done);
+        return done;
+      },
+      failed: async (state, reason) => {
+        if (state === 'normal') {
+          await this.engine.leases.delete(key, lease);
+          this.engine.schedule(key, undefined);
+        } else {
+          const marked: Isolation = { ...kept, state: state === 'isolated' ? 'isolated' : 'pending-isolate', problem: reason };
+          await this.engine.leases.set(key, marked);
+          this.engine.schedule(key, marked);
+        }
+        return { leaseKept: state !== 'normal' };
+      },
     });
-    this.emit('finished', { ...common, status: 'failed', state, reason, code: outcome.code } satisfies Finished);
   }
 
-  private async releaseFinished(
-    key: string,
-    handle: PendingAction,
-    provider: EdrProvider,
-    outcome: { ok: true; state: EdrState } | { ok: false; reason: string; code?: string },
-  ): Promise<void> {
+  private async releaseFinished(key: string, handle: PendingAction, provider: EdrProvider, outcome: FollowOutcome): Promise<void> {
     const record = await this.store.get<PendingRelease>(PENDING_NS, key);
     if (!record || record.handle.requestedAt !== handle.requestedAt) return;
     const lease = record.lease;
+    await this.finishFollowed(key, handle, provider, outcome, lease, record, {
+      done: async () => {
+        await this.store.delete(PENDING_NS, key);
+        return undefined;
+      },
+      failed: async (state, reason) => {
+        // Still (or maybe) isolated: the lease comes back, marked, so the host stays listed and releasable.
+        if (state !== 'normal' && !(await this.engine.leases.get(key))) {
+          const back: Isolation = { ...lease, status: 'active', state: 'isolated', expiresAt: null, problem: `release failed: ${reason}` };
+          await this.engine.leases.set(key, back);
+          this.engine.schedule(key, back);
+        }
+        await this.store.delete(PENDING_NS, key);
+        return { leaseRestored: state !== 'normal' };
+      },
+    });
+  }
+
+  /**
+   * The end of a followed action, isolate or release alike: `apply` updates the records, then the step
+   * is audited and "finished" emitted (or handed to the request still waiting for it). A failure first asks the vendor for the state after it: only its
+   * "not isolated" lets a record go.
+   */
+  private async finishFollowed(
+    key: string,
+    handle: PendingAction,
+    provider: EdrProvider,
+    outcome: FollowOutcome,
+    lease: Isolation,
+    requester: { origin?: string; msgId?: string },
+    apply: { done: () => Promise<Isolation | undefined>; failed: (state: EdrState, reason: string) => Promise<Record<string, unknown>> },
+  ): Promise<void> {
+    const op = handle.op;
+    const providerLabel = this.labelOf(lease.provider);
     const common = {
-      op: 'release' as const,
+      op,
       provider: lease.provider,
-      providerLabel: this.labelOf(lease.provider),
+      providerLabel,
       deviceId: lease.target,
       deviceName: lease.deviceName,
-      origin: record.origin,
-      msgId: record.msgId,
+      origin: requester.origin,
+      msgId: requester.msgId,
       alertId: lease.alertId,
     };
-    if (outcome.ok) {
-      await this.store.delete(PENDING_NS, key);
-      await this.engine.record('action.done', {
-        kind: 'release',
-        target: lease.target,
-        deviceName: lease.deviceName,
-        provider: lease.provider,
-        providerLabel: common.providerLabel,
-        finishedLater: true,
-        handle,
-      });
-      this.emit('finished', { ...common, status: 'released', state: outcome.state } satisfies Finished);
-      return;
-    }
-    let state: EdrState = 'unknown';
+    // Claimed: the waiting request gets this end (or "pending" if recording it throws), never its timeout.
+    const waiting = this.settling.get(key)?.claim();
+    let end: Finished | undefined;
     try {
-      if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
-    } catch {
-      // unknown: put the lease back
+      const audit = { kind: op, target: lease.target, deviceName: lease.deviceName, provider: lease.provider, providerLabel, finishedLater: !waiting };
+      if (outcome.ok) {
+        const isolation = await apply.done();
+        await this.engine.record('action.done', { ...audit, handle, ...(isolation ? { lease: isolation } : {}) });
+        end = { ...common, status: op === 'isolate' ? 'isolated' : 'released', state: outcome.state, ...(isolation ? { isolation } : {}) };
+        return;
+      }
+      let state: EdrState = 'unknown';
+      try {
+        if (provider.capabilities.status) state = (await provider.status(lease.target)).state;
+      } catch {
+        // unknown: the record stays
+      }
+      const kept = await apply.failed(state, outcome.reason);
+      await this.engine.record('action.failed', { ...audit, reason: outcome.reason, code: outcome.code, stateAfter: state, ...kept, handle });
+      end = { ...common, status: 'failed', state, reason: outcome.reason, code: outcome.code };
+    } finally {
+      if (waiting) waiting(end);
+      else if (end) this.emit('finished', end);
     }
-    const reason = outcome.reason;
-    // Still (or maybe) isolated: the lease comes back, marked, so the host stays listed and releasable.
-    if (state !== 'normal' && !(await this.engine.leases.get(key))) {
-      const back: Isolation = { ...lease, status: 'active', state: 'isolated', expiresAt: null, problem: `release failed: ${reason}` };
-      await this.engine.leases.set(key, back);
-      this.engine.schedule(key, back);
-    }
-    await this.store.delete(PENDING_NS, key);
-    await this.engine.record('action.failed', {
-      kind: 'release',
-      target: lease.target,
-      deviceName: lease.deviceName,
-      provider: lease.provider,
-      providerLabel: common.providerLabel,
-      finishedLater: true,
-      reason,
-      code: outcome.code,
-      stateAfter: state,
-      leaseRestored: state !== 'normal',
-      handle,
-    });
-    this.emit('finished', { ...common, status: 'failed', state, reason, code: outcome.code } satisfies Finished);
   }
 
   // ----- reading -------------------------------------------------------------------------------

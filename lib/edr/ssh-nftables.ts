@@ -135,7 +135,7 @@ const NO_TABLE = /No such file or directory|does not exist/;
 export class SshNftablesIsolation {
   readonly kind = KIND;
   readonly name: string;
-  readonly capabilities = { status: true, resolveBy: ['name', 'ip', 'id'] as const };
+  readonly capabilities: { status: true; resolveBy: readonly ('name' | 'ip' | 'id')[]; settleMs: number };
   private readonly hosts: Host[];
   private readonly limiter: Limiter;
   private readonly rollbackSeconds: number;
@@ -148,6 +148,12 @@ export class SshNftablesIsolation {
     if (typeof options.name !== 'string' || options.name === '') throw badInput('ssh-nftables: name is required');
     if (typeof options.username !== 'string' || options.username === '') throw badInput('ssh-nftables: username is required');
     this.name = options.name;
+    // An isolate request answers with the confirmation (its handshake and command) rather than "pending".
+    this.capabilities = {
+      status: true,
+      resolveBy: ['name', 'ip', 'id'],
+      settleMs: (options.confirmTimeoutMs ?? 10_000) + (options.commandTimeoutMs ?? 30_000),
+    };
     // A wrong key or passphrase shows at configuration time, not at the first isolation.
     const parsedKey = utils.parseKey(options.privateKey, options.passphrase);
     if (parsedKey instanceof Error) throw badInput(`ssh-nftables: cannot use the private key: ${parsedKey.message.slice(0, 200)}`);

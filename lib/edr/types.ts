@@ -90,6 +90,12 @@ export interface EdrCapabilities {
   status: boolean;
   /** What resolve() accepts. */
   resolveBy: readonly ('name' | 'ip' | 'id')[];
+  /**
+   * How long an isolate request waits for its pending action to end before it answers "pending" and
+   * the end comes later as "finished". For providers whose pending step is short and bounded
+   * (ssh-nftables: the confirming SSH session); absent or 0 for vendors that take minutes.
+   */
+  settleMs?: number;
 }
 
 export interface EdrProvider {

@@ -108,6 +108,22 @@ export async function addManagementLink(namespace: string, id: string): Promise<
   return link;
 }
 
+/**
+ * The same link between two namespaces: `fromNamespace` (a hub running in its own namespace, e.g.
+ * Node-RED started by nodered-process.ts) gets hostAddress, `namespace` gets gatewayAddress on mgmt0.
+ * Nothing appears in the root namespace; the link goes with either namespace.
+ */
+export async function addNamespaceManagementLink(fromNamespace: string, namespace: string, id: string): Promise<ManagementLink> {
+  const octet = await freeManagementOctet();
+  const link: ManagementLink = { hostInterface: `hgw${id.slice(0, 8)}`, hostAddress: `198.18.${octet}.1`, gatewayAddress: `198.18.${octet}.2` };
+  await mustRun('ip', ['-n', fromNamespace, 'link', 'add', link.hostInterface, 'type', 'veth', 'peer', 'name', 'mgmt0', 'netns', namespace]);
+  await mustRun('ip', ['-n', fromNamespace, 'addr', 'add', `${link.hostAddress}/30`, 'dev', link.hostInterface]);
+  await mustRun('ip', ['-n', fromNamespace, 'link', 'set', link.hostInterface, 'up']);
+  await mustRun('ip', ['-n', namespace, 'addr', 'add', `${link.gatewayAddress}/30`, 'dev', 'mgmt0']);
+  await mustRun('ip', ['-n', namespace, 'link', 'set', 'mgmt0', 'up']);
+  return link;
+}
+
 export async function removeManagementLink(link: ManagementLink | undefined): Promise<void> {
   if (link) await run('ip', ['link', 'del', link.hostInterface]); // already gone with its namespace: fine
 }

@@ -5,110 +5,40 @@
  *                                                                 br0 198.18.59.200 / 2001:2::200
  *                                                                  └── "peer" 198.18.59.2 / 2001:2::2 (TCP service too)
  *
- * The host is the lab's victim namespace (test/helpers/netns.ts) with a management veth from the hub
- * (test/helpers/sshd.ts). PID 1 here is not systemd, so the rollback is the detached sleeper.
+ * The lab (host, peer, sshd, SSH user) is test/helpers/isolation-lab.ts. PID 1 here is not systemd, so the rollback is the detached sleeper.
  * Needs root, nft, ip, /usr/sbin/sshd, sudo. Skips with the reason otherwise; fails with SOAR_REQUIRE_SYSTEM=1.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { SshNftablesIsolation, type SshNftablesOptions } from '../../lib/edr/ssh-nftables';
-import { createLab, requireSystemOrSkip, type NetnsLab, type ProbeResult } from '../helpers/netns';
-import {
-  addManagementLink,
-  generateKey,
-  removeManagementLink,
-  createSudoUser,
-  skipOrFail,
-  sshdUnsupportedReason,
-  startSshd,
-  sudoUnsupportedReason,
-  type KeyPair,
-  type ManagementLink,
-  type RunningSshd,
-  type SudoUser,
-} from '../helpers/sshd';
+import { ISOLATION_NFT, ipRun, setupIsolationLab, waitFor, type IsolationLab } from '../helpers/isolation-lab';
+import { startSshd } from '../helpers/sshd';
 
 const PROBE_MS = 1000;
-const WINDOW_S = 4;
+// Long enough for the checks after the kill (a 1 s probe timeout, an SSH status call) on a loaded machine.
+const WINDOW_S = 6;
 const REPO = path.resolve(__dirname, '..', '..');
-// The way a host would be set up: a key-only user with NOPASSWD sudo for nft and sh (root's own login
-// shell may run slow profile scripts on every SSH exec; a system user with /bin/sh does not).
 const USER = 'soar-iso-test';
-const NFT = '/usr/sbin/nft';
-
-/** One TCP attempt from inside a namespace; "connected" only when the lab service's banner arrived. */
-function probeFrom(ns: string, host: string, port: number, timeoutMs = PROBE_MS): Promise<ProbeResult> {
-  const source = `
-const s = require('node:net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
-const done = (r) => { process.stdout.write(r); process.exit(0); };
-setTimeout(() => done('timeout'), ${timeoutMs});
-s.once('data', (d) => done(String(d).startsWith('soar-lab') ? 'connected' : 'error'));
-s.once('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : 'error'));`;
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += String(d)));
-    child.once('exit', () => resolve((out.trim() || 'error') as ProbeResult));
-  });
-}
-
-/** The lab's banner service inside a namespace (the peer's, for host → peer probes). */
-function startServiceIn(ns: string, children: ChildProcess[]): Promise<number> {
-  const source = `
-const server = require('node:net').createServer((s) => { s.on('error', () => {}); s.write('soar-lab hello\\n'); s.pipe(s); });
-server.listen({ host: '::', port: 0, ipv6Only: false }, () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n'));`;
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`service in ${ns} exited (${code})`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-  });
-}
-
-function ipRun(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += String(d)));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ip ${args.join(' ')}: ${err.trim()}`))));
-  });
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, withinMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('host isolation over SSH with nftables (real sshd, real packets)', function () {
   this.timeout(90_000);
-  let lab: NetnsLab | undefined;
-  let link: ManagementLink | undefined;
-  let sshd: RunningSshd | undefined;
-  let key: KeyPair;
-  let hostPort: number;
-  let peerPort: number;
-  let sudoUser: SudoUser | undefined;
-  const children: ChildProcess[] = [];
+  let iso: IsolationLab | undefined;
 
-  const peerToHost = (family: 4 | 6) => lab!.connect('attacker', family === 4 ? lab!.victim.ipv4 : lab!.victim.ipv6, hostPort, PROBE_MS);
-  const hostToPeer = (family: 4 | 6) => probeFrom(lab!.victim.ns, family === 4 ? lab!.attacker.ipv4 : lab!.attacker.ipv6, peerPort);
+  const peerToHost = (family: 4 | 6) => iso!.peerToHost(family, PROBE_MS);
+  const hostToPeer = (family: 4 | 6) => iso!.hostToPeer(family, PROBE_MS);
+  const allReachable = () => iso!.allReachable();
+  const tableOnHost = () => iso!.tableOnHost();
 
   function options(overrides: Partial<SshNftablesOptions> = {}): SshNftablesOptions {
     return {
       name: 'isolation test',
       username: USER,
       sudo: true,
-      privateKey: key.privateKey,
-      nftPath: NFT,
-      hosts: [{ name: 'web01', address: link!.gatewayAddress, hostKeySha256: sshd!.hostKeySha256 }],
+      privateKey: iso!.key.privateKey,
+      nftPath: ISOLATION_NFT,
+      hosts: [{ name: 'web01', address: iso!.link.gatewayAddress, hostKeySha256: iso!.sshd.hostKeySha256 }],
       management: [],
       dns: ['198.18.59.53'],
       rollbackSeconds: 30,
@@ -117,58 +47,17 @@ describe('host isolation over SSH with nftables (real sshd, real packets)', func
     };
   }
 
-  async function allReachable(): Promise<void> {
-    for (const family of [4, 6] as const) {
-      assert.equal(await peerToHost(family), 'connected', `peer → host IPv${family}`);
-      assert.equal(await hostToPeer(family), 'connected', `host → peer IPv${family}`);
-    }
-  }
-
-  async function tableOnHost(): Promise<boolean> {
-    const child = spawn('ip', ['netns', 'exec', lab!.victim.ns, 'nft', 'list', 'tables'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += String(d)));
-    await new Promise((resolve) => child.once('exit', resolve));
-    return /table inet soar_isolate/.test(out);
-  }
-
   before(async function () {
-    await requireSystemOrSkip(this, 'ssh + nftables isolation system tests');
-    const missing = await sshdUnsupportedReason();
-    if (missing) skipOrFail(this, 'ssh + nftables isolation system tests', missing);
-    const noSudo = await sudoUnsupportedReason();
-    if (noSudo) skipOrFail(this, 'ssh + nftables isolation system tests', noSudo);
-    sudoUser = await createSudoUser(USER, NFT, ['/bin/sh', '/usr/bin/sh']);
-    lab = await createLab({ subnetOctet: 59 });
-    link = await addManagementLink(lab.victim.ns, lab.id);
-    const keyDir = await mkdtemp(path.join(tmpdir(), 'soar-isokeys-'));
-    key = await generateKey(keyDir, 'hub_key');
-    await rm(keyDir, { recursive: true, force: true });
-    sshd = await startSshd({ namespace: lab.victim.ns, listenAddress: link.gatewayAddress, authorizedKeys: { [USER]: [key.publicKey] } });
-    hostPort = await lab.startService();
-    peerPort = await startServiceIn(lab.attacker.ns, children);
-    await waitFor('lab up', async () => (await peerToHost(4)) === 'connected' && (await hostToPeer(6)) === 'connected', 10_000);
-    await allReachable();
+    iso = await setupIsolationLab(this, { what: 'ssh + nftables isolation system tests', subnetOctet: 59, user: USER });
   });
 
   after(async function () {
-    for (const child of children) {
-      if (!child.pid || child.exitCode !== null || child.signalCode !== null) continue;
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    if (this.currentTest?.state === 'failed' && sshd) console.log(sshd.log());
-    await sshd?.stop();
-    await sudoUser?.remove();
-    await lab?.destroy();
-    await removeManagementLink(link);
+    if (this.currentTest?.state === 'failed' && iso) console.log(iso.sshd.log());
+    await iso?.destroy();
   });
 
   afterEach(async () => {
-    if (!lab || !sshd) return;
+    if (!iso) return;
     await new SshNftablesIsolation(options()).release({ id: 'web01' }).catch(() => undefined);
   });
 
@@ -197,9 +86,9 @@ describe('host isolation over SSH with nftables (real sshd, real packets)', func
     // An IPv6 address on each end of the management veth and a second sshd listening there.
     const hub6 = '2001:2:0:ff::1';
     const host6 = '2001:2:0:ff::2';
-    await ipRun(['addr', 'add', `${hub6}/64`, 'dev', link!.hostInterface, 'nodad']);
-    await ipRun(['-n', lab!.victim.ns, 'addr', 'add', `${host6}/64`, 'dev', 'mgmt0', 'nodad']);
-    const sshd6 = await startSshd({ namespace: lab!.victim.ns, listenAddress: `[${host6}]`, authorizedKeys: { [USER]: [key.publicKey] } });
+    await ipRun(['addr', 'add', `${hub6}/64`, 'dev', iso!.link.hostInterface, 'nodad']);
+    await ipRun(['-n', iso!.lab.victim.ns, 'addr', 'add', `${host6}/64`, 'dev', 'mgmt0', 'nodad']);
+    const sshd6 = await startSshd({ namespace: iso!.lab.victim.ns, listenAddress: `[${host6}]`, authorizedKeys: { [USER]: [iso!.key.publicKey] } });
     try {
       const hosts = [{ name: 'web01', address: host6, hostKeySha256: sshd6.hostKeySha256 }];
       // Hub address left out: only the ip6 session rule keeps the apply's answer coming (else it times out).
@@ -213,8 +102,8 @@ describe('host isolation over SSH with nftables (real sshd, real packets)', func
       const result = await provider.isolate(await provider.resolve(host6));
       assert.equal(result.outcome, 'requested');
       // Forget every neighbour: the fresh session needs neighbour discovery through the new rules.
-      await ipRun(['-n', lab!.victim.ns, 'neigh', 'flush', 'all']);
-      await ipRun(['neigh', 'flush', 'dev', link!.hostInterface]);
+      await ipRun(['-n', iso!.lab.victim.ns, 'neigh', 'flush', 'all']);
+      await ipRun(['neigh', 'flush', 'dev', iso!.link.hostInterface]);
       const progress = await provider.confirm(result.handle!);
       assert.equal(progress.phase, 'succeeded', progress.reason);
       assert.equal(await peerToHost(6), 'timeout');
@@ -229,12 +118,12 @@ describe('host isolation over SSH with nftables (real sshd, real packets)', func
   it('cuts a connection the peer had open before the isolation', async () => {
     // A long-lived peer → host connection; after isolation its next echo must not come back.
     const source = `
-const s = require('node:net').connect({ host: ${JSON.stringify(lab!.victim.ipv4)}, port: ${hostPort} });
+const s = require('node:net').connect({ host: ${JSON.stringify(iso!.lab.victim.ipv4)}, port: ${iso!.hostPort} });
 let n = 0; s.on('data', () => { n++; process.stdout.write('echo\\n'); });
 process.stdin.on('data', (d) => s.write(d));
 s.on('error', () => {});`;
-    const client = spawn('ip', ['netns', 'exec', lab!.attacker.ns, process.execPath, '-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(client);
+    const client = spawn('ip', ['netns', 'exec', iso!.lab.attacker.ns, process.execPath, '-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
+    iso!.children.push(client);
     const lines = createInterface({ input: client.stdout! });
     const nextEcho = (ms: number) =>
       new Promise<boolean>((resolve) => {
@@ -283,8 +172,8 @@ s.on('error', () => {});`;
       cwd: REPO,
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    children.push(child);
-    child.stdin!.end(JSON.stringify(options({ rollbackSeconds: WINDOW_S, privateKey: key.privateKey })));
+    iso!.children.push(child);
+    child.stdin!.end(JSON.stringify(options({ rollbackSeconds: WINDOW_S, privateKey: iso!.key.privateKey })));
     const line = await new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`isolate child exited early (${code})`)));
       createInterface({ input: child.stdout! }).once('line', resolve);

@@ -23,15 +23,19 @@ interface FakeDevice extends EdrDevice {
 /** An EDR in memory: CrowdStrike-like (status, asynchronous) by default; `status: false` is Wazuh-like. */
 class FakeEdr implements EdrProvider {
   readonly kind = 'fake';
-  readonly capabilities: { status: boolean; resolveBy: readonly ('name' | 'ip' | 'id')[] };
+  readonly capabilities: { status: boolean; resolveBy: readonly ('name' | 'ip' | 'id')[]; settleMs?: number };
   readonly devices = new Map<string, FakeDevice>();
   readonly calls: string[] = [];
   pendingPolls = 1;
+  /** Each poll takes this long (real time), for the settleMs cases. */
+  progressDelayMs = 0;
+  /** The next poll fails with this reason (the vendor gave up). */
+  failProgress?: string;
   constructor(
     readonly name: string,
-    private readonly opts: { status?: boolean; async?: boolean; now: () => number },
+    private readonly opts: { status?: boolean; async?: boolean; now: () => number; settleMs?: number },
   ) {
-    this.capabilities = { status: opts.status !== false, resolveBy: ['name', 'ip', 'id'] };
+    this.capabilities = { status: opts.status !== false, resolveBy: ['name', 'ip', 'id'], ...(opts.settleMs ? { settleMs: opts.settleMs } : {}) };
   }
   add(id: string, name: string, addresses: string[] = [], state: EdrState = 'normal'): FakeDevice {
     const device = { id, name, addresses, state };
@@ -76,7 +80,9 @@ class FakeEdr implements EdrProvider {
   }
   async progress(handle: PendingAction): Promise<EdrProgress> {
     this.calls.push(`progress ${handle.deviceId}`);
+    if (this.progressDelayMs) await new Promise((resolve) => setTimeout(resolve, this.progressDelayMs));
     const d = this.devices.get(handle.deviceId)!;
+    if (this.failProgress) return { phase: 'failed', status: this.statusOf(d.id), reason: this.failProgress };
     if (d.state.startsWith('pending-')) {
       d.left = (d.left ?? 0) - 1;
       if (d.left < 0) d.state = handle.op === 'isolate' ? 'isolated' : 'normal';
@@ -192,6 +198,62 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.deepEqual([finished[0].status, finished[0].origin, finished[0].msgId, finished[0].alertId], ['isolated', 'node1', 'm1', 'a1']);
     const types = (await records()).map((r) => r.type);
     assert.deepEqual(types, ['action.requested', 'action.pending', 'action.done']);
+    assert.equal((await records('action.done'))[0].finishedLater, true);
+  });
+
+  it('answers a pending isolation that ends within the provider settleMs with its end, without a later "finished"', async () => {
+    edr = new FakeEdr('edr1', { async: true, now: timers.now, settleMs: 5_000 });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    edr.pendingPolls = 0;
+    const m = manager();
+    await m.engine.start();
+    const out = await m.isolate({ target: 'web01', provider: 'edr1', origin: 'node1', msgId: 'm1' });
+    assert.equal(out.status, 'isolated');
+    assert.equal('state' in out && out.state, 'isolated');
+    assert.equal('isolation' in out && out.isolation?.pending, undefined);
+    await settle();
+    assert.deepEqual(finished, [], 'answered once, on the request');
+    assert.deepEqual(
+      (await records()).map((r) => r.type),
+      ['action.requested', 'action.pending', 'action.done'],
+    );
+    assert.equal((await records('action.done'))[0].finishedLater, false);
+    assert.equal((await m.engine.leases.get<Isolation>(m.keyOf('edr1', 'aid1')))?.state, 'isolated');
+  });
+
+  it('answers a pending isolation that fails within settleMs as failed, with the reason, and keeps the record while the host may be isolated', async () => {
+    edr = new FakeEdr('edr1', { async: true, now: timers.now, settleMs: 5_000 });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    edr.failProgress = 'a fresh SSH session could not confirm the isolation';
+    const m = manager();
+    await m.engine.start();
+    const out = await m.isolate({ target: 'web01', provider: 'edr1' });
+    assert.equal(out.status, 'failed');
+    assert.match('reason' in out ? out.reason : '', /could not confirm/);
+    await settle();
+    assert.deepEqual(finished, []);
+    const failed = await records('action.failed');
+    assert.equal(failed.length, 1);
+    assert.deepEqual([failed[0].finishedLater, failed[0].stateAfter, failed[0].leaseKept], [false, 'pending-isolate', true]);
+  });
+
+  it('answers pending when the end takes longer than settleMs, and reports the end later as "finished"', async () => {
+    edr = new FakeEdr('edr1', { async: true, now: timers.now, settleMs: 20 });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    edr.pendingPolls = 0;
+    edr.progressDelayMs = 200;
+    const m = manager();
+    await m.engine.start();
+    const out = await m.isolate({ target: 'web01', provider: 'edr1', origin: 'node1' });
+    assert.equal(out.status, 'pending');
+    await settle();
+    assert.deepEqual(
+      finished.map((f) => [f.status, f.origin]),
+      [['isolated', 'node1']],
+    );
     assert.equal((await records('action.done'))[0].finishedLater, true);
   });
 

@@ -1,0 +1,156 @@
+/**
+ * The isolate host and EDR dialogs in headless Chromium against a real Node-RED (this checkout, the
+ * pack from dist/): a node dragged from the palette opens with no field marked invalid (an empty
+ * Reason means the alert's title, as in block IP), and no input clips its placeholder.
+ * Needs `npm run build` and Chromium; skips with the reason otherwise.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { freePort } from '../helpers/hub-process';
+import { prepareUserDir } from '../helpers/nodered-process';
+import { tempDir } from '../helpers/nr';
+
+const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
+const SCREENSHOTS = process.env.SOAR_SCREENSHOTS;
+
+/** In the page: the open dialog's visible inputs that are marked invalid or clip their placeholder. */
+const INSPECT = `(() => {
+  const tray = document.querySelector('.red-ui-tray:last-of-type .red-ui-tray-body') || document;
+  const canvas = document.createElement('canvas').getContext('2d');
+  const out = { invalid: [], clipped: [], checked: [] };
+  for (const el of tray.querySelectorAll('input, select, textarea, .red-ui-typedInput-container')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    const id = el.id || (el.querySelector && el.querySelector('input') && el.querySelector('input').id) || el.className;
+    if (el.classList.contains('input-error')) out.invalid.push(id);
+    const placeholder = el.getAttribute && el.getAttribute('placeholder');
+    if (el.tagName === 'INPUT' && placeholder && !el.value) {
+      const style = getComputedStyle(el);
+      canvas.font = style.font;
+      const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      const needed = canvas.measureText(placeholder).width;
+      out.checked.push(id);
+      if (needed > room) out.clipped.push(id + ': "' + placeholder + '" needs ' + Math.ceil(needed) + 'px, has ' + Math.floor(room) + 'px');
+    }
+  }
+  return out;
+})()`;
+
+describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () {
+  this.timeout(180000);
+  let child: ChildProcess | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let browser: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let page: any;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      if (process.env.SOAR_REQUIRE_SYSTEM === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
+      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+      this.skip();
+    }
+    const port = await freePort();
+    const dir = prepareUserDir(tempDir('soar-isolate-editor-'), port, [
+      { id: 't1', type: 'tab', label: 'isolate' },
+      { id: 'hub1', type: 'soar-hub', name: 'hub', dir: '' },
+    ]);
+    child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: 'ignore' });
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
+    for (let i = 0; ; i++) {
+      try {
+        await page.goto(`http://127.0.0.1:${port}/admin/`);
+        break;
+      } catch (err) {
+        if (i > 120) throw err;
+        await new Promise((r) => setTimeout(r, 500)); // poll while Node-RED starts
+      }
+    }
+    await page.locator('.red-ui-palette-node[data-palette-type="soar-isolate-host"]').waitFor({ timeout: 60000 });
+  });
+
+  after(async function () {
+    await browser?.close();
+    if (child?.pid && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      process.kill(child.pid, 'SIGTERM');
+      await exited;
+    }
+  });
+
+  it('a new isolate host node: nothing marked invalid but the missing EDR, no placeholder clipped, an empty Reason accepted', async function () {
+    // As a user does it: drag from the palette, then double-click.
+    await page
+      .locator('.red-ui-palette-node[data-palette-type="soar-isolate-host"]')
+      .dragTo(page.locator('#red-ui-workspace-chart'), { targetPosition: { x: 400, y: 300 } });
+    await page.evaluate(`(() => { const n = RED.nodes.filterNodes({ type: 'soar-isolate-host' })[0]; RED.editor.edit(n); })()`);
+    await page.locator('#node-input-ttl').waitFor({ state: 'visible', timeout: 15000 });
+    await page.waitForTimeout(300); // the tray's open animation
+    if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/isolate-host-new.png` });
+    const fresh = await page.evaluate(INSPECT);
+    assert.deepEqual(fresh.clipped, [], JSON.stringify(fresh));
+    assert.ok(fresh.checked.includes('node-input-ttl'), `the TTL placeholder was measured: ${JSON.stringify(fresh)}`);
+    assert.deepEqual(
+      fresh.invalid.filter((id: string) => id !== 'node-input-edr' && id !== 'node-input-lookup-edr'),
+      [],
+      JSON.stringify(fresh),
+    );
+    // Cleared Reason: the alert's title, not an error.
+    await page.evaluate(`$('#node-input-reason').typedInput('value', '')`);
+    await page.waitForTimeout(100);
+    if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/isolate-host-empty-reason.png` });
+    const cleared = await page.evaluate(INSPECT);
+    assert.deepEqual(
+      cleared.invalid.filter((id: string) => id !== 'node-input-edr' && id !== 'node-input-lookup-edr'),
+      [],
+      JSON.stringify(cleared),
+    );
+    await page.locator('#node-dialog-ok').click();
+    const saved = await page.evaluate(
+      `(() => { const n = RED.nodes.filterNodes({ type: 'soar-isolate-host' })[0]; RED.editor.validateNode(n); return { reason: n.reason, errors: n.validationErrors }; })()`,
+    );
+    assert.equal(saved.reason, '');
+    assert.ok(!(saved.errors ?? []).some((e: string) => /reason/i.test(e)), JSON.stringify(saved));
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('a new EDR (each kind): only required fields marked before typing, no placeholder clipped', async function () {
+    await page.evaluate(`RED.editor.editConfig('', 'soar-edr', '_ADD_', 'node-input')`);
+    await page.locator('#node-config-input-kind').waitFor({ state: 'visible', timeout: 15000 });
+    await page.waitForTimeout(300);
+    const kinds: string[] = await page.evaluate(`Array.from(document.querySelectorAll('#node-config-input-kind option')).map((o) => o.value)`);
+    assert.ok(kinds.includes('ssh-nftables'), kinds.join(', '));
+    const problems: Record<string, unknown> = {};
+    for (const kind of kinds) {
+      await page.selectOption('#node-config-input-kind', kind);
+      await page.waitForTimeout(150);
+      if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/edr-${kind}.png` });
+      const seen = await page.evaluate(INSPECT);
+      // Only what the kind requires may be marked before anything is typed.
+      const required: string[] = await page.evaluate(
+        `(RED.settings.soarEdrKinds.find((k) => k.kind === ${JSON.stringify(kind)}).fields || []).filter((f) => f.required).map((f) => 'node-config-input-' + f.name)`,
+      );
+      const wrong = seen.invalid.filter((id: string) => !required.includes(id));
+      if (seen.clipped.length || wrong.length) problems[kind] = { clipped: seen.clipped, invalid: wrong };
+    }
+    assert.deepEqual(problems, {});
+    await page.locator('#node-config-dialog-cancel').click();
+    assert.deepEqual(pageErrors, []);
+  });
+});
