@@ -121,6 +121,7 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'markdown',
     priorityFor: (severity) => bySeverity(SEVERITY_LABELS, severity),
 
     async findOpenByIncident(incidentKey, signal) {

@@ -86,6 +86,7 @@ export function createGitLab(opts: GitLabOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'markdown',
     priorityFor: (severity) => bySeverity(SEVERITY_LABELS, severity),
 
     async findOpenByIncident(incidentKey, signal) {

@@ -124,7 +124,9 @@ export function createJira(opts: JiraOptions): TicketProvider {
   return {
     kind: KIND,
     name,
+    // The body is ADF made of plain text nodes (adf() below): nothing in it renders as markup.
     limits: LIMITS,
+    markup: 'plain',
     priorityFor: (severity) => bySeverity(PRIORITIES, severity),
 
     async findOpenByIncident(incidentKey, signal) {

@@ -94,6 +94,7 @@ export function createRedmine(opts: RedmineOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'redmine',
     priorityFor: (severity) => bySeverity(PRIORITY_NAMES, severity),
 
     async findOpenByIncident(incidentKey, signal) {

@@ -84,6 +84,7 @@ export function createServiceNow(opts: ServiceNowOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'servicenow',
     priorityFor: (severity) => {
       const [impact, urgency] = bySeverity(IMPACT_URGENCY, severity);
       return `impact ${impact} / urgency ${urgency}`;

@@ -138,6 +138,7 @@ export function createTheHive(opts: TheHiveOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'markdown',
     priorityFor: (severity) => SEVERITY_NAMES[bySeverity(SEVERITIES, severity)],
 
     async findOpenByIncident(incidentKey, signal) {
