@@ -11,7 +11,7 @@
  * otherwise the marker `[soar-incident:<key>]` at the end of the description, searched with the
  * description "contains" filter (`description=~...`).
  */
-import { createHttpClient, ProviderError } from '../core/http';
+import { ProviderError } from '../core/http';
 import {
   asRecord,
   asString,
@@ -24,6 +24,7 @@ import {
   linkLine,
   messagesIn,
   withVendorMessage,
+  trackerHttp,
 } from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
@@ -51,28 +52,18 @@ export function createRedmine(opts: RedmineOptions): TicketProvider {
   const name = opts.name ?? 'Redmine';
   const base = cleanBaseUrl(KIND, opts.baseURL);
   const apiKey = opts.apiKey ?? '';
-  const client = createHttpClient({
-    provider: KIND,
-    baseURL: base,
-    headers: { 'x-redmine-api-key': apiKey, accept: 'application/json' },
-    secrets: apiKey ? [apiKey] : [],
-    budget: opts.budget ?? { perSecond: 5 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
-  });
   let priorityIds: Map<string, number> | undefined;
   let closedStatuses: Map<string, boolean> | undefined;
 
   const explain = (error: unknown) => withVendorMessage(error, (body) => messagesIn(asRecord(body)?.errors).join('; ') || undefined);
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    try {
-      return (await client.request<T>(spec)).data;
-    } catch (error) {
-      throw explain(error);
-    }
-  }
+  const { client, call } = trackerHttp(opts, {
+    provider: KIND,
+    baseURL: base,
+    headers: { 'x-redmine-api-key': apiKey, accept: 'application/json' },
+    secrets: apiKey ? [apiKey] : [],
+    budget: { perSecond: 5 },
+    explain,
+  });
   const ref = (id: string): TicketRef => ({ id, key: `#${id}`, url: `${base}/issues/${id}` });
 
   async function priorityId(severity: number, signal?: AbortSignal): Promise<number | undefined> {
