@@ -26,6 +26,7 @@ import {
   withVendorMessage,
   trackerHttp,
 } from './common';
+import { escapeFor } from './markup';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'redmine';
@@ -44,8 +45,13 @@ export interface RedmineOptions extends TicketProviderOptions {
   customFieldId?: number;
 }
 
+/**
+ * The description marker. A key with other characters than letters, digits, `_ . -` (a URL, an
+ * IPv6 address, anything from an alert) is escaped like any other value (lib/ticket/markup.ts), so it
+ * cannot become a link or markup; the search uses the same form.
+ */
 export function redmineMarker(incidentKey: string): string {
-  return `[soar-incident:${incidentKey}]`;
+  return `[soar-incident:${/^[\w.-]*$/.test(incidentKey) ? incidentKey : escapeFor('redmine', incidentKey)}]`;
 }
 
 export function createRedmine(opts: RedmineOptions): TicketProvider {

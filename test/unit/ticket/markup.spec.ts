@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { buildTicketRequest, DEFAULT_BODY, DEFAULT_TITLE } from '../../../lib/ticket/defaults';
 import { toAdf } from '../../../lib/ticket/jira';
+import { redmineMarker } from '../../../lib/ticket/redmine';
 import { escapeFor, escaperFor, WORD_JOINER as WJ, type TicketMarkup } from '../../../lib/ticket/markup';
 import { summaryText } from '../../../lib/ticket/outbox';
 import { createTicketProvider } from '../../../lib/ticket/registry';
@@ -74,6 +75,11 @@ describe('ticket text escaping per tracker (lib/ticket/markup.ts)', () => {
     assert.doesNotMatch(body.replace(/&#\d+;/g, ''), /[<>"[\]{}*_@#!|]|https?:|www\./);
     assert.ok(body.includes(`- url hxxp&#91;${WJ}&#58;${WJ}//&#93;evil&#91;&#46;&#93;example/payload`), body);
     assert.equal(escapeFor('redmine', 'see r12 and commit:abc'), `see r${WJ}12 and commit${WJ}&#58;${WJ}abc`);
+  });
+
+  it("Redmine's description marker keeps a plain key and escapes any other", () => {
+    assert.equal(redmineMarker('web-01.example_1'), '[soar-incident:web-01.example_1]');
+    assert.equal(redmineMarker('"x":http://evil.example/'), `[soar-incident:&#34;x&#34;${WJ}&#58;${WJ}http${WJ}&#58;${WJ}//evil&#46;example/]`);
   });
 
   it('ServiceNow: plain text, but a [code] tag in a journal entry is broken', () => {
