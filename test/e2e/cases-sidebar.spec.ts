@@ -81,7 +81,11 @@ describe('local cases in the SOAR sidebar (e2e)', function () {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const { $, RED } = window as any;
       let hub = '';
-      RED.nodes.eachConfig((n: { type: string; id: string }) => void (n.type === 'soar-hub' && !hub && (hub = n.id)));
+      // The palette can show before the deployed flows are loaded into the editor.
+      for (let i = 0; i < 150 && !hub; i++) {
+        RED.nodes.eachConfig((n: { type: string; id: string }) => void (n.type === 'soar-hub' && !hub && (hub = n.id)));
+        if (!hub) await new Promise((r) => setTimeout(r, 100));
+      }
       const alert = { fingerprint: incident, title: 'e2e <b>case</b> from 203.0.113.9', severity: 4, severity_label: 'High' };
       const body = {
         id: 'e2e-cases-tab',
@@ -161,7 +165,7 @@ describe('local cases in the SOAR sidebar (e2e)', function () {
     const hint = await page.evaluate(async () => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const { $, RED } = window as any;
-      for (let i = 0; i < 50 && !RED.nodes.node('e2e-cases-ticket'); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 150 && !RED.nodes.node('e2e-cases-ticket'); i++) await new Promise((r) => setTimeout(r, 100));
       RED.editor.edit(RED.nodes.node('e2e-cases-ticket'));
       for (let i = 0; i < 50 && !$('#node-input-body').length; i++) await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 300));
