@@ -22,7 +22,13 @@ import { readJsonLines, sample, tempDir } from '../helpers/nr';
 import { requireRedmineOrSkip, startRedmine, type RunningRedmine } from '../helpers/redmine';
 import { freePort, request, startNodeRed, until, type RestartableNodeRed } from '../helpers/restartable-node-red';
 
-type Rec = Record<string, any>;
+/** msg.ticket as the file nodes wrote it. */
+interface TicketLine {
+  status?: string;
+  incident?: string;
+  provider?: string;
+  key?: string;
+}
 
 function flows(trackerUrl: string, project: string, customFieldId: number, files: { done: string; later: string; failed: string }): unknown[] {
   const toFile = (id: string, file: string) => [
@@ -87,7 +93,7 @@ function userDir(prefix: string, port: number, trackerUrl: string, redmine: Runn
   return { dir, files };
 }
 
-const lines = (file: string): Rec[] => (fs.existsSync(file) ? readJsonLines(file) : []);
+const lines = (file: string): TicketLine[] => (fs.existsSync(file) ? (readJsonLines(file) as TicketLine[]) : []);
 
 /** A proxy in front of Redmine that can hold Redmine's answer to the next issue create. */
 async function holdingProxy(target: number) {
@@ -142,12 +148,12 @@ describe('soar-open-ticket against a real Redmine across kill -9 of Node-RED (sy
   let running: RestartableNodeRed | undefined;
   const env = { SOAR_TICKET_BACKOFF_MS: '300' };
 
-  async function issuesFor(incident: string): Promise<Rec[]> {
+  async function issuesFor(incident: string): Promise<{ id: number }[]> {
     const answer = await fetch(
       `${redmine.url}/issues.json?project_id=${redmine.project}&status_id=*&cf_${redmine.customFieldId}=${encodeURIComponent(incident)}`,
       { headers: { 'x-redmine-api-key': redmine.apiKey } },
     );
-    return ((await answer.json()) as { issues: Rec[] }).issues;
+    return ((await answer.json()) as { issues: { id: number }[] }).issues;
   }
 
   async function postAlert(dir: NodeRedUserDir, id: string): Promise<void> {
@@ -188,7 +194,7 @@ describe('soar-open-ticket against a real Redmine across kill -9 of Node-RED (sy
     running = startNodeRed(dir, { env });
     const later = await until('the delivery on output 2', () => lines(files.later)[0], current, 120_000);
     assert.deepEqual([later.status, later.incident, later.provider], ['created', incident, 'redmine'], JSON.stringify(later));
-    assert.match(later.key, /^#\d+$/);
+    assert.match(later.key ?? '', /^#\d+$/);
     await new Promise((r) => setTimeout(r, 3000)); // a second delivery (or a redelivered alert's create) would show in this time
     assert.equal(lines(files.later).length, 1, `delivered once: ${JSON.stringify(lines(files.later))}`);
     assert.deepEqual(lines(files.failed), []);
