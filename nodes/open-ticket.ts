@@ -7,6 +7,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { buildTicketRequest, DEFAULT_BODY, DEFAULT_TITLE } from '../lib/ticket/defaults';
 import type { OutboxEvent, TicketOutcome } from '../lib/ticket/outbox';
+import { escaperFor } from '../lib/ticket/markup';
 import { compileTemplate, MESSAGE_ROOTS, type CompiledTemplate } from '../lib/ticket/template';
 import { lifecycle, migrateConfig, SettingsParser, translator } from './common';
 import type { TicketingConfigNode, TicketingParts } from './shared/ticketing';
@@ -153,7 +154,7 @@ export = function (RED: NodeAPI): void {
         throw err;
       });
       const incident = typeof keyValue === 'string' || typeof keyValue === 'number' ? String(keyValue).trim() : '';
-      const built = buildTicketRequest({ ...msg, incident }, { title, body, incidentPath: 'incident' });
+      const built = buildTicketRequest({ ...msg, incident }, { title, body, incidentPath: 'incident', escape: escaperFor(parts.provider.markup) });
       if (!built.request) {
         const message = incident ? (built.error ?? 'no ticket request') : t('errors.no-incident', { property: `${incidentType}.${incidentProp}` });
         return fail(message, incident, 'BAD_REQUEST');

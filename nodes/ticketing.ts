@@ -85,7 +85,14 @@ export = function (RED: NodeAPI): void {
         for (const [tracker, entry] of localStores) {
           for (const summary of await entry.store.list({ limit: 200 })) {
             const full = await entry.store.get(summary.id);
-            out.push({ ...summary, tracker, trackerLabel: entry.label, hub: entry.hub, timeline: full?.timeline.slice(-20) ?? [] });
+            out.push({
+              ...summary,
+              tracker,
+              trackerLabel: entry.label,
+              hub: entry.hub,
+              ...(full?.linkTo ? { linkTo: { key: full.linkTo.key } } : {}),
+              timeline: full?.timeline.slice(-20) ?? [],
+            });
           }
         }
         res.json({ cases: out });

@@ -1,7 +1,9 @@
 /** Helpers the tracker clients share: severity scale, text limits, incident labels, refs. */
 import { createHash } from 'node:crypto';
+import type { BudgetLimits } from '../core/budget';
 import { ProviderError } from '../core/errors';
-import type { TicketSeverity } from './types';
+import { createHttpClient, type HttpClient, type RequestSpec } from '../core/http';
+import type { TicketProviderOptions, TicketSeverity } from './types';
 
 /** OCSF severity_id names, 0..6 (99 "other" and anything out of range count as unknown). */
 export const SEVERITY_NAMES = ['unknown', 'informational', 'low', 'medium', 'high', 'critical', 'fatal'] as const;
@@ -133,4 +135,46 @@ export function messagesIn(value: unknown): string[] {
 /** The text line that links a closed earlier ticket of the same incident. */
 export function linkLine(ref: { key: string; url: string }): string {
   return `Earlier ticket for this incident (closed): ${ref.key}${ref.url ? ` ${ref.url}` : ''}`;
+}
+
+/** What differs between the trackers' HTTP clients; the rest comes from the common options. */
+export interface TrackerHttpSpec {
+  provider: string;
+  baseURL: string;
+  headers: Record<string, string>;
+  /** Never shown in a message (tokens, and their Basic encodings). */
+  secrets: string[];
+  /** The tracker's default budget, used when the settings give none. */
+  budget: BudgetLimits;
+  /** Adds the tracker's own words to an error (withVendorMessage) or reclassifies it; default as is. */
+  explain?: (error: unknown) => unknown;
+}
+
+/**
+ * The HTTP client of a tracker and `call`, which answers the body of a request or rejects with the
+ * explained error: one place for the plumbing every client shares (timeouts, retries, budget, clock).
+ */
+export function trackerHttp(opts: TicketProviderOptions, spec: TrackerHttpSpec): { client: HttpClient; call<T>(request: RequestSpec): Promise<T> } {
+  const client = createHttpClient({
+    provider: spec.provider,
+    baseURL: spec.baseURL,
+    headers: spec.headers,
+    secrets: spec.secrets,
+    budget: opts.budget ?? spec.budget,
+    timeoutMs: opts.timeoutMs,
+    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
+    now: opts.now,
+    sleep: opts.sleep,
+  });
+  const explain = spec.explain ?? ((error: unknown) => error);
+  return {
+    client,
+    async call<T>(request: RequestSpec): Promise<T> {
+      try {
+        return (await client.request<T>(request)).data;
+      } catch (error) {
+        throw explain(error);
+      }
+    },
+  };
 }

@@ -28,8 +28,8 @@ export const DEFAULT_BODY = [
   '{{/actions}}{{/actions.length}}{{#approval}}',
   'Approval:{{#id}} {{id}}{{/id}}{{#status}} {{status}}{{/status}}{{#by}} by {{by}}{{/by}}{{#time}} at {{time}}{{/time}}',
   '{{/approval}}{{#hub.url}}',
-  'On the hub: {{hub.url}}{{#hub.caseUrl}}',
-  'Case: {{hub.caseUrl}}{{/hub.caseUrl}}',
+  'On the hub: {{{hub.url}}}{{#hub.caseUrl}}',
+  'Case: {{{hub.caseUrl}}}{{/hub.caseUrl}}',
   '{{/hub.url}}',
 ].join('\n');
 
@@ -87,8 +87,11 @@ export interface RequestOptions extends ViewOptions {
   body: CompiledTemplate;
   /** Dotted message path of the incident key. Default `alert.fingerprint`. */
   incidentPath?: string;
-  /** "html" for trackers that render HTML; plain text otherwise. */
-  escape?: 'none' | 'html';
+  /**
+   * How values from the message are escaped in the body (the tracker's escaper, lib/ticket/markup.ts).
+   * The title is never escaped: every tracker shows titles as plain text.
+   */
+  escape?: 'none' | 'html' | ((text: string) => string);
 }
 
 export interface BuiltRequest {
@@ -115,7 +118,7 @@ export function buildTicketRequest(msg: Record<string, unknown>, options: Reques
   const incidentKey = typeof keyValue === 'string' || typeof keyValue === 'number' ? String(keyValue).trim() : '';
   if (!incidentKey) return { error: `no incident key at msg.${path}`, missing: [] };
   const view = ticketView(msg, { ...options, incidentKey });
-  const title = options.title.render(view, { escape: options.escape });
+  const title = options.title.render(view);
   const body = options.body.render(view, { escape: options.escape });
   const missing = [...new Set([...title.missing, ...body.missing])];
   const oneLine = title.text.replace(/\s+/g, ' ').trim();

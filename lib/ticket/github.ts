@@ -14,7 +14,7 @@
  * Incident key: the label `soar-<key>` (listed by label, not through the search API, whose limit
  * is 30 requests a minute and which lags). Severity: a `severity:<name>` label (GitHub has no priority).
  */
-import { createHttpClient, ProviderError } from '../core/http';
+import { ProviderError } from '../core/http';
 import {
   asRecord,
   asString,
@@ -27,6 +27,7 @@ import {
   incidentLabel,
   linkLine,
   withVendorMessage,
+  trackerHttp,
 } from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
@@ -62,18 +63,6 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     throw new ProviderError({ provider: KIND, code: 'BAD_REQUEST', message: `${KIND}: the repository must be owner/name` });
   }
   const repo = `/repos/${opts.repository}`;
-  const client = createHttpClient({
-    provider: KIND,
-    baseURL: base,
-    headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
-    secrets: token ? [token] : [],
-    // Content creation is limited to about 80 a minute and 500 an hour.
-    budget: opts.budget ?? { perMinute: 60, perHour: 450 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
-  });
   const explain = (error: unknown) => {
     const detailed = withVendorMessage(error, (body) => {
       const errors = asRecord(body)?.errors;
@@ -103,13 +92,15 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     }
     return detailed;
   };
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    try {
-      return (await client.request<T>(spec)).data;
-    } catch (error) {
-      throw explain(error);
-    }
-  }
+  const { client, call } = trackerHttp(opts, {
+    provider: KIND,
+    baseURL: base,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
+    secrets: token ? [token] : [],
+    // Content creation is limited to about 80 a minute and 500 an hour.
+    budget: { perMinute: 60, perHour: 450 },
+    explain,
+  });
   const ref = (issue: Record<string, unknown> | undefined): TicketRef => {
     const number = asString(issue?.number);
     if (!number) throw badAnswer(KIND, 'issue number');
@@ -121,6 +112,7 @@ export function createGitHub(opts: GitHubOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'markdown',
     priorityFor: (severity) => bySeverity(SEVERITY_LABELS, severity),
 
     async findOpenByIncident(incidentKey, signal) {

@@ -13,7 +13,6 @@
  * Incident key: the label `soar-<key>`. Severity: the label `severity::<name>` (scoped where the
  * edition has scoped labels, a plain label elsewhere).
  */
-import { createHttpClient } from '../core/http';
 import {
   asRecord,
   asString,
@@ -27,6 +26,7 @@ import {
   linkLine,
   messagesIn,
   withVendorMessage,
+  trackerHttp,
 } from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
@@ -57,25 +57,15 @@ export function createGitLab(opts: GitLabOptions): TicketProvider {
   const base = /\/api\/v4$/.test(root) ? root : `${root}/api/v4`;
   const token = opts.token ?? '';
   const project = `/projects/${encodeURIComponent(String(opts.project ?? '').trim())}`;
-  const client = createHttpClient({
+  const explain = (error: unknown) => withVendorMessage(error, (body) => messagesIn(asRecord(body)?.message).join('; ') || undefined);
+  const { client, call } = trackerHttp(opts, {
     provider: KIND,
     baseURL: base,
     headers: { 'private-token': token, accept: 'application/json' },
     secrets: token ? [token] : [],
-    budget: opts.budget ?? { perSecond: 5 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
+    budget: { perSecond: 5 },
+    explain,
   });
-  const explain = (error: unknown) => withVendorMessage(error, (body) => messagesIn(asRecord(body)?.message).join('; ') || undefined);
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    try {
-      return (await client.request<T>(spec)).data;
-    } catch (error) {
-      throw explain(error);
-    }
-  }
   const ref = (issue: Record<string, unknown> | undefined): TicketRef => {
     const iid = asString(issue?.iid);
     if (!iid) throw badAnswer(KIND, 'issue iid');
@@ -86,6 +76,7 @@ export function createGitLab(opts: GitLabOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'markdown',
     priorityFor: (severity) => bySeverity(SEVERITY_LABELS, severity),
 
     async findOpenByIncident(incidentKey, signal) {

@@ -14,7 +14,6 @@
  * eventually consistent, so a just-created issue may not be found yet: callers keep their own record.
  * Closed = status category "done".
  */
-import { createHttpClient } from '../core/http';
 import {
   asRecord,
   asString,
@@ -28,6 +27,7 @@ import {
   linkLine,
   messagesIn,
   withVendorMessage,
+  trackerHttp,
 } from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
@@ -96,35 +96,27 @@ export function createJira(opts: JiraOptions): TicketProvider {
   const base = cleanBaseUrl(KIND, opts.baseURL);
   const token = opts.apiToken ?? '';
   const basic = Buffer.from(`${opts.email ?? ''}:${token}`).toString('base64');
-  const client = createHttpClient({
-    provider: KIND,
-    baseURL: base,
-    headers: { authorization: `Basic ${basic}`, accept: 'application/json' },
-    secrets: token ? [token, basic] : [],
-    budget: opts.budget ?? { perSecond: 5 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
-  });
   const explain = (error: unknown) =>
     withVendorMessage(error, (body) => {
       const b = asRecord(body);
       return [...messagesIn(b?.errorMessages), ...messagesIn(b?.errors)].join('; ') || undefined;
     });
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    try {
-      return (await client.request<T>(spec)).data;
-    } catch (error) {
-      throw explain(error);
-    }
-  }
+  const { client, call } = trackerHttp(opts, {
+    provider: KIND,
+    baseURL: base,
+    headers: { authorization: `Basic ${basic}`, accept: 'application/json' },
+    secrets: token ? [token, basic] : [],
+    budget: { perSecond: 5 },
+    explain,
+  });
   const ref = (key: string): TicketRef => ({ id: key, key, url: `${base}/browse/${key}` });
 
   return {
     kind: KIND,
     name,
+    // The body is ADF made of plain text nodes (adf() below): nothing in it renders as markup.
     limits: LIMITS,
+    markup: 'plain',
     priorityFor: (severity) => bySeverity(PRIORITIES, severity),
 
     async findOpenByIncident(incidentKey, signal) {

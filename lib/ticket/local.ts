@@ -89,6 +89,8 @@ export class LocalCaseStore implements TicketProvider {
   readonly kind = 'local';
   readonly name: string;
   readonly limits: TicketLimits;
+  // The case page and the sidebar escape everything themselves.
+  readonly markup = 'plain';
   private readonly store: StateStore;
   private readonly pageBase: string;
   private readonly maxTimeline: number;

@@ -22,6 +22,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { StateStore } from '../core/types';
 import { defang } from '../ioc/defang';
+import { escaperFor } from './markup';
 import type { TicketFailure, TicketObservable, TicketProvider, TicketRef } from './types';
 
 export interface TicketRequest {
@@ -543,7 +544,7 @@ export class TicketOutbox extends EventEmitter {
         entries.map((e) => e.key),
       );
     const fresh = newIndicators(sightings, record.seen);
-    const text = summaryText(incident, sightings, fresh, this.coalesceMs);
+    const text = summaryText(incident, sightings, fresh, this.coalesceMs, escaperFor(this.provider.markup));
     try {
       await this.provider.comment(record.ref, text, fresh.length ? { observables: fresh } : undefined);
     } catch (error) {
@@ -571,7 +572,10 @@ export class TicketOutbox extends EventEmitter {
   private async successor(record: IncidentRecord, sightings: Sighting[], keys: string[]): Promise<TicketOutcome> {
     const latest = sightings[sightings.length - 1];
     const old = record.ref!;
-    const more = sightings.length > 1 ? `\n\n${summaryText(record.incident, sightings, newIndicators(sightings, []), this.coalesceMs)}` : '';
+    const more =
+      sightings.length > 1
+        ? `\n\n${summaryText(record.incident, sightings, newIndicators(sightings, []), this.coalesceMs, escaperFor(this.provider.markup))}`
+        : '';
     const next: IncidentRecord = {
       v: 1,
       incident: record.incident,
@@ -788,29 +792,34 @@ function newIndicators(sightings: Sighting[], seen: string[]): TicketObservable[
   return dedupeObservables(sightings).filter((o) => !known.has(iocKey(o)));
 }
 
-/** The coalesced comment: how many sightings, first and last time, what they were, new indicators defanged. */
+/**
+ * The coalesced comment: how many sightings, first and last time, what they were, new indicators
+ * defanged. `escape` makes the alert's own words (summaries, incident key, indicators) text for the
+ * tracker (lib/ticket/markup.ts).
+ */
 export function summaryText(
   incident: string,
   sightings: ReadonlyArray<{ time: number; summary: string }>,
   fresh: TicketObservable[],
   coalesceMs: number,
+  escape: (text: string) => string = (text) => text,
 ): string {
   const first = new Date(sightings[0].time).toISOString();
   const last = new Date(sightings[sightings.length - 1].time).toISOString();
   const lines: string[] = [];
   lines.push(
     sightings.length === 1
-      ? `SOAR: seen again at ${first} (incident ${incident}).`
-      : `SOAR: seen ${sightings.length} more times between ${first} and ${last} (incident ${incident}; comments are combined, at most one every ${Math.round(coalesceMs / 60_000) || 1} min).`,
+      ? `SOAR: seen again at ${first} (incident ${escape(incident)}).`
+      : `SOAR: seen ${sightings.length} more times between ${first} and ${last} (incident ${escape(incident)}; comments are combined, at most one every ${Math.round(coalesceMs / 60_000) || 1} min).`,
   );
   const counts = new Map<string, number>();
   for (const s of sightings) counts.set(s.summary, (counts.get(s.summary) ?? 0) + 1);
   const shown = [...counts].slice(0, 10);
-  for (const [summary, n] of shown) lines.push(`- ${summary}${n > 1 ? ` (×${n})` : ''}`);
+  for (const [summary, n] of shown) lines.push(`- ${escape(summary)}${n > 1 ? ` (×${n})` : ''}`);
   if (counts.size > shown.length) lines.push(`- … and ${counts.size - shown.length} other kinds`);
   if (fresh.length) {
     lines.push('New indicators (defanged):');
-    for (const o of fresh.slice(0, 50)) lines.push(`- ${o.type} ${defang(o.value, o.type)}`);
+    for (const o of fresh.slice(0, 50)) lines.push(`- ${escape(o.type)} ${escape(defang(o.value, o.type))}`);
     if (fresh.length > 50) lines.push(`- … and ${fresh.length - 50} more`);
   }
   return lines.join('\n');

@@ -11,7 +11,7 @@
  * otherwise the marker `[soar-incident:<key>]` at the end of the description, searched with the
  * description "contains" filter (`description=~...`).
  */
-import { createHttpClient, ProviderError } from '../core/http';
+import { ProviderError } from '../core/http';
 import {
   asRecord,
   asString,
@@ -24,7 +24,9 @@ import {
   linkLine,
   messagesIn,
   withVendorMessage,
+  trackerHttp,
 } from './common';
+import { escapeFor } from './markup';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'redmine';
@@ -43,36 +45,31 @@ export interface RedmineOptions extends TicketProviderOptions {
   customFieldId?: number;
 }
 
+/**
+ * The description marker. A key with other characters than letters, digits, `_ . -` (a URL, an
+ * IPv6 address, anything from an alert) is escaped like any other value (lib/ticket/markup.ts), so it
+ * cannot become a link or markup; the search uses the same form.
+ */
 export function redmineMarker(incidentKey: string): string {
-  return `[soar-incident:${incidentKey}]`;
+  return `[soar-incident:${/^[\w.-]*$/.test(incidentKey) ? incidentKey : escapeFor('redmine', incidentKey)}]`;
 }
 
 export function createRedmine(opts: RedmineOptions): TicketProvider {
   const name = opts.name ?? 'Redmine';
   const base = cleanBaseUrl(KIND, opts.baseURL);
   const apiKey = opts.apiKey ?? '';
-  const client = createHttpClient({
-    provider: KIND,
-    baseURL: base,
-    headers: { 'x-redmine-api-key': apiKey, accept: 'application/json' },
-    secrets: apiKey ? [apiKey] : [],
-    budget: opts.budget ?? { perSecond: 5 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
-  });
   let priorityIds: Map<string, number> | undefined;
   let closedStatuses: Map<string, boolean> | undefined;
 
   const explain = (error: unknown) => withVendorMessage(error, (body) => messagesIn(asRecord(body)?.errors).join('; ') || undefined);
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    try {
-      return (await client.request<T>(spec)).data;
-    } catch (error) {
-      throw explain(error);
-    }
-  }
+  const { client, call } = trackerHttp(opts, {
+    provider: KIND,
+    baseURL: base,
+    headers: { 'x-redmine-api-key': apiKey, accept: 'application/json' },
+    secrets: apiKey ? [apiKey] : [],
+    budget: { perSecond: 5 },
+    explain,
+  });
   const ref = (id: string): TicketRef => ({ id, key: `#${id}`, url: `${base}/issues/${id}` });
 
   async function priorityId(severity: number, signal?: AbortSignal): Promise<number | undefined> {
@@ -94,6 +91,7 @@ export function createRedmine(opts: RedmineOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'redmine',
     priorityFor: (severity) => bySeverity(PRIORITY_NAMES, severity),
 
     async findOpenByIncident(incidentKey, signal) {

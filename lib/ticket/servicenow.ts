@@ -14,8 +14,19 @@
  * Closed: `active` false, or state 6 Resolved / 7 Closed / 8 Canceled.
  */
 import { createHash } from 'node:crypto';
-import { createHttpClient } from '../core/http';
-import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, linkLine, withVendorMessage } from './common';
+import {
+  asRecord,
+  asString,
+  badAnswer,
+  bySeverity,
+  checkCreateInput,
+  cleanBaseUrl,
+  fitText,
+  fitTitle,
+  linkLine,
+  withVendorMessage,
+  trackerHttp,
+} from './common';
 import type { CreateTicketInput, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
 const KIND = 'servicenow';
@@ -53,25 +64,15 @@ export function createServiceNow(opts: ServiceNowOptions): TicketProvider {
   const base = cleanBaseUrl(KIND, opts.baseURL);
   const password = opts.password ?? '';
   const basic = Buffer.from(`${opts.username ?? ''}:${password}`).toString('base64');
-  const client = createHttpClient({
+  const explain = (error: unknown) => withVendorMessage(error, (body) => asString(asRecord(asRecord(body)?.error)?.detail));
+  const { client, call } = trackerHttp(opts, {
     provider: KIND,
     baseURL: base,
     headers: { authorization: `Basic ${basic}`, accept: 'application/json' },
     secrets: password ? [password, basic] : [],
-    budget: opts.budget ?? { perSecond: 5 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
+    budget: { perSecond: 5 },
+    explain,
   });
-  const explain = (error: unknown) => withVendorMessage(error, (body) => asString(asRecord(asRecord(body)?.error)?.detail));
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    try {
-      return (await client.request<T>(spec)).data;
-    } catch (error) {
-      throw explain(error);
-    }
-  }
   const ref = (record: Record<string, unknown> | undefined): TicketRef => {
     const sysId = asString(record?.sys_id);
     if (!sysId) throw badAnswer(KIND, 'result.sys_id');
@@ -84,6 +85,7 @@ export function createServiceNow(opts: ServiceNowOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'servicenow',
     priorityFor: (severity) => {
       const [impact, urgency] = bySeverity(IMPACT_URGENCY, severity);
       return `impact ${impact} / urgency ${urgency}`;

@@ -39,8 +39,11 @@ export interface CompileOptions {
 }
 
 export interface RenderOptions {
-  /** "none" (default) for plain-text trackers, "html" to escape & < > " '. */
-  escape?: 'none' | 'html';
+  /**
+   * How `{{x}}` values are escaped: "none" (default), "html" (& < > " '), or a function (a tracker's
+   * escaper, lib/ticket/markup.ts). `{{{x}}}` and `{{&x}}` are never escaped.
+   */
+  escape?: 'none' | 'html' | ((text: string) => string);
   /** Output cap (characters); rendering stops with a TemplateError past it. Default 1,000,000. */
   maxOutput?: number;
 }
@@ -224,7 +227,12 @@ export function compileTemplate(source: string, options: CompileOptions = {}): C
     source,
     topPaths,
     render(view: unknown, renderOptions: RenderOptions = {}): RenderResult {
-      const escapeHtml = renderOptions.escape === 'html';
+      const escape =
+        typeof renderOptions.escape === 'function'
+          ? renderOptions.escape
+          : renderOptions.escape === 'html'
+            ? (text: string) => text.replace(/[&<>"']/g, (c) => HTML[c])
+            : undefined;
       const maxOutput = renderOptions.maxOutput ?? 1_000_000;
       const missing: string[] = [];
       const seen = new Set<string>();
@@ -254,7 +262,7 @@ export function compileTemplate(source: string, options: CompileOptions = {}): C
               continue;
             }
             const text = scalarText(got.value);
-            emit(escapeHtml && node.escape ? text.replace(/[&<>"']/g, (c) => HTML[c]) : text);
+            emit(escape && node.escape ? escape(text) : text);
             continue;
           }
           // An absent section is plain "false" in mustache: conditionals over optional fields are normal.

@@ -16,8 +16,8 @@
  * Closed: stage "Closed" (TheHive 5 sets it with a closing status such as TruePositive); an alert
  * promoted to a case (stage "Imported") counts as closed: its case is where the work goes on.
  */
-import { createHttpClient, ProviderError } from '../core/http';
-import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, linkLine } from './common';
+import { ProviderError } from '../core/http';
+import { asRecord, asString, badAnswer, bySeverity, checkCreateInput, cleanBaseUrl, fitText, fitTitle, linkLine, trackerHttp } from './common';
 import { TicketDuplicateError } from './errors';
 import type { CreateTicketInput, TicketObservable, TicketProvider, TicketProviderOptions, TicketRef, TicketStatus } from './types';
 
@@ -71,20 +71,13 @@ export function createTheHive(opts: TheHiveOptions): TicketProvider {
   const mode = opts.mode ?? 'alert';
   const source = opts.source || 'SOAR';
   const alertType = opts.alertType || 'soar';
-  const client = createHttpClient({
+  const { client, call } = trackerHttp(opts, {
     provider: KIND,
     baseURL: base,
     headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json', ...(opts.organisation ? { 'x-organisation': opts.organisation } : {}) },
     secrets: apiKey ? [apiKey] : [],
-    budget: opts.budget ?? { perSecond: 10 },
-    timeoutMs: opts.timeoutMs,
-    retry: opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : undefined,
-    now: opts.now,
-    sleep: opts.sleep,
+    budget: { perSecond: 10 },
   });
-  async function call<T>(spec: Parameters<typeof client.request>[0]): Promise<T> {
-    return (await client.request<T>(spec)).data;
-  }
   const ref = (type: 'alert' | 'case', record: Record<string, unknown> | undefined): TicketRef => {
     const id = asString(record?._id);
     if (!id) throw badAnswer(KIND, '_id');
@@ -138,6 +131,7 @@ export function createTheHive(opts: TheHiveOptions): TicketProvider {
     kind: KIND,
     name,
     limits: LIMITS,
+    markup: 'markdown',
     priorityFor: (severity) => SEVERITY_NAMES[bySeverity(SEVERITIES, severity)],
 
     async findOpenByIncident(incidentKey, signal) {

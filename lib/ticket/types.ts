@@ -13,6 +13,7 @@
  * - Text over the tracker's limit is cut with a visible note, never refused and never cut silently.
  */
 import type { BudgetLimits, BudgetState } from '../core/budget';
+import type { TicketMarkup } from './markup';
 
 /** The normalised alert's OCSF severity_id: 0 unknown, 1 informational, 2 low, 3 medium, 4 high, 5 critical, 6 fatal. */
 export type TicketSeverity = 0 | 1 | 2 | 3 | 4 | 5 | 6;
@@ -76,6 +77,8 @@ export interface TicketProvider {
   /** Instance name (config node name). */
   readonly name: string;
   readonly limits: TicketLimits;
+  /** What the tracker renders ticket text as, so values from alerts are escaped for it (lib/ticket/markup.ts); absent: plain. */
+  readonly markup?: TicketMarkup;
   /** An open ticket carrying this incident key, or undefined. */
   findOpenByIncident(incidentKey: string, signal?: AbortSignal): Promise<TicketRef | undefined>;
   create(input: CreateTicketInput, signal?: AbortSignal): Promise<TicketRef>;

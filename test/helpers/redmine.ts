@@ -51,6 +51,8 @@ export interface RunningRedmine extends RedmineSetup {
   start(): Promise<void>;
   /** Stop and remove the temp dir. Safe to call twice. */
   dispose(): Promise<void>;
+  /** `rails runner` on this instance's database (the server may run or not); resolves with its stdout. */
+  runner(ruby: string, input?: string): Promise<string>;
 }
 
 function run(
@@ -266,6 +268,17 @@ export async function startRedmine(): Promise<RunningRedmine> {
     async dispose() {
       await instance.stop();
       await rm(dir, { recursive: true, force: true });
+    },
+    runner(ruby: string, input?: string) {
+      return new Promise((resolve, reject) => {
+        const proc = execFile(
+          'ruby',
+          ['bin/rails', 'runner', ruby],
+          { encoding: 'utf8', timeout: 300_000, cwd: app, env: railsEnv(), maxBuffer: 16 * 1024 * 1024 },
+          (error, stdout, stderr) => (error ? reject(new Error(`rails runner failed: ${(stderr || error.message).slice(-1500)}`)) : resolve(stdout)),
+        );
+        proc.stdin?.end(input ?? '');
+      });
     },
   };
   try {

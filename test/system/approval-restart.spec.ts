@@ -8,21 +8,11 @@
  * Needs `npm run build` first. Talks to 127.0.0.1 only.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { prepareUserDir, type NodeRedUserDir } from '../helpers/nodered-process';
+import { prepareUserDir } from '../helpers/nodered-process';
 import { readJsonLines, sample, tempDir } from '../helpers/nr';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freePort, request, startNodeRed, until, type RestartableNodeRed } from '../helpers/restartable-node-red';
 
 function flows(out: string, expiredOut: string): unknown[] {
   const toFile = (id: string, file: string) => [
@@ -90,50 +80,11 @@ function flows(out: string, expiredOut: string): unknown[] {
   ];
 }
 
-function request(port: number, method: string, urlPath: string, body = '', type = 'application/json'): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, agent: false, timeout: 15_000, headers: { 'content-type': type } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function startNodeRed(dir: NodeRedUserDir): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout!.on('data', (d) => (log = (log + d).slice(-50_000)));
-  child.stderr!.on('data', (d) => (log = (log + d).slice(-50_000)));
-  return { child, output: () => log };
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, output: () => string, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 200)); // poll interval while Node-RED works
-  }
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  process.kill(child.pid!, 'SIGKILL');
-  await exited;
-}
-
 describe('wait for approval: a pending approval survives kill -9 (system)', function () {
   this.timeout(240_000);
-  let running: { child: ChildProcess; output: () => string } | undefined;
+  let running: RestartableNodeRed | undefined;
   after(async function () {
-    if (running) await kill9(running.child);
+    await running?.kill9();
   });
 
   it('sends the held message exactly once after a restart, decided through the logged page link', async function () {
@@ -146,7 +97,7 @@ describe('wait for approval: a pending approval survives kill -9 (system)', func
     fs.writeFileSync(dir.settingsFile, fs.readFileSync(dir.settingsFile, 'utf8').replace(/"level": "warn"/, '"level": "info"'));
     running = startNodeRed(dir);
     const current = () => running!.output();
-    await until('the intake', async () => ((await request(port, 'POST', '/soar/alerts').catch(() => undefined))?.status === 400 ? true : undefined), current);
+    await running.waitForIntake();
 
     const alert = JSON.parse(sample('wazuh/sshd-bruteforce.json'));
     const posted = await request(port, 'POST', '/soar/alerts', JSON.stringify({ ...alert, id: 'approval-restart-1' }));
@@ -157,7 +108,7 @@ describe('wait for approval: a pending approval survives kill -9 (system)', func
       () => (readJsonLines(dir.auditFile).filter((r) => r.type === 'approval.requested').length === 2 ? true : undefined),
       current,
     );
-    await kill9(running.child);
+    await running.kill9();
     const killedAt = Date.now();
     // Let the short approval's 6 s timeout pass while Node-RED is down.
     await new Promise((r) => setTimeout(r, Math.max(0, 7000 - (Date.now() - killedAt))));

@@ -8,22 +8,11 @@
  * Needs `npm run build` first. Talks to 127.0.0.1 only.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as http from 'node:http';
 import * as path from 'node:path';
-import { prepareUserDir, type NodeRedUserDir } from '../helpers/nodered-process';
+import { prepareUserDir } from '../helpers/nodered-process';
 import { readJsonLines, root, sample, tempDir } from '../helpers/nr';
-
-/** A free port on 127.0.0.1 (kept here so this test does not depend on the hub's start helper). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freePort, request, startNodeRed, type RestartableNodeRed } from '../helpers/restartable-node-red';
 
 const SENDERS = 10;
 
@@ -162,63 +151,18 @@ function flows(): unknown[] {
   ];
 }
 
-/** node:http without keep-alive: no pooled socket to a killed process is ever reused. */
-function post(port: number, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: '/soar/alerts', method: 'POST', agent: false, timeout: 15_000, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function startNodeRed(dir: NodeRedUserDir): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout!.on('data', (d) => (log = (log + d).slice(-20_000)));
-  child.stderr!.on('data', (d) => (log = (log + d).slice(-20_000)));
-  return { child, output: () => log };
-}
-
-async function waitForIntake(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Node-RED exited:\n${output()}`);
-    // An empty NDJSON line list is a 400 from the intake: the route is there and the hub is open.
-    const reply = await post(port, '').catch(() => undefined);
-    if (reply && reply.status === 400 && reply.text.includes('empty')) return;
-    if (Date.now() > deadline) throw new Error(`the intake did not come up:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 250)); // poll interval while Node-RED starts
-  }
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  process.kill(child.pid!, 'SIGKILL');
-  await exited;
-}
-
 describe('intake: accepted alerts are processed at least once across kill -9 (system)', function () {
   this.timeout(240_000);
-  let running: { child: ChildProcess; output: () => string } | undefined;
+  let running: RestartableNodeRed | undefined;
   after(async function () {
-    if (running) await kill9(running.child);
+    await running?.kill9();
   });
 
   it("gives every 202'd alert its verdict once, or again only when it was redelivered", async function () {
     const port = await freePort();
     const dir = prepareUserDir(tempDir('soar-redelivery-'), port, flows());
     running = startNodeRed(dir);
-    await waitForIntake(port, running.child, running.output);
+    await running.waitForIntake();
 
     const template = JSON.parse(sample('wazuh/sshd-bruteforce.json'));
     let next = 0;
@@ -237,7 +181,7 @@ describe('intake: accepted alerts are processed at least once across kill -9 (sy
           full_log: String(template.full_log).replace('203.0.113.44', ip),
         });
         try {
-          const reply = await post(port, body);
+          const reply = await request(port, 'POST', '/soar/alerts', body);
           if (reply.status === 202) accepted.push(id);
           else refused += 1;
         } catch {
@@ -248,7 +192,7 @@ describe('intake: accepted alerts are processed at least once across kill -9 (sy
     const senders = Array.from({ length: SENDERS }, () => sender());
     // Let load build up until a fair number were accepted, then kill in the middle of it.
     while (accepted.length < 150) await new Promise((r) => setTimeout(r, 50));
-    await kill9(running.child);
+    await running.kill9();
     stop = true;
     await Promise.all(senders);
     const acceptedBeforeKill = [...accepted];
@@ -258,7 +202,7 @@ describe('intake: accepted alerts are processed at least once across kill -9 (sy
     const inFlightAtKill = acceptedBeforeKill.filter((id) => !verdictsBefore.has(id)).length;
 
     running = startNodeRed(dir);
-    await waitForIntake(port, running.child, running.output);
+    await running.waitForIntake();
     const verdictCount = () => {
       const counts = new Map<string, number>();
       for (const r of readJsonLines(dir.auditFile))
