@@ -64,7 +64,7 @@ describe('the editor in headless Chromium (e2e)', function () {
   it('shows every SOAR playbook node in the SOAR category', async function () {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
     const playbookTypes = Object.keys(pkg['node-red'].nodes).filter(
-      (t) => !['soar-hub', 'soar-intel-source', 'soar-firewall', 'soar-edr', 'soar-ticketing'].includes(t),
+      (t) => !['soar-hub', 'soar-intel-source', 'soar-firewall', 'soar-edr', 'soar-ticketing', 'soar-approval-channel'].includes(t),
     );
     for (const type of playbookTypes) {
       const node = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
