@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import * as path from 'node:path';
 import { approvalDigest } from '../../lib/contract/approval';
 import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from '../fakes/crowdstrike';
@@ -292,5 +293,104 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     assert.equal(orphan.status, 409);
     assert.match(orphan.body.reason, /orphaned: the EDR "falcon" \(crowdstrike\) is not deployed/);
     assert.equal(other.status, 'contained', 'nothing was released');
+  });
+});
+
+describe('soar-isolate-host node: bad input is refused on output 2 with the reason, nothing done', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let fake: CrowdStrikeFake;
+
+  beforeEach(async function () {
+    dir = tempDir();
+    fake = await startCrowdStrikeFake();
+    await helper.startServer();
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+    await fake.close();
+  });
+
+  const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
+  const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
+
+  async function refused(msg: Msg, reason: RegExp): Promise<void> {
+    const next = outcome();
+    helper.getNode('iso1').receive(msg);
+    const out = await next;
+    assert.equal(out.port, 'refused', `${String(reason)}: ${JSON.stringify(out.msg.actions)}`);
+    const record = out.msg.actions.at(-1);
+    assert.equal(record.status, 'refused');
+    assert.match(record.reason, reason);
+  }
+
+  it('an address in a protected range (CIDR in the hub policy), named by host name or by address', async function () {
+    fake.addDevice({ hostname: 'pay01', local_ip: '10.66.1.5' });
+    fake.addDevice({ hostname: 'web10', local_ip: '10.1.0.5' });
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { hub: { protectedCidrs: '10.66.0.0/16' } }), creds);
+    await refused(alertFor('pay01'), /pay01 has address 10\.66\.1\.5 is in protected 10\.66\.0\.0\/16/);
+    await refused(alertFor('10.66.1.5'), /10\.66\.1\.5 is in protected 10\.66\.0\.0\/16/);
+    assert.equal(contains(), 0, 'nothing was contained');
+    // A host outside the range still goes through: the refusal was the range, not the flow.
+    const next = outcome();
+    fake.pendingReads = 0;
+    helper.getNode('iso1').receive(alertFor('web10'));
+    assert.equal((await next).port, 'done');
+    await helper.unload();
+    const refusals = audit().filter((r) => r.type === 'action.refused');
+    assert.equal(refusals.length, 2, 'both refusals audited');
+    assert.ok(refusals.every((r) => /protected 10\.66\.0\.0\/16/.test(r.reason)));
+  });
+
+  it('a malformed TTL in the node settings is an error at deploy, and every message is refused naming it', async function () {
+    fake.addDevice({ hostname: 'web11', local_ip: '10.1.0.11' });
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { isolate: { ttl: 'soon' } }), creds);
+    const logged = helper
+      .log()
+      .args.map((a: Msg[]) => a[0])
+      .filter((e: Msg) => e?.id === 'iso1' && e?.level === 20);
+    assert.equal(logged.length, 1, 'one deploy error');
+    assert.match(logged[0].msg, /the isolation time: invalid TTL "soon"/);
+    await refused(alertFor('web11'), /the isolation time: invalid TTL "soon"/);
+    await refused(alertFor('web11', { ttlHours: 2 }), /the isolation time: invalid TTL "soon"/);
+    assert.equal(contains(), 0, 'nothing was contained');
+    assert.equal(fake.server.requestsTo('GET', /devices/).length, 0, 'the EDR was not even asked');
+  });
+
+  it('a malformed or out-of-range TTL in the message is refused; a valid one is kept in the lease', async function () {
+    fake.addDevice({ hostname: 'web12', local_ip: '10.1.0.12' });
+    fake.pendingReads = 0;
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
+    for (const ttlHours of [-1, '2h', 'NaN', 1e9]) await refused(alertFor('web12', { ttlHours }), /invalid TTL/);
+    assert.equal(contains(), 0, 'nothing was contained');
+    const seen = collect();
+    helper.getNode('iso1').receive(alertFor('web12', { ttlHours: '1.5' }));
+    const record = (await seen.next('done')).actions.at(-1);
+    assert.equal(record.lease.ttlHours, 1.5);
+    assert.ok(record.lease.expiresAt, 'expires by itself');
+  });
+
+  it('ssh-nftables: an unknown host, an address two inventory lines share and a host in a protected range are refused before any SSH', async function () {
+    const pin = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU';
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    const hosts = [`web-a 198.18.0.10 ${pin}`, `web-b 198.18.0.10:2222 ${pin}`, `db-1 198.18.0.70 ${pin}`].join('\n');
+    const nodes = flow(dir, fake, { hub: { protectedCidrs: '198.18.0.64/26' } }).map((n) =>
+      n.id === 'edr1'
+        ? { id: 'edr1', type: 'soar-edr', name: 'ssh', hub: 'hub1', kind: 'ssh-nftables', hosts, username: 'soar', reconcileMinutes: 0, configVersion: 1 }
+        : n,
+    );
+    await helper.load([hubModule, edrModule, isolateModule], nodes, { edr1: { privateKey } });
+    await refused(alertFor('web-z'), /unknown host "web-z": not in the edr1 inventory/);
+    await refused(alertFor('198.18.0.10'), /ambiguous host "198\.18\.0\.10": matches web-a, web-b/);
+    await refused(alertFor('db-1'), /db-1 has address 198\.18\.0\.70 is in protected 198\.18\.0\.64\/26/);
+    await helper.unload();
+    const types = audit().map((r) => r.type);
+    assert.equal(types.filter((t) => t === 'action.refused').length, 3);
+    assert.ok(!types.includes('action.requested'), `no isolation was started: ${types.join(', ')}`);
   });
 });
