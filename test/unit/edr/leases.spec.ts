@@ -437,6 +437,47 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.equal(edr.devices.get('aid1')!.state, 'normal');
   });
 
+  it('audits every "nothing to do" answer: already-isolated and not-isolated (with and without a status call), a repeat while pending', async () => {
+    const blind = new FakeEdr('wazuh1', { async: false, status: false, now: timers.now });
+    const sync = new FakeEdr('sync1', { async: false, now: timers.now });
+    providers.set('wazuh1', blind);
+    providers.set('sync1', sync);
+    blind.add('001', 'db01');
+    blind.add('002', 'db02');
+    sync.add('aid9', 'web09', [], 'isolated'); // isolated in the vendor console
+    sync.add('aid8', 'web08');
+    edr.add('aid1', 'web01');
+    edr.pendingPolls = Infinity;
+    hold = true;
+    const m = manager();
+    await m.engine.start();
+    const cases: [() => Promise<{ status: string }>, string][] = [
+      [() => m.isolate({ target: 'db01', provider: 'wazuh1' }), 'isolated'],
+      [() => m.isolate({ target: 'db01', provider: 'wazuh1' }), 'already-isolated'], // the lease decides
+      [() => m.release({ target: 'db02', provider: 'wazuh1' }), 'not-isolated'],
+      [() => m.isolate({ target: 'web09', provider: 'sync1' }), 'already-isolated'], // the vendor says so
+      [() => m.release({ target: 'web08', provider: 'sync1' }), 'not-isolated'],
+      [() => m.isolate({ target: 'web01', provider: 'edr1' }), 'pending'],
+      [() => m.isolate({ target: 'web01', provider: 'edr1' }), 'pending'], // a repeat while the first is pending
+    ];
+    for (const [run, status] of cases) assert.equal((await run()).status, status);
+    const steps = (await records()).filter((r) => r.type.startsWith('action.'));
+    const answers = steps.map((r) => `${r.type} ${r.kind} ${r.target} ${r.outcome ?? ''}`.trim());
+    assert.deepEqual(answers, [
+      'action.requested isolate 001',
+      'action.done isolate 001 sent',
+      'action.done isolate 001 already-isolated',
+      'action.done release 002 not-isolated',
+      'action.requested isolate aid9',
+      'action.done isolate aid9 already-isolated',
+      'action.requested release aid8',
+      'action.done release aid8 not-isolated',
+      'action.requested isolate aid1',
+      'action.pending isolate aid1 requested',
+      'action.pending isolate aid1 in-progress',
+    ]);
+  });
+
   it('a pending release is stored, survives a restart, and a failed one puts the isolation back', async () => {
     edr.add('aid1', 'web01');
     edr.pendingPolls = 0;
