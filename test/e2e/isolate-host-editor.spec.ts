@@ -240,8 +240,9 @@ describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () 
     if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/isolated-hosts.png` });
 
     await row.locator('button.soar-release-host').click();
-    for (let i = 0; i < 100 && device.status !== 'normal'; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(device.status, 'normal', 'the release button lifted the containment');
+    const state = (): string => device.status; // read afresh: the fake changes it
+    for (let i = 0; i < 100 && state() !== 'normal'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(state(), 'normal', 'the release button lifted the containment');
     assert.equal(fake!.server.requestsTo('POST', /devices-actions/).length, 2, 'one contain, one lift');
     for (let i = 0; i < 100 && (await listed()).length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await listed(), []);

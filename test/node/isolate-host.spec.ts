@@ -223,6 +223,8 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     const device = fake.addDevice({ hostname: 'web04', local_ip: '10.0.0.30' });
     fake.pendingReads = Infinity;
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { edr: { timeoutMinutes: 0.005 } }), creds);
+    // The test helper wraps every node method in a spy.
+    const status = helper.getNode('iso1').status as unknown as { lastCall: { args: Msg[] } };
     // Every output from the start: under load the follow may end before the first answer is read.
     const seen = collect();
     helper.getNode('iso1').receive(alertFor('web04'));
@@ -231,6 +233,8 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     assert.equal(later.payload.status, 'failed');
     assert.match(later.payload.reason, /not finished 0 s after it was requested; last state pending-isolate/);
     assert.match(later.actions[0].error, /not finished/);
+    // The node says why under itself, not only that it failed.
+    assert.deepEqual(status.lastCall.args[0], { fill: 'red', shape: 'dot', text: 'failed web04: not finished 0 s after it was requested; last s…' });
     // Still pending at the vendor: the isolation stays recorded and can be released.
     device.status = 'contained';
     fake.pendingReads = 0;
@@ -329,7 +333,11 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
     fake.addDevice({ hostname: 'pay01', local_ip: '10.66.1.5' });
     fake.addDevice({ hostname: 'web10', local_ip: '10.1.0.5' });
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { hub: { protectedCidrs: '10.66.0.0/16' } }), creds);
+    // The test helper wraps every node method in a spy.
+    const status = helper.getNode('iso1').status as unknown as { lastCall: { args: Msg[] } };
     await refused(alertFor('pay01'), /pay01 has address 10\.66\.1\.5 is in protected 10\.66\.0\.0\/16/);
+    assert.equal(status.lastCall.args[0].fill, 'yellow');
+    assert.match(status.lastCall.args[0].text, /^refused pay01: pay01 has address 10\.66\.1\.5 is in protected/);
     await refused(alertFor('10.66.1.5'), /10\.66\.1\.5 is in protected 10\.66\.0\.0\/16/);
     assert.equal(contains(), 0, 'nothing was contained');
     // A host outside the range still goes through: the refusal was the range, not the flow.
@@ -340,7 +348,7 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
     await helper.unload();
     const refusals = audit().filter((r) => r.type === 'action.refused');
     assert.equal(refusals.length, 2, 'both refusals audited');
-    assert.ok(refusals.every((r) => /protected 10\.66\.0\.0\/16/.test(r.reason)));
+    assert.ok(refusals.every((r) => /protected 10\.66\.0\.0\/16/.test(String(r.reason))));
   });
 
   it('a malformed TTL in the node settings is an error at deploy, and every message is refused naming it', async function () {
