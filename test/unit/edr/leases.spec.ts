@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -405,6 +406,33 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.ok(!edr.calls.some((c) => c.startsWith('isolate')), 'no isolate call was made');
     assert.equal((await m.list()).length, 0);
     assert.equal((await records('action.refused')).length, cases.length, 'every refusal is audited');
+  });
+
+  it("refuses the hub's own default gateways, IPv4 and IPv6, as `ip route` shows them (read from /proc by the policy)", async function () {
+    const routes = (family: '-4' | '-6'): string[] => {
+      const out = spawnSync('ip', ['-j', family, 'route', 'show', 'default'], { encoding: 'utf8' });
+      if (out.status !== 0) return [];
+      return (JSON.parse(out.stdout || '[]') as { gateway?: string }[]).flatMap((r) => (r.gateway ? [r.gateway] : []));
+    };
+    const gateways = [...routes('-4'), ...routes('-6')];
+    const families = new Set(gateways.map((g) => (g.includes(':') ? 6 : 4)));
+    if (families.size < 2) {
+      console.log(`      skipped: this machine needs an IPv4 and an IPv6 default route (ip route shows ${JSON.stringify(gateways)})`);
+      this.skip();
+    }
+    // No configured or default ranges: only the machine's own gateways can refuse these.
+    policy = new GuardrailPolicy({ includeDefaults: false }, { now: timers.now, ownAddresses: () => [], ownHostname: () => 'soar-hub.test' });
+    gateways.forEach((gateway, i) => edr.add(`gw${i}`, `router${i}`, [gateway]));
+    const m = manager();
+    await m.engine.start();
+    for (const [i, gateway] of gateways.entries()) {
+      for (const target of [gateway, `router${i}`]) {
+        const out = await m.isolate({ target, provider: 'edr1' });
+        assert.equal(out.status, 'refused', `${target}: ${JSON.stringify(out)}`);
+        assert.match((out as { reason: string }).reason, /\(own gateway\)/, target);
+      }
+    }
+    assert.ok(!edr.calls.some((c) => c.startsWith('isolate')), 'no isolate call was made');
   });
 
   it('reports already-isolated / not-isolated, takes the hourly cap only for new isolations, and simulates without writing', async () => {
