@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as path from 'node:path';
 import { approvalDigest } from '../../lib/contract/approval';
 import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from '../fakes/crowdstrike';
+import { startWazuhFake, WAZUH_PASSWORD, WAZUH_USER, type WazuhFake } from '../fakes/wazuh';
 import { withCatalogs } from '../helpers/i18n';
 import { helper, nodeModule, readJsonLines, tempDir } from '../helpers/nr';
 
@@ -402,3 +403,71 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
     assert.ok(!types.includes('action.requested'), `no isolation was started: ${types.join(', ')}`);
   });
 });
+
+describe('soar-isolate-host node (Wazuh contract fake: no status call, the lease decides)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let cs: CrowdStrikeFake;
+  let wazuh: WazuhFake;
+
+  beforeEach(async function () {
+    dir = tempDir();
+    cs = await startCrowdStrikeFake();
+    wazuh = await startWazuhFake();
+    wazuh.agents.push({ id: '001', name: 'web01', ip: '10.3.0.1', status: 'active' }, { id: '002', name: 'db01', ip: '10.3.0.2', status: 'active' });
+    await helper.startServer();
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+    await wazuh.close();
+    await cs.close();
+  });
+
+  it('isolating an isolated agent is already-isolated and releasing one never isolated is not-isolated, without a command, audited', async function () {
+    const nodes = flow(dir, cs).map((n) =>
+      n.id === 'edr1'
+        ? {
+            id: 'edr1',
+            type: 'soar-edr',
+            name: 'wazuh',
+            hub: 'hub1',
+            kind: 'wazuh',
+            url: wazuh.url,
+            username: WAZUH_USER,
+            reconcileMinutes: 0,
+            configVersion: 1,
+          }
+        : n,
+    );
+    await helper.load([hubModule, edrModule, isolateModule], nodes, { edr1: { password: WAZUH_PASSWORD } });
+    const send = async (msg: Msg): Promise<Msg> => {
+      const next = outcome();
+      helper.getNode('iso1').receive(msg);
+      const out = await next;
+      assert.equal(out.port, 'done', JSON.stringify(out.msg.actions));
+      return out.msg.actions.at(-1);
+    };
+    const runs = () => wazuh.runs.map((r) => `${r.agent} ${(r.alert as { data: { soar_action: string } }).data.soar_action}`);
+    assert.deepEqual(pick(await send(alertFor('web01'))), ['isolate', 'isolated', '001']);
+    assert.deepEqual(pick(await send(alertFor('web01'))), ['isolate', 'already-isolated', '001']);
+    assert.deepEqual(pick(await send({ action: 'release', alert: { host: { name: 'db01' } } })), ['release', 'not-isolated', '002']);
+    assert.deepEqual(runs(), ['001 isolate'], 'one command: the repeat and the release of a host never isolated sent none');
+    assert.deepEqual(pick(await send({ action: 'release', alert: { host: { name: '10.3.0.1' } } })), ['release', 'released', '001']);
+    assert.deepEqual(runs(), ['001 isolate', '001 release']);
+    await helper.unload();
+    const done = audit(dir).filter((r) => r.type === 'action.done');
+    assert.deepEqual(
+      done.map((r) => `${r.kind} ${r.target} ${r.outcome ?? ''}`.trim()),
+      ['isolate 001 sent', 'isolate 001 already-isolated', 'release 002 not-isolated', 'release 001'],
+    );
+  });
+});
+
+function pick(record: Msg): string[] {
+  return [record.kind, record.status, record.device?.id];
+}
+
+function audit(dir: string): Msg[] {
+  return readJsonLines(path.join(dir, 'audit.jsonl'));
+}
