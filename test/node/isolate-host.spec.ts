@@ -380,6 +380,17 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
     assert.ok(record.lease.expiresAt, 'expires by itself');
   });
 
+  it('an unknown msg.action and a host that is not text are refused, audited, and the EDR is not asked', async function () {
+    fake.addDevice({ hostname: 'web13', local_ip: '10.1.0.13' });
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
+    await refused(alertFor('web13', { action: 'nuke' }), /msg\.action must be "isolate" or "release", got "nuke"/);
+    await refused({ ...alertFor('x'), alert: { id: 'a', host: { name: { evil: true } } } }, /no host in msg\.alert\.host\.name/);
+    await refused({ ...alertFor('x'), alert: { id: 'a', host: { name: '   ' } } }, /no host in msg\.alert\.host\.name/);
+    assert.equal(fake.server.requests.length, 0, 'the EDR was not asked');
+    await helper.unload();
+    assert.equal(audit().filter((r) => r.type === 'action.refused').length, 3);
+  });
+
   it('ssh-nftables: an unknown host, an address two inventory lines share and a host in a protected range are refused before any SSH', async function () {
     const pin = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU';
     const { privateKey } = generateKeyPairSync('rsa', {
