@@ -465,6 +465,26 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.equal(edr.devices.get('aid1')!.state, 'normal');
   });
 
+  it('a host isolated in the vendor console gets no lease (no expiry, not listed), and only an explicit release lifts it', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid9', 'web09', [], 'isolated');
+    const m = manager();
+    await m.engine.start();
+    assert.equal((await m.isolate({ target: 'web09', provider: 'edr1', ttlHours: 1 })).status, 'already-isolated');
+    assert.deepEqual(await m.list(), [], 'not taken over');
+    await timers.advance(2 * 3_600_000, async () => undefined);
+    await settle();
+    assert.equal(edr.devices.get('aid9')!.state, 'isolated', 'no expiry released it');
+    assert.equal((await m.release({ target: 'web09', provider: 'edr1', by: 'analyst' })).status, 'released');
+    assert.equal(edr.devices.get('aid9')!.state, 'normal');
+    const requested = (await records('action.requested')).filter((r) => r.kind === 'release');
+    assert.deepEqual(
+      requested.map((r) => [r.target, r.leaseFound]),
+      [['aid9', false]],
+    );
+  });
+
   it('audits every "nothing to do" answer: already-isolated and not-isolated (with and without a status call), a repeat while pending', async () => {
     const blind = new FakeEdr('wazuh1', { async: false, status: false, now: timers.now });
     const sync = new FakeEdr('sync1', { async: false, now: timers.now });
