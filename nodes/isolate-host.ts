@@ -30,6 +30,14 @@ interface IsolateHostDef extends NodeDef {
 
 type Msg = NodeMessageInFlow & Record<string, any>;
 
+/** The reason cut to fit under a node: the full text is on the message and in the audit log. */
+function brief(reason: string | undefined): string {
+  if (!reason) return '';
+  // "crowdstrike: isolate of web04 (5d5f…) not finished …": the node already names the host.
+  reason = reason.replace(/^[a-z0-9-]+: (?:isolate|release) of [^()]*\([^)]*\) /, '');
+  return reason.length > 48 ? `${reason.slice(0, 47)}…` : reason;
+}
+
 export = function (RED: NodeAPI): void {
   const t = translator(RED, 'soar-isolate-host');
 
@@ -84,7 +92,11 @@ export = function (RED: NodeAPI): void {
         finishedLater: true,
         ...(f.reason ? { error: f.reason } : {}),
       };
-      node.status({ fill: f.status === 'failed' ? 'red' : 'green', shape: 'dot', text: t(`status.${f.status}`, { target: record.target }) });
+      node.status({
+        fill: f.status === 'failed' ? 'red' : 'green',
+        shape: 'dot',
+        text: t(`status.${f.status}`, { target: record.target, why: brief(f.reason) }),
+      });
       const msg: NodeMessage & Record<string, unknown> = { topic: `soar/${f.op}/finished`, payload: { ...f }, actions: [record], correlationId: f.msgId };
       if (f.alertId) msg.alert = { id: f.alertId };
       node.send([null, null, null, msg]);
@@ -191,7 +203,8 @@ export = function (RED: NodeAPI): void {
       msg.actions = [...(Array.isArray(msg.actions) ? msg.actions : []), record];
       const index = out.status === 'refused' ? 1 : out.status === 'failed' ? 2 : 0;
       const fill = index === 2 ? 'red' : index === 1 ? 'yellow' : out.status === 'simulated' ? 'blue' : out.status === 'pending' ? 'yellow' : 'green';
-      node.status({ fill, shape: 'dot', text: t(`status.${out.status}`, { target: record.target }) });
+      const why = brief(out.status === 'refused' || out.status === 'failed' ? out.reason : undefined);
+      node.status({ fill, shape: 'dot', text: t(`status.${out.status}`, { target: record.target, why }) });
       const outputs: (NodeMessage | null)[] = [null, null, null, null];
       outputs[index] = msg;
       send(outputs);

@@ -358,8 +358,33 @@ export class IsolationManager extends EventEmitter {
     return this.engine.locked([key], async () => {
       const now = this.engine.now();
       const existing = await this.engine.leases.get<Isolation>(key);
-      if (existing?.pending) return { status: 'pending', op, state: 'pending-isolate', device, isolation: existing };
-      if (existing && !provider.capabilities.status) return { status: 'already-isolated', op, state: 'isolated', device, isolation: existing };
+      // Answers without a vendor call are audited too: every request leaves its step in the log.
+      if (existing?.pending) {
+        await this.engine.record('action.pending', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: 'in-progress',
+          handle: existing.pending,
+          request: context,
+        });
+        return { status: 'pending', op, state: 'pending-isolate', device, isolation: existing };
+      }
+      if (existing && !provider.capabilities.status) {
+        await this.engine.record('action.done', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: 'already-isolated',
+          leaseFound: true,
+          request: context,
+        });
+        return { status: 'already-isolated', op, state: 'isolated', device, isolation: existing };
+      }
       if (!existing) {
         const slot = policy.takeActionSlot(name);
         if (!slot.allowed) return this.refuse(op, device.id, name, context, slot.reason ?? 'hourly cap reached', device);
@@ -545,7 +570,20 @@ export class IsolationManager extends EventEmitter {
         if (result?.outcome === 'not-isolated') return { status: 'not-isolated', op, state: result.status.state, device, isolation: lease };
         return { status: 'released', op, state: result && provider?.capabilities.status ? result.status.state : 'normal', device, isolation: lease };
       }
-      if (!provider!.capabilities.status) return { status: 'not-isolated', op, state: 'unknown', device };
+      if (!provider!.capabilities.status) {
+        // No lease and no status call: the hub's record is all there is, and it says not isolated.
+        await this.engine.record('action.done', {
+          kind: op,
+          target: device.id,
+          deviceName: device.name,
+          provider: name,
+          providerLabel: this.labelOf(name),
+          outcome: 'not-isolated',
+          leaseFound: false,
+          request: context,
+        });
+        return { status: 'not-isolated', op, state: 'unknown', device };
+      }
       await this.engine.record('action.requested', {
         kind: op,
         target: device.id,

@@ -1,12 +1,15 @@
 /**
  * The isolate host and EDR dialogs in headless Chromium against a real Node-RED (this checkout, the
  * pack from dist/): a node dragged from the palette opens with no field marked invalid (an empty
- * Reason means the alert's title, as in block IP), and no input clips its placeholder.
+ * Reason means the alert's title, as in block IP), and no input clips its placeholder. A host isolated
+ * through the CrowdStrike contract fake (on 127.0.0.1) is listed in the SOAR sidebar and its release
+ * button lifts the containment.
  * Needs `npm run build` and Chromium; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from '../fakes/crowdstrike';
 import { freePort } from '../helpers/hub-process';
 import { prepareUserDir } from '../helpers/nodered-process';
 import { tempDir } from '../helpers/nr';
@@ -45,6 +48,8 @@ describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let page: any;
   const pageErrors: string[] = [];
+  let port = 0;
+  let fake: CrowdStrikeFake | undefined;
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) {
@@ -52,7 +57,9 @@ describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () 
       console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
       this.skip();
     }
-    const port = await freePort();
+    port = await freePort();
+    fake = await startCrowdStrikeFake();
+    fake.pendingReads = 0;
     const dir = prepareUserDir(tempDir('soar-isolate-editor-'), port, [
       { id: 't1', type: 'tab', label: 'isolate' },
       { id: 'hub1', type: 'soar-hub', name: 'hub', dir: '' },
@@ -92,6 +99,7 @@ describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () 
       process.kill(child.pid, 'SIGTERM');
       await exited;
     }
+    await fake?.close();
   });
 
   it('a new isolate host node: nothing marked invalid but the missing EDR, no placeholder clipped, an empty Reason accepted', async function () {
@@ -151,6 +159,96 @@ describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () 
     }
     assert.deepEqual(problems, {});
     await page.locator('#node-config-dialog-cancel').click();
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('the SOAR sidebar lists a host isolated through the EDR and its release button lifts the containment', async function () {
+    const device = fake!.addDevice({ hostname: 'e2e-web01', local_ip: '10.20.0.5' });
+    const admin = `http://127.0.0.1:${port}/admin`;
+    // Deployed as the editor does (credentials travel with the node), then fired through the inject route.
+    const flows = [
+      { id: 't1', type: 'tab', label: 'isolate' },
+      { id: 'hub1', type: 'soar-hub', name: 'hub', dir: '' },
+      {
+        id: 'edr-e2e',
+        type: 'soar-edr',
+        name: 'falcon e2e',
+        hub: 'hub1',
+        kind: 'crowdstrike',
+        clientId: CS_CLIENT_ID,
+        cloud: 'us-1',
+        url: fake!.baseUrl,
+        pollSeconds: 0.1,
+        timeoutMinutes: 5,
+        reconcileMinutes: 0,
+        configVersion: 1,
+        credentials: { clientSecret: CS_CLIENT_SECRET },
+      },
+      {
+        id: 'inject-e2e',
+        z: 't1',
+        type: 'inject',
+        props: [
+          { p: 'alert', v: '{"id":"e2e-1","title":"e2e ransomware","host":{"name":"e2e-web01"}}', vt: 'json' },
+          { p: 'enrichment', v: '{"verdict":"malicious","score":95}', vt: 'json' },
+        ],
+        repeat: '',
+        once: false,
+        wires: [['isolate-e2e']],
+      },
+      {
+        id: 'isolate-e2e',
+        z: 't1',
+        type: 'soar-isolate-host',
+        edr: 'edr-e2e',
+        target: 'alert.host.name',
+        targetType: 'msg',
+        action: 'isolate',
+        gate: 'malicious',
+        ttl: '',
+        reason: '',
+        reasonType: 'msg',
+        configVersion: 1,
+        wires: [[], [], [], []],
+      },
+    ];
+    const deployed = await fetch(`${admin}/flows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(flows),
+    });
+    assert.equal(deployed.status, 204, await deployed.text());
+    const listed = async (): Promise<{ target: string; state: string }[]> =>
+      ((await (await fetch(`${admin}/soar/isolations`)).json()) as { isolations: { target: string; state: string }[] }).isolations;
+    for (let i = 0; ; i++) {
+      const fired = await fetch(`${admin}/inject/inject-e2e`, { method: 'POST' });
+      if (fired.status === 200) break;
+      if (i > 50) assert.fail(`inject answered ${fired.status}`);
+      await new Promise((r) => setTimeout(r, 200)); // the new flow is still starting
+    }
+    for (let i = 0; i < 100 && !(await listed()).some((x) => x.state === 'isolated'); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(device.status, 'contained', 'the fake contained the device');
+
+    await page.evaluate(`RED.sidebar.show('soar')`);
+    await page.locator('.soar-sidebar button', { hasText: 'refresh' }).first().click();
+    const row = page.locator(`.soar-isolations .soar-isolation[data-target="${device.device_id}"]`);
+    await row.waitFor({ timeout: 15000 });
+    const rowText: string = await row.innerText();
+    assert.match(rowText, /e2e-web01/);
+    assert.match(rowText, /falcon e2e/);
+    assert.match(rowText, /isolated · until released/);
+    if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/isolated-hosts.png` });
+
+    await row.locator('button.soar-release-host').click();
+    const state = (): string => device.status; // read afresh: the fake changes it
+    for (let i = 0; i < 100 && state() !== 'normal'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(state(), 'normal', 'the release button lifted the containment');
+    assert.equal(fake!.server.requestsTo('POST', /devices-actions/).length, 2, 'one contain, one lift');
+    for (let i = 0; i < 100 && (await listed()).length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await listed(), []);
+    await page.locator('.soar-sidebar button', { hasText: 'refresh' }).first().click();
+    await row.waitFor({ state: 'detached', timeout: 15000 });
+    assert.match(await page.locator('.soar-isolations').innerText(), /no isolated hosts/);
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import * as path from 'node:path';
 import { approvalDigest } from '../../lib/contract/approval';
 import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from '../fakes/crowdstrike';
+import { startWazuhFake, WAZUH_PASSWORD, WAZUH_USER, type WazuhFake } from '../fakes/wazuh';
 import { withCatalogs } from '../helpers/i18n';
 import { helper, nodeModule, readJsonLines, tempDir } from '../helpers/nr';
 
@@ -222,6 +224,8 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     const device = fake.addDevice({ hostname: 'web04', local_ip: '10.0.0.30' });
     fake.pendingReads = Infinity;
     await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { edr: { timeoutMinutes: 0.005 } }), creds);
+    // The test helper wraps every node method in a spy.
+    const status = helper.getNode('iso1').status as unknown as { lastCall: { args: Msg[] } };
     // Every output from the start: under load the follow may end before the first answer is read.
     const seen = collect();
     helper.getNode('iso1').receive(alertFor('web04'));
@@ -230,6 +234,8 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     assert.equal(later.payload.status, 'failed');
     assert.match(later.payload.reason, /not finished 0 s after it was requested; last state pending-isolate/);
     assert.match(later.actions[0].error, /not finished/);
+    // The node says why under itself, not only that it failed.
+    assert.deepEqual(status.lastCall.args[0], { fill: 'red', shape: 'dot', text: 'failed web04: not finished 0 s after it was requested; last s…' });
     // Still pending at the vendor: the isolation stays recorded and can be released.
     device.status = 'contained';
     fake.pendingReads = 0;
@@ -294,3 +300,185 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     assert.equal(other.status, 'contained', 'nothing was released');
   });
 });
+
+describe('soar-isolate-host node: bad input is refused on output 2 with the reason, nothing done', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let fake: CrowdStrikeFake;
+
+  beforeEach(async function () {
+    dir = tempDir();
+    fake = await startCrowdStrikeFake();
+    await helper.startServer();
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+    await fake.close();
+  });
+
+  const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
+  const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
+
+  async function refused(msg: Msg, reason: RegExp): Promise<void> {
+    const next = outcome();
+    helper.getNode('iso1').receive(msg);
+    const out = await next;
+    assert.equal(out.port, 'refused', `${String(reason)}: ${JSON.stringify(out.msg.actions)}`);
+    const record = out.msg.actions.at(-1);
+    assert.equal(record.status, 'refused');
+    assert.match(record.reason, reason);
+  }
+
+  it('an address in a protected range (CIDR in the hub policy), named by host name or by address', async function () {
+    fake.addDevice({ hostname: 'pay01', local_ip: '10.66.1.5' });
+    fake.addDevice({ hostname: 'web10', local_ip: '10.1.0.5' });
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { hub: { protectedCidrs: '10.66.0.0/16' } }), creds);
+    // The test helper wraps every node method in a spy.
+    const status = helper.getNode('iso1').status as unknown as { lastCall: { args: Msg[] } };
+    await refused(alertFor('pay01'), /pay01 has address 10\.66\.1\.5 is in protected 10\.66\.0\.0\/16/);
+    assert.equal(status.lastCall.args[0].fill, 'yellow');
+    assert.match(status.lastCall.args[0].text, /^refused pay01: pay01 has address 10\.66\.1\.5 is in protected/);
+    await refused(alertFor('10.66.1.5'), /10\.66\.1\.5 is in protected 10\.66\.0\.0\/16/);
+    assert.equal(contains(), 0, 'nothing was contained');
+    // A host outside the range still goes through: the refusal was the range, not the flow.
+    const next = outcome();
+    fake.pendingReads = 0;
+    helper.getNode('iso1').receive(alertFor('web10'));
+    assert.equal((await next).port, 'done');
+    await helper.unload();
+    const refusals = audit().filter((r) => r.type === 'action.refused');
+    assert.equal(refusals.length, 2, 'both refusals audited');
+    assert.ok(refusals.every((r) => /protected 10\.66\.0\.0\/16/.test(String(r.reason))));
+  });
+
+  it('a malformed TTL in the node settings is an error at deploy, and every message is refused naming it', async function () {
+    fake.addDevice({ hostname: 'web11', local_ip: '10.1.0.11' });
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake, { isolate: { ttl: 'soon' } }), creds);
+    const logged = helper
+      .log()
+      .args.map((a: Msg[]) => a[0])
+      .filter((e: Msg) => e?.id === 'iso1' && e?.level === 20);
+    assert.equal(logged.length, 1, 'one deploy error');
+    assert.match(logged[0].msg, /the isolation time: invalid TTL "soon"/);
+    await refused(alertFor('web11'), /the isolation time: invalid TTL "soon"/);
+    await refused(alertFor('web11', { ttlHours: 2 }), /the isolation time: invalid TTL "soon"/);
+    assert.equal(contains(), 0, 'nothing was contained');
+    assert.equal(fake.server.requestsTo('GET', /devices/).length, 0, 'the EDR was not even asked');
+  });
+
+  it('a malformed or out-of-range TTL in the message is refused; a valid one is kept in the lease', async function () {
+    fake.addDevice({ hostname: 'web12', local_ip: '10.1.0.12' });
+    fake.pendingReads = 0;
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
+    for (const ttlHours of [-1, '2h', 'NaN', 1e9]) await refused(alertFor('web12', { ttlHours }), /invalid TTL/);
+    assert.equal(contains(), 0, 'nothing was contained');
+    const seen = collect();
+    helper.getNode('iso1').receive(alertFor('web12', { ttlHours: '1.5' }));
+    const record = (await seen.next('done')).actions.at(-1);
+    assert.equal(record.lease.ttlHours, 1.5);
+    assert.ok(record.lease.expiresAt, 'expires by itself');
+  });
+
+  it('an unknown msg.action and a host that is not text are refused, audited, and the EDR is not asked', async function () {
+    fake.addDevice({ hostname: 'web13', local_ip: '10.1.0.13' });
+    await helper.load([hubModule, edrModule, isolateModule], flow(dir, fake), creds);
+    await refused(alertFor('web13', { action: 'nuke' }), /msg\.action must be "isolate" or "release", got "nuke"/);
+    await refused({ ...alertFor('x'), alert: { id: 'a', host: { name: { evil: true } } } }, /no host in msg\.alert\.host\.name/);
+    await refused({ ...alertFor('x'), alert: { id: 'a', host: { name: '   ' } } }, /no host in msg\.alert\.host\.name/);
+    assert.equal(fake.server.requests.length, 0, 'the EDR was not asked');
+    await helper.unload();
+    assert.equal(audit().filter((r) => r.type === 'action.refused').length, 3);
+  });
+
+  it('ssh-nftables: an unknown host, an address two inventory lines share and a host in a protected range are refused before any SSH', async function () {
+    const pin = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU';
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    const hosts = [`web-a 198.18.0.10 ${pin}`, `web-b 198.18.0.10:2222 ${pin}`, `db-1 198.18.0.70 ${pin}`].join('\n');
+    const nodes = flow(dir, fake, { hub: { protectedCidrs: '198.18.0.64/26' } }).map((n) =>
+      n.id === 'edr1'
+        ? { id: 'edr1', type: 'soar-edr', name: 'ssh', hub: 'hub1', kind: 'ssh-nftables', hosts, username: 'soar', reconcileMinutes: 0, configVersion: 1 }
+        : n,
+    );
+    await helper.load([hubModule, edrModule, isolateModule], nodes, { edr1: { privateKey } });
+    await refused(alertFor('web-z'), /unknown host "web-z": not in the edr1 inventory/);
+    await refused(alertFor('198.18.0.10'), /ambiguous host "198\.18\.0\.10": matches web-a, web-b/);
+    await refused(alertFor('db-1'), /db-1 has address 198\.18\.0\.70 is in protected 198\.18\.0\.64\/26/);
+    await helper.unload();
+    const types = audit().map((r) => r.type);
+    assert.equal(types.filter((t) => t === 'action.refused').length, 3);
+    assert.ok(!types.includes('action.requested'), `no isolation was started: ${types.join(', ')}`);
+  });
+});
+
+describe('soar-isolate-host node (Wazuh contract fake: no status call, the lease decides)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let cs: CrowdStrikeFake;
+  let wazuh: WazuhFake;
+
+  beforeEach(async function () {
+    dir = tempDir();
+    cs = await startCrowdStrikeFake();
+    wazuh = await startWazuhFake();
+    wazuh.agents.push({ id: '001', name: 'web01', ip: '10.3.0.1', status: 'active' }, { id: '002', name: 'db01', ip: '10.3.0.2', status: 'active' });
+    await helper.startServer();
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await helper.stopServer();
+    await wazuh.close();
+    await cs.close();
+  });
+
+  it('isolating an isolated agent is already-isolated and releasing one never isolated is not-isolated, without a command, audited', async function () {
+    const nodes = flow(dir, cs).map((n) =>
+      n.id === 'edr1'
+        ? {
+            id: 'edr1',
+            type: 'soar-edr',
+            name: 'wazuh',
+            hub: 'hub1',
+            kind: 'wazuh',
+            url: wazuh.url,
+            username: WAZUH_USER,
+            reconcileMinutes: 0,
+            configVersion: 1,
+          }
+        : n,
+    );
+    await helper.load([hubModule, edrModule, isolateModule], nodes, { edr1: { password: WAZUH_PASSWORD } });
+    const send = async (msg: Msg): Promise<Msg> => {
+      const next = outcome();
+      helper.getNode('iso1').receive(msg);
+      const out = await next;
+      assert.equal(out.port, 'done', JSON.stringify(out.msg.actions));
+      return out.msg.actions.at(-1);
+    };
+    const runs = () => wazuh.runs.map((r) => `${r.agent} ${(r.alert as { data: { soar_action: string } }).data.soar_action}`);
+    assert.deepEqual(pick(await send(alertFor('web01'))), ['isolate', 'isolated', '001']);
+    assert.deepEqual(pick(await send(alertFor('web01'))), ['isolate', 'already-isolated', '001']);
+    assert.deepEqual(pick(await send({ action: 'release', alert: { host: { name: 'db01' } } })), ['release', 'not-isolated', '002']);
+    assert.deepEqual(runs(), ['001 isolate'], 'one command: the repeat and the release of a host never isolated sent none');
+    assert.deepEqual(pick(await send({ action: 'release', alert: { host: { name: '10.3.0.1' } } })), ['release', 'released', '001']);
+    assert.deepEqual(runs(), ['001 isolate', '001 release']);
+    await helper.unload();
+    const done = audit(dir).filter((r) => r.type === 'action.done');
+    assert.deepEqual(
+      done.map((r) => `${r.kind} ${r.target} ${r.outcome ?? ''}`.trim()),
+      ['isolate 001 sent', 'isolate 001 already-isolated', 'release 002 not-isolated', 'release 001'],
+    );
+  });
+});
+
+function pick(record: Msg): string[] {
+  return [record.kind, record.status, record.device?.id];
+}
+
+function audit(dir: string): Msg[] {
+  return readJsonLines(path.join(dir, 'audit.jsonl'));
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -407,6 +408,33 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.equal((await records('action.refused')).length, cases.length, 'every refusal is audited');
   });
 
+  it("refuses the hub's own default gateways, IPv4 and IPv6, as `ip route` shows them (read from /proc by the policy)", async function () {
+    const routes = (family: '-4' | '-6'): string[] => {
+      const out = spawnSync('ip', ['-j', family, 'route', 'show', 'default'], { encoding: 'utf8' });
+      if (out.status !== 0) return [];
+      return (JSON.parse(out.stdout || '[]') as { gateway?: string }[]).flatMap((r) => (r.gateway ? [r.gateway] : []));
+    };
+    const gateways = [...routes('-4'), ...routes('-6')];
+    const families = new Set(gateways.map((g) => (g.includes(':') ? 6 : 4)));
+    if (families.size < 2) {
+      console.log(`      skipped: this machine needs an IPv4 and an IPv6 default route (ip route shows ${JSON.stringify(gateways)})`);
+      this.skip();
+    }
+    // No configured or default ranges: only the machine's own gateways can refuse these.
+    policy = new GuardrailPolicy({ includeDefaults: false }, { now: timers.now, ownAddresses: () => [], ownHostname: () => 'soar-hub.test' });
+    gateways.forEach((gateway, i) => edr.add(`gw${i}`, `router${i}`, [gateway]));
+    const m = manager();
+    await m.engine.start();
+    for (const [i, gateway] of gateways.entries()) {
+      for (const target of [gateway, `router${i}`]) {
+        const out = await m.isolate({ target, provider: 'edr1' });
+        assert.equal(out.status, 'refused', `${target}: ${JSON.stringify(out)}`);
+        assert.match((out as { reason: string }).reason, /\(own gateway\)/, target);
+      }
+    }
+    assert.ok(!edr.calls.some((c) => c.startsWith('isolate')), 'no isolate call was made');
+  });
+
   it('reports already-isolated / not-isolated, takes the hourly cap only for new isolations, and simulates without writing', async () => {
     edr = new FakeEdr('edr1', { async: false, now: timers.now });
     providers.set('edr1', edr);
@@ -435,6 +463,67 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     simulate = false;
     assert.equal((await m.release({ target: 'web01', provider: 'edr1' })).status, 'released');
     assert.equal(edr.devices.get('aid1')!.state, 'normal');
+  });
+
+  it('a host isolated in the vendor console gets no lease (no expiry, not listed), and only an explicit release lifts it', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid9', 'web09', [], 'isolated');
+    const m = manager();
+    await m.engine.start();
+    assert.equal((await m.isolate({ target: 'web09', provider: 'edr1', ttlHours: 1 })).status, 'already-isolated');
+    assert.deepEqual(await m.list(), [], 'not taken over');
+    await timers.advance(2 * 3_600_000, async () => undefined);
+    await settle();
+    assert.equal(edr.devices.get('aid9')!.state, 'isolated', 'no expiry released it');
+    assert.equal((await m.release({ target: 'web09', provider: 'edr1', by: 'analyst' })).status, 'released');
+    assert.equal(edr.devices.get('aid9')!.state, 'normal');
+    const requested = (await records('action.requested')).filter((r) => r.kind === 'release');
+    assert.deepEqual(
+      requested.map((r) => [r.target, r.leaseFound]),
+      [['aid9', false]],
+    );
+  });
+
+  it('audits every "nothing to do" answer: already-isolated and not-isolated (with and without a status call), a repeat while pending', async () => {
+    const blind = new FakeEdr('wazuh1', { async: false, status: false, now: timers.now });
+    const sync = new FakeEdr('sync1', { async: false, now: timers.now });
+    providers.set('wazuh1', blind);
+    providers.set('sync1', sync);
+    blind.add('001', 'db01');
+    blind.add('002', 'db02');
+    sync.add('aid9', 'web09', [], 'isolated'); // isolated in the vendor console
+    sync.add('aid8', 'web08');
+    edr.add('aid1', 'web01');
+    edr.pendingPolls = Infinity;
+    hold = true;
+    const m = manager();
+    await m.engine.start();
+    const cases: [() => Promise<{ status: string }>, string][] = [
+      [() => m.isolate({ target: 'db01', provider: 'wazuh1' }), 'isolated'],
+      [() => m.isolate({ target: 'db01', provider: 'wazuh1' }), 'already-isolated'], // the lease decides
+      [() => m.release({ target: 'db02', provider: 'wazuh1' }), 'not-isolated'],
+      [() => m.isolate({ target: 'web09', provider: 'sync1' }), 'already-isolated'], // the vendor says so
+      [() => m.release({ target: 'web08', provider: 'sync1' }), 'not-isolated'],
+      [() => m.isolate({ target: 'web01', provider: 'edr1' }), 'pending'],
+      [() => m.isolate({ target: 'web01', provider: 'edr1' }), 'pending'], // a repeat while the first is pending
+    ];
+    for (const [run, status] of cases) assert.equal((await run()).status, status);
+    const steps = (await records()).filter((r) => r.type.startsWith('action.'));
+    const answers = steps.map((r) => `${r.type} ${r.kind} ${r.target} ${r.outcome ?? ''}`.trim());
+    assert.deepEqual(answers, [
+      'action.requested isolate 001',
+      'action.done isolate 001 sent',
+      'action.done isolate 001 already-isolated',
+      'action.done release 002 not-isolated',
+      'action.requested isolate aid9',
+      'action.done isolate aid9 already-isolated',
+      'action.requested release aid8',
+      'action.done release aid8 not-isolated',
+      'action.requested isolate aid1',
+      'action.pending isolate aid1 requested',
+      'action.pending isolate aid1 in-progress',
+    ]);
   });
 
   it('a pending release is stored, survives a restart, and a failed one puts the isolation back', async () => {
