@@ -224,14 +224,13 @@ describe('soar-open-ticket node', function () {
     await until(() => done.length === 1);
     assert.equal(done[0].ticket.status, 'created');
     assert.equal(done[0].ticket.provider, 'local');
-    assert.equal(done[0].ticket.url, '/soar/cases/1');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    assert.equal(done[0].ticket.url, '/soar/cases/tk1/1');
     const request = require('supertest');
     const list = await helper.request().get('/soar/cases').expect(200);
     assert.equal(list.body.cases.length, 1);
     assert.equal(list.body.cases[0].tracker, 'tk1');
     assert.equal(list.body.cases[0].timeline[0].type, 'created');
-    const page = await request(ticketing.red().httpNode).get('/soar/cases/1').expect(200);
+    const page = await request(ticketing.red().httpNode).get(done[0].ticket.url).expect(200);
     assert.ok(!page.text.includes('<script>'), 'escaped');
     assert.ok(page.text.includes('&lt;script&gt;'));
     assert.ok(!/https?:\/\//.test(page.text), 'no outside assets');
@@ -242,5 +241,88 @@ describe('soar-open-ticket node', function () {
     helper.getNode('ot1').receive(alert('local-1', 2));
     await until(() => done.length === 2);
     assert.deepEqual([done[1].ticket.status, done[1].ticket.key], ['created', '#2']);
+  });
+
+  it("two local stores: each case URL names its store and opens that store's case; a bare number is ambiguous", async function () {
+    const nodes = flow(dir, { kind: 'local' }, [{ id: 'ot1' }, { id: 'ot2', ticketing: 'tk2' }]);
+    nodes.push({ id: 'tk2', type: 'soar-ticketing', name: 'second', hub: 'hub1', kind: 'local' });
+    await helper.load(modules, nodes, {});
+    const done = collect('out1');
+    helper.getNode('ot1').receive(alert('store-a', 1));
+    await until(() => done.length === 1);
+    const second = alert('store-b', 2);
+    second.alert.title = 'second store case';
+    helper.getNode('ot2').receive(second);
+    await until(() => done.length === 2);
+    const byNode = Object.fromEntries(done.map((m) => [m.alert.fingerprint, m.ticket.url]));
+    assert.deepEqual(byNode, { 'store-a': '/soar/cases/tk1/1', 'store-b': '/soar/cases/tk2/1' });
+    const request = require('supertest');
+    const app = ticketing.red().httpNode;
+    const b = await request(app).get('/soar/cases/tk2/1').expect(200);
+    assert.match(b.text, /second store case/);
+    assert.match(b.text, /tracker second/);
+    const a = await request(app).get('/soar/cases/tk1/1').expect(200);
+    assert.match(a.text, /store-a/);
+    await request(app).get('/soar/cases/tk3/1').expect(404);
+    // A link from before the store was named: served when one store has the case, refused when several do.
+    const bare = await request(app).get('/soar/cases/1').expect(409);
+    assert.match(bare.text, /\/soar\/cases\/tk1\/1/);
+    assert.match(bare.text, /\/soar\/cases\/tk2\/1/);
+    await request(app).get('/soar/cases/1?tracker=tk2').expect(200);
+  });
+
+  it('an empty title after rendering goes to output 3 with a clear error; nothing is sent or queued', async function () {
+    fake = await startRedmineFake();
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', title: '{{alert.rule.name}}' }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const failed = collect('out3');
+    const node = helper.getNode('ot1');
+    node.receive(alert('no-title', 1));
+    await until(() => failed.length === 1);
+    assert.equal(failed[0].ticket.status, 'failed');
+    assert.equal(failed[0].ticket.incident, 'no-title');
+    assert.match(failed[0].ticket.error, /title is empty/);
+    // A message whose rule has a name still opens its ticket through the same node.
+    const named = alert('named', 2);
+    named.alert.rule = { name: 'sshd brute force' };
+    node.receive(named);
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'created');
+    assert.deepEqual(
+      fake.tickets.map((t) => t.title),
+      ['sshd brute force'],
+    );
+  });
+
+  it('a template field the message lacks renders empty, the ticket is opened, and the node warns naming the field', async function () {
+    fake = await startRedmineFake();
+    const title = '{{alert.title}} on {{alert.host.name}}';
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', title }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const node = helper.getNode('ot1');
+    node.receive(alert('no-host', 1));
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'created');
+    assert.equal(fake.tickets[0].title, 'sshd brute force no-host on');
+    const warned = node.warn.args.map((a: unknown[]) => String(a[0]));
+    assert.ok(
+      warned.some((w: string) => w.includes('alert.host.name')),
+      JSON.stringify(warned),
+    );
+  });
+
+  it("a body over the tracker's limit is cut with a visible note, and the ticket is opened", async function () {
+    fake = await startRedmineFake();
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', body: '{{alert.description}}' }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const msg = alert('long-body', 1);
+    msg.alert.description = 'x'.repeat(70_000);
+    helper.getNode('ot1').receive(msg);
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'created');
+    const body = fake.tickets[0].body;
+    assert.ok(body.length <= 60_000, `body ${body.length}`);
+    const note = body.slice(body.lastIndexOf('[…'));
+    assert.match(note, /^\[… description cut by SOAR: \d+ characters, the tracker accepts \d+\]/);
   });
 });
