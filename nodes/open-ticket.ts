@@ -74,6 +74,7 @@ export = function (RED: NodeAPI): void {
     });
     const outboxSettings = { coalesceMs: coalesceMinutes * 60_000, closedPolicy } as const;
 
+    const warnedMissing = new Set<string>();
     let last = '';
     let lastFill: 'green' | 'yellow' | 'red' = 'green';
     let statusTimer: NodeJS.Timeout | undefined;
@@ -158,6 +159,12 @@ export = function (RED: NodeAPI): void {
       if (!built.request) {
         const message = incident ? (built.error ?? 'no ticket request') : t('errors.no-incident', { property: `${incidentType}.${incidentProp}` });
         return fail(message, incident, 'BAD_REQUEST');
+      }
+      // A field a message lacks renders empty; the ticket still opens, and the node says which field (once each).
+      const unseen = built.missing.filter((field) => !warnedMissing.has(field));
+      if (unseen.length && warnedMissing.size < 100) {
+        for (const field of unseen) warnedMissing.add(field);
+        node.warn(`${t('warnings.missing-fields')}: ${unseen.join(', ')}`);
       }
       const outbox = parts.outbox(outboxSettings);
       const outcome = await outbox.submit(built.request);
