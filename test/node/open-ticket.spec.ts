@@ -120,6 +120,12 @@ describe('soar-open-ticket node', function () {
     assert.equal(fake.tickets.length, 1);
     const keys = new Set(done.map((m) => m.ticket.key));
     assert.deepEqual([...keys], ['#1']);
+    // One audit record per create and per comment the tracker took.
+    const posted = fake.tickets[0].comments.length;
+    await until(() => {
+      const types = readJsonLines(path.join(dir, 'audit.jsonl')).map((r) => r.type);
+      return types.filter((t) => t === 'ticket.created').length === 1 && types.filter((t) => t === 'ticket.updated').length === posted;
+    });
   });
 
   it('answers queued at once while the tracker answers 503, then delivers on output 2 once it is back; audited', async function () {
@@ -225,6 +231,11 @@ describe('soar-open-ticket node', function () {
     assert.equal(done[0].ticket.status, 'created');
     assert.equal(done[0].ticket.provider, 'local');
     assert.equal(done[0].ticket.url, '/soar/cases/tk1/1');
+    // A repeat while open is a comment (at once with 0 minutes), audited as an update of the same case.
+    helper.getNode('ot1').receive(alert('local-1', 2));
+    await until(() => done.length === 2);
+    assert.deepEqual([done[1].ticket.status, done[1].ticket.key, done[1].ticket.url], ['updated', '#1', '/soar/cases/tk1/1']);
+    await until(() => readJsonLines(path.join(dir, 'audit.jsonl')).some((r) => r.type === 'ticket.updated' && r.key === '#1'));
     const request = require('supertest');
     const list = await helper.request().get('/soar/cases').expect(200);
     assert.equal(list.body.cases.length, 1);
@@ -238,9 +249,9 @@ describe('soar-open-ticket node', function () {
     await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '1' }).expect(409);
     await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '99' }).expect(404);
     // The next sighting opens a new case that follows the closed one.
-    helper.getNode('ot1').receive(alert('local-1', 2));
-    await until(() => done.length === 2);
-    assert.deepEqual([done[1].ticket.status, done[1].ticket.key], ['created', '#2']);
+    helper.getNode('ot1').receive(alert('local-1', 3));
+    await until(() => done.length === 3);
+    assert.deepEqual([done[2].ticket.status, done[2].ticket.key], ['created', '#2']);
   });
 
   it("two local stores: each case URL names its store and opens that store's case; a bare number is ambiguous", async function () {
@@ -271,23 +282,30 @@ describe('soar-open-ticket node', function () {
     await request(app).get('/soar/cases/1?tracker=tk2').expect(200);
   });
 
-  it('an empty title after rendering goes to output 3 with a clear error; nothing is sent or queued', async function () {
+  it('an empty title after rendering goes to output 3 with a clear error, and what is already queued is still delivered once', async function () {
     fake = await startRedmineFake();
+    for (let i = 0; i < 8; i += 1) fake.script('*', { status: 503, body: 'maintenance' });
     await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', title: '{{alert.rule.name}}' }]), { tk1: { apiKey: REDMINE_KEY } });
     const done = collect('out1');
+    const later = collect('out2');
     const failed = collect('out3');
     const node = helper.getNode('ot1');
-    node.receive(alert('no-title', 1));
-    await until(() => failed.length === 1);
-    assert.equal(failed[0].ticket.status, 'failed');
-    assert.equal(failed[0].ticket.incident, 'no-title');
-    assert.match(failed[0].ticket.error, /title is empty/);
-    // A message whose rule has a name still opens its ticket through the same node.
+    // Queued first: the tracker answers 503.
     const named = alert('named', 2);
     named.alert.rule = { name: 'sshd brute force' };
     node.receive(named);
     await until(() => done.length === 1);
-    assert.equal(done[0].ticket.status, 'created');
+    assert.equal(done[0].ticket.status, 'queued');
+    node.receive(alert('no-title', 1));
+    await until(() => failed.length === 1);
+    assert.equal(failed[0].ticket.status, 'failed');
+    assert.equal(failed[0].ticket.provider, 'redmine');
+    assert.equal(failed[0].ticket.incident, 'no-title');
+    assert.match(failed[0].ticket.error, /title is empty/);
+    await until(() => later.length === 1, 15_000);
+    assert.deepEqual([later[0].ticket.status, later[0].incident], ['created', 'named']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(later.length, 1, 'delivered once');
     assert.deepEqual(
       fake.tickets.map((t) => t.title),
       ['sshd brute force'],
