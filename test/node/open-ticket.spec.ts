@@ -195,6 +195,28 @@ describe('soar-open-ticket node', function () {
     assert.equal(fake.tickets.length, 0);
   });
 
+  it("shows the tracker's own words in the node status when it refuses (4xx)", async function () {
+    fake = await startRedmineFake();
+    // The status text with its substitutions, as the editor shows it (the test runtime has no catalogs).
+    const withSubs = (RED: any) =>
+      openTicketModule(
+        new Proxy(RED, {
+          get: (target, prop) =>
+            prop === '_' ? (key: string, subs?: Record<string, unknown>) => (subs ? `${key} ${JSON.stringify(subs)}` : target._(key)) : target[prop],
+        }),
+      );
+    const nodes = flow(dir, { kind: 'redmine', url: fake.url, project: 'no-such-project' });
+    await helper.load([hubModule, ticketingModule, withSubs], nodes, { tk1: { apiKey: REDMINE_KEY } });
+    const failed = collect('out3');
+    const node = helper.getNode('ot1');
+    node.receive(alert('bad-status', 1));
+    await until(() => failed.length === 1);
+    const red = () => node.status.args.map((a: Msg[]) => a[0]).filter((st: Msg) => st?.fill === 'red');
+    await until(() => red().length > 0);
+    assert.match(red().at(-1).text, /Project cannot be blank/, `${red().at(-1).text} / ${failed[0].ticket.error}`);
+    assert.ok(red().at(-1).text.length <= 160, red().at(-1).text);
+  });
+
   it('refuses at deploy a template that references a field no message has (error status and log)', async function () {
     await helper.load(modules, flow(dir, { kind: 'local' }, [{ id: 'ot1', title: '{{alrt.title}}' }]), {});
     const node = helper.getNode('ot1');
