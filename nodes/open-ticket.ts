@@ -165,7 +165,16 @@ export = function (RED: NodeAPI): void {
         throw err;
       });
       const incident = typeof keyValue === 'string' || typeof keyValue === 'number' ? String(keyValue).trim() : '';
-      const built = buildTicketRequest({ ...msg, incident }, { title, body, incidentPath: 'incident', escape: escaperFor(parts.provider.markup) });
+      const built = buildTicketRequest(
+        { ...msg, incident },
+        {
+          title,
+          body,
+          incidentPath: 'incident',
+          escape: escaperFor(parts.provider.markup),
+          ...(ticketing!.hubUrl ? { hubUrl: ticketing!.hubUrl } : {}),
+        },
+      );
       if (!built.request) {
         const message = incident ? (built.error ?? 'no ticket request') : t('errors.no-incident', { property: `${incidentType}.${incidentProp}` });
         return fail(message, incident, 'BAD_REQUEST');

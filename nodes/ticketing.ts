@@ -8,6 +8,7 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Hub } from '../lib/hub/hub';
 import { editorView, isCredential } from '../lib/providers/descriptor';
+import { cleanBaseUrl } from '../lib/ticket/common';
 import { classifyTicketError } from '../lib/ticket/errors';
 import { TicketOutbox, type OutboxEvent } from '../lib/ticket/outbox';
 import { createTicketProvider, ticketDescriptor, ticketDescriptors } from '../lib/ticket/registry';
@@ -168,6 +169,7 @@ export = function (RED: NodeAPI): void {
     const kind = ticketDescriptor(config.kind) ? config.kind : 'local';
     node.kind = kind;
     node.label = config.name?.trim() || kind;
+    const hubUrl = typeof config.hubUrl === 'string' ? config.hubUrl.trim() : '';
     const listeners = new Set<(event: OutboxEvent, to: string[]) => void>();
     const outboxes = new Map<string, TicketOutbox>();
     // The tracker's ledger name is this node's id: stable across renames and redeploys.
@@ -200,6 +202,8 @@ export = function (RED: NodeAPI): void {
       hub: config.hub,
       showStatus: false,
       setup: async (hub) => {
+        // The link back in ticket bodies: refused at deploy when it is not an address a responder can open.
+        if (hubUrl) node.hubUrl = cleanBaseUrl('the hub address', hubUrl);
         // Local cases are kept under this node's id, so renaming the node keeps them.
         const provider = createTicketProvider(kind, config, (node.credentials ?? {}) as Record<string, unknown>, {
           name: kind === 'local' ? node.id : node.label,

@@ -242,6 +242,22 @@ describe('soar-open-ticket node', function () {
     await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === 'soar-open-ticket.status.ticketing-failed'));
   });
 
+  it("links the ticket back to the hub at the tracker node's hub address; one without http(s):// is refused at deploy", async function () {
+    fake = await startRedmineFake();
+    await helper.load(modules, flow(dir, { ...redmine(fake), hubUrl: 'https://soar.example.org:1880/' }), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    helper.getNode('ot1').receive(alert('linked', 1));
+    await until(() => done.length === 1);
+    assert.match(fake.tickets[0].body, /^On the hub: https:\/\/soar\.example\.org:1880$/m);
+    await helper.unload();
+    await helper.load(modules, flow(dir, { ...redmine(fake), hubUrl: 'soar.example.org' }), { tk1: { apiKey: REDMINE_KEY } });
+    const err: Error = await helper.getNode('tk1').ready.then(
+      () => assert.fail('the tracker must not be ready'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /hub address.*http:\/\/ or https:\/\//);
+  });
+
   it('opens local cases the sidebar lists, closes one, and serves an escaped read-only page', async function () {
     // Comments at once (0 minutes): the repeat after the close finds the case closed right away.
     await helper.load(modules, flow(dir, { kind: 'local' }, [{ id: 'ot1', coalesceMinutes: 0 }]), {});
