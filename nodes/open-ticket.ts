@@ -24,6 +24,16 @@ interface OpenTicketDef extends NodeDef {
   closedPolicy: 'link' | 'comment';
 }
 
+/**
+ * A failure for the node status: the tracker's own words first ("422 Project cannot be blank"), the
+ * request line dropped (msg.ticket.error and the audit record keep the whole message).
+ */
+function statusMessage(message: string): string {
+  const http = /→ HTTP (\d{3})(?: [A-Z_]+)?: ([\s\S]+)$/.exec(message);
+  const line = (http ? `${http[1]} ${http[2]}` : message).replace(/\s+/g, ' ').trim();
+  return line.length > 100 ? `${line.slice(0, 99)}…` : line;
+}
+
 type Msg = NodeMessageInFlow & Record<string, unknown> & { ticket?: unknown };
 
 export = function (RED: NodeAPI): void {
@@ -74,6 +84,7 @@ export = function (RED: NodeAPI): void {
     });
     const outboxSettings = { coalesceMs: coalesceMinutes * 60_000, closedPolicy } as const;
 
+    const warnedMissing = new Set<string>();
     let last = '';
     let lastFill: 'green' | 'yellow' | 'red' = 'green';
     let statusTimer: NodeJS.Timeout | undefined;
@@ -116,7 +127,7 @@ export = function (RED: NodeAPI): void {
       const base = { incident: event.incident, ...(event.ref ? { id: event.ref.id, key: event.ref.key, url: event.ref.url } : {}) };
       if (event.type === 'failed') {
         const message = event.failure?.message ?? 'failed';
-        remember('red', t('status.failed', { message: message.slice(0, 60) }), parts);
+        remember('red', t('status.failed', { message: statusMessage(message) }), parts);
         node.send([
           null,
           null,
@@ -145,7 +156,7 @@ export = function (RED: NodeAPI): void {
       const fail = async (message: string, incident: string, code: string) => {
         await parts.hub.audit.append('ticket.failed', { tracker: ticketing!.label, kind: ticketing!.kind, incident, code, error: message });
         msg.ticket = { provider: ticketing!.kind, status: 'failed', incident, error: message, code };
-        remember('red', t('status.failed', { message: message.slice(0, 60) }), parts);
+        remember('red', t('status.failed', { message: statusMessage(message) }), parts);
         send([null, null, msg]);
       };
       if (settingError || !title || !body) return fail(settingError ?? 'invalid templates', '', 'BAD_SETTINGS');
@@ -154,10 +165,25 @@ export = function (RED: NodeAPI): void {
         throw err;
       });
       const incident = typeof keyValue === 'string' || typeof keyValue === 'number' ? String(keyValue).trim() : '';
-      const built = buildTicketRequest({ ...msg, incident }, { title, body, incidentPath: 'incident', escape: escaperFor(parts.provider.markup) });
+      const built = buildTicketRequest(
+        { ...msg, incident },
+        {
+          title,
+          body,
+          incidentPath: 'incident',
+          escape: escaperFor(parts.provider.markup),
+          ...(ticketing!.hubUrl ? { hubUrl: ticketing!.hubUrl } : {}),
+        },
+      );
       if (!built.request) {
         const message = incident ? (built.error ?? 'no ticket request') : t('errors.no-incident', { property: `${incidentType}.${incidentProp}` });
         return fail(message, incident, 'BAD_REQUEST');
+      }
+      // A field a message lacks renders empty; the ticket still opens, and the node says which field (once each).
+      const unseen = built.missing.filter((field) => !warnedMissing.has(field));
+      if (unseen.length && warnedMissing.size < 100) {
+        for (const field of unseen) warnedMissing.add(field);
+        node.warn(`${t('warnings.missing-fields')}: ${unseen.join(', ')}`);
       }
       const outbox = parts.outbox(outboxSettings);
       const outcome = await outbox.submit(built.request);

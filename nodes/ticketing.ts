@@ -8,6 +8,7 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Hub } from '../lib/hub/hub';
 import { editorView, isCredential } from '../lib/providers/descriptor';
+import { cleanBaseUrl } from '../lib/ticket/common';
 import { classifyTicketError } from '../lib/ticket/errors';
 import { TicketOutbox, type OutboxEvent } from '../lib/ticket/outbox';
 import { createTicketProvider, ticketDescriptor, ticketDescriptors } from '../lib/ticket/registry';
@@ -120,27 +121,42 @@ export = function (RED: NodeAPI): void {
         if (closed) res.json({ id: closed.id, state: closed.state, closedBy: closed.closedBy, closedAt: closed.closedAt });
       })().catch((err: Error) => res.status(500).json({ error: err.message }));
     });
-    (RED.httpNode as unknown as App).get('/soar/cases/:id', (req: Req, res: Res) => {
+    const httpNode = RED.httpNode as unknown as App;
+    const serve = (res: Res, status: number, type: string, body: string) => {
+      res.statusCode = status;
+      res.setHeader('content-type', `${type}; charset=utf-8`);
+      if (type === 'text/html') res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+      res.end(body);
+    };
+    const failed = (res: Res) => () => {
+      res.statusCode = 500;
+      res.end();
+    };
+    // The case URL names its store (case numbers start at 1 in every local store).
+    httpNode.get('/soar/cases/:tracker/:id', (req: Req, res: Res) => {
+      void (async () => {
+        const entry = localStores.get(String(req.params.tracker));
+        const found = entry ? await entry.store.get(String(req.params.id)) : undefined;
+        if (entry && found) serve(res, 200, 'text/html', casePage(found, entry.label));
+        else serve(res, 404, 'text/plain', 'no such case\n');
+      })().catch(failed(res));
+    });
+    // Links without the store (older tickets, `?tracker=` from older sidebars): served only when one store matches.
+    httpNode.get('/soar/cases/:id', (req: Req, res: Res) => {
       void (async () => {
         const id = String(req.params.id);
         const wanted = typeof req.query.tracker === 'string' ? req.query.tracker : undefined;
+        const hits: Array<{ tracker: string; entry: { store: LocalCaseStore; label: string }; found: LocalCase }> = [];
         for (const [tracker, entry] of localStores) {
           if (wanted && wanted !== tracker) continue;
           const found = await entry.store.get(id);
-          if (!found) continue;
-          res.statusCode = 200;
-          res.setHeader('content-type', 'text/html; charset=utf-8');
-          res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
-          res.end(casePage(found, entry.label));
-          return;
+          if (found) hits.push({ tracker, entry, found });
         }
-        res.statusCode = 404;
-        res.setHeader('content-type', 'text/plain; charset=utf-8');
-        res.end('no such case\n');
-      })().catch(() => {
-        res.statusCode = 500;
-        res.end();
-      });
+        if (hits.length === 1) return serve(res, 200, 'text/html', casePage(hits[0].found, hits[0].entry.label));
+        if (!hits.length) return serve(res, 404, 'text/plain', 'no such case\n');
+        const urls = hits.map((h) => `${h.entry.label}: /soar/cases/${encodeURIComponent(h.tracker)}/${encodeURIComponent(id)}`);
+        serve(res, 409, 'text/plain', `case ${id.slice(0, 40)} is in more than one local case store; open it by its store:\n${urls.join('\n')}\n`);
+      })().catch(failed(res));
     });
   }
 
@@ -153,6 +169,7 @@ export = function (RED: NodeAPI): void {
     const kind = ticketDescriptor(config.kind) ? config.kind : 'local';
     node.kind = kind;
     node.label = config.name?.trim() || kind;
+    const hubUrl = typeof config.hubUrl === 'string' ? config.hubUrl.trim() : '';
     const listeners = new Set<(event: OutboxEvent, to: string[]) => void>();
     const outboxes = new Map<string, TicketOutbox>();
     // The tracker's ledger name is this node's id: stable across renames and redeploys.
@@ -185,6 +202,8 @@ export = function (RED: NodeAPI): void {
       hub: config.hub,
       showStatus: false,
       setup: async (hub) => {
+        // The link back in ticket bodies: refused at deploy when it is not an address a responder can open.
+        if (hubUrl) node.hubUrl = cleanBaseUrl('the hub address', hubUrl);
         // Local cases are kept under this node's id, so renaming the node keeps them.
         const provider = createTicketProvider(kind, config, (node.credentials ?? {}) as Record<string, unknown>, {
           name: kind === 'local' ? node.id : node.label,

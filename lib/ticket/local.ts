@@ -61,7 +61,10 @@ export interface LocalCaseOptions {
   store: StateStore;
   /** Instance name (config node name); separates two local stores on one hub. Default "local". */
   name?: string;
-  /** Where the hub serves the read-only case page; the case URL is `<pageBase>/<id>`. Default "/soar/cases". */
+  /**
+   * Where the hub serves the read-only case page; the case URL is `<pageBase>/<name>/<id>`, naming the
+   * store because case numbers start at 1 in every store. Default "/soar/cases".
+   */
   pageBase?: string;
   limits?: Partial<TicketLimits>;
   /** Timeline entries kept per case; the oldest comments beyond it are dropped with a note. Default 500. */
@@ -244,7 +247,7 @@ export class LocalCaseStore implements TicketProvider {
   // ----- internals --------------------------------------------------------------------------
 
   private refOf(c: LocalCase): TicketRef {
-    return { id: c.id, key: `#${c.number}`, url: `${this.pageBase}/${encodeURIComponent(c.id)}` };
+    return { id: c.id, key: `#${c.number}`, url: `${this.pageBase}/${encodeURIComponent(this.name)}/${encodeURIComponent(c.id)}` };
   }
 
   private assertOpen(): void {

@@ -21,6 +21,8 @@ export interface TicketingConfigNode extends Node {
   kind: string;
   label: string;
   ready: Promise<TicketingParts>;
+  /** The hub's address as responders reach it, for the link back in ticket bodies (empty: no link). */
+  hubUrl?: string;
   /** Remember that a node answered "queued" for an incident, so the later delivery goes to it (also after a restart). */
   waitFor(nodeId: string, incident: string): Promise<void>;
   /** Hear the outbox's events; `to` lists the nodes that were told "queued" for the incident. */

@@ -203,8 +203,8 @@ describe('local cases in the SOAR sidebar (e2e)', function () {
     // The key links to the read-only case page.
     const [casePage] = await Promise.all([page.context().waitForEvent('page'), row.locator('a').first().click()]);
     await casePage.waitForLoadState();
-    assert.equal(new URL(casePage.url()).pathname, `/soar/cases/${opened.id}`);
-    assert.equal(new URL(casePage.url()).searchParams.get('tracker'), 'e2e-cases-tracker');
+    // The URL names the store: case numbers start at 1 in every local store (the decoy has its own #1).
+    assert.equal(new URL(casePage.url()).pathname, `/soar/cases/e2e-cases-tracker/${opened.id}`);
     const heading: string = await casePage.locator('h1').innerText();
     assert.equal(heading, `Case ${opened.key}: ${opened.title}`);
     assert.equal(await casePage.locator('h1 b').count(), 0, 'the alert title is escaped on the page');
@@ -245,7 +245,7 @@ describe('local cases in the SOAR sidebar (e2e)', function () {
     assert.match(await nextRow.innerText(), new RegExp(`open · \\w+ · follows ${opened.key}`));
     // Open: the decoy's case and the new one; closed: the first.
     assert.match(await page.locator('.soar-cases-title').innerText(), /Local cases \(2 open, 1 closed\)/);
-    const nextPage = await page.request.get(new URL(`/soar/cases/${next.id}?tracker=e2e-cases-tracker`, hub.banner.editor).toString());
+    const nextPage = await page.request.get(new URL(`/soar/cases/e2e-cases-tracker/${next.id}`, hub.banner.editor).toString());
     assert.equal(nextPage.status(), 200);
     assert.match(await nextPage.text(), new RegExp(`follows ${opened.key}`));
     assert.deepEqual(pageErrors, []);

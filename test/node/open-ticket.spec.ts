@@ -120,6 +120,12 @@ describe('soar-open-ticket node', function () {
     assert.equal(fake.tickets.length, 1);
     const keys = new Set(done.map((m) => m.ticket.key));
     assert.deepEqual([...keys], ['#1']);
+    // One audit record per create and per comment the tracker took.
+    const posted = fake.tickets[0].comments.length;
+    await until(() => {
+      const types = readJsonLines(path.join(dir, 'audit.jsonl')).map((r) => r.type);
+      return types.filter((t) => t === 'ticket.created').length === 1 && types.filter((t) => t === 'ticket.updated').length === posted;
+    });
   });
 
   it('answers queued at once while the tracker answers 503, then delivers on output 2 once it is back; audited', async function () {
@@ -189,6 +195,28 @@ describe('soar-open-ticket node', function () {
     assert.equal(fake.tickets.length, 0);
   });
 
+  it("shows the tracker's own words in the node status when it refuses (4xx)", async function () {
+    fake = await startRedmineFake();
+    // The status text with its substitutions, as the editor shows it (the test runtime has no catalogs).
+    const withSubs = (RED: any) =>
+      openTicketModule(
+        new Proxy(RED, {
+          get: (target, prop) =>
+            prop === '_' ? (key: string, subs?: Record<string, unknown>) => (subs ? `${key} ${JSON.stringify(subs)}` : target._(key)) : target[prop],
+        }),
+      );
+    const nodes = flow(dir, { kind: 'redmine', url: fake.url, project: 'no-such-project' });
+    await helper.load([hubModule, ticketingModule, withSubs], nodes, { tk1: { apiKey: REDMINE_KEY } });
+    const failed = collect('out3');
+    const node = helper.getNode('ot1');
+    node.receive(alert('bad-status', 1));
+    await until(() => failed.length === 1);
+    const red = () => node.status.args.map((a: Msg[]) => a[0]).filter((st: Msg) => st?.fill === 'red');
+    await until(() => red().length > 0);
+    assert.match(red().at(-1).text, /Project cannot be blank/, `${red().at(-1).text} / ${failed[0].ticket.error}`);
+    assert.ok(red().at(-1).text.length <= 160, red().at(-1).text);
+  });
+
   it('refuses at deploy a template that references a field no message has (error status and log)', async function () {
     await helper.load(modules, flow(dir, { kind: 'local' }, [{ id: 'ot1', title: '{{alrt.title}}' }]), {});
     const node = helper.getNode('ot1');
@@ -214,6 +242,22 @@ describe('soar-open-ticket node', function () {
     await until(() => node.status.args.some((a: Msg[]) => a[0]?.text === 'soar-open-ticket.status.ticketing-failed'));
   });
 
+  it("links the ticket back to the hub at the tracker node's hub address; one without http(s):// is refused at deploy", async function () {
+    fake = await startRedmineFake();
+    await helper.load(modules, flow(dir, { ...redmine(fake), hubUrl: 'https://soar.example.org:1880/' }), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    helper.getNode('ot1').receive(alert('linked', 1));
+    await until(() => done.length === 1);
+    assert.match(fake.tickets[0].body, /^On the hub: https:\/\/soar\.example\.org:1880$/m);
+    await helper.unload();
+    await helper.load(modules, flow(dir, { ...redmine(fake), hubUrl: 'soar.example.org' }), { tk1: { apiKey: REDMINE_KEY } });
+    const err: Error = await helper.getNode('tk1').ready.then(
+      () => assert.fail('the tracker must not be ready'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /hub address.*http:\/\/ or https:\/\//);
+  });
+
   it('opens local cases the sidebar lists, closes one, and serves an escaped read-only page', async function () {
     // Comments at once (0 minutes): the repeat after the close finds the case closed right away.
     await helper.load(modules, flow(dir, { kind: 'local' }, [{ id: 'ot1', coalesceMinutes: 0 }]), {});
@@ -224,14 +268,18 @@ describe('soar-open-ticket node', function () {
     await until(() => done.length === 1);
     assert.equal(done[0].ticket.status, 'created');
     assert.equal(done[0].ticket.provider, 'local');
-    assert.equal(done[0].ticket.url, '/soar/cases/1');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    assert.equal(done[0].ticket.url, '/soar/cases/tk1/1');
+    // A repeat while open is a comment (at once with 0 minutes), audited as an update of the same case.
+    helper.getNode('ot1').receive(alert('local-1', 2));
+    await until(() => done.length === 2);
+    assert.deepEqual([done[1].ticket.status, done[1].ticket.key, done[1].ticket.url], ['updated', '#1', '/soar/cases/tk1/1']);
+    await until(() => readJsonLines(path.join(dir, 'audit.jsonl')).some((r) => r.type === 'ticket.updated' && r.key === '#1'));
     const request = require('supertest');
     const list = await helper.request().get('/soar/cases').expect(200);
     assert.equal(list.body.cases.length, 1);
     assert.equal(list.body.cases[0].tracker, 'tk1');
     assert.equal(list.body.cases[0].timeline[0].type, 'created');
-    const page = await request(ticketing.red().httpNode).get('/soar/cases/1').expect(200);
+    const page = await request(ticketing.red().httpNode).get(done[0].ticket.url).expect(200);
     assert.ok(!page.text.includes('<script>'), 'escaped');
     assert.ok(page.text.includes('&lt;script&gt;'));
     assert.ok(!/https?:\/\//.test(page.text), 'no outside assets');
@@ -239,8 +287,98 @@ describe('soar-open-ticket node', function () {
     await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '1' }).expect(409);
     await helper.request().post('/soar/cases/close').send({ tracker: 'tk1', id: '99' }).expect(404);
     // The next sighting opens a new case that follows the closed one.
-    helper.getNode('ot1').receive(alert('local-1', 2));
+    helper.getNode('ot1').receive(alert('local-1', 3));
+    await until(() => done.length === 3);
+    assert.deepEqual([done[2].ticket.status, done[2].ticket.key], ['created', '#2']);
+  });
+
+  it("two local stores: each case URL names its store and opens that store's case; a bare number is ambiguous", async function () {
+    const nodes = flow(dir, { kind: 'local' }, [{ id: 'ot1' }, { id: 'ot2', ticketing: 'tk2' }]);
+    nodes.push({ id: 'tk2', type: 'soar-ticketing', name: 'second', hub: 'hub1', kind: 'local' });
+    await helper.load(modules, nodes, {});
+    const done = collect('out1');
+    helper.getNode('ot1').receive(alert('store-a', 1));
+    await until(() => done.length === 1);
+    const second = alert('store-b', 2);
+    second.alert.title = 'second store case';
+    helper.getNode('ot2').receive(second);
     await until(() => done.length === 2);
-    assert.deepEqual([done[1].ticket.status, done[1].ticket.key], ['created', '#2']);
+    const byNode = Object.fromEntries(done.map((m) => [m.alert.fingerprint, m.ticket.url]));
+    assert.deepEqual(byNode, { 'store-a': '/soar/cases/tk1/1', 'store-b': '/soar/cases/tk2/1' });
+    const request = require('supertest');
+    const app = ticketing.red().httpNode;
+    const b = await request(app).get('/soar/cases/tk2/1').expect(200);
+    assert.match(b.text, /second store case/);
+    assert.match(b.text, /tracker second/);
+    const a = await request(app).get('/soar/cases/tk1/1').expect(200);
+    assert.match(a.text, /store-a/);
+    await request(app).get('/soar/cases/tk3/1').expect(404);
+    // A link from before the store was named: served when one store has the case, refused when several do.
+    const bare = await request(app).get('/soar/cases/1').expect(409);
+    assert.match(bare.text, /\/soar\/cases\/tk1\/1/);
+    assert.match(bare.text, /\/soar\/cases\/tk2\/1/);
+    await request(app).get('/soar/cases/1?tracker=tk2').expect(200);
+  });
+
+  it('an empty title after rendering goes to output 3 with a clear error, and what is already queued is still delivered once', async function () {
+    fake = await startRedmineFake();
+    for (let i = 0; i < 8; i += 1) fake.script('*', { status: 503, body: 'maintenance' });
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', title: '{{alert.rule.name}}' }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const later = collect('out2');
+    const failed = collect('out3');
+    const node = helper.getNode('ot1');
+    // Queued first: the tracker answers 503.
+    const named = alert('named', 2);
+    named.alert.rule = { name: 'sshd brute force' };
+    node.receive(named);
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'queued');
+    node.receive(alert('no-title', 1));
+    await until(() => failed.length === 1);
+    assert.equal(failed[0].ticket.status, 'failed');
+    assert.equal(failed[0].ticket.provider, 'redmine');
+    assert.equal(failed[0].ticket.incident, 'no-title');
+    assert.match(failed[0].ticket.error, /title is empty/);
+    await until(() => later.length === 1, 15_000);
+    assert.deepEqual([later[0].ticket.status, later[0].incident], ['created', 'named']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(later.length, 1, 'delivered once');
+    assert.deepEqual(
+      fake.tickets.map((t) => t.title),
+      ['sshd brute force'],
+    );
+  });
+
+  it('a template field the message lacks renders empty, the ticket is opened, and the node warns naming the field', async function () {
+    fake = await startRedmineFake();
+    const title = '{{alert.title}} on {{alert.host.name}}';
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', title }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const node = helper.getNode('ot1');
+    node.receive(alert('no-host', 1));
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'created');
+    assert.equal(fake.tickets[0].title, 'sshd brute force no-host on');
+    const warned = node.warn.args.map((a: unknown[]) => String(a[0]));
+    assert.ok(
+      warned.some((w: string) => w.includes('alert.host.name')),
+      JSON.stringify(warned),
+    );
+  });
+
+  it("a body over the tracker's limit is cut with a visible note, and the ticket is opened", async function () {
+    fake = await startRedmineFake();
+    await helper.load(modules, flow(dir, redmine(fake), [{ id: 'ot1', body: '{{alert.description}}' }]), { tk1: { apiKey: REDMINE_KEY } });
+    const done = collect('out1');
+    const msg = alert('long-body', 1);
+    msg.alert.description = 'x'.repeat(70_000);
+    helper.getNode('ot1').receive(msg);
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'created');
+    const body = fake.tickets[0].body;
+    assert.ok(body.length <= 60_000, `body ${body.length}`);
+    const note = body.slice(body.lastIndexOf('[…'));
+    assert.match(note, /^\[… description cut by SOAR: \d+ characters, the tracker accepts \d+\]/);
   });
 });

@@ -169,7 +169,7 @@ describe('quickstart playbook', function () {
     assert.doesNotMatch(list, /^198\.51\.100\.10$/m);
     assert.deepEqual(validateMessage(msg), [], 'every message part follows the contract');
     const ticket = (await ticketed.first()).ticket;
-    assert.deepEqual([ticket.provider, ticket.status, ticket.key, ticket.url], ['local', 'created', '#1', '/soar/cases/1']);
+    assert.deepEqual([ticket.provider, ticket.status, ticket.key, ticket.url], ['local', 'created', '#1', '/soar/cases/soar-quickstart-cases/1']);
     // The lease and the audit log name the approval the block ran under.
     assert.equal(msg.actions[0].lease.approvalId, msg.approval.id);
     const done = audit().filter((r: Msg) => r.type === 'action.done' && r.kind === 'block') as Msg[];

@@ -1,6 +1,6 @@
 /**
  * soar-open-ticket with the Redmine kind against a real Redmine (Debian's package, test/helpers/redmine.ts):
- * created, then with Redmine stopped the alert goes on as "queued" at once, and once Redmine is back
+ * created, a repeat added to the same issue as one note, then with Redmine stopped the alert goes on as "queued" at once, and once Redmine is back
  * the issue is delivered on output 2 exactly once — also when the flow is redeployed while queued.
  *
  * Skips with the reason when redmine is not installed (fails instead with SOAR_REQUIRE_SYSTEM=1).
@@ -17,7 +17,7 @@ describe('soar-open-ticket against a real Redmine', function () {
   let dir: string;
   const modules = [nodeModule('hub'), nodeModule('ticketing'), nodeModule('open-ticket')];
 
-  const flow = () => [
+  const flow = (coalesceMinutes = 5) => [
     { id: 'tab1', type: 'tab', label: 't' },
     { id: 'hub1', type: 'soar-hub', dir, simulate: false, includeDefaults: true },
     { id: 'tk1', type: 'soar-ticketing', name: 'redmine', hub: 'hub1', kind: 'redmine', url: redmine.url, project: redmine.project },
@@ -28,7 +28,7 @@ describe('soar-open-ticket against a real Redmine', function () {
       ticketing: 'tk1',
       incident: 'alert.fingerprint',
       incidentType: 'msg',
-      coalesceMinutes: 5,
+      coalesceMinutes,
       closedPolicy: 'link',
       wires: [['out1'], ['out2'], ['out3']],
     },
@@ -36,7 +36,7 @@ describe('soar-open-ticket against a real Redmine', function () {
     { id: 'out2', z: 'tab1', type: 'helper' },
     { id: 'out3', z: 'tab1', type: 'helper' },
   ];
-  const load = () => helper.load(modules, flow(), { tk1: { apiKey: redmine.apiKey } });
+  const load = (coalesceMinutes = 5) => helper.load(modules, flow(coalesceMinutes), { tk1: { apiKey: redmine.apiKey } });
   const collect = (id: string) => {
     const got: Msg[] = [];
     helper.getNode(id).on('input', (m: Msg) => got.push(m));
@@ -73,6 +73,24 @@ describe('soar-open-ticket against a real Redmine', function () {
   after(async () => {
     delete process.env.SOAR_TICKET_BACKOFF_MS;
     await redmine?.dispose();
+  });
+
+  it('adds a repeat of the incident to the same issue as one note', async () => {
+    // Comments at once (0 minutes), so the repeat is posted now instead of in the 5-minute summary.
+    await load(0);
+    const done = collect('out1');
+    helper.getNode('ot1').receive(alert('rm-repeat'));
+    await until(() => done.length === 1);
+    assert.equal(done[0].ticket.status, 'created', JSON.stringify(done[0].ticket));
+    helper.getNode('ot1').receive(alert('rm-repeat'));
+    await until(() => done.length === 2);
+    assert.deepEqual([done[1].ticket.status, done[1].ticket.key, done[1].ticket.url], ['updated', done[0].ticket.key, done[0].ticket.url]);
+    assert.equal(await issuesFor('rm-repeat'), 1);
+    const answer = await fetch(`${redmine.url}/issues/${done[0].ticket.id}.json?include=journals`, { headers: { 'x-redmine-api-key': redmine.apiKey } });
+    const journals = ((await answer.json()) as { issue: { journals: Array<{ notes?: string }> } }).issue.journals;
+    const notes = journals.filter((j) => j.notes);
+    assert.equal(notes.length, 1, JSON.stringify(journals));
+    assert.match(notes[0].notes!, /^SOAR: seen again at /);
   });
 
   it('creates, then queues while Redmine is stopped and delivers once on output 2 when it is back', async () => {

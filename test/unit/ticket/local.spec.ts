@@ -37,7 +37,8 @@ describe('local case store (embedded tracker)', () => {
   it('creates a case with a timeline, finds it by incident key, comments and reports it open', async () => {
     const cases = new LocalCaseStore({ store, now });
     const ref = await cases.create(input('fp-1'));
-    assert.deepEqual(ref, { id: '1', key: '#1', url: '/soar/cases/1' });
+    // The URL names the store: case numbers start at 1 in every local store.
+    assert.deepEqual(ref, { id: '1', key: '#1', url: '/soar/cases/local/1' });
     assert.deepEqual(await cases.findOpenByIncident('fp-1'), ref);
     assert.equal(await cases.findOpenByIncident('fp-other'), undefined);
     clock += 1_000;
