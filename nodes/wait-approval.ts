@@ -82,7 +82,9 @@ const allHubLinks = {
       const found = await hub.approvalLinks.lookup(token);
       if (found.status !== 'unknown') return hub.approvalLinks.use(token, comment);
     }
-    return { lookup: { status: 'unknown' } as LinkLookup };
+    // No hub knows it: the first one refuses it, so the forged or stale link is audited.
+    const [first] = await Hub.all();
+    return first ? first.approvalLinks.use(token, comment) : { lookup: { status: 'unknown' } as LinkLookup };
   },
 } as unknown as ApprovalLinks;
 

@@ -66,7 +66,7 @@ export interface DecideInput {
   comment?: string;
 }
 
-export type RefusalCode = 'unknown' | 'not-approver' | 'expired' | 'decided' | 'already-voted' | 'bad-input';
+export type RefusalCode = 'unknown' | 'not-approver' | 'expired' | 'decided' | 'already-voted' | 'bad-input' | 'link-used';
 export type DecideResult = { ok: true; record: ApprovalRecord; resolved: boolean } | { ok: false; code: RefusalCode; reason: string; record?: ApprovalRecord };
 
 export interface ApprovalEvents {
@@ -237,6 +237,21 @@ export class ApprovalEngine {
   decide(input: DecideInput): Promise<DecideResult> {
     const id = typeof input?.id === 'string' ? input.id : '';
     return this.track(this.locks.run([`approval:${id}`], () => this.decideLocked(input)));
+  }
+
+  /**
+   * A refusal found before a vote reached decide() (a forged or reused page link): audited and emitted
+   * like decide()'s own. Callers pass no secret (never the link token).
+   */
+  async refuse(input: { id?: string; identity?: string; channel: string; code: RefusalCode; reason: string }): Promise<void> {
+    await this.audit('approval.refused', {
+      approval: String(input.id ?? '').slice(0, 100),
+      code: input.code,
+      reason: input.reason,
+      ...(input.identity ? { identity: input.identity.slice(0, 260) } : {}),
+      channel: input.channel.slice(0, 40),
+    });
+    this.emit('refused', { id: String(input.id ?? ''), identity: input.identity, channel: input.channel, code: input.code, reason: input.reason });
   }
 
   /**

@@ -92,13 +92,37 @@ export class ApprovalLinks {
     return { status: 'pending', link, record };
   }
 
-  /** Use a link: claims it (once, atomically) and casts its vote through the engine. */
+  /** A reused link: audited as a refusal (never with its token). */
+  private refuseUsed(link: LinkRecord): Promise<void> {
+    return this.engine.refuse({
+      id: link.approval,
+      identity: link.identity,
+      channel: 'page',
+      code: 'link-used',
+      reason: `the ${link.decision} link of ${link.person} for approval ${link.approval} was already used`,
+    });
+  }
+
+  /** Use a link: claims it (once, atomically) and casts its vote through the engine. Every refusal is audited. */
   async use(token: string, comment?: string): Promise<{ lookup: LinkLookup; result?: DecideResult }> {
     const lookup = await this.lookup(token);
-    if (lookup.status !== 'pending') return { lookup };
+    if (lookup.status === 'unknown') {
+      await this.engine.refuse({ channel: 'page', code: 'unknown', reason: 'unknown approval link (forged, mistyped, or older than the retention time)' });
+      return { lookup };
+    }
+    if (lookup.status === 'used') {
+      await this.refuseUsed(lookup.link);
+      return { lookup };
+    }
+    if (lookup.status !== 'pending') {
+      // Decided or expired: the engine refuses and audits it (and resolves a timeout its timer has not run yet).
+      await this.engine.decide({ id: lookup.link.approval, identity: lookup.link.identity, decision: lookup.link.decision, channel: 'page' });
+      return { lookup };
+    }
     const hash = hashToken(token);
     const ttlMs = Math.max(1, lookup.record.expiresAt - this.engine.now()) + this.retentionMs;
     if (!(await this.store.setIfAbsent(USED_LINKS_NS, hash, { at: new Date(this.engine.now()).toISOString() }, { ttlMs }))) {
+      await this.refuseUsed(lookup.link);
       return { lookup: { ...lookup, status: 'used' } };
     }
     const result = await this.engine.decide({

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { approvalDigest } from '../../lib/contract/approval';
 import { withCatalogs } from '../helpers/i18n';
@@ -280,6 +281,22 @@ describe('soar-wait-approval node', function () {
       assert.deepEqual(msg.approval.by, ['editor:alice']);
       const reused = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
       assert.equal(reused.status, 409);
+      const forged = await fetch(`${srv.url}${url.pathname.replace(/[^/]+$/, 'C'.repeat(43))}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
+      assert.equal(forged.status, 404);
+      const refused = readJsonLines(path.join(dir, 'audit.jsonl')).filter((r) => r.type === 'approval.refused');
+      assert.deepEqual(
+        refused.map((r) => [r.code, r.channel]),
+        [
+          ['link-used', 'page'],
+          ['unknown', 'page'],
+        ],
+        'the reused and the forged link are audited',
+      );
+      assert.ok(!readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').includes(url.pathname.split('/').pop()!), 'no link token in the audit');
     } finally {
       await srv.close();
     }

@@ -17,12 +17,14 @@ describe('approval links and page handler', function () {
   let links: ApprovalLinks;
   let server: http.Server;
   let base: string;
+  let audit: ReturnType<typeof memoryAudit>;
 
   beforeEach(async function () {
     dir = tempDir('soar-approval-links-');
     clock = new FakeClock();
     store = await openStore(dir, clock);
-    engine = new ApprovalEngine({ store, audit: memoryAudit(), now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer });
+    audit = memoryAudit();
+    engine = new ApprovalEngine({ store, audit, now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer });
     await engine.start();
     links = new ApprovalLinks({ store, engine });
     const handler = createApprovalPageHandler({ links });
@@ -75,6 +77,51 @@ describe('approval links and page handler', function () {
     assert.equal((await engine.get(record.id))?.votes.length, 0);
     assert.equal((await post(approve.url)).status, 200);
     assert.equal((await engine.get(record.id))?.state, 'approved');
+  });
+
+  it('audits a forged, a replayed and a late link POST as refusals, without the token, and decides nothing', async function () {
+    const record = await engine.request({ msg: sampleMessage(), policy: { approvers: [ANA, BEN], quorum: 2, timeoutMs: 60_000 } });
+    const minted = await links.mint(record, base, ['email:ana@example.org', 'email:ben@example.org']);
+    const anaApprove = minted.find((l) => l.identity === 'email:ana@example.org' && l.decision === 'approve')!;
+    const benApprove = minted.find((l) => l.identity === 'email:ben@example.org' && l.decision === 'approve')!;
+    const refusals = () => audit.records.filter((r) => r.type === 'approval.refused');
+
+    const forged = `${base}${'B'.repeat(43)}`;
+    assert.equal((await post(forged)).status, 404);
+    assert.equal((await fetch(forged)).status, 404);
+    assert.deepEqual(
+      refusals().map((r) => [r.code, r.channel]),
+      [['unknown', 'page']],
+      'the forged POST is audited once; a GET decides nothing and is not a refusal',
+    );
+
+    assert.equal((await post(anaApprove.url)).status, 200);
+    assert.equal((await post(anaApprove.url)).status, 409);
+    const replay = refusals()[1];
+    assert.equal(replay?.code, 'link-used');
+    assert.equal(replay?.approval, record.id);
+    assert.equal(replay?.identity, 'email:ana@example.org');
+
+    await clock.advance(60_001, [engine]);
+    assert.equal((await post(benApprove.url)).status, 410);
+    const late = refusals()[2];
+    assert.equal(late?.code, 'expired');
+    assert.equal(late?.approval, record.id);
+    const after = await engine.get(record.id);
+    assert.equal(after?.state, 'expired');
+    assert.equal(after?.votes.length, 1);
+    const text = JSON.stringify(audit.records);
+    for (const l of minted) assert.ok(!text.includes(l.token), 'no link token in the audit');
+  });
+
+  it('a POST on a link whose approval expired before its timer ran is refused, audited, and resolves the timeout', async function () {
+    const record = await engine.request({ msg: sampleMessage(), policy: { approvers: [ANA], timeoutMs: 60_000 } });
+    const [approve] = await links.mint(record, base, ['email:ana@example.org']);
+    clock.t += 60_001; // the expiry timer has not run
+    assert.equal((await post(approve.url)).status, 410);
+    assert.equal(audit.records.filter((r) => r.type === 'approval.refused' && r.code === 'expired').length, 1);
+    assert.equal((await engine.get(record.id))?.state, 'expired');
+    assert.equal(audit.records.filter((r) => r.type === 'approval.expired').length, 1);
   });
 
   it('escapes everything that comes from the message', async function () {
