@@ -8,11 +8,19 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalEngine } from '../lib/approval/engine';
 import { APPROVALS_NS } from '../lib/approval/engine';
-import { ApprovalDispatch, type ChannelEndpoint } from '../lib/approval/dispatch';
+import { ApprovalDispatch, identitiesOn, type ChannelEndpoint } from '../lib/approval/dispatch';
 import type { ApprovalLinks, LinkLookup } from '../lib/approval/links';
 import { createApprovalPageHandler } from '../lib/approval/page';
 import { parsePersons } from '../lib/approval/persons';
-import { normalisePolicy, restoreMessage, type ApprovalPolicy, type ApprovalRecord, type ApproverPerson, type TimeoutOutcome } from '../lib/approval/records';
+import {
+  IDENTITY_CHANNELS,
+  normalisePolicy,
+  restoreMessage,
+  type ApprovalPolicy,
+  type ApprovalRecord,
+  type ApproverPerson,
+  type TimeoutOutcome,
+} from '../lib/approval/records';
 import { Hub } from '../lib/hub/hub';
 import {
   addSharedRoute,
@@ -117,6 +125,8 @@ export = function (RED: NodeAPI): void {
     for (const r of listField(config.reminders)) reminders.push(settings.number('a reminder', r, { default: 0, min: 0, exclusiveMin: true }) * MINUTE);
     let policy: ApprovalPolicy | undefined;
     let settingError: string | undefined;
+    /** Approvers and the escalation list, as the engine reads them. */
+    let everyone: ApproverPerson[] = [];
     try {
       const fields = listField(config.fields);
       policy = {
@@ -131,7 +141,7 @@ export = function (RED: NodeAPI): void {
         ...(fields.length ? { fields } : {}),
       };
       if (settings.errors.length) throw new Error(settings.errors.join('; '));
-      normalisePolicy(policy);
+      everyone = ((p) => [...p.approvers, ...p.escalation])(normalisePolicy(policy));
     } catch (err) {
       settingError = t('errors.settings', { errors: (err as Error).message });
       node.error(settingError);
@@ -163,6 +173,17 @@ export = function (RED: NodeAPI): void {
       }
     }
 
+    // A channel that addresses people (e-mail, chat) posts only for those with an identity on it: one
+    // nobody on the lists has would never reach anyone, so say so at deploy rather than stay silent.
+    const unreachable = settingError
+      ? []
+      : channelNodes
+          .filter((c) => (IDENTITY_CHANNELS as readonly string[]).includes(c.kind) && identitiesOn(everyone, c.kind).length === 0)
+          .map((c) => c.label);
+    for (const c of channelNodes.filter((n) => unreachable.includes(n.label))) {
+      node.warn(t('errors.channel-unreachable', { channel: c.label, kind: c.kind }));
+    }
+
     /** The channels, once each is set up; one that could not be set up fails every send, audited. */
     const endpoints = () =>
       Promise.all(
@@ -186,6 +207,10 @@ export = function (RED: NodeAPI): void {
           if (failing.size) {
             const channels = [...failing.values()].join(', ');
             node.status({ fill: 'red', shape: 'dot', text: t('status.pending-failing', { count, channels }) });
+            return;
+          }
+          if (unreachable.length) {
+            node.status({ fill: 'yellow', shape: 'ring', text: t('status.pending-unreachable', { count, channels: unreachable.join(', ') }) });
             return;
           }
           node.status({ fill: count ? 'yellow' : 'grey', shape: count ? 'dot' : 'ring', text: t('status.pending', { count }) });
