@@ -316,7 +316,11 @@ export = function (RED: NodeAPI): void {
     });
 
     lc.onInput(async (msg, _send, hub) => {
-      if (settingError || !policy) throw new Error(settingError);
+      if (settingError || !policy) {
+        // Refused like a bad policy inside the engine: audited, then the error (for catch nodes).
+        await hub.audit.append('approval.refused', { code: 'bad-policy', reason: settingError, origin: node.id }).catch((err: Error) => node.warn(err.message));
+        throw new Error(settingError);
+      }
       const work = (async () => {
         const record = await hub.approvals.request({ msg, policy: policy!, origin: node.id, ...(config.action ? { action: config.action } : {}) });
         await logLinks(record, editorIdentities(record.policy.approvers));

@@ -214,6 +214,12 @@ describe('soar-wait-approval node', function () {
     const args = await err;
     assert.match(String(args[0]), /quorum 3 is larger than the 2 listed approvers/);
     assert.deepEqual(await pendingIds(), []);
+    const refused = () => readJsonLines(path.join(dir, 'audit.jsonl')).find((r) => r.type === 'approval.refused');
+    await until(() => refused() !== undefined, 'the audited refusal');
+    const refusal = refused()!;
+    assert.equal(refusal.code, 'bad-policy');
+    assert.equal(refusal.origin, 'wa1');
+    assert.match(String(refusal.reason), /quorum 3 is larger than the 2 listed approvers/);
   });
 
   it('refuses a message that cannot be held (a function), audited; drops msg.req/msg.res and lists them', async function () {
