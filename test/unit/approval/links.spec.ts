@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { noticeOf } from '../../../lib/approval/dispatch';
 import { ApprovalEngine } from '../../../lib/approval/engine';
 import { ApprovalLinks, hashToken, LINKS_NS } from '../../../lib/approval/links';
 import { createApprovalPageHandler, escapeHtml } from '../../../lib/approval/page';
@@ -122,6 +123,48 @@ describe('approval links and page handler', function () {
     assert.equal(audit.records.filter((r) => r.type === 'approval.refused' && r.code === 'expired').length, 1);
     assert.equal((await engine.get(record.id))?.state, 'expired');
     assert.equal(audit.records.filter((r) => r.type === 'approval.expired').length, 1);
+  });
+
+  it('with the decisive field enrichment.indicators the page names the accused indicators as the target and lists every covered one with its verdict', async function () {
+    const msg = sampleMessage();
+    msg.enrichment = {
+      verdict: 'malicious',
+      score: 92,
+      why: ['203.0.113.44: abuse feed'],
+      indicators: {
+        '198.51.100.9': { verdict: 'benign', score: 0 },
+        '203.0.113.44': { verdict: 'malicious', score: 92 },
+        'evil.example': { verdict: 'suspicious', score: 50 },
+        '203.0.113.45': { verdict: 'malicious', score: 80 },
+        'x<b>y': { verdict: 'unknown' },
+      },
+    };
+    const record = await engine.request({ msg, policy: { approvers: [ANA], timeoutMs: 60_000, fields: ['enrichment.indicators'] }, action: 'block IP' });
+    assert.equal(record.summary.target, '203.0.113.44, 203.0.113.45');
+    assert.deepEqual(record.summary.covers, [
+      { field: 'enrichment.indicators', value: '203.0.113.44', verdict: 'malicious', score: 92 },
+      { field: 'enrichment.indicators', value: '203.0.113.45', verdict: 'malicious', score: 80 },
+      { field: 'enrichment.indicators', value: 'evil.example', verdict: 'suspicious', score: 50 },
+      { field: 'enrichment.indicators', value: 'x<b>y', verdict: 'unknown' },
+      { field: 'enrichment.indicators', value: '198.51.100.9', verdict: 'benign', score: 0 },
+    ]);
+    const [approve] = await links.mint(record, base, ['email:ana@example.org']);
+    const html = await (await fetch(approve.url)).text();
+    assert.match(html, /<dt>Target<\/dt><dd>203\.0\.113\.44, 203\.0\.113\.45<\/dd>/);
+    assert.match(html, /<h2>This approval covers<\/h2>/);
+    const items = [...html.matchAll(/<li class="covers">(.*?)<\/li>/g)].map((m) => m[1]);
+    assert.deepEqual(items, [
+      '203.0.113.44 — malicious (score 92)',
+      '203.0.113.45 — malicious (score 80)',
+      'evil.example — suspicious (score 50)',
+      'x&#60;b&#62;y — unknown',
+      '198.51.100.9 — benign (score 0)',
+    ]);
+    const audited = audit.records.find((r) => r.type === 'approval.requested' && r.approval === record.id);
+    assert.equal(audited?.target, '203.0.113.44, 203.0.113.45');
+    const notice = noticeOf(record, 'request', [], []);
+    assert.equal(notice.fields.target, '203.0.113.44, 203.0.113.45');
+    assert.ok(notice.summary.includes(`Covers: ${items.join('; ').replace('&#60;b&#62;', '<b>')}`), notice.summary.join(' | '));
   });
 
   it('escapes everything that comes from the message', async function () {
