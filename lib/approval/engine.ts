@@ -351,6 +351,7 @@ export class ApprovalEngine {
       identity,
       channel: input.channel,
       decision: input.decision,
+      at: vote.at,
       ...(comment ? { comment } : {}),
     });
     const resolved = await this.resolveFromVotes(record.id, comment);
@@ -408,6 +409,7 @@ export class ApprovalEngine {
       approval: id,
       decision: final.state,
       by: claim.decision.by,
+      at: claim.decision.at,
       reason: claim.reason,
       digest: final.digest,
       ...(final.summary.target ? { target: final.summary.target } : {}),
