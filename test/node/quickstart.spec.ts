@@ -138,6 +138,11 @@ describe('quickstart playbook', function () {
     const [pending] = await sidebar();
     assert.equal(pending.action, 'block the IP addresses the verdict accused');
     assert.equal(pending.target, '198.51.100.23', 'the sidebar names the accused address');
+    assert.deepEqual(pending.covers[0], { value: '198.51.100.23', verdict: 'malicious', score: 100 });
+    assert.ok(
+      pending.covers.some((c: Msg) => c.value === '198.51.100.10'),
+      'and every covered indicator with its verdict',
+    );
     assert.equal(pending.quorum, 1);
     await sleep(200);
     assert.equal(blockIn.msgs.length, 0, 'the block waits for the approval');
