@@ -13,6 +13,8 @@ export const LINKS_NS = 'approval-links';
 export const USED_LINKS_NS = 'approval-links:used';
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+/** Unknown-link POSTs audited one by one per minute; the rest are counted. */
+const UNKNOWN_PER_MINUTE = 20;
 
 export interface LinkRecord {
   approval: string;
@@ -47,6 +49,9 @@ export class ApprovalLinks {
   private readonly store: StateStore;
   private readonly engine: ApprovalEngine;
   private readonly retentionMs: number;
+  private unknownMinute = 0;
+  private unknownCount = 0;
+  private unknownLeftOut = 0;
 
   constructor(options: ApprovalLinksOptions) {
     this.store = options.store;
@@ -92,6 +97,31 @@ export class ApprovalLinks {
     return { status: 'pending', link, record };
   }
 
+  /**
+   * A POST on an unknown link: audited, but at most UNKNOWN_PER_MINUTE a minute (anyone who reaches the
+   * page can send them; a flood must not fill the audit log). The next audited one says how many were
+   * left out.
+   */
+  private async refuseUnknown(): Promise<void> {
+    const minute = Math.floor(this.engine.now() / 60_000);
+    if (minute !== this.unknownMinute) {
+      this.unknownMinute = minute;
+      this.unknownCount = 0;
+    }
+    this.unknownCount += 1;
+    if (this.unknownCount > UNKNOWN_PER_MINUTE) {
+      this.unknownLeftOut += 1;
+      return;
+    }
+    const leftOut = this.unknownLeftOut;
+    this.unknownLeftOut = 0;
+    await this.engine.refuse({
+      channel: 'page',
+      code: 'unknown',
+      reason: `unknown approval link (forged, mistyped, or older than the retention time)${leftOut ? `; ${leftOut} more such POSTs before this one were not recorded one by one` : ''}`,
+    });
+  }
+
   /** A reused link: audited as a refusal (never with its token). */
   private refuseUsed(link: LinkRecord): Promise<void> {
     return this.engine.refuse({
@@ -107,7 +137,7 @@ export class ApprovalLinks {
   async use(token: string, comment?: string): Promise<{ lookup: LinkLookup; result?: DecideResult }> {
     const lookup = await this.lookup(token);
     if (lookup.status === 'unknown') {
-      await this.engine.refuse({ channel: 'page', code: 'unknown', reason: 'unknown approval link (forged, mistyped, or older than the retention time)' });
+      await this.refuseUnknown();
       return { lookup };
     }
     if (lookup.status === 'used') {

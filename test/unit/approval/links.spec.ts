@@ -115,6 +115,17 @@ describe('approval links and page handler', function () {
     for (const l of minted) assert.ok(!text.includes(l.token), 'no link token in the audit');
   });
 
+  it('audits at most 20 unknown-link POSTs a minute, and says how many more came', async function () {
+    const forged = `${base}${'D'.repeat(43)}`;
+    for (let i = 0; i < 25; i++) assert.equal((await post(forged)).status, 404);
+    const unknown = () => audit.records.filter((r) => r.type === 'approval.refused' && r.code === 'unknown');
+    assert.equal(unknown().length, 20);
+    clock.t += 60_000;
+    await post(forged);
+    assert.equal(unknown().length, 21);
+    assert.match(String(unknown()[20].reason), /; 5 more such POSTs before this one were not recorded one by one$/);
+  });
+
   it('a POST on a link whose approval expired before its timer ran is refused, audited, and resolves the timeout', async function () {
     const record = await engine.request({ msg: sampleMessage(), policy: { approvers: [ANA], timeoutMs: 60_000 } });
     const [approve] = await links.mint(record, base, ['email:ana@example.org']);
