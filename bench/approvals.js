@@ -9,6 +9,9 @@
 // - decision latency through the page handler over real HTTP on 127.0.0.1 (sequential POSTs of
 //   approve links, quorum 1): request→response and request→"resolved" event, p50/p99, against a
 //   handler that answers 200 at once on the same server (the HTTP floor).
+// Wired as the node wires it: every request, and the outcome, also goes out through a webhook
+// approval channel (lib/approval/channels/webhook.ts, real HTTP POSTs to a sink on 127.0.0.1), so
+// the held figures include the stored message references (approvals:refs).
 // State store and audit log are real files with real fdatasync unless BENCH_FSYNC=0.
 'use strict';
 const { spawn } = require('child_process');
@@ -95,18 +98,47 @@ async function child() {
   const { FileStateStore } = require(path.join(dist, 'lib', 'core', 'file-store.js'));
   const { AuditLog } = require(path.join(dist, 'lib', 'core', 'audit.js'));
   const { ApprovalEngine, ApprovalLinks, createApprovalPageHandler } = require(path.join(dist, 'lib', 'approval', 'index.js'));
+  const { ApprovalDispatch } = require(path.join(dist, 'lib', 'approval', 'dispatch.js'));
+  const { createWebhookChannel } = require(path.join(dist, 'lib', 'approval', 'channels', 'webhook.js'));
   const fsync = process.env.BENCH_FSYNC !== '0';
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'soar-bench-approvals-'));
   // A real hash-chained audit log: every request, vote and decision is a durable record.
   const audit = await AuditLog.open(path.join(root, 'audit.jsonl'), { fsync });
+  // The webhook channel's receiver: counts the notices and outcome updates it gets.
+  const sink = { request: 0, decided: 0 };
+  const sinkServer = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const kind = JSON.parse(Buffer.concat(chunks).toString('utf8')).kind;
+      if (kind in sink) sink[kind] += 1;
+      res.end('{}');
+    });
+  });
+  await new Promise((resolve) => sinkServer.listen(0, '127.0.0.1', resolve));
+  const hookUrl = `http://127.0.0.1:${sinkServer.address().port}/hook`;
   const open = async (dir) => {
     const store = await FileStateStore.open(dir, { fsync });
     const engine = new ApprovalEngine({ store, audit });
+    const links = new ApprovalLinks({ store, engine });
+    const channel = createWebhookChannel({ url: hookUrl, secret: 'bench-webhook-secret' }, { name: 'bench hook' });
+    const endpoint = { id: 'hook1', label: 'bench hook', kind: 'webhook', channel, supports: { inbound: false, updates: true, links: true } };
+    const dispatch = new ApprovalDispatch({
+      store,
+      audit,
+      links,
+      pageBase: 'http://127.0.0.1/soar/approval/',
+      endpoints: () => [endpoint],
+      warn: (m) => console.error(m),
+    });
+    // As nodes/wait-approval.ts: the outcome is written to the channel when the engine resolves.
+    engine.on('resolved', ({ record }) => void dispatch.resolved(record));
     await engine.start();
-    return { store, engine };
+    return { store, engine, links, dispatch };
   };
-  const close = async ({ store, engine }) => {
+  const close = async ({ store, engine, dispatch }) => {
     await engine.stop();
+    await dispatch.idle();
     await store.close();
   };
   try {
@@ -114,13 +146,14 @@ async function child() {
     const dir = path.join(root, 'held');
     let running = await open(dir);
     const idle = memory();
-    const links = new ApprovalLinks({ store: running.store, engine: running.engine });
     const ids = [];
     for (let i = 0; i < COUNT; i += 1) {
       const record = await running.engine.request({ msg: sampleMessage(i), policy: POLICY, action: 'block IP' });
-      await links.mint(record, 'http://127.0.0.1/soar/approval/', ['email:ana@example.org', 'email:ben@example.org']);
+      // The webhook carries a page link pair per approver (minted by the dispatch), as the node sends it.
+      await running.dispatch.requested(record);
       ids.push(record.id);
     }
+    if (sink.request !== COUNT) throw new Error(`the webhook got ${sink.request} requests, expected ${COUNT}`);
     const held = memory();
     await close(running);
 
@@ -143,7 +176,7 @@ async function child() {
 
     // Decision latency through the page over real HTTP.
     running = await open(dir);
-    const pageLinks = new ApprovalLinks({ store: running.store, engine: running.engine });
+    const pageLinks = running.links;
     const tokens = [];
     for (const id of ids) {
       const record = await running.engine.get(id);
@@ -182,11 +215,14 @@ async function child() {
     keepAlive.destroy();
     if (running.engine.pendingCount !== 0) throw new Error(`${running.engine.pendingCount} approvals still pending after the decisions`);
     await close(running);
+    if (sink.decided !== COUNT) throw new Error(`the webhook got ${sink.decided} outcomes, expected ${COUNT}`);
+    sinkServer.close();
     await audit.close();
     for (const xs of [floor, response, output]) xs.sort((a, b) => a - b);
     return {
       approvals: COUNT,
       fsync,
+      channel: { kind: 'webhook', requests: sink.request, outcomes: sink.decided },
       memory: {
         idleHeapMiB: round(idle.heapMiB),
         idleRssMiB: round(idle.rssMiB),

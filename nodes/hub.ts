@@ -99,6 +99,8 @@ export = function (RED: NodeAPI): void {
             title: record.summary.title,
             action: record.summary.action,
             target: record.summary.target,
+            // Every key a map-valued decisive field (enrichment.indicators) lets act, with its verdict.
+            ...(record.summary.covers?.length ? { covers: record.summary.covers.map(({ value, verdict, score }) => ({ value, verdict, score })) } : {}),
             approvals: new Set(record.votes.filter((v) => v.decision === 'approve').map((v) => v.person)).size,
             quorum: record.policy.quorum,
             expiresAt: new Date(record.expiresAt).toISOString(),

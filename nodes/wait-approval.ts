@@ -8,11 +8,19 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalEngine } from '../lib/approval/engine';
 import { APPROVALS_NS } from '../lib/approval/engine';
-import { ApprovalDispatch, type ChannelEndpoint } from '../lib/approval/dispatch';
+import { ApprovalDispatch, identitiesOn, type ChannelEndpoint } from '../lib/approval/dispatch';
 import type { ApprovalLinks, LinkLookup } from '../lib/approval/links';
 import { createApprovalPageHandler } from '../lib/approval/page';
 import { parsePersons } from '../lib/approval/persons';
-import { normalisePolicy, restoreMessage, type ApprovalPolicy, type ApprovalRecord, type ApproverPerson, type TimeoutOutcome } from '../lib/approval/records';
+import {
+  IDENTITY_CHANNELS,
+  normalisePolicy,
+  restoreMessage,
+  type ApprovalPolicy,
+  type ApprovalRecord,
+  type ApproverPerson,
+  type TimeoutOutcome,
+} from '../lib/approval/records';
 import { Hub } from '../lib/hub/hub';
 import {
   addSharedRoute,
@@ -82,7 +90,9 @@ const allHubLinks = {
       const found = await hub.approvalLinks.lookup(token);
       if (found.status !== 'unknown') return hub.approvalLinks.use(token, comment);
     }
-    return { lookup: { status: 'unknown' } as LinkLookup };
+    // No hub knows it: the first one refuses it, so the forged or stale link is audited.
+    const [first] = await Hub.all();
+    return first ? first.approvalLinks.use(token, comment) : { lookup: { status: 'unknown' } as LinkLookup };
   },
 } as unknown as ApprovalLinks;
 
@@ -115,6 +125,8 @@ export = function (RED: NodeAPI): void {
     for (const r of listField(config.reminders)) reminders.push(settings.number('a reminder', r, { default: 0, min: 0, exclusiveMin: true }) * MINUTE);
     let policy: ApprovalPolicy | undefined;
     let settingError: string | undefined;
+    /** Approvers and the escalation list, as the engine reads them. */
+    let everyone: ApproverPerson[] = [];
     try {
       const fields = listField(config.fields);
       policy = {
@@ -129,7 +141,7 @@ export = function (RED: NodeAPI): void {
         ...(fields.length ? { fields } : {}),
       };
       if (settings.errors.length) throw new Error(settings.errors.join('; '));
-      normalisePolicy(policy);
+      everyone = ((p) => [...p.approvers, ...p.escalation])(normalisePolicy(policy));
     } catch (err) {
       settingError = t('errors.settings', { errors: (err as Error).message });
       node.error(settingError);
@@ -161,6 +173,17 @@ export = function (RED: NodeAPI): void {
       }
     }
 
+    // A channel that addresses people (e-mail, chat) posts only for those with an identity on it: one
+    // nobody on the lists has would never reach anyone, so say so at deploy rather than stay silent.
+    const unreachable = settingError
+      ? []
+      : channelNodes
+          .filter((c) => (IDENTITY_CHANNELS as readonly string[]).includes(c.kind) && identitiesOn(everyone, c.kind).length === 0)
+          .map((c) => c.label);
+    for (const c of channelNodes.filter((n) => unreachable.includes(n.label))) {
+      node.warn(t('errors.channel-unreachable', { channel: c.label, kind: c.kind }));
+    }
+
     /** The channels, once each is set up; one that could not be set up fails every send, audited. */
     const endpoints = () =>
       Promise.all(
@@ -184,6 +207,10 @@ export = function (RED: NodeAPI): void {
           if (failing.size) {
             const channels = [...failing.values()].join(', ');
             node.status({ fill: 'red', shape: 'dot', text: t('status.pending-failing', { count, channels }) });
+            return;
+          }
+          if (unreachable.length) {
+            node.status({ fill: 'yellow', shape: 'ring', text: t('status.pending-unreachable', { count, channels: unreachable.join(', ') }) });
             return;
           }
           node.status({ fill: count ? 'yellow' : 'grey', shape: count ? 'dot' : 'ring', text: t('status.pending', { count }) });
@@ -289,7 +316,11 @@ export = function (RED: NodeAPI): void {
     });
 
     lc.onInput(async (msg, _send, hub) => {
-      if (settingError || !policy) throw new Error(settingError);
+      if (settingError || !policy) {
+        // Refused like a bad policy inside the engine: audited, then the error (for catch nodes).
+        await hub.audit.append('approval.refused', { code: 'bad-policy', reason: settingError, origin: node.id }).catch((err: Error) => node.warn(err.message));
+        throw new Error(settingError);
+      }
       const work = (async () => {
         const record = await hub.approvals.request({ msg, policy: policy!, origin: node.id, ...(config.action ? { action: config.action } : {}) });
         await logLinks(record, editorIdentities(record.policy.approvers));

@@ -10,6 +10,7 @@ import { redact } from '../core/redact';
 import type { StateStore } from '../core/types';
 import type { ApprovalChannel, ApprovalNotice, ApproverLinks, DecisionInfo, MessageRef, NoticeKind } from './channels/types';
 import type { ApprovalLinks } from './links';
+import { coveredText } from './page';
 import { IDENTITY_CHANNELS, type ApprovalRecord, type ApproverPerson } from './records';
 
 /** approval id → the messages sent for it, per channel endpoint. */
@@ -85,6 +86,9 @@ export function noticeOf(record: ApprovalRecord, kind: NoticeKind, approvers: st
     ...(s.severity ? [`Severity: ${s.severity}`] : []),
     ...(s.verdict ? [`Verdict: ${s.verdict}${s.score !== undefined ? ` (score ${s.score})` : ''}`] : []),
     ...s.reasons.map((r) => `- ${r}`),
+    ...(s.covers?.length
+      ? [`Covers: ${s.covers.slice(0, 20).map(coveredText).join('; ')}${s.covers.length > 20 ? `; and ${s.covers.length - 20} more` : ''}`]
+      : []),
   ];
   const fields: Record<string, string> = {};
   if (s.action) fields.action = s.action;

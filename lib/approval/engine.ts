@@ -66,7 +66,7 @@ export interface DecideInput {
   comment?: string;
 }
 
-export type RefusalCode = 'unknown' | 'not-approver' | 'expired' | 'decided' | 'already-voted' | 'bad-input';
+export type RefusalCode = 'unknown' | 'not-approver' | 'expired' | 'decided' | 'already-voted' | 'bad-input' | 'link-used';
 export type DecideResult = { ok: true; record: ApprovalRecord; resolved: boolean } | { ok: false; code: RefusalCode; reason: string; record?: ApprovalRecord };
 
 export interface ApprovalEvents {
@@ -240,6 +240,21 @@ export class ApprovalEngine {
   }
 
   /**
+   * A refusal found before a vote reached decide() (a forged or reused page link): audited and emitted
+   * like decide()'s own. Callers pass no secret (never the link token).
+   */
+  async refuse(input: { id?: string; identity?: string; channel: string; code: RefusalCode; reason: string }): Promise<void> {
+    await this.audit('approval.refused', {
+      approval: String(input.id ?? '').slice(0, 100),
+      code: input.code,
+      reason: input.reason,
+      ...(input.identity ? { identity: input.identity.slice(0, 260) } : {}),
+      channel: input.channel.slice(0, 40),
+    });
+    this.emit('refused', { id: String(input.id ?? ''), identity: input.identity, channel: input.channel, code: input.code, reason: input.reason });
+  }
+
+  /**
    * verifyApproval (lib/contract/approval.ts) checks a message against its own msg.approval; anyone can
    * compute a digest, so an action node with the engine at hand also confirms the approval is one this
    * hub decided, as it says. Known for the retention time after the decision.
@@ -336,6 +351,7 @@ export class ApprovalEngine {
       identity,
       channel: input.channel,
       decision: input.decision,
+      at: vote.at,
       ...(comment ? { comment } : {}),
     });
     const resolved = await this.resolveFromVotes(record.id, comment);
@@ -393,6 +409,7 @@ export class ApprovalEngine {
       approval: id,
       decision: final.state,
       by: claim.decision.by,
+      at: claim.decision.at,
       reason: claim.reason,
       digest: final.digest,
       ...(final.summary.target ? { target: final.summary.target } : {}),

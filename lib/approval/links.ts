@@ -13,6 +13,8 @@ export const LINKS_NS = 'approval-links';
 export const USED_LINKS_NS = 'approval-links:used';
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+/** Unknown-link POSTs audited one by one per minute; the rest are counted. */
+const UNKNOWN_PER_MINUTE = 20;
 
 export interface LinkRecord {
   approval: string;
@@ -47,6 +49,9 @@ export class ApprovalLinks {
   private readonly store: StateStore;
   private readonly engine: ApprovalEngine;
   private readonly retentionMs: number;
+  private unknownMinute = 0;
+  private unknownCount = 0;
+  private unknownLeftOut = 0;
 
   constructor(options: ApprovalLinksOptions) {
     this.store = options.store;
@@ -92,13 +97,62 @@ export class ApprovalLinks {
     return { status: 'pending', link, record };
   }
 
-  /** Use a link: claims it (once, atomically) and casts its vote through the engine. */
+  /**
+   * A POST on an unknown link: audited, but at most UNKNOWN_PER_MINUTE a minute (anyone who reaches the
+   * page can send them; a flood must not fill the audit log). The next audited one says how many were
+   * left out.
+   */
+  private async refuseUnknown(): Promise<void> {
+    const minute = Math.floor(this.engine.now() / 60_000);
+    if (minute !== this.unknownMinute) {
+      this.unknownMinute = minute;
+      this.unknownCount = 0;
+    }
+    this.unknownCount += 1;
+    if (this.unknownCount > UNKNOWN_PER_MINUTE) {
+      this.unknownLeftOut += 1;
+      return;
+    }
+    const leftOut = this.unknownLeftOut;
+    this.unknownLeftOut = 0;
+    await this.engine.refuse({
+      channel: 'page',
+      code: 'unknown',
+      reason: `unknown approval link (forged, mistyped, or older than the retention time)${leftOut ? `; ${leftOut} more such POSTs before this one were not recorded one by one` : ''}`,
+    });
+  }
+
+  /** A reused link: audited as a refusal (never with its token). */
+  private refuseUsed(link: LinkRecord): Promise<void> {
+    return this.engine.refuse({
+      id: link.approval,
+      identity: link.identity,
+      channel: 'page',
+      code: 'link-used',
+      reason: `the ${link.decision} link of ${link.person} for approval ${link.approval} was already used`,
+    });
+  }
+
+  /** Use a link: claims it (once, atomically) and casts its vote through the engine. Every refusal is audited. */
   async use(token: string, comment?: string): Promise<{ lookup: LinkLookup; result?: DecideResult }> {
     const lookup = await this.lookup(token);
-    if (lookup.status !== 'pending') return { lookup };
+    if (lookup.status === 'unknown') {
+      await this.refuseUnknown();
+      return { lookup };
+    }
+    if (lookup.status === 'used') {
+      await this.refuseUsed(lookup.link);
+      return { lookup };
+    }
+    if (lookup.status !== 'pending') {
+      // Decided or expired: the engine refuses and audits it (and resolves a timeout its timer has not run yet).
+      await this.engine.decide({ id: lookup.link.approval, identity: lookup.link.identity, decision: lookup.link.decision, channel: 'page' });
+      return { lookup };
+    }
     const hash = hashToken(token);
     const ttlMs = Math.max(1, lookup.record.expiresAt - this.engine.now()) + this.retentionMs;
     if (!(await this.store.setIfAbsent(USED_LINKS_NS, hash, { at: new Date(this.engine.now()).toISOString() }, { ttlMs }))) {
+      await this.refuseUsed(lookup.link);
       return { lookup: { ...lookup, status: 'used' } };
     }
     const result = await this.engine.decide({

@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecideResult } from './engine';
 import type { ApprovalLinks, LinkLookup } from './links';
-import type { ApprovalRecord } from './records';
+import type { ApprovalRecord, CoveredValue } from './records';
+
+/** "203.0.113.44 — malicious (score 92)". */
+export function coveredText(c: CoveredValue): string {
+  if (c.verdict === undefined) return c.value;
+  return `${c.value} — ${c.verdict}${c.score === undefined ? '' : ` (score ${c.score})`}`;
+}
 
 const BODY_LIMIT = 16 * 1024;
 
@@ -48,7 +54,11 @@ function summaryHtml(record: ApprovalRecord): string {
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
     .join('');
   const reasons = s.reasons.length ? `<h2>Why</h2><ul>${s.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : '';
-  return `<h1>${escapeHtml(s.title)}</h1><dl>${dl}</dl>${reasons}`;
+  // A map field (enrichment.indicators) lets the action run on any of its keys: show each with its verdict.
+  const covers = s.covers?.length
+    ? `<h2>This approval covers</h2><ul>${s.covers.map((c) => `<li class="covers">${escapeHtml(coveredText(c))}</li>`).join('')}</ul>`
+    : '';
+  return `<h1>${escapeHtml(s.title)}</h1><dl>${dl}</dl>${reasons}${covers}`;
 }
 
 function send(res: ServerResponse, status: number, title: string, body: string, extra: Record<string, string> = {}): void {

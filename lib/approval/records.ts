@@ -2,7 +2,7 @@
  * Approval records: who may decide, what is asked, the held message as JSON, and the tally.
  * Node-RED-free; the engine (./engine) stores them in the StateStore.
  */
-import { approvalDigest, checkFieldPath, DEFAULT_APPROVAL_FIELDS } from '../contract/approval';
+import { approvalDigest, checkFieldPath, DEFAULT_APPROVAL_FIELDS, readPath } from '../contract/approval';
 import type { MsgApproval } from '../contract/types';
 
 export const IDENTITY_CHANNELS = ['editor', 'email', 'slack', 'telegram', 'mattermost'] as const;
@@ -51,6 +51,14 @@ export interface NormalisedPolicy {
   fields: string[];
 }
 
+/** One value a map-valued decisive field covers (a key of enrichment.indicators), with what the verdict said about it. */
+export interface CoveredValue {
+  field: string;
+  value: string;
+  verdict?: string;
+  score?: number;
+}
+
 export interface ApprovalSummary {
   title: string;
   severity?: string;
@@ -59,6 +67,8 @@ export interface ApprovalSummary {
   reasons: string[];
   action?: string;
   target?: string;
+  /** The keys of map-valued decisive fields, worst verdict first: everything the approval lets act. */
+  covers?: CoveredValue[];
 }
 
 export interface Vote {
@@ -312,10 +322,16 @@ export function renderSummary(
         .filter((r): r is string => r !== undefined)
         .slice(0, 20)
     : [];
+  const covers = coveredValues(msg, fields);
   let target = text(ask.target);
   if (target === undefined) {
     const first = fields.map((f) => approvalValue(msg, f)).find((v) => v !== undefined);
     target = first;
+  }
+  if (target === undefined) {
+    // A map such as enrichment.indicators: the target is what the verdict accused (malicious), as block IP reads it.
+    const accused = covers.filter((c) => c.verdict === 'malicious').map((c) => c.value);
+    if (accused.length) target = text(accused.join(', '));
   }
   const summary: ApprovalSummary = { title: text(ask.title) ?? text(alert.title) ?? 'Approval requested', reasons };
   if (severity !== undefined) summary.severity = severity;
@@ -323,7 +339,29 @@ export function renderSummary(
   if (typeof enrichment.score === 'number') summary.score = enrichment.score;
   if (text(ask.action) !== undefined) summary.action = text(ask.action);
   if (target !== undefined) summary.target = target;
+  if (covers.length) summary.covers = covers;
   return summary;
+}
+
+const VERDICT_RANK: Record<string, number> = { malicious: 0, suspicious: 1, unknown: 2, benign: 3 };
+const COVERS_MAX = 100;
+
+/** The keys of map-valued decisive fields (what verifyApproval lets act on), worst verdict first. */
+function coveredValues(msg: Record<string, unknown>, fields: readonly string[]): CoveredValue[] {
+  const out: CoveredValue[] = [];
+  for (const field of fields) {
+    const at = readPath(msg, field);
+    const value = at.value;
+    if (!at.found || value === null || typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value) || value instanceof Date) continue;
+    for (const [key, entry] of Object.entries(value as Record<string, unknown>)) {
+      const about = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>) : {};
+      const verdict = text(about.verdict, 40);
+      const score = typeof about.score === 'number' && Number.isFinite(about.score) ? about.score : undefined;
+      out.push({ field, value: text(key) ?? key, ...(verdict !== undefined ? { verdict } : {}), ...(score !== undefined ? { score } : {}) });
+    }
+  }
+  const rank = (c: CoveredValue) => VERDICT_RANK[c.verdict ?? 'unknown'] ?? VERDICT_RANK.unknown;
+  return out.sort((a, b) => rank(a) - rank(b) || (b.score ?? -1) - (a.score ?? -1) || a.value.localeCompare(b.value)).slice(0, COVERS_MAX);
 }
 
 function approvalValue(msg: unknown, path: string): string | undefined {

@@ -100,6 +100,29 @@ describe('the approval page in headless Chromium (e2e)', function () {
     assert.deepEqual(after?.decision?.by, ['email:ana@example.org']);
   });
 
+  it('works with JavaScript turned off: the confirm form approves with a comment', async function () {
+    const { record, link } = await ask();
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const noJs = await context.newPage();
+      const fetched: string[] = [];
+      noJs.on('request', (r: { url(): string }) => fetched.push(r.url()));
+      assert.equal((await noJs.goto(link('email:ben@example.org', 'approve').url)).status(), 200);
+      await noJs.fill('textarea[name=comment]', 'approved without scripts');
+      await Promise.all([noJs.waitForNavigation(), noJs.click('button[type=submit]')]);
+      assert.equal(await noJs.locator('h1').textContent(), 'Decision recorded');
+      assert.ok(
+        fetched.every((u) => u.startsWith(base)),
+        `only the page itself was fetched: ${fetched.join(', ')}`,
+      );
+    } finally {
+      await context.close();
+    }
+    const after = await engine.get(record.id);
+    assert.equal(after?.state, 'approved');
+    assert.equal(after?.votes[0].comment, 'approved without scripts');
+  });
+
   it('shows "already decided" for a reused link and for the other approver\'s link, and a POST changes nothing', async function () {
     const { record, link } = await ask();
     const url = link('email:ana@example.org', 'approve').url;

@@ -106,7 +106,7 @@ describe('the editor in headless Chromium (e2e)', function () {
       await refresh.click();
       await new Promise((r) => setTimeout(r, 200));
     }
-    assert.match(await approval.innerText(), /block the IP addresses the verdict accused/);
+    assert.match(await approval.innerText(), /block the IP addresses the verdict accused 198\.51\.100\.23\n[^]*covers: 198\.51\.100\.23 malicious \d+, /);
     assert.doesNotMatch(await (await fetch(blocklist)).text(), /^198\.51\.100\.23$/m, 'nothing blocked before the approval');
     await approval.locator('button.soar-approve').click();
     await approval.waitFor({ state: 'detached', timeout: 15000 });

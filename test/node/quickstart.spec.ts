@@ -137,6 +137,12 @@ describe('quickstart playbook', function () {
     // Pending in the sidebar; nothing blocked while it waits.
     const [pending] = await sidebar();
     assert.equal(pending.action, 'block the IP addresses the verdict accused');
+    assert.equal(pending.target, '198.51.100.23', 'the sidebar names the accused address');
+    assert.deepEqual(pending.covers[0], { value: '198.51.100.23', verdict: 'malicious', score: 100 });
+    assert.ok(
+      pending.covers.some((c: Msg) => c.value === '198.51.100.10'),
+      'and every covered indicator with its verdict',
+    );
     assert.equal(pending.quorum, 1);
     await sleep(200);
     assert.equal(blockIn.msgs.length, 0, 'the block waits for the approval');
@@ -148,7 +154,14 @@ describe('quickstart playbook', function () {
     assert.equal(page.status, 200);
     const html = await page.text();
     assert.match(html, /<form method="post">/);
-    assert.match(html, /198\.51\.100\.23/);
+    assert.match(html, /<dt>Target<\/dt><dd>198\.51\.100\.23<\/dd>/, 'the accused address is the target');
+    // Every indicator the approval covers is listed with its verdict, the accused one first.
+    const covered = [...html.matchAll(/<li class="covers">(.*?)<\/li>/g)].map((m) => m[1]);
+    assert.match(covered[0], /^198\.51\.100\.23 — malicious/);
+    assert.ok(
+      covered.some((c) => c.startsWith('198.51.100.10 — ')),
+      covered.join(' | '),
+    );
     await sleep(100);
     assert.equal(blockIn.msgs.length, 0, 'a GET decides nothing');
     const posted = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'comment=seen+in+the+demo' });

@@ -80,6 +80,7 @@ describe('soar-wait-approval with approval channels', function () {
     dir = tempDir();
     slack.server.requests.length = 0;
     telegram.server.requests.length = 0;
+    mattermost.server.requests.length = 0;
     await helper.startServer();
   });
   afterEach(async function () {
@@ -388,6 +389,35 @@ describe('soar-wait-approval with approval channels', function () {
     assert.equal(failure.notice, 'request');
     assert.match(String(failure.error), /500/);
     await until(() => statuses.some((s) => /broken hook failing/.test(s)), `the failing channel in the status (${statuses.join(' | ')})`);
+  });
+
+  it('flags at deploy a person-addressed channel no approver can be reached on (log and status); one an escalation person is on is fine', async function () {
+    await load(['chs', 'chm', 'cha'], { approvers: 'ana: slack:U1\nben: editor:ben' });
+    const statuses: string[] = [];
+    helper
+      .getNode('wa1')
+      .on('call:status', (call: { args: [{ text?: string; fill?: string }] }) => statuses.push(`${call.args[0]?.fill}:${call.args[0]?.text}`));
+    const warnings = () =>
+      helper
+        .log()
+        .args.map((a: Msg[]) => a[0])
+        .filter((m: Msg | undefined) => m?.level === helper.log().WARN && m?.id === 'wa1')
+        .map((m: Msg) => String(m.msg));
+    const flagged = warnings().filter((m: string) => /reaches nobody/.test(m));
+    assert.equal(flagged.length, 1, `one warning, for Mattermost only (Slack reaches ana, Teams carries links): ${warnings().join(' | ')}`);
+    assert.match(flagged[0], /ops mattermost/);
+    assert.match(flagged[0], /mattermost:/);
+    await requestOne();
+    await until(() => statuses.some((s) => /^yellow:1 pending, ops mattermost reaches nobody$/.test(s)), `the flag in the status (${statuses.join(' | ')})`);
+    assert.equal(mattermost.server.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/posts')).length, 0, 'nothing posted to Mattermost');
+
+    await helper.unload();
+    await load(['chm'], { approvers: 'ana: slack:U1', escalation: 'cay: mattermost:cay0000000000000000000000001', escalateAfter: 5 });
+    assert.deepEqual(
+      warnings().filter((m: string) => /reaches nobody/.test(m)),
+      [],
+      'the escalation list is reached there',
+    );
   });
 
   it('after a redeploy the stored message references still get the outcome: the Slack message is updated', async function () {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { approvalDigest } from '../../lib/contract/approval';
 import { withCatalogs } from '../helpers/i18n';
@@ -213,6 +214,12 @@ describe('soar-wait-approval node', function () {
     const args = await err;
     assert.match(String(args[0]), /quorum 3 is larger than the 2 listed approvers/);
     assert.deepEqual(await pendingIds(), []);
+    const refused = () => readJsonLines(path.join(dir, 'audit.jsonl')).find((r) => r.type === 'approval.refused');
+    await until(() => refused() !== undefined, 'the audited refusal');
+    const refusal = refused()!;
+    assert.equal(refusal.code, 'bad-policy');
+    assert.equal(refusal.origin, 'wa1');
+    assert.match(String(refusal.reason), /quorum 3 is larger than the 2 listed approvers/);
   });
 
   it('refuses a message that cannot be held (a function), audited; drops msg.req/msg.res and lists them', async function () {
@@ -280,6 +287,22 @@ describe('soar-wait-approval node', function () {
       assert.deepEqual(msg.approval.by, ['editor:alice']);
       const reused = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
       assert.equal(reused.status, 409);
+      const forged = await fetch(`${srv.url}${url.pathname.replace(/[^/]+$/, 'C'.repeat(43))}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
+      assert.equal(forged.status, 404);
+      const refused = readJsonLines(path.join(dir, 'audit.jsonl')).filter((r) => r.type === 'approval.refused');
+      assert.deepEqual(
+        refused.map((r) => [r.code, r.channel]),
+        [
+          ['link-used', 'page'],
+          ['unknown', 'page'],
+        ],
+        'the reused and the forged link are audited',
+      );
+      assert.ok(!readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').includes(url.pathname.split('/').pop()!), 'no link token in the audit');
     } finally {
       await srv.close();
     }

@@ -66,10 +66,14 @@ describe('approval engine', function () {
     assert.equal((message.alert as { source: { ip: string } }).source.ip, '203.0.113.7');
     assert.deepEqual(message.approval, approval);
     assert.deepEqual(verifyApproval(message, '203.0.113.7'), { ok: true, id: rec.id });
+    // Who, when (the engine's clock, as msg.approval.at), through which channel, with what comment.
     const vote = audit.records.find((r) => r.type === 'approval.vote');
-    assert.equal(vote?.comment, 'looks bad');
-    assert.equal(vote?.channel, 'page');
-    assert.ok(audit.records.some((r) => r.type === 'approval.decided' && r.decision === 'approved'));
+    assert.deepEqual(
+      [vote?.person, vote?.identity, vote?.channel, vote?.decision, vote?.comment, vote?.at],
+      ['Ana', 'email:ana@example.org', 'page', 'approve', 'looks bad', new Date(clock.t).toISOString()],
+    );
+    const decided = audit.records.find((r) => r.type === 'approval.decided');
+    assert.deepEqual([decided?.decision, decided?.by, decided?.at], ['approved', ['email:ana@example.org', 'telegram:1001'], approval.at]);
     assert.equal(engine.pendingCount, 0);
   });
 
