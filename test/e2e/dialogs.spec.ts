@@ -2,8 +2,8 @@
  * Every dialog of the pack, as a user first sees it: each node type of package.json, and each kind
  * of the config nodes that have one, opened new in headless Chromium against the hub `npm start`
  * runs. Nothing is marked invalid but the fields listed below (required, and empty on a new node),
- * no placeholder is cut off, no field whose default is a number is blank, and the help has the
- * sections the Node-RED help style asks for.
+ * no placeholder is cut off, no field whose default is a number is blank, no tip box is shown
+ * empty, and the help has the sections the Node-RED help style asks for.
  * SOAR_SCREENSHOTS=<dir> keeps a 1400x900 screenshot of each dialog there.
  * Needs `npm run build` and Chromium; skips with the reason otherwise.
  */
@@ -63,12 +63,12 @@ const KIND_TYPES = ['soar-intel-source', 'soar-firewall', 'soar-edr', 'soar-tick
 /**
  * In the page, for the open dialog of `type` (ids starting with `prefix`): the visible inputs marked
  * invalid, the placeholders that do not fit their box, the fields blank although their default is a
- * number, and which placeholders were measured.
+ * number, the tip boxes shown empty, and which placeholders were measured.
  */
 const inspect = (type: string, prefix: string) => `(() => {
   const tray = document.querySelector('.red-ui-tray:last-of-type .red-ui-tray-body') || document;
   const canvas = document.createElement('canvas').getContext('2d');
-  const out = { invalid: [], clipped: [], blank: [], measured: [] };
+  const out = { invalid: [], clipped: [], blank: [], emptyTips: [], measured: [] };
   const visible = (el) => { const b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
   for (const el of tray.querySelectorAll('input, select, textarea, .red-ui-typedInput-container')) {
     if (!visible(el)) continue;
@@ -92,6 +92,10 @@ const inspect = (type: string, prefix: string) => `(() => {
       out.measured.push(id);
       if (over) out.clipped.push(id + ': "' + placeholder.slice(0, 60) + '..." needs scrolling');
     }
+  }
+  // A tip box shown with nothing in it (a kind without a summary) is an empty yellow bar.
+  for (const tip of tray.querySelectorAll('.form-tips')) {
+    if (visible(tip) && !tip.textContent.trim()) out.emptyTips.push(tip.id || tip.className);
   }
   const defaults = RED.nodes.getType(${JSON.stringify(type)}).defaults || {};
   for (const key of Object.keys(defaults)) {
@@ -131,6 +135,7 @@ describe('every dialog of the pack, opened new, in headless Chromium (e2e)', fun
     if (JSON.stringify(invalid) !== JSON.stringify([...allowed].sort())) out.invalid = invalid;
     if (seen.clipped.length) out.clipped = seen.clipped;
     if (seen.blank.length) out.blank = seen.blank;
+    if (seen.emptyTips.length) out.emptyTips = seen.emptyTips;
     return out;
   }
 
