@@ -143,6 +143,31 @@ describe('every dialog of the pack, opened new, in headless Chromium (e2e)', fun
     for (const type of KIND_TYPES) assert.ok(TYPES.includes(type), type);
   });
 
+  it('a new alert intake saved without a token keeps its red triangle (only the dialog leaves the auth select unmarked)', async function () {
+    const { page } = ed;
+    await page.locator('.red-ui-palette-node[data-palette-type="soar-alert-intake"]').dragTo(page.locator('#red-ui-workspace-chart'), {
+      targetPosition: { x: 300, y: 500 },
+    });
+    const id: string = await page.evaluate(
+      `(() => { const n = RED.nodes.filterNodes({ type: 'soar-alert-intake', z: RED.workspaces.active() }).pop(); RED.editor.edit(n); return n.id; })()`,
+    );
+    await page.locator('#node-dialog-ok').waitFor({ state: 'visible', timeout: 15000 });
+    await page.waitForTimeout(400);
+    assert.equal(await page.locator('#node-input-authType').evaluate((el: Element) => el.classList.contains('input-error')), false);
+    assert.equal(await page.locator('#node-input-token').evaluate((el: Element) => el.classList.contains('input-error')), true);
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-dialog-ok').waitFor({ state: 'detached', timeout: 15000 });
+    const saved = await page.evaluate(
+      `(() => { const n = RED.nodes.node(${JSON.stringify(id)}); return { valid: n.valid, errors: n.validationErrors, path: n.path }; })()`,
+    );
+    assert.equal(saved.valid, false, JSON.stringify(saved));
+    assert.ok(
+      saved.errors.some((e: string) => /token/.test(e)),
+      JSON.stringify(saved),
+    );
+    assert.match(saved.path, /^\/soar\/alerts-\d+$/, 'a path no other intake uses');
+  });
+
   for (const type of TYPES) {
     it(`${type}: a new node's dialog marks only the required empty fields, clips no placeholder, shows its numeric defaults`, async function () {
       const { page } = ed;
@@ -172,7 +197,8 @@ describe('every dialog of the pack, opened new, in headless Chromium (e2e)', fun
         const at = { x: 200 + 120 * (TYPES.indexOf(type) % 6), y: 120 + 80 * Math.floor(TYPES.indexOf(type) / 6) };
         await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).dragTo(page.locator('#red-ui-workspace-chart'), { targetPosition: at });
         const opened = await page.evaluate(
-          `(() => { const n = RED.nodes.filterNodes({ type: ${JSON.stringify(type)}, z: RED.workspaces.active() })[0]; if (n) RED.editor.edit(n); return Boolean(n); })()`,
+          // The one just dropped: the tab's newest of the type.
+          `(() => { const n = RED.nodes.filterNodes({ type: ${JSON.stringify(type)}, z: RED.workspaces.active() }).pop(); if (n) RED.editor.edit(n); return Boolean(n); })()`,
         );
         assert.ok(opened, `${type} dropped on the workspace`);
         await page.locator('#node-dialog-ok').waitFor({ state: 'visible', timeout: 15000 });
