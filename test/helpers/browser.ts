@@ -31,19 +31,7 @@ export function skipWithoutChromium(ctx: Mocha.Context): void {
  * node of paletteType, which comes once the node pack's HTML is loaded.
  */
 export async function openEditor(url: string, paletteType: string): Promise<EditorBrowser> {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const pageErrors: string[] = [];
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -63,4 +51,21 @@ export async function openEditor(url: string, paletteType: string): Promise<Edit
     await browser.close();
     throw err;
   }
+}
+
+/** Headless Chromium, without its background traffic (updates, sync, QUIC probes). */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }
