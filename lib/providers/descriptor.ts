@@ -155,6 +155,7 @@ export function editorView(descriptors: readonly ProviderDescriptor<unknown, unk
   return descriptors.map((d) => ({
     kind: d.kind,
     label: d.label,
+    summary: d.summary,
     fields: d.fields.map((f) => ({ ...f, credential: isCredential(f) })),
     supports: d.supports,
     ...(d.budget ? { budget: d.budget } : {}),

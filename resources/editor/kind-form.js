@@ -105,6 +105,7 @@
             .attr('for', id)
             .text(tr('label.' + f.name, f.name))
             .appendTo(row);
+          row.append(' '); // as between the label and the input of a template row: the inputs line up
           var input;
           if (f.type === 'boolean') {
             input = $('<input type="checkbox" style="width:auto">').prop(
@@ -156,7 +157,7 @@
           if (f.hidden) return;
           box.find('[data-field="' + f.name + '"]').show();
           // Rows are shared by kinds: the placeholder is the chosen kind's own.
-          $('#node-config-input-' + f.name).attr('placeholder', f.placeholder || '');
+          fitPlaceholder($('#node-config-input-' + f.name)[0], f.placeholder || '');
         });
         if (onShow) onShow(d, tr);
         check();
@@ -169,5 +170,40 @@
     return { descriptor: descriptor, fieldOf: fieldOf, fieldValidator: fieldValidator, addFields: addFields, prepare: prepare };
   }
 
+  /**
+   * Sets an input's placeholder, cut in the middle when it is wider than the box (a default URL
+   * keeps its host and its file name: "https://www.cisa.gov/…/known_exploited_vulnerabilities.json");
+   * the whole text is then the tooltip. Measured once the dialog is laid out.
+   */
+  function fitPlaceholder(el, text, tries) {
+    if (!el) return;
+    el.setAttribute('placeholder', text);
+    if (el.tagName !== 'INPUT' || !text) return el.removeAttribute('title');
+    if (el.clientWidth === 0) {
+      // Not laid out yet (the tray is opening) or hidden: try again shortly.
+      if ((tries || 0) < 20 && $(el).is(':visible'))
+        setTimeout(function () {
+          if (el.getAttribute('placeholder') === text) fitPlaceholder(el, text, (tries || 0) + 1);
+        }, 50);
+      return;
+    }
+    var style = root.getComputedStyle(el);
+    var ctx = (fitPlaceholder.canvas = fitPlaceholder.canvas || root.document.createElement('canvas')).getContext('2d');
+    ctx.font = style.font;
+    var room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 2;
+    if (ctx.measureText(text).width <= room) return el.removeAttribute('title');
+    var head = Math.ceil(text.length / 2);
+    var tail = text.length - head;
+    var cut = text;
+    while ((head > 1 || tail > 1) && ctx.measureText(cut).width > room) {
+      if (head >= tail) head--;
+      else tail--;
+      cut = text.slice(0, head) + '\u2026' + text.slice(text.length - tail);
+    }
+    el.setAttribute('placeholder', cut);
+    el.setAttribute('title', text);
+  }
+
+  SoarKindForm.fitPlaceholder = fitPlaceholder;
   root.SoarKindForm = SoarKindForm;
 })(typeof window !== 'undefined' ? window : this);

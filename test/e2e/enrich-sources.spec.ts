@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+import { openEditor, skipWithoutChromium } from '../helpers/browser';
 import { startHub, type RunningHub } from '../helpers/hub-process';
-
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 describe('enrich IOC sources as config-node references, in headless Chromium (e2e)', function () {
@@ -10,31 +8,12 @@ describe('enrich IOC sources as config-node references, in headless Chromium (e2
   let hub: RunningHub;
   let browser: any;
   let page: any;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     hub = await startHub();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
-    await page.goto(hub.banner.editor);
-    await page.locator('.red-ui-palette-node[data-palette-type="soar-enrich-ioc"]').waitFor({ timeout: 60000 });
+    ({ browser, page, pageErrors } = await openEditor(hub.banner.editor, 'soar-enrich-ioc'));
   });
   after(async function () {
     await browser?.close();

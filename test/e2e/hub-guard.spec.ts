@@ -3,10 +3,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { launchChromium, skipWithoutChromium } from '../helpers/browser';
 import { startHub, type RunningHub } from '../helpers/hub-process';
 import { root } from '../helpers/nr';
-
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
 
 /** One raw HTTP/1.1 exchange, so the test sets Host and Upgrade headers exactly. */
 function raw(port: number, head: string): Promise<string> {
@@ -81,10 +80,7 @@ describe("the hub's admin side refuses other origins (e2e, Chromium)", function 
   let page = '';
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     hub = await startHub();
     evil = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -92,19 +88,7 @@ describe("the hub's admin side refuses other origins (e2e, Chromium)", function 
     });
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
     evilPort = (evil.address() as net.AddressInfo).port;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async function () {
     await browser?.close();

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { openEditor, skipWithoutChromium } from '../helpers/browser';
 import { prepareUserDir } from '../helpers/nodered-process';
 import { tempDir } from '../helpers/nr';
 
@@ -20,8 +20,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
-
 describe('alert intake dialog in headless Chromium (e2e)', function () {
   this.timeout(180000);
   let child: ChildProcess | undefined;
@@ -29,42 +27,14 @@ describe('alert intake dialog in headless Chromium (e2e)', function () {
   let browser: any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let page: any;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.SOAR_REQUIRE_SYSTEM === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     const port = await freePort();
     const dir = prepareUserDir(tempDir('soar-intake-editor-'), port, [{ id: 't1', type: 'tab', label: 'empty' }]);
     child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: 'ignore' });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
-    for (let i = 0; ; i++) {
-      try {
-        await page.goto(`http://127.0.0.1:${port}/admin/`);
-        break;
-      } catch (err) {
-        if (i > 120) throw err;
-        await new Promise((r) => setTimeout(r, 500)); // poll while Node-RED starts
-      }
-    }
-    await page.locator('.red-ui-palette-node[data-palette-type="soar-alert-intake"]').waitFor({ timeout: 60000 });
+    ({ browser, page, pageErrors } = await openEditor(`http://127.0.0.1:${port}/admin/`, 'soar-alert-intake'));
     // tsx (esbuild keepNames) wraps named functions in __name(): give the page a no-op one.
     await page.evaluate('window.__name = (f) => f');
   });

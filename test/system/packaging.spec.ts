@@ -155,6 +155,7 @@ describe('packaging (npm pack, npm install into a Node-RED user directory)', fun
       'resources/migrations/soar-block-ip.js',
       'resources/migrations/soar-enrich-ioc.js',
       'resources/editor/kind-form.js',
+      'resources/editor/action-node.js',
     ]) {
       assert.ok(files.includes(need), `${need} is shipped`);
     }
