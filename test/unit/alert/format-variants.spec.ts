@@ -5,7 +5,7 @@
  * starts from a real sample and changes only what the variant needs.
  */
 import assert from 'node:assert/strict';
-import { AlertInputError, detectFormat, normalise, type NormalisedAlert, type NormaliseOptions } from '../../../lib/alert';
+import { AlertInputError, detectFormat, fieldMapErrors, normalise, type NormalisedAlert, type NormaliseOptions } from '../../../lib/alert';
 import { sampleJson } from './helpers';
 
 const RECEIVED = new Date('2026-11-23T00:00:00.000Z');
@@ -322,6 +322,149 @@ describe('alert format variants', () => {
       assert.equal(name.file?.name, 'rundll32.exe');
       const noHash = one({ ...doc, process: { name: 'rundll32.exe' } });
       assert.equal(noHash.file, undefined, 'a process without a hash names no file');
+    });
+  });
+
+  describe('crowdsec', () => {
+    const sample = (sampleJson('samples', 'crowdsec', 'alerts.json') as unknown as Record<string, unknown>[])[0];
+
+    it('is recognised by a scenario, a source or decisions, and a machine_id, start_at or events_count', () => {
+      assert.equal(detectFormat(sample), 'crowdsec');
+      const { source: _s, ...noSource } = sample;
+      assert.equal(detectFormat(noSource), 'crowdsec', 'decisions stand in for the source');
+      const { decisions: _d, ...bare } = noSource;
+      assert.notEqual(detectFormat(bare), 'crowdsec');
+      const { machine_id: _m, start_at: _a, events_count: _c, ...anonymous } = sample;
+      assert.notEqual(detectFormat(anonymous), 'crowdsec');
+      assert.equal(detectFormat({ ...anonymous, events_count: 3 }), 'crowdsec');
+      assert.notEqual(detectFormat({ ...sample, scenario: 7 }), 'crowdsec');
+      refused({ source: {} }, 'crowdsec', 'item 1 is not a crowdsec alert: no scenario');
+      refused({ scenario: 'x', source: 'ip' }, 'crowdsec', 'item 1 is not a crowdsec alert: no source object or decisions');
+    });
+
+    it('id, time and title fall back; the source value is the address only for the Ip scope', () => {
+      const { message: _m, start_at: _s, id: _i, ...rest } = sample;
+      const alert = one({ ...rest, uuid: 'u-1', created_at: '2026-11-22T11:00:00Z', source: { scope: 'Ip', value: '203.0.113.9' } });
+      assert.equal(alert.id, 'u-1');
+      assert.equal(alert.origin.id, 'u-1');
+      assert.equal(alert.time, '2026-11-22T11:00:00.000Z');
+      assert.equal(alert.title, 'crowdsecurity/http-probing');
+      assert.equal(alert.severity, 3);
+      assert.equal(alert.source?.ip, '203.0.113.9');
+      const range = one({ ...sample, source: { scope: 'Range', value: '203.0.113.0/24' } });
+      assert.equal(range.source, undefined, 'a range is not an address');
+    });
+
+    it('tags: each decision type once, simulated, machine; the user and FQDN from the first meta value per key', () => {
+      const alert = one({
+        ...sample,
+        simulated: true,
+        decisions: [{ type: 'ban' }, { type: 'ban' }, { type: 'captcha' }, {}],
+        meta: [{ key: 'user', value: 'root' }],
+        events: [
+          'junk',
+          {
+            meta: [
+              { key: 'target_user', value: 'admin' },
+              { key: 'target_fqdn', value: 'shop.example.org' },
+            ],
+          },
+          { meta: [{ key: 'target_fqdn', value: 'other.example.org' }] },
+        ],
+      });
+      assert.deepEqual(alert.tags, ['decision:ban', 'decision:captcha', 'crowdsec:simulated', 'machine:edge-01']);
+      assert.equal(alert.user?.name, 'admin', 'target_user before user');
+      const seen = observed(alert);
+      assert.ok(seen.includes('domain shop.example.org raw.events.meta.target_fqdn'), seen.join('\n'));
+      assert.ok(!seen.some((x) => x.includes('other.example.org')), 'the first value of a key wins');
+      const plain = one({ ...sample, events: [], meta: [{ key: 'user', value: 'root' }], machine_id: undefined, start_at: '2026-11-22T10:00:00Z' });
+      assert.equal(plain.user?.name, 'root');
+      assert.deepEqual(plain.tags, ['decision:ban']);
+    });
+  });
+
+  describe('graylog', () => {
+    const sample = sampleJson('samples', 'graylog', 'http-notification.json');
+    const event = sample.event as Record<string, unknown>;
+
+    it('is recognised by an event object and a definition id or title; a fixed format names what is missing', () => {
+      const { event_definition_id: _i, ...titled } = sample;
+      assert.equal(detectFormat(titled), 'graylog');
+      const { event_definition_title: _t, ...neither } = titled;
+      assert.notEqual(detectFormat(neither), 'graylog');
+      refused({ event_definition_id: 'x' }, 'graylog', 'item 1 is not a graylog alert: no event object');
+      refused({ event: {} }, 'graylog', 'item 1 is not a graylog alert: no event_definition_id or event_definition_title');
+    });
+
+    it('falls back to the processing time, the event message and the event definition fields', () => {
+      const { timestamp: _t, ...rest } = event;
+      const { event_definition_title: _d, event_definition_type: _y, ...outer } = sample;
+      const alert = one({ ...outer, event: { ...rest, event_definition_type: 'correlation-v1' } });
+      assert.equal(alert.time, '2026-11-22T09:15:01.200Z');
+      assert.equal(alert.title, 'Port scan detected: 203.0.113.150');
+      assert.equal(alert.rule?.ruleset, 'correlation-v1');
+      const { event_definition_id: _e, ...noDefId } = outer;
+      assert.equal(one({ ...noDefId, event_definition_title: 'T', event: { ...event, message: undefined } }).rule?.id, '6650f0e2c3a1', 'from the event');
+      assert.equal(one({ ...sample, event: { ...event, message: undefined } }).description, 'More than 100 ports in 1 minute');
+    });
+
+    it('entities from fields, then group_by_fields, then the first backlog message', () => {
+      const alert = one({
+        ...sample,
+        event: { ...event, fields: { src_ip: '203.0.113.1' }, group_by_fields: { src_ip: '203.0.113.2', dst_port: 22 } },
+        backlog: [{ fields: { username: 'bob', src_ip: '203.0.113.3', hostname: 'fw-1' } }],
+      });
+      assert.equal(alert.source?.ip, '203.0.113.1');
+      assert.equal(alert.destination?.port, 22);
+      assert.equal(alert.user?.name, 'bob');
+      assert.equal(alert.host?.name, 'fw-1');
+      const bare = one({ ...sample, event: { ...event, fields: {}, group_by_fields: {} }, backlog: [{ remote_addr: '203.0.113.4' }] });
+      assert.equal(bare.source?.ip, '203.0.113.4', 'a backlog message without a fields object is read itself');
+      const none = one({ ...sample, event: { ...event, fields: {}, group_by_fields: {} }, backlog: ['text'] });
+      assert.equal(none.source, undefined);
+    });
+  });
+
+  describe('splunk', () => {
+    const sample = sampleJson('samples', 'splunk', 'webhook.json');
+    const result = sample.result as Record<string, unknown>;
+
+    it('is recognised by a result object and a search name or sid; a fixed format names what is missing', () => {
+      const { search_name: _n, ...bySid } = sample;
+      assert.equal(detectFormat(bySid), 'splunk');
+      assert.notEqual(detectFormat({ ...bySid, sid: 42 }), 'splunk');
+      refused({ sid: 'x' }, 'splunk', 'item 1 is not a splunk alert: no result object');
+      refused({ result: {} }, 'splunk', 'item 1 is not a splunk alert: no search_name or sid');
+    });
+
+    it('CIM dest: an address stays the destination, a name becomes the host unless a host is given', () => {
+      assert.equal(one(sample).destination?.ip, '198.18.50.2');
+      const named = one({ ...sample, result: { ...result, dest: 'db-7.corp' } });
+      assert.equal(named.host?.name, 'db-7.corp');
+      assert.equal(named.destination, undefined);
+      const both = one({ ...sample, result: { ...result, dest: 'db-7.corp', dvc: 'fw-2' } });
+      assert.equal(both.host?.name, 'fw-2');
+    });
+
+    it('a field map overrides the CIM names; empty and unknown entries are skipped', () => {
+      const alert = one(
+        { ...sample, result: { ...result, attacker: '203.0.113.66', blank: '  ' } },
+        { splunkFieldMap: { 'source.ip': 'attacker', 'user.name': 'blank', 'no.such': 'src_ip', 'host.name': '' } },
+      );
+      assert.equal(alert.source?.ip, '203.0.113.66');
+      assert.equal(alert.user?.name, 'mallory', 'a blank mapped value leaves the CIM one');
+    });
+  });
+
+  describe('field map checks', () => {
+    it('names unknown targets and empty or non-string sources', () => {
+      assert.deepEqual(fieldMapErrors(undefined), []);
+      assert.deepEqual(fieldMapErrors({ 'source.ip': 'a.b', title: 'x' }), []);
+      const errors = fieldMapErrors({ 'source.addr': 'x', 'user.name': '', 'host.name': 7 });
+      assert.equal(errors.length, 3);
+      assert.match(errors[0], /^"source\.addr" is not a normalised alert field \(use one of .*source\.ip/);
+      assert.equal(errors[1], '"user.name" must map to a field name');
+      assert.equal(errors[2], '"host.name" must map to a field name');
     });
   });
 
