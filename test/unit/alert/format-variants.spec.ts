@@ -325,6 +325,64 @@ describe('alert format variants', () => {
     });
   });
 
+  describe('alertmanager', () => {
+    const hook = sampleJson('samples', 'alertmanager', 'webhook-v4.json');
+    const entry = (hook.alerts as Record<string, unknown>[])[0];
+    const labels = entry.labels as Record<string, unknown>;
+
+    it('recognises a webhook by version 4, by groupKey with receiver, or by its first entry; a single alert too', () => {
+      const { version: _v, ...noVersion } = hook;
+      assert.equal(detectFormat(hook), 'alertmanager');
+      assert.equal(detectFormat({ ...noVersion, alerts: [] }), 'alertmanager', 'groupKey and receiver');
+      const { receiver: _r, ...noReceiver } = noVersion;
+      assert.notEqual(detectFormat({ ...noReceiver, alerts: [] }), 'alertmanager', 'groupKey alone is not enough');
+      assert.equal(detectFormat({ alerts: [entry] }), 'alertmanager', 'the first entry is an alert');
+      assert.notEqual(detectFormat({ alerts: [{ labels: {} }] }), 'alertmanager');
+      assert.notEqual(detectFormat({ alerts: {} }), 'alertmanager');
+      assert.equal(detectFormat(entry), 'alertmanager');
+      assert.notEqual(detectFormat({ labels, startsAt: 5 }), 'alertmanager');
+      refused(
+        { startsAt: 'x' },
+        'alertmanager',
+        'item 1 is not an alertmanager alert: no labels object (expected a webhook body with alerts[] or an alert with labels and startsAt)',
+      );
+      refused({ labels: {} }, 'alertmanager', 'item 1 is not an alertmanager alert: no startsAt');
+    });
+
+    it('names from the envelope: receiver tag, status and external URL when the entry has none', () => {
+      const { status: _s, generatorURL: _g, ...bare } = entry;
+      const { alerts } = normalise([{ ...hook, status: 'resolved', alerts: [bare] }], { received: RECEIVED });
+      assert.equal(alerts[0].status, 'resolved');
+      assert.equal(alerts[0].origin.url, 'http://alertmanager:9093');
+      assert.deepEqual(alerts[0].tags, ['receiver:soar']);
+      assert.equal(alerts[0].id, '7be1c5c1d0e2f3a4@2026-11-20T12:00:00.000Z');
+      const single = one({ ...bare, fingerprint: undefined });
+      assert.deepEqual(single.tags, []);
+      assert.equal(single.status, 'firing');
+      assert.notEqual(single.id, undefined, 'without a fingerprint the id is derived');
+      assert.ok(!String(single.id).includes('@'));
+    });
+
+    it('title from summary, title or alertname; description from description or message', () => {
+      const t = (annotations: Record<string, unknown>) => one({ ...entry, annotations });
+      assert.equal(t({ title: 'T', message: 'M' }).title, 'T');
+      assert.equal(t({ title: 'T', message: 'M' }).description, 'M');
+      assert.equal(t({}).title, 'SSHLoginBurst');
+    });
+
+    it('the instance label: host from host:port, [v6]:port, a bare address; labels name the host first', () => {
+      const host = (instance: string, extra: Record<string, unknown> = {}) => one({ ...entry, labels: { ...labels, instance, ...extra } }).host;
+      assert.deepEqual(host('198.18.10.12:9100'), { name: '198.18.10.12', ip: ['198.18.10.12'] });
+      assert.deepEqual(host('[2001:2::5]:9100'), { name: '2001:2::5', ip: ['2001:2::5'] });
+      assert.deepEqual(host('2001:2::6'), { name: '2001:2::6', ip: ['2001:2::6'] });
+      assert.deepEqual(host('web-02:9100'), { name: 'web-02' });
+      assert.deepEqual(host('web-02'), { name: 'web-02' });
+      assert.deepEqual(host('[broken:9100'), { name: '[broken:9100' });
+      assert.deepEqual(host('a:b:c'), { name: 'a:b:c' }, 'two colons and no brackets: not host:port');
+      assert.deepEqual(host('198.18.10.12:9100', { hostname: 'web-02' }), { name: 'web-02', ip: ['198.18.10.12'] });
+    });
+  });
+
   describe('crowdsec', () => {
     const sample = (sampleJson('samples', 'crowdsec', 'alerts.json') as unknown as Record<string, unknown>[])[0];
 
