@@ -514,6 +514,38 @@ describe('alert format variants', () => {
     });
   });
 
+  describe('loose severities and status words (splunk, generic)', () => {
+    const sample = sampleJson('samples', 'splunk', 'webhook.json');
+    const result = sample.result as Record<string, unknown>;
+
+    it('a number 0..6 or a severity word; anything else is 0, and the label keeps what was sent', () => {
+      const table: [unknown, number, string][] = [
+        ['5', 5, '5'],
+        [6, 6, '6'],
+        ['high', 4, 'high'],
+        [' Critical ', 5, 'Critical'],
+        ['7', 0, '7'],
+        ['2.5', 0, '2.5'],
+        [-1, 0, '-1'],
+        [['3', 'x'], 3, '3'],
+        [undefined, 0, 'unknown'],
+      ];
+      for (const [severity, id, label] of table) {
+        const alert = one({ ...sample, result: { ...result, severity } });
+        assert.deepEqual([alert.severity, alert.severity_label], [id, label], JSON.stringify(severity));
+      }
+      const generic = one({ title: 't', severity: 7 }, { format: 'generic' });
+      assert.deepEqual([generic.severity, generic.severity_label], [0, '7']);
+    });
+
+    it('resolved, closed, ok and the other end words (any case, first of a list) resolve; anything else fires', () => {
+      const status = (value: unknown) => one({ title: 't', status: value }, { format: 'generic' }).status;
+      for (const word of ['resolved', ' RESOLVED ', 'closed', 'recovered', 'ok', 'inactive', 'cleared', 'done', ['resolved', 'firing']])
+        assert.equal(status(word), 'resolved', JSON.stringify(word));
+      for (const word of ['firing', 'open', 5, ['firing', 'resolved']]) assert.equal(status(word), 'firing', JSON.stringify(word));
+    });
+  });
+
   describe('field map checks', () => {
     it('names unknown targets and empty or non-string sources', () => {
       assert.deepEqual(fieldMapErrors(undefined), []);
