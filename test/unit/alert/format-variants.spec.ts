@@ -546,6 +546,25 @@ describe('alert format variants', () => {
     });
   });
 
+  describe('field map paths', () => {
+    const ip = (item: Record<string, unknown>, from: string) =>
+      one({ title: 't', ...item }, { format: 'generic', genericFieldMap: { 'source.ip': from } }).source?.ip;
+
+    it('index arrays by number, within bounds only', () => {
+      const hosts = [{ ip: '198.18.0.1' }, { ip: '198.18.0.2' }];
+      assert.equal(ip({ hosts }, 'hosts.1.ip'), '198.18.0.2');
+      assert.equal(ip({ hosts }, 'hosts.0.ip'), '198.18.0.1');
+      for (const from of ['hosts.2.ip', 'hosts.-1.ip', 'hosts.x.ip', 'hosts.1.5.ip']) assert.equal(ip({ hosts }, from), undefined, from);
+    });
+
+    it('take the longest dotted key first and fall back to shorter ones when it leads nowhere', () => {
+      assert.equal(ip({ 'a.b': { c: '198.18.0.3' } }, 'a.b.c'), '198.18.0.3');
+      assert.equal(ip({ 'a.b': { d: 1 }, a: { b: { c: '198.18.0.4' } } }, 'a.b.c'), '198.18.0.4');
+      assert.equal(ip({ 'a.b.c': '198.18.0.5', a: { b: { c: '198.18.0.6' } } }, 'a.b.c'), '198.18.0.5');
+      assert.equal(ip({ a: 'text' }, 'a.b'), undefined);
+    });
+  });
+
   describe('field map checks', () => {
     it('names unknown targets and empty or non-string sources', () => {
       assert.deepEqual(fieldMapErrors(undefined), []);
