@@ -283,6 +283,53 @@ describe('alert format variants', () => {
         assert.equal(one({ ...finding, time }).time, '2025-11-22T10:15:00.000Z', `time ${time}`);
     });
 
+    it('a finding is a 2xxx class or anything with finding_info; detection needs a numeric class_uid and metadata or finding_info', () => {
+      const { finding_info: _f, ...noInfo } = finding;
+      const event = (class_uid: number) => ({ ...noInfo, class_uid, message: 'm' });
+      for (const cls of [2000, 2999]) assert.equal(one(event(cls)).title, 'm', `class ${cls}`);
+      for (const cls of [1999, 3000]) assert.deepEqual(normalise([event(cls)]).ignored, [{ index: 0, reason: `ocsf class_uid ${cls} is not a finding` }]);
+      const { metadata: _m, ...noMetadata } = finding;
+      assert.equal(detectFormat(noMetadata), 'ocsf');
+      assert.notEqual(detectFormat({ ...finding, class_uid: '2004' }), 'ocsf');
+      assert.notEqual(detectFormat({ class_uid: 2004 }), 'ocsf');
+    });
+
+    it('the first evidence with each part fills it; later ones do not overwrite', () => {
+      const alert = one({
+        ...finding,
+        evidences: [
+          { src_endpoint: { ip: '198.18.1.1', port: 1 }, dst_endpoint: { ip: '198.18.2.1', port: 2 }, device: { hostname: 'h-1', uid: 'u-1' } },
+          { file: { name: 'a.bin', hashes: [{ value: SHA256 }] }, query: { hostname: 'q1.example.com' } },
+          {
+            src_endpoint: { ip: '198.18.1.9', port: 9, hostname: 'h-9' },
+            dst_endpoint: { ip: '198.18.2.9', port: 9 },
+            device: { hostname: 'h-8', uid: 'u-8' },
+            file: { name: 'b.bin', hashes: [{ value: SHA1 }] },
+            query: { hostname: 'q2.example.com' },
+          },
+        ],
+      });
+      assert.deepEqual(alert.source, { ip: '198.18.1.1', port: 1 });
+      assert.deepEqual(alert.destination, { ip: '198.18.2.1', port: 2 });
+      assert.equal(alert.host?.name, 'h-1');
+      assert.equal(alert.host?.id, 'u-1');
+      assert.equal(alert.file?.name, 'a.bin');
+      assert.deepEqual(alert.file?.hash, { sha256: SHA256 });
+      assert.equal(alert.dns?.question?.name, 'q1.example.com');
+      const named = one({ ...finding, evidences: [{ src_endpoint: { ip: '198.18.1.1', hostname: 'from-src' } }] });
+      assert.equal(named.host?.name, 'from-src', 'the source endpoint names the host when no device does');
+    });
+
+    it('without an id the alert id is derived from time, title and message, and differs when they do', () => {
+      const { uid: _u, ...info } = finding.finding_info as Record<string, unknown>;
+      const a = one({ ...finding, finding_info: info });
+      const b = one({ ...finding, finding_info: { ...info, title: 'other' } });
+      const c = one({ ...finding, finding_info: info, time: 1763806600000 });
+      const d = one({ ...finding, finding_info: info, message: 'x' });
+      assert.equal(one({ ...finding, finding_info: info }).id, a.id, 'stable');
+      assert.equal(new Set([a.id, b.id, c.id, d.id]).size, 4);
+    });
+
     it('a fixed ocsf format names what an item lacks', () => {
       refused({ metadata: {} }, 'ocsf', 'item 1 is not an ocsf alert: no class_uid');
       refused({ class_uid: 2004 }, 'ocsf', 'item 1 is not an ocsf alert: no finding_info (expected a Detection Finding, class_uid 2004)');
