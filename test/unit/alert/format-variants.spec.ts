@@ -372,6 +372,77 @@ describe('alert format variants', () => {
     });
   });
 
+  describe('suricata', () => {
+    const eve = sampleJson('samples', 'suricata', 'eve-alert.json');
+    const alertPart = eve.alert as Record<string, unknown>;
+
+    it('an EVE record needs an event_type and a flow_id, src_ip, in_iface or a known type with a timestamp', () => {
+      const { flow_id: _f, src_ip: _s, in_iface: _i, ...bare } = eve;
+      assert.equal(detectFormat({ ...bare, flow_id: 1 }), 'suricata');
+      assert.equal(detectFormat({ ...bare, src_ip: '198.18.0.1' }), 'suricata');
+      assert.equal(detectFormat({ ...bare, in_iface: 'eth0' }), 'suricata');
+      assert.equal(detectFormat(bare), 'suricata', 'timestamp and a known event type');
+      assert.notEqual(detectFormat({ ...bare, event_type: 'unheard-of' }), 'suricata');
+      const { timestamp: _t, ...untimed } = bare;
+      assert.notEqual(detectFormat(untimed), 'suricata');
+      assert.notEqual(detectFormat({ ...eve, event_type: 7 }), 'suricata');
+      refused({ alert: {} }, 'suricata', 'item 1 is not a suricata alert: no event_type (not an EVE record)');
+    });
+
+    it('only alert records with an alert object are alerts; others are listed as ignored', () => {
+      assert.deepEqual(normalise([{ ...eve, event_type: 'flow' }]).ignored, [{ index: 0, reason: "suricata event_type 'flow' is not an alert" }]);
+      const { alert: _a, ...noAlert } = eve;
+      assert.deepEqual(normalise([noAlert]).ignored, [{ index: 0, reason: "suricata event_type 'alert' is not an alert" }]);
+    });
+
+    it('rule, severity label, MITRE ids and category tags from the alert object', () => {
+      const alert = one({ ...eve, alert: { ...alertPart, metadata: { mitre_technique_id: ['T1071'], mitre_tactic_id: ['TA0011'] } } });
+      assert.equal(alert.title, 'ET INFO Observed DNS Query to .cloud TLD');
+      assert.equal(alert.rule?.name, 'ET INFO Observed DNS Query to .cloud TLD');
+      assert.equal(alert.severity_label, '2');
+      assert.equal(alert.origin.product, 'suricata');
+      assert.deepEqual(alert.rule?.mitre, ['T1071', 'TA0011']);
+      assert.deepEqual(alert.tags, ['Potentially Bad Traffic']);
+    });
+
+    it('an HTTP URL from host and path, a full URL kept, a path without its slash', () => {
+      const url = (http: Record<string, unknown>) => one({ ...eve, http }).url?.full;
+      assert.equal(url({ hostname: 'a.example.com', url: '/x?y=1' }), 'http://a.example.com/x?y=1');
+      assert.equal(url({ hostname: 'a.example.com', url: 'x' }), 'http://a.example.com/x');
+      assert.equal(url({ hostname: 'a.example.com' }), 'http://a.example.com/');
+      assert.equal(url({ hostname: 'a.example.com', url: 'https://b.example.com/z' }), 'https://b.example.com/z');
+      assert.equal(url({ url: '/x' }), undefined);
+    });
+
+    it('DNS names from query[] (v2), queries[] (v3) or rrname (v1); further names become observables', () => {
+      const v2 = one({ ...eve, dns: { query: ['junk', { rrname: 'one.example.com' }, { rrname: 'two.example.com' }] } });
+      assert.equal(v2.dns?.question?.name, 'one.example.com');
+      assert.ok(observed(v2).includes('domain two.example.com raw.dns.query[2].rrname'), observed(v2).join('\n'));
+      const v3 = one({ ...eve, dns: { queries: [{ rrname: 'three.example.com' }, { rrname: 'four.example.com' }] } });
+      assert.equal(v3.dns?.question?.name, 'three.example.com');
+      assert.ok(observed(v3).includes('domain four.example.com raw.dns.queries[1].rrname'), observed(v3).join('\n'));
+      assert.equal(one({ ...eve, dns: { rrname: 'five.example.com' } }).dns?.question?.name, 'five.example.com');
+      const { tls: _t, ...noTls } = eve;
+      assert.deepEqual(
+        one(noTls).observables.filter((o) => o.type === 'domain'),
+        [],
+      );
+    });
+
+    it('file name and hashes from fileinfo, or from the first of files[]', () => {
+      const fileinfo = { filename: '/a.exe', md5: MD5, sha1: SHA1, sha256: SHA256 };
+      for (const item of [
+        { ...eve, fileinfo },
+        { ...eve, files: [fileinfo, { filename: '/b.exe' }] },
+      ]) {
+        const alert = one(item);
+        assert.equal(alert.file?.name, '/a.exe');
+        assert.deepEqual(alert.file?.hash, { md5: MD5, sha1: SHA1, sha256: SHA256 });
+      }
+      assert.equal(one({ ...eve, files: ['x'] }).file, undefined);
+    });
+  });
+
   describe('alertmanager', () => {
     const hook = sampleJson('samples', 'alertmanager', 'webhook-v4.json');
     const entry = (hook.alerts as Record<string, unknown>[])[0];
