@@ -372,6 +372,64 @@ describe('alert format variants', () => {
     });
   });
 
+  describe('wazuh', () => {
+    const sample = sampleJson('samples', 'wazuh', 'sshd-bruteforce.json');
+    const { agent: _a, manager: _m, decoder: _d, location: _l, ...ruleOnly } = sample;
+
+    it('a rule with a level and one of agent, decoder, manager or location; the integrator envelope too', () => {
+      assert.notEqual(detectFormat(ruleOnly), 'wazuh');
+      for (const extra of [{ agent: {} }, { decoder: {} }, { manager: {} }, { location: 'x' }])
+        assert.equal(detectFormat({ ...ruleOnly, ...extra }), 'wazuh', JSON.stringify(extra));
+      assert.notEqual(detectFormat({ ...ruleOnly, location: 7 }), 'wazuh');
+      assert.notEqual(detectFormat({ ...sample, rule: { id: '1' } }), 'wazuh', 'no level');
+      assert.equal(detectFormat({ all_fields: ruleOnly }), 'wazuh');
+      assert.notEqual(detectFormat({ all_fields: { a: 1 } }), 'wazuh');
+      const { alerts } = normalise([{ all_fields: sample }], { received: RECEIVED });
+      assert.equal(alerts[0].id, '1763626443.882211');
+      refused({ agent: {} }, 'wazuh', 'item 1 is not a wazuh alert: no rule object (expected rule.level, rule.id, rule.description)');
+      refused({ rule: { id: '1' } }, 'wazuh', 'item 1 is not a wazuh alert: no rule.level');
+    });
+
+    it('Windows event data, destination fields, URL, agent address, syscheck hashes, DNS and SNI', () => {
+      const alert = one({
+        ...sample,
+        data: {
+          win: { eventdata: { ipAddress: '203.0.113.70', ipPort: '3389', targetUserName: 'svc', targetDomainName: 'CORP' } },
+          dest_ip: '198.18.9.1',
+          dest_port: '445',
+          url: 'http://evil.example.com/a',
+          dns: { query: [{ rrname: 'c2.example.com' }] },
+          tls: { sni: 'sni.example.com' },
+        },
+        syscheck: { path: '/etc/passwd', md5_after: MD5, sha1_after: SHA1, sha256_after: SHA256 },
+      });
+      assert.deepEqual(alert.source, { ip: '203.0.113.70', port: 3389 });
+      assert.deepEqual(alert.destination, { ip: '198.18.9.1', port: 445 });
+      assert.deepEqual(alert.user, { name: 'svc', domain: 'CORP' });
+      assert.deepEqual(alert.host, { name: 'web-02', id: '004', ip: ['198.18.10.12'] });
+      assert.equal(alert.url?.full, 'http://evil.example.com/a');
+      assert.deepEqual(alert.file, { name: '/etc/passwd', hash: { md5: MD5, sha1: SHA1, sha256: SHA256 } });
+      assert.equal(alert.dns?.question?.name, 'c2.example.com');
+      assert.ok(observed(alert).includes('domain sni.example.com raw.data.tls.sni'), observed(alert).join('\n'));
+      assert.equal(alert.origin.product, 'wazuh');
+      assert.equal(alert.origin.id, '1763626443.882211');
+      assert.equal(alert.description, sample.full_log);
+      assert.deepEqual(alert.tags, ['syslog', 'sshd', 'authentication_failures']);
+    });
+
+    it('second-choice names: dstip/dstport, dstuser, subject user and domain; the EVE signature as title', () => {
+      const alert = one({
+        ...sample,
+        rule: { level: 5, id: '86601' },
+        data: { dstip: '198.18.9.2', dstport: 22, alert: { signature: 'ET SCAN' }, win: { eventdata: { subjectUserName: 'bob', subjectDomainName: 'LAB' } } },
+      });
+      assert.equal(alert.title, 'ET SCAN');
+      assert.deepEqual(alert.destination, { ip: '198.18.9.2', port: 22 });
+      assert.deepEqual(alert.user, { name: 'bob', domain: 'LAB' });
+      assert.equal(one({ ...sample, data: { dstuser: 'root' } }).user?.name, 'root');
+    });
+  });
+
   describe('suricata', () => {
     const eve = sampleJson('samples', 'suricata', 'eve-alert.json');
     const alertPart = eve.alert as Record<string, unknown>;
