@@ -121,11 +121,12 @@ function collectDeclared(value: string, kind: ValueKind, sink: IocCollector, wan
     if (domain) sink.add({ type: 'domain', value: domain });
     return;
   }
+  // The sink keeps only wanted types; narrowing here just skips scanning for nothing.
   const types = kind === 'text' ? undefined : TYPES_BY_KIND[kind].filter(wanted);
   if (types && types.length === 0) return;
   const scoped = new IocCollector(types ? new Set(types) : undefined);
   collectFromText(value, scoped);
-  for (const ioc of scoped.items) if (wanted(ioc.type)) sink.add(ioc);
+  for (const ioc of scoped.items) sink.add(ioc);
 }
 
 /** Indicators of a normalised alert: observables, entity fields and free-text fields, allowlist applied. */

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { PassThrough } from 'node:stream';
 import { IntakeAuthenticator } from '../../../lib/intake/auth';
 import { createIntakeHandler, createMethodNotAllowedHandler, type HttpIntakeOptions } from '../../../lib/intake/http';
 import type { IntakePipeline } from '../../../lib/intake/pipeline';
@@ -155,6 +156,9 @@ describe('intake HTTP handler: refusals before the body is read close gracefully
         assert.deepEqual(JSON.parse(ans.body), { error: 'invalid bearer token' });
         assert.equal(ans.headers['www-authenticate'], 'Bearer realm="soar"');
         assert.equal(ans.headers.connection, 'close');
+        assert.equal(ans.headers['content-type'], 'application/json; charset=utf-8');
+        assert.equal(ans.headers['cache-control'], 'no-store');
+        assert.equal(ans.headers['content-length'], String(Buffer.byteLength(ans.body)));
         assert.equal(ans.written, big.total, 'the whole body could be sent');
         assert.deepEqual(rejected, [401]);
         assert.equal(ingested, 0);
@@ -293,5 +297,51 @@ describe('intake HTTP handler: refusals before the body is read close gracefully
     assert.equal(good.status, 202, good.body);
     assert.equal(good.socket, bad.socket, 'the same connection served both');
     agent.destroy();
+  });
+
+  it('hands the declared content type to the parser (a one-line NDJSON array is one item) and a 503 is no rejection', async () => {
+    let failing = false;
+    const items: number[] = [];
+    const pipeline = {
+      ingest: async (batch: unknown[]) => {
+        if (failing) throw new Error('disk full');
+        items.push(batch.length);
+        return { alerts: batch, duplicates: 0, ids: batch.map((_, i) => `id${i}`), ignored: [] };
+      },
+    } as unknown as IntakePipeline;
+    await start({ pipeline, onFailure: () => undefined });
+    const post = (type: string | undefined) =>
+      new Promise<number>((resolve, reject) => {
+        const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+        if (type) headers['content-type'] = type;
+        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/alerts', agent: false, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end('[{"title":"a","severity":"high"},{"title":"b","severity":"low"}]');
+      });
+    assert.equal(await post('application/x-ndjson'), 202);
+    assert.equal(await post(undefined), 202);
+    assert.deepEqual(items, [1, 2]);
+    failing = true;
+    assert.equal(await post('application/json'), 503);
+    assert.deepEqual(rejected, [], "a failure to record is not the sender's fault");
+  });
+
+  it('the 405 handler leaves a method another route serves to it, when it can pass it on', () => {
+    const passed: string[] = [];
+    const statuses: number[] = [];
+    const handler = createMethodNotAllowedHandler({ hasOtherRoute: (method) => method === 'GET' });
+    const call = (method: string, withNext: boolean) => {
+      const req = Object.assign(new PassThrough(), { method, complete: true, socket: { remoteAddress: '127.0.0.1' }, headers: {} });
+      const res = { headersSent: false, writeHead: (status: number) => statuses.push(status), end: () => undefined } as unknown as http.ServerResponse;
+      handler(req as unknown as http.IncomingMessage, res, withNext ? () => passed.push(method) : undefined);
+    };
+    call('GET', true);
+    call('PUT', true);
+    call('GET', false);
+    assert.deepEqual(passed, ['GET']);
+    assert.deepEqual(statuses, [405, 405]);
   });
 });

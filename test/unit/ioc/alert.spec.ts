@@ -81,4 +81,28 @@ describe('ioc extractFromAlert', () => {
     });
     assert.deepEqual(summary(iocs), ['url:http://198.51.100.66/a.ps1:-:process.command_line', 'ipv4:198.51.100.66:-:process.command_line']);
   });
+
+  it('observables: skips empty and non-string ones, reads type names in any case, trims and drops the root dot of a domain', () => {
+    const iocs = extractFromAlert({
+      observables: [
+        null as never,
+        { type: 'ip', value: 42 as never, field: 'a' },
+        { type: 'IP', value: '203.0.113.5', field: 7 as never },
+        { type: 'fqdn', value: 'evil.com.', field: 'x' },
+        { type: 'Hostname', value: ' update.zip ', field: 'y' },
+        { type: 'email', value: 'bob@evil.org', field: 'z' },
+      ],
+    });
+    assert.deepEqual(summary(iocs), ['ipv4:203.0.113.5:-:', 'domain:evil.com:-:x', 'domain:update.zip:-:y', 'email:bob@evil.org:-:z', 'domain:evil.org:-:z']);
+  });
+
+  it('with wanted types, keeps only those from declared and free-text values alike', () => {
+    const observables = [
+      { type: 'url', value: 'http://198.51.100.7/a', field: 'u' },
+      { type: 'note', value: 'see 203.0.113.9 and evil.net', field: 'n' },
+      { type: 'hash', value: 'x 203.0.113.10', field: 'h' },
+    ];
+    assert.deepEqual(summary(extractFromAlert({ observables }, { types: ['ipv4'] })), ['ipv4:198.51.100.7:-:u', 'ipv4:203.0.113.9:-:n']);
+    assert.deepEqual(summary(extractFromAlert({ observables }, { types: ['domain'] })), ['domain:evil.net:-:n']);
+  });
 });

@@ -58,4 +58,41 @@ describe('ioc Allowlist', () => {
   it('an empty allowlist matches nothing', () => {
     assert.equal(new Allowlist({}).matches({ type: 'ipv4', value: '10.0.0.1' }), false);
   });
+
+  it('normalises its entries: blanks, case, IPv6 spelling, "*." and leading or trailing dots of suffixes', () => {
+    const list = new Allowlist({
+      values: [' Good.Example ', '2001:DB8:0::1'],
+      cidrs: [' 10.0.0.0/8 ', '2001:2::/48'],
+      domainSuffixes: ['*.corp.example', '..trusted.example.', ' ', 'Upper.Example'],
+    });
+    const allowed = (type: Ioc['type'], value: string) => list.matches({ type, value, internal: false });
+    assert.ok(allowed('domain', 'GOOD.EXAMPLE'));
+    assert.ok(allowed('ipv6', '2001:db8::1'));
+    assert.ok(allowed('ipv4', '10.1.2.3'));
+    assert.ok(!allowed('ipv4', '11.1.2.3'));
+    assert.ok(allowed('ipv6', '::ffff:10.1.2.3'), 'an IPv4-mapped address is its IPv4');
+    assert.ok(!allowed('ipv6', '64:ff9b::10.1.2.3'), 'a NAT64 address is another host');
+    assert.ok(allowed('domain', 'corp.example') && allowed('domain', 'a.corp.example'));
+    assert.ok(!allowed('domain', 'xcorp.example'), 'a suffix matches whole labels');
+    assert.ok(allowed('domain', 'trusted.example') && allowed('domain', 'a.trusted.example'));
+    assert.ok(allowed('domain', 'x.upper.example'));
+    assert.ok(!allowed('domain', 'example'), 'the blank suffix was dropped, not kept as a match-all');
+  });
+
+  it('e-mail addresses by the domain after the last @, URLs by their host (user info and port ignored)', () => {
+    const list = new Allowlist({ values: ['good.example'], cidrs: ['10.0.0.0/8', '2001:2::/48'], domainSuffixes: ['corp.example'] });
+    const allowed = (type: Ioc['type'], value: string) => list.matches({ type, value, internal: false });
+    assert.ok(allowed('email', 'bob@a.corp.example'));
+    assert.ok(!allowed('email', 'bob@corp.example.evil.com'));
+    assert.ok(allowed('email', 'a@b@good.example'));
+    assert.ok(!allowed('email', 'corp.example@evil.com'), 'the local part is not the domain');
+    assert.ok(allowed('url', 'https://user@a.corp.example:8443/x'));
+    assert.ok(allowed('url', 'http://[2001:2::5]/x'));
+    assert.ok(allowed('url', 'http://10.9.9.9:80/'));
+    assert.ok(allowed('url', 'http://GOOD.example/'));
+    assert.ok(!allowed('url', 'not a url'));
+    assert.ok(!allowed('url', 'http://evil.com/?q=a.corp.example'), 'only the host counts');
+    assert.ok(!allowed('url', 'http://corp.example@evil.com/'), 'user info is not the host');
+    assert.ok(!allowed('sha256', 'a'.repeat(64)));
+  });
 });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { classifyIp } from '../../../lib/ioc';
+import { classifyIp, clearExtractionCaches } from '../../../lib/ioc';
 
 describe('ioc classifyIp', () => {
+  // Verdicts are cached per process; start cold so every rule runs (a warm cache hides a broken rule).
+  beforeEach(clearExtractionCaches);
+
   const cases: Array<[string, 4 | 6, boolean, string]> = [
     ['8.8.8.8', 4, false, 'unicast'],
     ['10.1.2.3', 4, true, 'private'],

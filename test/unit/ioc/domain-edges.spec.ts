@@ -1,8 +1,12 @@
 /** Host-name rules of lib/ioc/domain.ts at their edges (mutation testing found them unchecked). */
 import assert from 'node:assert/strict';
+import { clearExtractionCaches } from '../../../lib/ioc';
 import { assessDomain, checkDomain } from '../../../lib/ioc/domain';
 
 describe('domain edges', () => {
+  // Verdicts are cached per process; start cold so every rule runs (a warm cache hides a broken rule).
+  beforeEach(clearExtractionCaches);
+
   it('needs an ICANN public suffix, and answers the same from its cache', () => {
     for (let i = 0; i < 2; i++) {
       assert.equal(checkDomain('evil.com', false), 'evil.com');

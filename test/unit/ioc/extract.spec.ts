@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { extractFromText, type IocType } from '../../../lib/ioc';
+import { clearExtractionCaches, extractFromText, type IocType } from '../../../lib/ioc';
 
 function valuesOf(text: string, type: IocType): string[] {
   return extractFromText(text)
@@ -8,6 +8,9 @@ function valuesOf(text: string, type: IocType): string[] {
 }
 
 describe('ioc extractFromText', () => {
+  // Verdicts are cached per process; start cold so every rule runs (a warm cache hides a broken rule).
+  beforeEach(clearExtractionCaches);
+
   describe('ipv4', () => {
     it('finds addresses with ports, in brackets and in CIDRs, and flags internal ones', () => {
       const iocs = extractFromText('from 203.0.113.9:22 to [10.0.0.5] net 198.51.100.0/24');

@@ -1,10 +1,14 @@
 /** Cases a planted bug slipped through before: RFC 6145 addresses, the h**p defang, `name.ext[/]` tails. */
 import assert from 'node:assert/strict';
-import { classifyIp, extractFromText, refang } from '../../../lib/ioc';
+import { classifyIp, clearExtractionCaches, extractFromText, refang } from '../../../lib/ioc';
+import { trimUrlTail } from '../../../lib/ioc/extract';
 
 const found = (text: string) => extractFromText(text).map((ioc) => [ioc.type, ioc.value]);
 
 describe('ioc test gaps', () => {
+  // Verdicts are cached per process; start cold so every rule runs (a warm cache hides a broken rule).
+  beforeEach(clearExtractionCaches);
+
   it('::ffff:0:a.b.c.d (RFC 6145 IPv4-translated) takes the class of the IPv4 inside', () => {
     assert.deepEqual(classifyIp('::ffff:0:192.168.1.1'), { version: 6, internal: true, range: 'rfc6145' });
     assert.deepEqual(classifyIp('::ffff:0:10.0.0.7'), { version: 6, internal: true, range: 'rfc6145' });
@@ -44,5 +48,35 @@ describe('ioc test gaps', () => {
     ]);
     // Without a scheme: the host is the indicator, the file name (a real TLD: .zip) is not.
     assert.deepEqual(found('fetch evil[.]com/invoice.zip[/]'), [['domain', 'evil.com']]);
+  });
+
+  it('a UNC path (\\\\host\\share) is context for a host name with a file-extension TLD, only at the start of a word', () => {
+    assert.deepEqual(found('open \\\\update.zip\\pub'), [['domain', 'update.zip']]);
+    assert.deepEqual(found('\\\\update.zip\\pub'), [['domain', 'update.zip']]);
+    assert.deepEqual(found('x\\\\update.zip\\pub'), [], 'glued to a word');
+    assert.deepEqual(found('a \\\\\\update.zip\\pub'), [], 'three backslashes');
+    assert.deepEqual(found('C:\\update.zip'), [], 'one backslash is a path');
+    assert.deepEqual(found('see update.zip'), [], 'no context: a file name');
+  });
+
+  it('cuts unbalanced closing brackets and sentence punctuation off a URL, keeps balanced ones', () => {
+    assert.equal(trimUrlTail('http://a.example/x]'), 'http://a.example/x');
+    assert.equal(trimUrlTail('http://a.example/[x]'), 'http://a.example/[x]');
+    assert.equal(trimUrlTail('http://a.example/x[1]]'), 'http://a.example/x[1]');
+    assert.equal(trimUrlTail('http://a.example/(x)).'), 'http://a.example/(x)');
+    assert.equal(trimUrlTail("http://a.example/x'!?*"), 'http://a.example/x');
+    assert.equal(trimUrlTail('http://a.example/a]b'), 'http://a.example/a]b', 'only the tail is cut');
+    assert.deepEqual(found('see http://evil.com/x[1]] now'), [
+      ['url', 'http://evil.com/x[1]'],
+      ['domain', 'evil.com'],
+    ]);
+  });
+
+  it('IPv6 glued to a word starts after its first colon; a namespace (Foo::Bar, std::12) is no address', () => {
+    assert.deepEqual(found('Foo::Bar and std::12 and addr:2001:db8::1 and IPv6:2001:db8::2 and ::1'), [
+      ['ipv6', '2001:db8::1'],
+      ['ipv6', '2001:db8::2'],
+      ['ipv6', '::1'],
+    ]);
   });
 });
