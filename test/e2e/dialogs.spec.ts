@@ -168,6 +168,121 @@ describe('every dialog of the pack, opened new, in headless Chromium (e2e)', fun
     assert.match(saved.path, /^\/soar\/alerts-\d+$/, 'a path no other intake uses');
   });
 
+  /** The flow nodes and config nodes that refer to a config node, by property. */
+  const REFS: { type: string; prop: string; ref: string }[] = [
+    { type: 'soar-alert-intake', prop: 'hub', ref: 'soar-hub' },
+    { type: 'soar-enrich-ioc', prop: 'hub', ref: 'soar-hub' },
+    { type: 'soar-wait-approval', prop: 'hub', ref: 'soar-hub' },
+    { type: 'soar-block-ip', prop: 'firewall', ref: 'soar-firewall' },
+    { type: 'soar-isolate-host', prop: 'edr', ref: 'soar-edr' },
+    { type: 'soar-open-ticket', prop: 'ticketing', ref: 'soar-ticketing' },
+    { type: 'soar-ticketing', prop: 'hub', ref: 'soar-hub' },
+    { type: 'soar-approval-channel', prop: 'hub', ref: 'soar-hub' },
+    { type: 'soar-firewall', prop: 'hub', ref: 'soar-hub' },
+    { type: 'soar-edr', prop: 'hub', ref: 'soar-hub' },
+  ];
+
+  /** Adds config nodes of type until there are count of them; returns the ids it added. */
+  async function ensureConfigs(type: string, count: number): Promise<string[]> {
+    return ed.page.evaluate(
+      `(() => { const have = []; RED.nodes.eachConfig((c) => { if (c.type === ${JSON.stringify(type)}) have.push(c.id); });
+        if (have.length > ${count}) throw new Error(have.length + ' ${type} already');
+        const added = [];
+        while (have.length + added.length < ${count}) {
+          const id = RED.nodes.id();
+          RED.nodes.add({ id, type: ${JSON.stringify(type)}, _def: RED.nodes.getType(${JSON.stringify(type)}), users: [], z: '', name: 'e2e ' + id });
+          added.push(id);
+        }
+        return added; })()`,
+    );
+  }
+
+  /** The value a new node of `type` starts with for `prop`: after the drop, or in the config dialog's select. */
+  async function newNodeValue(type: string, prop: string, at: { x: number; y: number }): Promise<string> {
+    const { page } = ed;
+    const category: string = await page.evaluate(`RED.nodes.getType(${JSON.stringify(type)}).category`);
+    if (category === 'config') {
+      await page.evaluate(`RED.editor.editConfig('', ${JSON.stringify(type)}, '_ADD_', 'node-input')`);
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible', timeout: 15000 });
+      await page.waitForTimeout(400);
+      const v: string = await page.locator(`#node-config-input-${prop}`).evaluate((el: Element) => (el as HTMLSelectElement).value);
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached', timeout: 15000 });
+      return v === '_ADD_' ? '' : v;
+    }
+    await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).dragTo(page.locator('#red-ui-workspace-chart'), { targetPosition: at });
+    return page.evaluate(
+      `(() => { const n = RED.nodes.filterNodes({ type: ${JSON.stringify(type)}, z: RED.workspaces.active() }).pop(); const v = n[${JSON.stringify(prop)}] || ''; RED.nodes.remove(n.id); RED.view.redraw(true); return v; })()`,
+    );
+  }
+
+  for (const count of [1, 2]) {
+    it(`a new node of each referring type ${count === 1 ? 'picks the only' : 'picks none of two'} firewall/EDR/ticketing/hub`, async function () {
+      const added: string[] = [];
+      try {
+        const wrong: string[] = [];
+        for (const [i, { type, prop, ref }] of REFS.entries()) {
+          added.push(...(await ensureConfigs(ref, count)));
+          const ids: string[] = await ed.page.evaluate(
+            `(() => { const ids = []; RED.nodes.eachConfig((c) => { if (c.type === ${JSON.stringify(ref)}) ids.push(c.id); }); return ids; })()`,
+          );
+          const want = count === 1 ? ids[0] : '';
+          const got = await newNodeValue(type, prop, { x: 200 + 120 * (i % 5), y: 500 + 80 * Math.floor(i / 5) });
+          if (got !== want) wrong.push(`${type}.${prop}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+        }
+        assert.deepEqual(wrong, []);
+        assert.deepEqual(ed.pageErrors, []);
+      } finally {
+        await ed.page.evaluate(`${JSON.stringify(added)}.forEach((id) => RED.nodes.remove(id))`);
+      }
+    });
+  }
+
+  it('an existing node saved with "none" keeps it although one hub is there', async function () {
+    const added = await ensureConfigs('soar-hub', 1);
+    const { page } = ed;
+    try {
+      const id: string = await page.evaluate(
+        `(() => { const id = RED.nodes.id(); RED.nodes.add({ id, type: 'soar-firewall', _def: RED.nodes.getType('soar-firewall'), users: [], z: '', kind: 'pfsense', hub: '' }); return id; })()`,
+      );
+      added.push(id);
+      await page.evaluate(`RED.editor.editConfig('', 'soar-firewall', ${JSON.stringify(id)}, 'node-input')`);
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible', timeout: 15000 });
+      await page.waitForTimeout(400);
+      assert.equal(await page.locator('#node-config-input-hub').evaluate((el: Element) => (el as HTMLSelectElement).value), '_ADD_');
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached', timeout: 15000 });
+    } finally {
+      await page.evaluate(`${JSON.stringify(added)}.forEach((id) => RED.nodes.remove(id))`);
+    }
+  });
+
+  it('the approval channel shows its callback URL whole, and the identity as a line of its own', async function () {
+    const { page } = ed;
+    await page.evaluate(`RED.editor.editConfig('', 'soar-approval-channel', '_ADD_', 'node-input')`);
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible', timeout: 15000 });
+    await page.waitForTimeout(400);
+    await page.selectOption('#node-config-input-kind', 'slack');
+    await page.waitForTimeout(150);
+    const fit = await page.locator('#soar-ac-callback').evaluate((el: Element) => ({
+      value: (el as HTMLInputElement).value,
+      scrollWidth: el.scrollWidth,
+      clientWidth: el.clientWidth,
+      scrollHeight: el.scrollHeight,
+      clientHeight: el.clientHeight,
+    }));
+    assert.match(fit.value, /\/soar\/approval-channel\/[^/]+\/callback$/);
+    assert.ok(fit.scrollWidth <= fit.clientWidth && fit.scrollHeight <= fit.clientHeight + 1, JSON.stringify(fit));
+    // The label beside its text: one line high, not wrapped over the form.
+    const label = await page.locator('#soar-ac-identity-label').evaluate((el: Element) => ({
+      height: el.getBoundingClientRect().height,
+      line: parseFloat(getComputedStyle(el).lineHeight) || 20,
+    }));
+    assert.ok(label.height < 1.5 * label.line, `"Approvers as" wraps: ${JSON.stringify(label)}`);
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached', timeout: 15000 });
+  });
+
   for (const type of TYPES) {
     it(`${type}: a new node's dialog marks only the required empty fields, clips no placeholder, shows its numeric defaults`, async function () {
       const { page } = ed;

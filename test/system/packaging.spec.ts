@@ -156,6 +156,7 @@ describe('packaging (npm pack, npm install into a Node-RED user directory)', fun
       'resources/migrations/soar-enrich-ioc.js',
       'resources/editor/kind-form.js',
       'resources/editor/action-node.js',
+      'resources/editor/only-config.js',
     ]) {
       assert.ok(files.includes(need), `${need} is shipped`);
     }
