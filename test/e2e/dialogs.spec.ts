@@ -23,9 +23,8 @@ const TYPES = Object.keys(pkg['node-red'].nodes) as string[];
  */
 const REQUIRED_EMPTY: Record<string, string[]> = {
   'soar-alert-intake': ['node-input-token'],
-  'soar-block-ip': ['node-input-firewall'],
+  // The quickstart has one firewall and one ticketing system, which a new node takes; no EDR.
   'soar-isolate-host': ['node-input-edr'],
-  'soar-open-ticket': ['node-input-ticketing'],
   'soar-wait-approval': ['node-input-approvers'],
   'soar-intel-source/cortex': ['node-config-input-analyzers', 'node-config-input-url'],
   // A file or a URL: both marked until one is given.
