@@ -111,14 +111,13 @@ function alertFor(host: string, extra: Msg = {}): Msg {
   return { alert: { id: `a-${host}`, title: `ransomware on ${host}`, host: { name: host } }, enrichment: { verdict: 'malicious', score: 95 }, ...extra };
 }
 
-describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
-  this.timeout(20_000);
-  let dir: string;
+/** Each test gets a fresh hub directory, a CrowdStrike contract fake and the Node-RED test server; all stopped after it. */
+function withFakeAndServer(use: (dir: string, fake: CrowdStrikeFake) => void): void {
   let fake: CrowdStrikeFake;
-
   beforeEach(async function () {
-    dir = tempDir();
+    const dir = tempDir();
     fake = await startCrowdStrikeFake();
+    use(dir, fake);
     await helper.startServer();
   });
   afterEach(async function () {
@@ -126,6 +125,13 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     await helper.stopServer();
     await fake.close();
   });
+}
+
+describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let fake: CrowdStrikeFake;
+  withFakeAndServer((d, f) => ((dir = d), (fake = f)));
 
   const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
   const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
@@ -305,17 +311,7 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
   this.timeout(20_000);
   let dir: string;
   let fake: CrowdStrikeFake;
-
-  beforeEach(async function () {
-    dir = tempDir();
-    fake = await startCrowdStrikeFake();
-    await helper.startServer();
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    await fake.close();
-  });
+  withFakeAndServer((d, f) => ((dir = d), (fake = f)));
 
   const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
   const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
