@@ -360,29 +360,11 @@ export class IsolationManager extends EventEmitter {
       const existing = await this.engine.leases.get<Isolation>(key);
       // Answers without a vendor call are audited too: every request leaves its step in the log.
       if (existing?.pending) {
-        await this.engine.record('action.pending', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: 'in-progress',
-          handle: existing.pending,
-          request: context,
-        });
+        await this.recordStep('action.pending', op, device, name, context, { outcome: 'in-progress', handle: existing.pending });
         return { status: 'pending', op, state: 'pending-isolate', device, isolation: existing };
       }
       if (existing && !provider.capabilities.status) {
-        await this.engine.record('action.done', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: 'already-isolated',
-          leaseFound: true,
-          request: context,
-        });
+        await this.recordStep('action.done', op, device, name, context, { outcome: 'already-isolated', leaseFound: true });
         return { status: 'already-isolated', op, state: 'isolated', device, isolation: existing };
       }
       if (!existing) {
@@ -445,16 +427,7 @@ export class IsolationManager extends EventEmitter {
           await this.engine.leases.set(key, kept);
           this.engine.schedule(key, kept);
         }
-        await this.engine.record('action.done', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: 'already-isolated',
-          leaseFound: Boolean(existing),
-          request: context,
-        });
+        await this.recordStep('action.done', op, device, name, context, { outcome: 'already-isolated', leaseFound: Boolean(existing) });
         return { status: 'already-isolated', op, state: result.status.state, device, ...(kept ? { isolation: kept } : {}) };
       }
       if (result.handle) {
@@ -462,17 +435,7 @@ export class IsolationManager extends EventEmitter {
         // Durable before anything is reported: a crash from here on is picked up at the next start.
         await this.engine.leases.set(key, pending);
         this.engine.schedule(key, pending);
-        await this.engine.record('action.pending', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: result.outcome,
-          handle: result.handle,
-          lease: pending,
-          request: context,
-        });
+        await this.recordStep('action.pending', op, device, name, context, { outcome: result.outcome, handle: result.handle, lease: pending });
         const settleMs = provider.capabilities.settleMs ?? 0;
         if (settleMs > 0) this.awaitEnd(key, settleMs);
         if (!this.startFollow(key, pending.pending!, name)) this.settling.get(key)?.cancel();
@@ -485,16 +448,7 @@ export class IsolationManager extends EventEmitter {
         return this.leaseWriteFailed(provider, done, context, error);
       }
       this.engine.schedule(key, done);
-      await this.engine.record('action.done', {
-        kind: op,
-        target: device.id,
-        deviceName: device.name,
-        provider: name,
-        providerLabel: this.labelOf(name),
-        outcome: result.outcome,
-        lease: done,
-        request: context,
-      });
+      await this.recordStep('action.done', op, device, name, context, { outcome: result.outcome, lease: done });
       return { status: 'isolated', op, state: provider.capabilities.status ? result.status.state : 'isolated', device, isolation: done };
     });
   }
@@ -542,16 +496,7 @@ export class IsolationManager extends EventEmitter {
     return this.engine.locked([key], async () => {
       const lease = await this.engine.leases.get<Isolation>(key);
       if (this.engine.simulate()) {
-        await this.engine.record('action.simulated', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          wouldHave: lease ? 'released' : 'released if isolated',
-          lease: lease ?? null,
-          request: context,
-        });
+        await this.recordStep('action.simulated', op, device, name, context, { wouldHave: lease ? 'released' : 'released if isolated', lease: lease ?? null });
         return { status: 'simulated', op, state: lease ? lease.state : 'unknown', device, ...(lease ? { isolation: lease } : {}) };
       }
       if (lease) {
@@ -572,27 +517,10 @@ export class IsolationManager extends EventEmitter {
       }
       if (!provider!.capabilities.status) {
         // No lease and no status call: the hub's record is all there is, and it says not isolated.
-        await this.engine.record('action.done', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: 'not-isolated',
-          leaseFound: false,
-          request: context,
-        });
+        await this.recordStep('action.done', op, device, name, context, { outcome: 'not-isolated', leaseFound: false });
         return { status: 'not-isolated', op, state: 'unknown', device };
       }
-      await this.engine.record('action.requested', {
-        kind: op,
-        target: device.id,
-        deviceName: device.name,
-        provider: name,
-        providerLabel: this.labelOf(name),
-        leaseFound: false,
-        request: context,
-      });
+      await this.recordStep('action.requested', op, device, name, context, { leaseFound: false });
       let result: EdrActionResult;
       try {
         result = await provider!.release(device, { comment: `soar release${context.reason ? `: ${context.reason}` : ''}`.slice(0, 300) });
@@ -600,16 +528,7 @@ export class IsolationManager extends EventEmitter {
         return this.fail(op, device.id, name, context, this.engine.describeError(error), device);
       }
       if (result.outcome === 'not-isolated') {
-        await this.engine.record('action.done', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: 'not-isolated',
-          leaseFound: false,
-          request: context,
-        });
+        await this.recordStep('action.done', op, device, name, context, { outcome: 'not-isolated', leaseFound: false });
         return { status: 'not-isolated', op, state: result.status.state, device };
       }
       if (result.handle) {
@@ -628,30 +547,11 @@ export class IsolationManager extends EventEmitter {
           ...context,
         };
         await this.storePendingRelease(key, { handle: result.handle, lease: orphan, origin: context.origin, msgId: context.msgId });
-        await this.engine.record('action.pending', {
-          kind: op,
-          target: device.id,
-          deviceName: device.name,
-          provider: name,
-          providerLabel: this.labelOf(name),
-          outcome: result.outcome,
-          handle: result.handle,
-          leaseFound: false,
-          request: context,
-        });
+        await this.recordStep('action.pending', op, device, name, context, { outcome: result.outcome, handle: result.handle, leaseFound: false });
         this.startFollow(key, result.handle, name);
         return { status: 'pending', op, state: 'pending-release', device };
       }
-      await this.engine.record('action.done', {
-        kind: op,
-        target: device.id,
-        deviceName: device.name,
-        provider: name,
-        providerLabel: this.labelOf(name),
-        outcome: result.outcome,
-        leaseFound: false,
-        request: context,
-      });
+      await this.recordStep('action.done', op, device, name, context, { outcome: result.outcome, leaseFound: false });
       return { status: 'released', op, state: result.status.state, device };
     });
   }
@@ -923,6 +823,19 @@ export class IsolationManager extends EventEmitter {
       if (!byAddress.allowed) return `${deviceName ?? 'the device'} has address ${byAddress.reason}`;
     }
     return undefined;
+  }
+
+  /** One audit step about a device: what, on which device and provider, then `fields`, then the request. */
+  private recordStep(type: string, op: EdrOp, device: EdrDevice, provider: string, context: Context, fields: Record<string, unknown>): Promise<void> {
+    return this.engine.record(type, {
+      kind: op,
+      target: device.id,
+      deviceName: device.name,
+      provider,
+      providerLabel: this.labelOf(provider),
+      ...fields,
+      request: context,
+    });
   }
 
   private async resolveFailed(op: EdrOp, target: string, provider: string, context: Context, error: unknown): Promise<IsolateOutcome> {

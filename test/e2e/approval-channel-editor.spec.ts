@@ -1,43 +1,23 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+import { openEditor, skipWithoutChromium, type EditorBrowser } from '../helpers/browser';
 import { startHub, type RunningHub } from '../helpers/hub-process';
-
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 describe('approval channels in the editor, in headless Chromium (e2e)', function () {
   this.timeout(180000);
   let hub: RunningHub;
-  let browser: any;
+  let editor: EditorBrowser | undefined;
   let page: any;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     hub = await startHub();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
-    await page.goto(hub.banner.editor);
-    await page.locator('.red-ui-palette-node[data-palette-type="soar-wait-approval"]').waitFor({ timeout: 60000 });
+    editor = await openEditor(hub.banner.editor, 'soar-wait-approval');
+    ({ page, pageErrors } = editor);
   });
   after(async function () {
-    await browser?.close();
+    await editor?.close();
     await hub?.stop();
   });
 

@@ -8,8 +8,7 @@ import { APPROVAL_PAGE_CSP, createApprovalPageHandler } from '../../lib/approval
 import type { ApprovalRecord } from '../../lib/approval/records';
 import { FileStateStore } from '../../lib/core/file-store';
 import { ANA, BEN, memoryAudit, sampleMessage, tempDir } from '../unit/approval/helpers';
-
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
+import { launchChromium, skipWithoutChromium } from '../helpers/browser';
 
 describe('the approval page in headless Chromium (e2e)', function () {
   this.timeout(120000);
@@ -35,10 +34,7 @@ describe('the approval page in headless Chromium (e2e)', function () {
   }
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     dir = tempDir('soar-approval-page-');
     store = await FileStateStore.open(dir, { fsync: false, now });
     engine = new ApprovalEngine({ store, audit, now });
@@ -48,19 +44,7 @@ describe('the approval page in headless Chromium (e2e)', function () {
     server = http.createServer((req, res) => void handler(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
   after(async function () {

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { openEditor, skipWithoutChromium, type EditorBrowser } from '../helpers/browser';
 import { startHub, type RunningHub } from '../helpers/hub-process';
 
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
 const INCIDENT = 'e2e-case-incident-1';
 
 interface CaseRow {
@@ -26,11 +26,10 @@ interface CaseRow {
 describe('local cases in the SOAR sidebar (e2e)', function () {
   this.timeout(180000);
   let hub: RunningHub;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let browser: any;
+  let editor: EditorBrowser | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let page: any;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   /** The cases of the e2e tracker, as the sidebar reads them (through the editor's own jQuery and token). */
   const cases = async (): Promise<CaseRow[]> =>
@@ -48,31 +47,13 @@ describe('local cases in the SOAR sidebar (e2e)', function () {
   const refresh = () => page.locator('.soar-sidebar button', { hasText: 'refresh' }).first().click();
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     hub = await startHub();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
-    await page.goto(hub.banner.editor);
-    await page.locator('.red-ui-palette-node[data-palette-type="soar-open-ticket"]').waitFor({ timeout: 60000 });
+    editor = await openEditor(hub.banner.editor, 'soar-open-ticket');
+    ({ page, pageErrors } = editor);
   });
   after(async function () {
-    await browser?.close();
+    await editor?.close();
     await hub?.stop();
   });
 

@@ -8,13 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
+import { openEditor, skipWithoutChromium, type EditorBrowser } from '../helpers/browser';
 import { CS_CLIENT_ID, CS_CLIENT_SECRET, startCrowdStrikeFake, type CrowdStrikeFake } from '../fakes/crowdstrike';
 import { freePort } from '../helpers/hub-process';
 import { prepareUserDir } from '../helpers/nodered-process';
 import { tempDir } from '../helpers/nr';
 
-const CHROMIUM = process.env.SOAR_CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOTS = process.env.SOAR_SCREENSHOTS;
 
 /** In the page: the open dialog's visible inputs that are marked invalid or clip their placeholder. */
@@ -43,20 +42,15 @@ const INSPECT = `(() => {
 describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () {
   this.timeout(180000);
   let child: ChildProcess | undefined;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let browser: any;
+  let editor: EditorBrowser | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let page: any;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   let port = 0;
   let fake: CrowdStrikeFake | undefined;
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.SOAR_REQUIRE_SYSTEM === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-      console.log(`    skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-      this.skip();
-    }
+    skipWithoutChromium(this);
     port = await freePort();
     fake = await startCrowdStrikeFake();
     fake.pendingReads = 0;
@@ -65,35 +59,12 @@ describe('isolate host and EDR dialogs in headless Chromium (e2e)', function () 
       { id: 'hub1', type: 'soar-hub', name: 'hub', dir: '' },
     ]);
     child = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', dir.userDir, '-s', dir.settingsFile], { stdio: 'ignore' });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e: Error) => pageErrors.push(String(e)));
-    for (let i = 0; ; i++) {
-      try {
-        await page.goto(`http://127.0.0.1:${port}/admin/`);
-        break;
-      } catch (err) {
-        if (i > 120) throw err;
-        await new Promise((r) => setTimeout(r, 500)); // poll while Node-RED starts
-      }
-    }
-    await page.locator('.red-ui-palette-node[data-palette-type="soar-isolate-host"]').waitFor({ timeout: 60000 });
+    editor = await openEditor(`http://127.0.0.1:${port}/admin/`, 'soar-isolate-host');
+    ({ page, pageErrors } = editor);
   });
 
   after(async function () {
-    await browser?.close();
+    await editor?.close();
     if (child?.pid && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
       process.kill(child.pid, 'SIGTERM');

@@ -116,3 +116,43 @@ export function startNodeRed(dir: NodeRedUserDir, options: StartOptions = {}): R
     },
   };
 }
+
+/** A change node moving msg.<prop> to the payload, wired to a file node that appends it as one JSON line to `file`; ids `<id>-payload`, `<id>-file`. */
+export function toFileNodes(id: string, file: string, prop: string): unknown[] {
+  return [
+    { id: `${id}-payload`, z: 'tab', type: 'change', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: prop, tot: 'msg' }], wires: [[`${id}-file`]] },
+    {
+      id: `${id}-file`,
+      z: 'tab',
+      type: 'file',
+      filename: file,
+      filenameType: 'str',
+      appendNewline: true,
+      createDir: true,
+      overwriteFile: 'false',
+      encoding: 'none',
+      wires: [],
+    },
+  ];
+}
+
+/** The intake 'intake' of hub 'the-hub' at /soar/alerts, open to 127.0.0.1 without a token, its output wired to `next`. */
+export function intakeNode(next: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'intake',
+    z: 'tab',
+    type: 'soar-alert-intake',
+    hub: 'the-hub',
+    path: '/soar/alerts',
+    authType: 'none',
+    allowFrom: '127.0.0.1/32',
+    format: 'auto',
+    dedupWindow: 300,
+    duplicateMode: 'suppress',
+    maxBodyKb: 1024,
+    maxBacklog: 5000,
+    bodyTimeout: 10,
+    ...extra,
+    wires: [next],
+  };
+}

@@ -111,14 +111,17 @@ function alertFor(host: string, extra: Msg = {}): Msg {
   return { alert: { id: `a-${host}`, title: `ransomware on ${host}`, host: { name: host } }, enrichment: { verdict: 'malicious', score: 95 }, ...extra };
 }
 
-describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
-  this.timeout(20_000);
+/**
+ * Each test gets a fresh hub directory, a CrowdStrike contract fake and the Node-RED test server; all
+ * stopped after it. Gives the hub's audit log and the count of containment calls the fake received.
+ */
+function withFakeAndServer(use: (dir: string, fake: CrowdStrikeFake) => void) {
   let dir: string;
   let fake: CrowdStrikeFake;
-
   beforeEach(async function () {
     dir = tempDir();
     fake = await startCrowdStrikeFake();
+    use(dir, fake);
     await helper.startServer();
   });
   afterEach(async function () {
@@ -126,9 +129,17 @@ describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
     await helper.stopServer();
     await fake.close();
   });
+  return {
+    audit: () => readJsonLines(path.join(dir, 'audit.jsonl')),
+    contains: () => fake.server.requestsTo('POST', /devices-actions/).length,
+  };
+}
 
-  const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
-  const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
+describe('soar-isolate-host node (CrowdStrike contract fake)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let fake: CrowdStrikeFake;
+  const { audit, contains } = withFakeAndServer((d, f) => ((dir = d), (fake = f)));
 
   it('reports a pending containment, keeps following it across a redeploy and restart, and reports it on the 4th output when the fake says contained', async function () {
     const device = fake.addDevice({ hostname: 'web01', local_ip: '10.1.2.3' });
@@ -305,20 +316,7 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
   this.timeout(20_000);
   let dir: string;
   let fake: CrowdStrikeFake;
-
-  beforeEach(async function () {
-    dir = tempDir();
-    fake = await startCrowdStrikeFake();
-    await helper.startServer();
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await helper.stopServer();
-    await fake.close();
-  });
-
-  const audit = () => readJsonLines(path.join(dir, 'audit.jsonl'));
-  const contains = () => fake.server.requestsTo('POST', /devices-actions/).length;
+  const { audit, contains } = withFakeAndServer((d, f) => ((dir = d), (fake = f)));
 
   async function refused(msg: Msg, reason: RegExp): Promise<void> {
     const next = outcome();

@@ -12,6 +12,7 @@ import { startTeamsFake } from '../fakes/teams';
 import { signedInteraction, startSlackFake, SLACK_SIGNING_SECRET, SLACK_TOKEN, type SlackFake } from '../fakes/slack';
 import { startTelegramFake, TG_TOKEN, type TelegramFake } from '../fakes/telegram';
 import { startFakeServer, type FakeServer } from '../helpers/fake-server';
+import { collect as collectFrom } from '../helpers/collect';
 import { withCatalogs } from '../helpers/i18n';
 import { capturingRED, helper, nodeModule, readJsonLines, serve, tempDir } from '../helpers/nr';
 
@@ -22,23 +23,8 @@ const channelModule = withCatalogs(nodeModule('approval-channel'));
 type Msg = Record<string, any>;
 const MM_USER = 'k3jq8lw2nx7rv5tb1yc9hd4mf6';
 
-function collect(id: string): { msgs: Msg[]; nth(n: number, ms?: number): Promise<Msg> } {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (m: Msg) => msgs.push(m));
-  return {
-    msgs,
-    nth: (n, ms = 8000) =>
-      new Promise((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => {
-          if (msgs.length >= n) return resolve(msgs[n - 1]);
-          if (Date.now() - started > ms) return reject(new Error(`${id}: ${msgs.length} messages, waited for ${n}`));
-          setTimeout(poll, 10);
-        };
-        poll();
-      }),
-  };
-}
+/** Every message a helper node receives, and a wait for the n-th (8000 ms unless told). */
+const collect = (id: string) => collectFrom(id, 8000);
 
 async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 8000): Promise<T> {
   const started = Date.now();

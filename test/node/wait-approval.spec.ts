@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { approvalDigest } from '../../lib/contract/approval';
+import { collect as collectFrom } from '../helpers/collect';
 import { withCatalogs } from '../helpers/i18n';
 import { capturingRED, helper, nodeModule, readJsonLines, serve, tempDir } from '../helpers/nr';
 
@@ -43,24 +44,8 @@ function flow(dir: string, wait: Record<string, unknown> = {}, extra: Record<str
 
 const alertFrom = (ip: string) => ({ alert: { id: `a-${ip}`, title: `brute force from ${ip}`, source: { ip } } });
 
-/** Every message a helper node receives, and a wait for the n-th. */
-function collect(id: string): { msgs: Msg[]; nth(n: number, ms?: number): Promise<Msg> } {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (m: Msg) => msgs.push(m));
-  return {
-    msgs,
-    nth: (n, ms = 5000) =>
-      new Promise((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => {
-          if (msgs.length >= n) return resolve(msgs[n - 1]);
-          if (Date.now() - started > ms) return reject(new Error(`${id}: ${msgs.length} messages, waited for ${n}`));
-          setTimeout(poll, 10);
-        };
-        poll();
-      }),
-  };
-}
+/** Every message a helper node receives, and a wait for the n-th (5000 ms unless told). */
+const collect = (id: string) => collectFrom(id, 5000);
 
 async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const started = Date.now();

@@ -12,43 +12,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { prepareUserDir } from '../helpers/nodered-process';
 import { readJsonLines, sample, tempDir } from '../helpers/nr';
-import { freePort, request, startNodeRed, until, type RestartableNodeRed } from '../helpers/restartable-node-red';
+import { freePort, intakeNode, request, startNodeRed, toFileNodes, until, type RestartableNodeRed } from '../helpers/restartable-node-red';
 
 function flows(out: string, expiredOut: string): unknown[] {
-  const toFile = (id: string, file: string) => [
-    { id: `${id}-payload`, z: 'tab', type: 'change', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'approval', tot: 'msg' }], wires: [[`${id}-file`]] },
-    {
-      id: `${id}-file`,
-      z: 'tab',
-      type: 'file',
-      filename: file,
-      filenameType: 'str',
-      appendNewline: true,
-      createDir: true,
-      overwriteFile: 'false',
-      encoding: 'none',
-      wires: [],
-    },
-  ];
   return [
     { id: 'tab', type: 'tab', label: 'approval restart system test' },
     { id: 'the-hub', type: 'soar-hub', name: 'test hub', dir: '', simulate: true, includeDefaults: true },
-    {
-      id: 'intake',
-      z: 'tab',
-      type: 'soar-alert-intake',
-      hub: 'the-hub',
-      path: '/soar/alerts',
-      authType: 'none',
-      allowFrom: '127.0.0.1/32',
-      format: 'auto',
-      dedupWindow: 300,
-      duplicateMode: 'suppress',
-      maxBodyKb: 1024,
-      maxBacklog: 5000,
-      bodyTimeout: 10,
-      wires: [['wait', 'wait-short']],
-    },
+    intakeNode(['wait', 'wait-short']),
     {
       id: 'wait',
       z: 'tab',
@@ -75,8 +45,8 @@ function flows(out: string, expiredOut: string): unknown[] {
       fields: 'alert.source.ip',
       wires: [[], [], ['late-payload']],
     },
-    ...toFile('ok', out),
-    ...toFile('late', expiredOut),
+    ...toFileNodes('ok', out, 'approval'),
+    ...toFileNodes('late', expiredOut, 'approval'),
   ];
 }
 

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { prepareUserDir } from '../helpers/nodered-process';
 import { readJsonLines, root, sample, tempDir } from '../helpers/nr';
-import { freePort, request, startNodeRed, type RestartableNodeRed } from '../helpers/restartable-node-red';
+import { freePort, intakeNode, request, startNodeRed, type RestartableNodeRed } from '../helpers/restartable-node-red';
 
 const SENDERS = 10;
 
@@ -57,24 +57,7 @@ function flows(): unknown[] {
       reconcileMinutes: 15,
     },
     // allowFrom instead of a token: this test is about delivery, the credentials file is the hub's business.
-    {
-      id: 'intake',
-      z: 'tab',
-      type: 'soar-alert-intake',
-      hub: 'the-hub',
-      path: '/soar/alerts',
-      authType: 'none',
-      allowFrom: '127.0.0.1/32',
-      format: 'auto',
-      dedupWindow: 300,
-      duplicateMode: 'suppress',
-      maxBodyKb: 1024,
-      maxBacklog: 5000,
-      bodyTimeout: 10,
-      x: 100,
-      y: 100,
-      wires: [['slow']],
-    },
+    intakeNode(['slow'], { x: 100, y: 100 }),
     // Keeps messages in flight (a slow intel source would do the same), so the kill catches some.
     {
       id: 'slow',

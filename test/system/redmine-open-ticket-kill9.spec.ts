@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { prepareUserDir, type NodeRedUserDir } from '../helpers/nodered-process';
 import { readJsonLines, sample, tempDir } from '../helpers/nr';
 import { requireRedmineOrSkip, startRedmine, type RunningRedmine } from '../helpers/redmine';
-import { freePort, request, startNodeRed, until, type RestartableNodeRed } from '../helpers/restartable-node-red';
+import { freePort, intakeNode, request, startNodeRed, toFileNodes, until, type RestartableNodeRed } from '../helpers/restartable-node-red';
 
 /** msg.ticket as the file nodes wrote it. */
 interface TicketLine {
@@ -31,41 +31,11 @@ interface TicketLine {
 }
 
 function flows(trackerUrl: string, project: string, customFieldId: number, files: { done: string; later: string; failed: string }): unknown[] {
-  const toFile = (id: string, file: string) => [
-    { id: `${id}-payload`, z: 'tab', type: 'change', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'ticket', tot: 'msg' }], wires: [[`${id}-file`]] },
-    {
-      id: `${id}-file`,
-      z: 'tab',
-      type: 'file',
-      filename: file,
-      filenameType: 'str',
-      appendNewline: true,
-      createDir: true,
-      overwriteFile: 'false',
-      encoding: 'none',
-      wires: [],
-    },
-  ];
   return [
     { id: 'tab', type: 'tab', label: 'redmine kill -9 system test' },
     { id: 'the-hub', type: 'soar-hub', name: 'test hub', dir: '', simulate: true, includeDefaults: true },
     { id: 'tk', type: 'soar-ticketing', name: 'redmine', hub: 'the-hub', kind: 'redmine', url: trackerUrl, project, customFieldId },
-    {
-      id: 'intake',
-      z: 'tab',
-      type: 'soar-alert-intake',
-      hub: 'the-hub',
-      path: '/soar/alerts',
-      authType: 'none',
-      allowFrom: '127.0.0.1/32',
-      format: 'auto',
-      dedupWindow: 300,
-      duplicateMode: 'suppress',
-      maxBodyKb: 1024,
-      maxBacklog: 5000,
-      bodyTimeout: 10,
-      wires: [['ot']],
-    },
+    intakeNode(['ot']),
     {
       id: 'ot',
       z: 'tab',
@@ -77,9 +47,9 @@ function flows(trackerUrl: string, project: string, customFieldId: number, files
       closedPolicy: 'link',
       wires: [['done-payload'], ['later-payload'], ['failed-payload']],
     },
-    ...toFile('done', files.done),
-    ...toFile('later', files.later),
-    ...toFile('failed', files.failed),
+    ...toFileNodes('done', files.done, 'ticket'),
+    ...toFileNodes('later', files.later, 'ticket'),
+    ...toFileNodes('failed', files.failed, 'ticket'),
   ];
 }
 
