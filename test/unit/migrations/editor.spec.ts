@@ -44,7 +44,7 @@ describe('config migrations: in the editor', function () {
   for (const typeModuleFirst of [true, false])
     it(`block-ip.html loads the shared migration files (${typeModuleFirst ? 'type module' : 'core'} first) and migrates a loaded old node in place`, function () {
       const ed = editor('block-ip.html', typeModuleFirst);
-      assert.deepEqual(ed.srcs.sort(), ['editor/action-node.js', 'migrations/core.js', 'migrations/soar-block-ip.js']);
+      assert.deepEqual(ed.srcs.sort(), ['editor/action-node.js', 'editor/only-config.js', 'migrations/core.js', 'migrations/soar-block-ip.js']);
       assert.equal(ed.listeners['nodes:add']?.length, 1, 'one nodes:add hook, however many nodes include the file');
       const def = ed.defs['soar-block-ip'];
       assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-block-ip'), 'new nodes start at the current version');
@@ -90,7 +90,7 @@ describe('config migrations: in the editor', function () {
   });
   it('enrich-ioc.html: an old node with a sources array gets its sources in the slots when loaded, and counts as their user', function () {
     const ed = editor('enrich-ioc.html');
-    assert.deepEqual(ed.srcs.sort(), ['migrations/core.js', 'migrations/soar-enrich-ioc.js']);
+    assert.deepEqual(ed.srcs.sort(), ['editor/only-config.js', 'migrations/core.js', 'migrations/soar-enrich-ioc.js']);
     const def = ed.defs['soar-enrich-ioc'];
     assert.equal(def.defaults.configVersion.value, migrations().currentVersion('soar-enrich-ioc'));
     const saved = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'flows', 'Quickstart playbook.json'), 'utf8')).find(
