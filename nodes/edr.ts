@@ -65,7 +65,14 @@ export = function (RED: NodeAPI): void {
       setup: (hub) => {
         if (!descriptor) throw new Error(t('errors.kind', { kind: node.kind || '(none)' }));
         if (settings.errors.length) throw new Error(settings.errors.join('; '));
-        const built = createEdr({ ...config, ...(node.credentials ?? {}), kind: node.kind, name: node.providerName, log: (line) => node.debug(line) });
+        const built = createEdr({
+          ...config,
+          ...(node.credentials ?? {}),
+          kind: node.kind,
+          name: node.providerName,
+          label: node.label,
+          log: (line) => node.debug(line),
+        });
         node.provider = built.provider;
         node.hub = hub;
         stopWarnings = hub.addWarningListener((message) => node.warn(message));

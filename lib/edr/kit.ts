@@ -10,6 +10,8 @@ import type { EdrProvider } from './types';
 export interface EdrBuildContext {
   /** Provider name: the key isolate leases refer to (the config node's id, stable across renames). */
   name: string;
+  /** What people call it in messages (the config node's name or kind label); default: name. */
+  label?: string;
   /** Client tuning for tests (timeouts, retries, clock). */
   http?: EdrHttpTuning;
   /** Debug lines; never given a secret. */

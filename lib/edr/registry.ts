@@ -35,5 +35,5 @@ export function createEdr(spec: EdrSpec): BuiltEdr {
   const descriptor = edrDescriptor(spec.kind);
   if (!descriptor) throw new Error(`unknown EDR kind "${spec.kind}"`);
   const values = readFields(descriptor, spec, spec);
-  return descriptor.create(values, { name: spec.name, http: spec.http, log: spec.log });
+  return descriptor.create(values, { name: spec.name, label: spec.label, http: spec.http, log: spec.log });
 }

@@ -57,6 +57,8 @@ export interface SshIsolationHost {
 export interface SshNftablesOptions {
   /** Instance name (config node id). */
   name: string;
+  /** Shown in messages instead of the id (the config node's name). */
+  label?: string;
   username: string;
   privateKey: string | Buffer;
   passphrase?: string | Buffer;
@@ -204,7 +206,11 @@ export class SshNftablesIsolation {
     const byId = this.hosts.filter((h) => h.id === wanted);
     const matches =
       byId.length > 0 ? byId : this.hosts.filter((h) => h.name?.toLowerCase() === wanted.toLowerCase() || (asAddress !== undefined && h.address === asAddress));
-    if (matches.length === 0) throw fail('NOT_FOUND', `unknown host ${JSON.stringify(wanted.slice(0, 80))}: not in the ${this.name} inventory`);
+    if (matches.length === 0)
+      throw fail(
+        'NOT_FOUND',
+        `unknown host ${JSON.stringify(wanted.slice(0, 80))}: not in the host list of EDR ${JSON.stringify(this.options.label ?? this.name)}`,
+      );
     if (matches.length > 1) throw fail('CONFLICT', `ambiguous host ${JSON.stringify(wanted.slice(0, 80))}: matches ${matches.map((h) => h.id).join(', ')}`);
     return this.device(matches[0]);
   }

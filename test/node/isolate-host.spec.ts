@@ -403,7 +403,7 @@ describe('soar-isolate-host node: bad input is refused on output 2 with the reas
         : n,
     );
     await helper.load([hubModule, edrModule, isolateModule], nodes, { edr1: { privateKey } });
-    await refused(alertFor('web-z'), /unknown host "web-z": not in the edr1 inventory/);
+    await refused(alertFor('web-z'), /unknown host "web-z": not in the host list of EDR "ssh"/);
     await refused(alertFor('198.18.0.10'), /ambiguous host "198\.18\.0\.10": matches web-a, web-b/);
     await refused(alertFor('db-1'), /db-1 has address 198\.18\.0\.70 is in protected 198\.18\.0\.64\/26/);
     await helper.unload();

@@ -49,6 +49,7 @@ export const descriptor = defineEdr({
   create: (v, context) => ({
     provider: new SshNftablesIsolation({
       name: context.name,
+      ...(context.label ? { label: context.label } : {}),
       username: v.username as string,
       privateKey: v.privateKey as string,
       ...(v.passphrase ? { passphrase: v.passphrase as string } : {}),
