@@ -474,11 +474,11 @@ function rangeText(range: ParsedTarget): string {
 }
 
 /** Default gateways of this machine (Linux /proc; elsewhere none: configure them in the hub). */
-export function defaultGateways(): string[] {
+export function defaultGateways(read: (file: string) => string = (file) => fs.readFileSync(file, 'utf8')): string[] {
   const out: string[] = [];
   try {
     // Columns: Iface Destination Gateway Flags ...; hex, little-endian; destination 0 = default route.
-    for (const line of fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
+    for (const line of read('/proc/net/route').split('\n').slice(1)) {
       const [, destination, gateway] = line.trim().split(/\s+/);
       if (destination !== '00000000' || !gateway || gateway === '00000000') continue;
       const n = Number.parseInt(gateway, 16);
@@ -489,10 +489,11 @@ export function defaultGateways(): string[] {
   }
   try {
     // Columns: dest prefixlen src srclen nexthop metric refcnt use flags iface; ::/0 = default route.
-    for (const line of fs.readFileSync('/proc/net/ipv6_route', 'utf8').split('\n')) {
+    for (const line of read('/proc/net/ipv6_route').split('\n')) {
       const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[0] !== '0'.repeat(32) || f[1] !== '00' || /^0+$/.test(f[4])) continue;
-      out.push(f[4].match(/.{4}/g)!.join(':'));
+      if (f.length < 10 || f[0] !== '0'.repeat(32) || f[1] !== '00' || !/^[0-9a-f]{32}$/i.test(f[4]) || /^0+$/.test(f[4])) continue;
+      // Written the way reasons show addresses (fe80::1, not fe80:0000:…).
+      out.push(ipaddr.parse(f[4].match(/.{4}/g)!.join(':')).toString());
     }
   } catch {
     // no IPv6

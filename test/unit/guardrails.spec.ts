@@ -200,6 +200,38 @@ describe('guardrails: checkHost', () => {
     for (const gateway of defaultGateways()) assert.ok(!('error' in parseTarget(gateway)), gateway);
   });
 
+  it('reads default gateways from /proc/net/route and /proc/net/ipv6_route as Linux writes them', () => {
+    // Copied in shape from a Debian machine's /proc; addresses changed to documentation ranges.
+    const files: Record<string, string> = {
+      '/proc/net/route': [
+        'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+        'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+        'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+        'eth1\t0012A8C0\tFE12A8C0\t0003\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+        '',
+      ].join('\n'),
+      '/proc/net/ipv6_route': [
+        'fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0',
+        '00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000003 00000000 00000003     eth0',
+        '00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000abc 00000400 00000001 00000000 00000003     eth1',
+        '00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo',
+        '20010db8000000000000000000000000 20 00000000000000000000000000000000 00 fd000000000000000000000000000009 00000400 00000001 00000000 00000003     eth0',
+        '',
+      ].join('\n'),
+    };
+    const read = (file: string): string => {
+      if (!(file in files)) throw new Error(`ENOENT ${file}`);
+      return files[file];
+    };
+    // Only default routes with a next hop; IPv6 written the way reasons show addresses.
+    assert.deepEqual(defaultGateways(read), ['192.0.2.1', 'fd00::1', 'fe80::abc']);
+    // A machine without IPv6 (no ipv6_route file) still gives its IPv4 gateway.
+    assert.deepEqual(
+      defaultGateways((file) => (file === '/proc/net/route' ? files[file] : read('/nope'))),
+      ['192.0.2.1'],
+    );
+  });
+
   it('refuses invalid names and numeric forms of addresses', () => {
     assert.equal(p.checkHost('').allowed, false);
     assert.match(p.checkHost('bad name')!.reason!, /not a valid host name/);
