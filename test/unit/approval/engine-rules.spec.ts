@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { ApprovalEngine, DECISIONS_NS, type ApprovalEvents } from '../../../lib/approval/engine';
-import type { ApprovalPolicy } from '../../../lib/approval/records';
+import { ApprovalError, type ApprovalPolicy } from '../../../lib/approval/records';
 import type { FileStateStore } from '../../../lib/core/file-store';
 import { approvalDigest, type ApprovalCheck } from '../../../lib/contract/approval';
 import type { MsgApproval } from '../../../lib/contract/types';
@@ -68,6 +68,31 @@ describe('approval engine rules', function () {
       assert.equal(resolved[0].record.reason, 'denied by Ben');
     });
 
+    it('an approval names only those who approved as deciding, not a denier whose deny did not decide', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy({ denyNeedsQuorum: true }) });
+      await vote(rec.id, 'slack:U0ANA', 'approve');
+      await vote(rec.id, 'telegram:1001', 'deny');
+      await vote(rec.id, 'editor:cay', 'approve');
+      assert.equal(resolved[0].record.state, 'approved');
+      assert.deepEqual(resolved[0].approval.by, ['slack:U0ANA', 'editor:cay']);
+    });
+
+    it('counts votes cast at the same time by different persons', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy() });
+      const results = await Promise.all([vote(rec.id, 'slack:U0ANA', 'approve'), vote(rec.id, 'telegram:1001', 'approve')]);
+      assert.ok(results.every((r) => r.ok));
+      assert.equal(resolved.length, 1);
+      assert.equal(resolved[0].record.state, 'approved');
+      assert.equal(resolved[0].record.votes.length, 2);
+    });
+
+    it('leaves no timer behind once decided', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1, remindAfterMs: [MIN] }) });
+      assert.equal(clock.scheduled, 1);
+      await vote(rec.id, 'slack:U0ANA', 'approve');
+      assert.equal(clock.scheduled, 0);
+    });
+
     it('with denyNeedsQuorum, the quorum of denies denies even while approval is still reachable', async function () {
       const rec = await engine.request({ msg: sampleMessage(), policy: policy({ approvers: [ANA, BEN, CAY, DAN], denyNeedsQuorum: true }) });
       assert.equal((await vote(rec.id, 'slack:U0ANA', 'deny')).ok, true);
@@ -127,6 +152,35 @@ describe('approval engine rules', function () {
       assert.equal(audit.records.find((r) => r.type === 'approval.reminder')?.afterMs, 2 * MIN);
     });
 
+    it('a timeout says what it decided', async function () {
+      await engine.request({ msg: sampleMessage(), policy: policy() });
+      await engine.request({ msg: sampleMessage(), policy: policy({ onTimeout: 'approve' }) });
+      await clock.advance(30 * MIN, [engine]);
+      assert.deepEqual(
+        resolved.map((r) => [r.record.state, r.record.reason]),
+        [
+          ['expired', 'timed out'],
+          ['approved', 'timed out; the timeout outcome is approve'],
+        ],
+      );
+    });
+
+    it('audits an escalation with whom it went to and why', async function () {
+      await engine.request({ msg: sampleMessage(), policy: policy({ remindAfterMs: [MIN], escalateAfterMs: 2 * MIN, escalation: [BOSS] }) });
+      await engine.request({ msg: sampleMessage(), policy: policy({ onTimeout: 'escalate', escalation: [BOSS], escalationTimeoutMs: MIN }) });
+      await clock.advance(30 * MIN, [engine]);
+      const strip = (r: Record<string, unknown>) => ({ to: r.to, reason: r.reason });
+      assert.deepEqual(
+        audit.records.filter((r) => r.type === 'approval.reminder').map((r) => r.to),
+        [['Ana', 'Ben', 'Cay']],
+      );
+      assert.deepEqual(audit.records.filter((r) => r.type === 'approval.escalated').map(strip), [
+        { to: ['Boss'], reason: 'after' },
+        { to: ['Boss'], reason: 'timeout' },
+      ]);
+      assert.equal(audit.records.find((r) => r.reason === 'timeout')?.expiresAt, new Date(clock.t + MIN).toISOString());
+    });
+
     it('an escalation timeout that runs out says so', async function () {
       await engine.request({ msg: sampleMessage(), policy: policy({ onTimeout: 'escalate', escalation: [BOSS], escalationTimeoutMs: MIN }) });
       await clock.advance(31 * MIN, [engine]);
@@ -157,6 +211,56 @@ describe('approval engine rules', function () {
       assert.equal((await engine.get(rec.id))?.votes.length, 0);
     });
 
+    it('refuses a malformed identity as bad input', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy() });
+      const r = await engine.decide({ id: rec.id, identity: 'icq:1', decision: 'approve', channel: 'page' });
+      assert.equal(!r.ok && r.code, 'bad-input');
+      assert.match(!r.ok ? r.reason : '', /^approver identity must be <channel>:<id>/);
+    });
+
+    it('emits each refusal for the channels to show', async function () {
+      const events: Array<ApprovalEvents['refused']> = [];
+      engine.on('refused', (ev) => events.push(ev));
+      await engine.decide(null as never);
+      await engine.refuse({ channel: 'page', code: 'unknown', reason: 'forged' });
+      assert.deepEqual(events, [
+        { id: '', identity: undefined, channel: undefined, code: 'bad-input', reason: 'decision must be approve or deny' },
+        { id: '', identity: undefined, channel: 'page', code: 'unknown', reason: 'forged' },
+      ]);
+      assert.deepEqual(audit.records.at(-1), { type: 'approval.refused', approval: '', code: 'unknown', reason: 'forged', channel: 'page' });
+    });
+
+    it('tells why a vote is refused, with the approval as it stands', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy() });
+      await vote(rec.id, 'slack:U0ANA', 'approve');
+      const again = await vote(rec.id, 'email:ana@example.org', 'deny');
+      assert.equal(!again.ok && again.reason, `Ana already voted on approval ${rec.id}`);
+      assert.equal(!again.ok && again.record?.votes.length, 1);
+      const stranger = await vote(rec.id, 'editor:eve', 'approve');
+      assert.equal(!stranger.ok && stranger.reason, `editor:eve may not decide approval ${rec.id}`);
+      await vote(rec.id, 'telegram:1001', 'approve');
+      const late = await vote(rec.id, 'editor:cay', 'approve');
+      assert.equal(!late.ok && late.reason, `approval ${rec.id} was already approved`);
+      assert.equal(!late.ok && late.record?.state, 'approved');
+      const rec2 = await engine.request({ msg: sampleMessage(), policy: policy() });
+      clock.t = rec2.expiresAt;
+      const expired = await vote(rec2.id, 'editor:cay', 'approve');
+      assert.equal(!expired.ok && expired.reason, `approval ${rec2.id} expired at ${new Date(rec2.expiresAt).toISOString()}`);
+    });
+
+    it('keeps what a refusal audits short, whatever length the caller sent', async function () {
+      await engine.decide({ id: 'i'.repeat(1000), identity: `slack:${'U'.repeat(1000)}`, decision: 'approve', channel: 'c'.repeat(1000) });
+      await engine.decide({ id: 'j'.repeat(1000), identity: 'slack:U0ANA', decision: 'approve', channel: 'page' });
+      await engine.refuse({ id: 'k'.repeat(1000), identity: 'm'.repeat(1000), channel: 'n'.repeat(1000), code: 'link-used', reason: 'r' });
+      const [badInput, unknown, refused] = audit.records.filter((r) => r.type === 'approval.refused');
+      for (const r of [badInput, refused]) {
+        assert.equal(String(r.approval).length, 100);
+        assert.equal(String(r.identity).length, 260);
+        assert.equal(String(r.channel).length, 40);
+      }
+      assert.equal(unknown.reason, `no approval ${'j'.repeat(100)}`);
+    });
+
     it('refuses a vote on an unknown approval', async function () {
       const r = await engine.decide({ id: 'no-such-id', identity: 'slack:U0ANA', decision: 'approve', channel: 'slack' });
       assert.deepEqual(r, { ok: false, code: 'unknown', reason: 'no approval no-such-id' });
@@ -184,6 +288,12 @@ describe('approval engine rules', function () {
       const check = await engine.confirm(msg, '203.0.113.7');
       assert.equal(check.ok, false);
       assert.equal(reason(check), 'approval ap-x is not one this hub decided (or it is older than the retention time)');
+    });
+
+    it('passes on why the message itself does not match its approval', async function () {
+      const msg = await decided();
+      const changed = { ...msg, alert: { source: { ip: '198.51.100.66' } } };
+      assert.match(reason(await engine.confirm(changed, '198.51.100.66')), /alert\.source\.ip changed after it was approved$/);
     });
 
     it('refuses a denied approval relabelled approved', async function () {
@@ -257,6 +367,54 @@ describe('approval engine rules', function () {
       assert.equal('comment' in votes[2], false);
     });
 
+    it('finishes at start a decision claimed just before a crash, once', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
+      await engine.stop();
+      // What a kill -9 between the decision claim and the record write leaves behind.
+      const decision: MsgApproval = {
+        id: rec.id,
+        decision: 'approved',
+        by: ['slack:U0ANA'],
+        at: new Date(clock.t).toISOString(),
+        digest: rec.digest,
+        fields: rec.policy.fields,
+      };
+      await store.setIfAbsent(DECISIONS_NS, rec.id, { decision, reason: '1 of 1 required approvals' });
+      engine = makeEngine();
+      assert.deepEqual(await engine.start(), { pending: 0, expired: 0, redelivered: 1 });
+      assert.equal(resolved.length, 1);
+      assert.deepEqual(resolved[0].approval, decision);
+      assert.equal((await engine.get(rec.id))?.state, 'approved');
+      const late = await vote(rec.id, 'telegram:1001', 'deny');
+      assert.equal(!late.ok && late.code, 'decided');
+    });
+
+    it('a decision that fails on the store is reported to its caller and does not hang shutdown', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy() });
+      await store.close();
+      await assert.rejects(vote(rec.id, 'slack:U0ANA', 'approve'), /is closed/);
+      await engine.idle();
+      store = await openStore(dir, clock);
+    });
+
+    it('refuses, audited, a message that fails while being held', async function () {
+      const msg = sampleMessage();
+      Object.defineProperty(msg, 'broken', {
+        enumerable: true,
+        get() {
+          throw new Error('boom');
+        },
+      });
+      await assert.rejects(
+        engine.request({ msg, policy: policy(), origin: 'node-1' }),
+        (err: Error) => err instanceof ApprovalError && err.code === 'bad-policy' && err.message === 'approval request failed: boom',
+      );
+      const refused = audit.records.find((r) => r.type === 'approval.refused');
+      assert.equal(refused?.code, 'error');
+      assert.equal(refused?.reason, 'approval request failed: boom');
+      assert.equal(refused?.origin, 'node-1');
+    });
+
     it('lists only pending approvals as pending', async function () {
       const open = await engine.request({ msg: sampleMessage(), policy: policy() });
       const done = await engine.request({ msg: sampleMessage(), policy: policy({ quorum: 1 }) });
@@ -300,6 +458,70 @@ describe('approval engine rules', function () {
       assert.equal((await engine.get(rec.id))?.delivered, true);
       clock.t += MIN;
       assert.equal(await engine.get(rec.id), undefined);
+    });
+  });
+
+  describe('timers and shutdown', function () {
+    it('stop() lets a decision in flight finish', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy() });
+      const pending = vote(rec.id, 'slack:U0ANA', 'approve');
+      await engine.stop();
+      assert.equal((await store.get<{ votes: unknown[] }>('approvals', rec.id))?.votes.length, 1);
+      assert.equal((await pending).ok, true);
+    });
+
+    it('reports a timer run that failed', async function () {
+      const rec = await engine.request({ msg: sampleMessage(), policy: policy() });
+      await store.close();
+      await clock.advance(30 * MIN, [engine]);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], new RegExp(`^approval ${rec.id}: state store .* is closed$`));
+      store = await openStore(dir, clock);
+    });
+
+    it('without injected timers, expires on real time', async function () {
+      await engine.stop();
+      const real = new ApprovalEngine({ store, audit, warn: (m) => warnings.push(m) });
+      const done = new Promise<ApprovalEvents['resolved']>((resolve) => real.on('resolved', resolve));
+      await real.request({ msg: sampleMessage(), policy: policy({ timeoutMs: 20 }) });
+      const ev = await done;
+      assert.equal(ev.record.state, 'expired');
+      await real.stop();
+    });
+
+    it('without injected timers, waits on an approval longer than a timer can hold without spinning', async function () {
+      await engine.stop();
+      const seen: string[] = [];
+      const onWarning = (w: Error) => seen.push(w.name);
+      process.on('warning', onWarning);
+      const real = new ApprovalEngine({ store, audit, warn: (m) => warnings.push(m) });
+      try {
+        const rec = await real.request({ msg: sampleMessage(), policy: policy({ timeoutMs: 30 * 24 * 60 * MIN, remindAfterMs: [25 * 24 * 60 * MIN] }) });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepEqual(seen, []);
+        assert.equal((await real.get(rec.id))?.reminded.length, 0);
+      } finally {
+        process.off('warning', onWarning);
+        await real.stop();
+      }
+    });
+
+    it('without a warn option, reports problems as process warnings', async function () {
+      await engine.stop();
+      const real = new ApprovalEngine({ store, audit, now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer });
+      real.on('requested', () => {
+        throw new Error('listener broke');
+      });
+      const original = process.emitWarning;
+      const emitted: unknown[][] = [];
+      process.emitWarning = ((...args: unknown[]) => emitted.push(args)) as typeof process.emitWarning;
+      try {
+        await real.request({ msg: sampleMessage(), policy: policy() });
+      } finally {
+        process.emitWarning = original;
+      }
+      assert.deepEqual(emitted, [['approval requested listener failed: listener broke', 'SoarApprovalWarning']]);
+      await real.stop();
     });
   });
 

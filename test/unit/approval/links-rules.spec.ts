@@ -152,7 +152,12 @@ describe('approval link rules', function () {
     }
     const unknown = refusals().filter((r) => r.code === 'unknown');
     assert.equal(unknown.length, 20);
-    assert.equal(unknown[0].reason, 'unknown approval link (forged, mistyped, or older than the retention time)');
-    assert.equal(unknown[0].channel, 'page');
+    assert.deepEqual(unknown[0], {
+      type: 'approval.refused',
+      approval: '',
+      code: 'unknown',
+      reason: 'unknown approval link (forged, mistyped, or older than the retention time)',
+      channel: 'page',
+    });
   });
 });

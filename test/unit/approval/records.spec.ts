@@ -29,10 +29,18 @@ describe('approval policy', function () {
     for (const bad of [42, undefined, 'email:', 'icq:1', 'email:a b']) {
       assert.throws(
         () => normaliseIdentity(bad),
-        (err: Error) => err instanceof ApprovalError && /approver identity must be <channel>:<id>/.test(err.message),
+        (err: Error) =>
+          err instanceof ApprovalError &&
+          err.name === 'ApprovalError' &&
+          err.code === 'bad-policy' &&
+          err.message.startsWith('approver identity must be <channel>:<id> with channel editor, email, slack, telegram, mattermost (got '),
         String(bad),
       );
     }
+    assert.throws(
+      () => normaliseIdentity(`icq:${'1'.repeat(500)}`),
+      (err: Error) => err.message.length < 250,
+    );
   });
 
   it('fills the documented defaults', function () {
@@ -87,6 +95,10 @@ describe('approval policy', function () {
     'refuses an approver identity on another escalation person',
     badPolicy({ ...base, escalation: [{ name: 'Eve', identities: ['slack:U0ANA'] }] }, /identity slack:U0ANA is listed for both Ana and Eve/),
   );
+  it(
+    'refuses a nameless escalation person, naming the list',
+    badPolicy({ ...base, escalation: [{ identities: ['editor:x'] }] }, /escalation\[0\] has no name/),
+  );
   it('refuses a person listed twice', badPolicy({ ...base, approvers: [ANA, { name: 'Ana', identities: ['editor:ana2'] }] }, /approver Ana is listed twice/));
   it('refuses a quorum of 0', badPolicy({ ...base, quorum: 0 }, /quorum must be a whole number of at least 1 \(got 0\)/));
   it('refuses a fractional quorum', badPolicy({ ...base, quorum: 1.5 }, /quorum must be a whole number of at least 1 \(got 1.5\)/));
@@ -121,7 +133,7 @@ describe('the held message', function () {
     refused({ a: NaN }, /msg\.a is NaN/);
     refused({ a: { b: -Infinity } }, /msg\.a\.b is -Infinity/);
     refused({ a: Symbol('s') }, /msg\.a is a symbol/);
-    refused({ a: [1, 2n] }, /msg\.a\[1\] is a BigInt/);
+    refused({ a: [1, 2n] }, /msg\.a\[1\] is a BigInt, which/);
     refused({ a: new Date('not a date') }, /msg\.a is an invalid Date/);
     refused({ a: Object.create(Object.create(null)) }, /msg\.a is a non-plain object/);
   });
@@ -129,6 +141,11 @@ describe('the held message', function () {
   it('keeps null, turns Dates into ISO text, undefined list items into null, and drops undefined members', function () {
     const { json } = serialiseMessage({ a: null, d: new Date('2026-01-01T00:00:00Z'), list: [1, undefined], u: undefined, n: 0, f: false });
     assert.equal(json, '{"a":null,"d":"2026-01-01T00:00:00.000Z","list":[1,null],"n":0,"f":false}');
+  });
+
+  it('holds objects without a prototype, as parsed query strings are', function () {
+    const query = Object.assign(Object.create(null), { ip: '192.0.2.1' });
+    assert.equal(serialiseMessage({ query }).json, '{"query":{"ip":"192.0.2.1"}}');
   });
 
   it('drops req and res only at the top of the message', function () {
@@ -215,6 +232,22 @@ describe('the summary an approver reads', function () {
       { field: 'indicators', value: 'e' },
       { field: 'indicators', value: 'f' },
     ]);
+  });
+
+  it('keeps an explicit or plain target over the indicators the verdict accused', function () {
+    const msg = { alert: { source: { ip: '192.0.2.1' } }, enrichment: { indicators: { '198.51.100.5': { verdict: 'malicious' } } } };
+    assert.equal(renderSummary(msg, { target: '192.0.2.9' }, ['enrichment.indicators']).target, '192.0.2.9');
+    assert.equal(renderSummary(msg, {}, ['alert.source.ip', 'enrichment.indicators']).target, '192.0.2.1');
+    assert.equal(renderSummary(msg, {}, ['enrichment.indicators']).target, '198.51.100.5');
+  });
+
+  it('ranks a score of 0 before no score, and lists at most 100 covered values', function () {
+    assert.deepEqual(
+      renderSummary({ m: { y: { verdict: 'benign' }, x: { verdict: 'benign', score: 0 } } }, {}, ['m']).covers?.map((c) => c.value),
+      ['x', 'y'],
+    );
+    const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`198.51.100.${i}`, { verdict: 'malicious' }]));
+    assert.equal(renderSummary({ m: many }, {}, ['m']).covers?.length, 100);
   });
 
   it('names a blank indicator key as it is', function () {

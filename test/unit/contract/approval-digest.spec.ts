@@ -48,6 +48,7 @@ describe('approval digest', function () {
     const held = JSON.parse(JSON.stringify(live));
     assert.equal(approvalDigest(live, ['alert.source.ip']), approvalDigest(held, ['alert.source.ip']));
     assert.notEqual(approvalDigest(live, ['alert.source.ip']), approvalDigest({ alert: { source: { ip: null } } }, ['alert.source.ip']));
+    assert.deepEqual(readPath(live, 'alert.source.ip'), { found: false });
   });
 
   it('canonical JSON: sorted keys, undefined members dropped, non-finite numbers as null, Buffers and Dates by content', function () {
@@ -84,7 +85,8 @@ describe('verifyApproval refusals', function () {
   const msg = { alert: { source: { ip: '192.0.2.1' } }, port: 22, flag: true, nothing: null as unknown };
 
   it('refuses a msg.approval that is not an object, or has no id', function () {
-    for (const approval of ['approved', 1, true]) {
+    assert.equal(reason(verifyApproval(msg, '192.0.2.1')), 'the message carries no approval (msg.approval)');
+    for (const approval of [null, undefined, 'approved', 1, true]) {
       assert.equal(reason(verifyApproval({ ...msg, approval }, '192.0.2.1')), 'the message carries no approval (msg.approval)');
     }
     const good = approved(msg, ['alert.source.ip']);
