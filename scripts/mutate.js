@@ -5,6 +5,7 @@
 // reports/mutation/<folder>.json and the score is printed at the end of each run.
 //   npm run mutate                 all four folders (hours)
 //   npm run mutate -- intake ioc   only these
+//   npm run mutate -- approval     the approval decision files (FILES.approval), not run by default
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -37,9 +38,25 @@ const SPECS = {
     'test/unit/ioc/domain-edges.spec.ts',
   ],
   alert: ['test/unit/alert/*.spec.ts'],
+  // The approval decision code (quorum, who may decide, single-use links, digest binding), not the
+  // channels, the page or dispatch: FILES below narrows the mutated files to these.
+  approval: ['test/unit/approval/*.spec.ts', 'test/unit/contract/*.spec.ts'],
 };
 
-const folders = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SPECS);
+/** Folders whose run mutates only some files (each with lib/ in front), instead of lib/<folder>/**. */
+const FILES = {
+  approval: [
+    'lib/approval/guard.ts',
+    'lib/approval/links.ts',
+    'lib/approval/persons.ts',
+    'lib/approval/records.ts',
+    'lib/approval/engine.ts',
+    'lib/contract/approval.ts',
+  ],
+};
+
+const DEFAULT_FOLDERS = ['intake', 'core', 'ioc', 'alert'];
+const folders = process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_FOLDERS;
 let failed = false;
 for (const folder of folders) {
   if (!SPECS[folder]) {
@@ -54,7 +71,13 @@ for (const folder of folders) {
   const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(shim)}`.trim();
   const result = spawnSync(process.execPath, [stryker, 'run'], {
     stdio: 'inherit',
-    env: { ...process.env, NODE_OPTIONS: nodeOptions, SOAR_MUTATE_FOLDER: folder, SOAR_MUTATE_SPECS: JSON.stringify(SPECS[folder]) },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: nodeOptions,
+      SOAR_MUTATE_FOLDER: folder,
+      SOAR_MUTATE_SPECS: JSON.stringify(SPECS[folder]),
+      ...(FILES[folder] ? { SOAR_MUTATE_FILES: JSON.stringify(FILES[folder]) } : {}),
+    },
   });
   if (result.status !== 0) failed = true;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { checkApprovalFor } from '../../../lib/approval/guard';
+import { carriesApproval, checkApprovalFor } from '../../../lib/approval/guard';
 import { parsePersons } from '../../../lib/approval/persons';
 import { normalisePolicy } from '../../../lib/approval/records';
 import { approvalDigest } from '../../../lib/contract/approval';
@@ -28,6 +28,27 @@ describe('approver lists as text (soar-wait-approval settings)', function () {
     );
   });
 
+  it('reads nothing from a setting that is not text', function () {
+    assert.deepEqual(parsePersons(undefined, 'approvers'), []);
+    assert.deepEqual(parsePersons(42, 'approvers'), []);
+  });
+
+  it('trims names and identities, skips blank lines and empty list items', function () {
+    assert.deepEqual(parsePersons('   \n  alice : editor:alice , email:a@example.org,\n\teditor:bob ,slack:U1  \n', 'approvers'), [
+      { name: 'alice', identities: ['editor:alice', 'email:a@example.org'] },
+      { name: 'bob', identities: ['editor:bob', 'slack:U1'] },
+    ]);
+  });
+
+  it('refuses a line without a name before the colon, quoting at most 80 characters of it', function () {
+    assert.throws(() => parsePersons(': editor:alice', 'approvers'), /approvers: ': editor:alice' is not 'name: channel:id, \.\.\.'/);
+    const long = `${'x'.repeat(200)}`;
+    assert.throws(
+      () => parsePersons(long, 'approvers'),
+      (err: Error) => err.message === `approvers: '${'x'.repeat(80)}' is not 'name: channel:id, ...'`,
+    );
+  });
+
   it('migrating a config without a version fills the documented defaults', function () {
     const { config } = migrations().migrate<Record<string, unknown>>({ id: 'w', type: 'soar-wait-approval', approvers: 'editor:a' });
     assert.equal(config.configVersion, migrations().currentVersion('soar-wait-approval'));
@@ -48,6 +69,12 @@ describe('checkApprovalFor: the shared check of action nodes', function () {
       digest: approvalDigest(m, ['alert.source.ip']),
       fields: ['alert.source.ip'],
     },
+  });
+
+  it('a message that is not an object carries no approval', async function () {
+    for (const m of [null, undefined, 'approval', 42]) assert.equal(carriesApproval(m), false, String(m));
+    assert.deepEqual(await checkApprovalFor(null, '203.0.113.7'), { carried: false });
+    assert.equal(carriesApproval({ approval: {} }), true);
   });
 
   it('says when a message carries no approval (the node condition decides then)', async function () {
