@@ -2,7 +2,7 @@
  * Approval records: who may decide, what is asked, the held message as JSON, and the tally.
  * Node-RED-free; the engine (./engine) stores them in the StateStore.
  */
-import { approvalDigest, checkFieldPath, DEFAULT_APPROVAL_FIELDS, readPath } from '../contract/approval';
+import { approvalDigest, checkFieldPath, coveredValuesOf, DEFAULT_APPROVAL_FIELDS, readPath } from '../contract/approval';
 import type { MsgApproval } from '../contract/types';
 
 export const IDENTITY_CHANNELS = ['editor', 'email', 'slack', 'telegram', 'mattermost'] as const;
@@ -51,7 +51,7 @@ export interface NormalisedPolicy {
   fields: string[];
 }
 
-/** One value a map-valued decisive field covers (a key of enrichment.indicators), with what the verdict said about it. */
+/** One value a decisive field covers (its value, a list item, or a key of enrichment.indicators with what the verdict said about it). */
 export interface CoveredValue {
   field: string;
   value: string;
@@ -67,7 +67,7 @@ export interface ApprovalSummary {
   reasons: string[];
   action?: string;
   target?: string;
-  /** The keys of map-valued decisive fields, worst verdict first: everything the approval lets act. */
+  /** Every value the decisive fields cover, worst verdict first: everything the approval lets act on (absent when that is just the target). */
   covers?: CoveredValue[];
 }
 
@@ -325,6 +325,7 @@ export function renderSummary(
   const covers = coveredValues(msg, fields);
   let target = text(ask.target);
   if (target === undefined) {
+    // The first decisive field with a value or a list of them (maps are handled below).
     const first = fields.map((f) => approvalValue(msg, f)).find((v) => v !== undefined);
     target = first;
   }
@@ -339,7 +340,8 @@ export function renderSummary(
   if (typeof enrichment.score === 'number') summary.score = enrichment.score;
   if (text(ask.action) !== undefined) summary.action = text(ask.action);
   if (target !== undefined) summary.target = target;
-  if (covers.length) summary.covers = covers;
+  // The list says what else the approval lets act on; a lone value equal to the target adds nothing.
+  if (covers.length > 1 || (covers.length === 1 && covers[0].value !== target)) summary.covers = covers;
   return summary;
 }
 
@@ -352,7 +354,12 @@ function coveredValues(msg: Record<string, unknown>, fields: readonly string[]):
   for (const field of fields) {
     const at = readPath(msg, field);
     const value = at.value;
-    if (!at.found || value === null || typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value) || value instanceof Date) continue;
+    if (!at.found) continue;
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value) || value instanceof Date) {
+      // The same values the check before an action accepts (lib/contract/approval.ts), so the list never hides one.
+      for (const item of coveredValuesOf(value)) out.push({ field, value: item });
+      continue;
+    }
     for (const [key, entry] of Object.entries(value as Record<string, unknown>)) {
       const about = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>) : {};
       const verdict = text(about.verdict, 40);
@@ -365,10 +372,10 @@ function coveredValues(msg: Record<string, unknown>, fields: readonly string[]):
 }
 
 function approvalValue(msg: unknown, path: string): string | undefined {
-  let current: unknown = msg;
-  for (const step of path.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[step];
+  const current = readPath(msg, path).value;
+  if (Array.isArray(current)) {
+    const items = coveredValuesOf(current);
+    return items.length ? text(items.join(', ')) : undefined;
   }
   return text(current);
 }

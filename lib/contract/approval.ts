@@ -72,7 +72,7 @@ function flatValues(value: unknown): string[] {
  * by indicator value (enrichment.indicators), so approving a verdict's indicators covers the addresses
  * block IP derives from them.
  */
-function covered(value: unknown): string[] {
+export function coveredValuesOf(value: unknown): string[] {
   const isMap = value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date);
   return isMap ? Object.keys(value) : flatValues(value);
 }
@@ -107,7 +107,7 @@ export function verifyApproval(msg: unknown, target?: string): ApprovalCheck {
     return { ok: false, reason: `approval ${id} does not match the message any more: ${(a.fields as string[]).join(', ')} changed after it was approved` };
   }
   if (target !== undefined) {
-    const approved = new Set((a.fields as string[]).flatMap((path) => covered(readPath(msg, path).value)));
+    const approved = new Set((a.fields as string[]).flatMap((path) => coveredValuesOf(readPath(msg, path).value)));
     if (!approved.has(target)) return { ok: false, reason: `approval ${id} does not cover ${target} (it covers ${(a.fields as string[]).join(', ')})` };
   }
   return { ok: true, id };

@@ -13,6 +13,7 @@ import {
   type ApprovalPolicy,
 } from '../../../lib/approval/records';
 import { ANA, BEN, BOSS } from './helpers';
+import { approvalDigest, verifyApproval } from '../../../lib/contract/approval';
 
 const badPolicy = (policy: unknown, message: RegExp) => () =>
   assert.throws(
@@ -208,7 +209,7 @@ describe('the summary an approver reads', function () {
     assert.equal(renderSummary(msg, {}, ['a.x', 'b.length']).target, undefined);
   });
 
-  it('lists what a map field covers, worst verdict first, then by score and name; ignores lists and plain values', function () {
+  it('lists what every decisive field covers, worst verdict first, then by score and name: map keys, list items, plain values', function () {
     const msg = {
       list: ['192.0.2.50'],
       when: new Date(0),
@@ -228,10 +229,47 @@ describe('the summary an approver reads', function () {
       { field: 'indicators', value: 'c', verdict: 'suspicious', score: 40 },
       { field: 'indicators', value: 'a', verdict: 'suspicious', score: 10 },
       { field: 'indicators', value: 'b', verdict: 'suspicious', score: 10 },
+      { field: 'list', value: '192.0.2.50' },
       { field: 'indicators', value: 'd' },
       { field: 'indicators', value: 'e' },
       { field: 'indicators', value: 'f' },
     ]);
+    assert.equal(summary.target, '192.0.2.50');
+  });
+
+  it('shows the approver every address the approval lets act on when several fields or a list decide', function () {
+    const two = { alert: { source: { ip: '192.0.2.1' }, destination: { ip: '198.51.100.7' } } };
+    const summary = renderSummary(two, {}, ['alert.source.ip', 'alert.destination.ip']);
+    assert.equal(summary.target, '192.0.2.1');
+    assert.deepEqual(
+      summary.covers?.map((c) => c.value),
+      ['192.0.2.1', '198.51.100.7'],
+    );
+    const list = renderSummary({ targets: ['203.0.113.5', '203.0.113.4', 7] }, {}, ['targets']);
+    assert.equal(list.target, '203.0.113.5, 203.0.113.4, 7');
+    assert.deepEqual(
+      list.covers?.map((c) => c.value),
+      ['203.0.113.4', '203.0.113.5', '7'],
+    );
+    // One plain value that is the target already: nothing more to list.
+    assert.equal(renderSummary(two, {}, ['alert.source.ip']).covers, undefined);
+  });
+
+  it('lists exactly the values the shared check before an action accepts as covered', function () {
+    const msg: Record<string, unknown> = {
+      alert: { source: { ip: '192.0.2.1' }, destination: { ip: '198.51.100.7' } },
+      targets: ['203.0.113.5', 12],
+      enrichment: { indicators: { '198.51.100.5': { verdict: 'malicious' }, 'evil.example': { verdict: 'suspicious' } } },
+      when: new Date(0),
+    };
+    const fields = ['alert.source.ip', 'alert.destination.ip', 'targets', 'enrichment.indicators', 'when', 'missing.path'];
+    const listed = (renderSummary(msg, {}, fields).covers ?? []).map((c) => c.value);
+    msg.approval = { id: 'ap-1', decision: 'approved', fields, digest: approvalDigest(msg, fields) };
+    const candidates = [...listed, '203.0.113.6', '1970-01-01T00:00:00.000Z', 'missing', '0'];
+    for (const candidate of candidates) {
+      assert.equal(verifyApproval(msg, candidate).ok, listed.includes(candidate), candidate);
+    }
+    assert.equal(listed.length, 6);
   });
 
   it('keeps an explicit or plain target over the indicators the verdict accused', function () {
