@@ -28,6 +28,9 @@ import { LocalCaseStore } from '../../../lib/ticket/local';
 import { escapeFor, WORD_JOINER as WJ } from '../../../lib/ticket/markup';
 import { compileTemplate, MESSAGE_ROOTS, renderTemplate, TemplateError } from '../../../lib/ticket/template';
 
+/** No lone UTF-16 surrogate (String.prototype.isWellFormed, ES2024). */
+const wellFormed = (text: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+
 describe('ticket templates: tags, values and limits at the edge', () => {
   it('tags may have spaces inside; comments render nothing; missing fields are named without the spaces', () => {
     const view = { alert: { title: 't', tags: ['a', 'b'] } };
@@ -114,6 +117,17 @@ describe("ticket text cut at the tracker's limit (common.ts)", () => {
     assert.equal(fitTitle('  sshd\n\tbrute   force ', 255), 'sshd brute force');
     assert.equal(fitTitle('abcde', 5), 'abcde');
     assert.equal(fitTitle('abcdef', 5), 'abcd…');
+  });
+
+  it('a cut title or a hard-cut text never ends in half an emoji (trackers refuse lone surrogates)', () => {
+    // 'aaa' + 😀 (two UTF-16 units): a cut after 4 units would keep only the emoji's first half.
+    assert.equal(fitTitle('aaa😀bbb', 5), 'aaa…');
+    assert.equal(fitTitle('aa😀bbb', 5), 'aa😀…');
+    assert.equal(fitText('aaa😀' + 'b'.repeat(100), 4), 'aaa');
+    for (let max = 2; max < 12; max += 1) {
+      assert.ok(wellFormed(fitTitle('a😀b😀c😀d😀e😀f', max)), `title at ${max}`);
+      assert.ok(wellFormed(fitText('a😀b😀c😀d😀e😀f'.repeat(10), max)), `text at ${max}`);
+    }
   });
 
   it('clampSeverity reads numbers and numeric text, anything else is unknown (0)', () => {
@@ -306,6 +320,21 @@ describe('local case store: input checks, limits, closing', () => {
     assert.equal(entry.observables, undefined);
     await cases.closeCase(a.id, 'alice', 'n'.repeat(200));
     assert.match((await cases.get(a.id))!.timeline.at(-1)!.text!, /note cut by SOAR/);
+  });
+
+  it('cuts titles and texts without splitting an emoji', async () => {
+    const cases = new LocalCaseStore({ store, now, limits: { title: 5, body: 4, comment: 80 } });
+    const ref = await cases.create({ ...input('fp-e', 'aaa😀bbb'), body: 'aaa😀bbbb' });
+    const found = (await cases.get(ref.id))!;
+    assert.equal(found.title, 'aaa…');
+    assert.equal(found.body, 'aaa');
+    await cases.comment(ref, `${'c'.repeat(10)}😀${'d'.repeat(200)}`);
+    for (let n = 0; n < 30; n += 1) {
+      const other = new LocalCaseStore({ store, now, name: `e${n}`, limits: { comment: 70 + n } });
+      const r = await other.create(input('fp-e'));
+      await other.comment(r, '😀'.repeat(100));
+      assert.ok(wellFormed((await other.get(r.id))!.timeline.at(-1)!.text!), `comment limit ${70 + n}`);
+    }
   });
 
   it('a timeline exactly at its limit is kept whole; past it, the note says what was dropped', async () => {
