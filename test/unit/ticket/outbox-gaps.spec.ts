@@ -163,6 +163,17 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     assert.ok(lines.includes(`- ${'x'.repeat(300)}`), 'a long summary is cut at 300 characters');
   });
 
+  it('a summary cut at 300 characters does not end in half an emoji', async () => {
+    const tracker = new FakeTracker();
+    const a = engine(tracker);
+    await a.submit(alert('fp-emoji', 0));
+    await a.submit(alert('fp-emoji', 1, [], `${'x'.repeat(299)}😀 after`));
+    clock += 5 * MIN;
+    await a.runDue();
+    const lines = tracker.tickets[0].comments[0].text.split('\n');
+    assert.ok(lines.includes(`- ${'x'.repeat(299)}`), lines.join('\n'));
+  });
+
   // ----- status checks and successors -------------------------------------------------------
 
   it('a status check that fails transiently keeps the sightings; a ticket gone from the tracker gets a successor', async () => {
