@@ -77,14 +77,19 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     await a.runDue();
     assert.equal(tracker.calls.comment, 2);
     assert.deepEqual(
-      events.map((e) => [e.type, e.attempts, e.nextAttemptAt! - clock]),
-      [['queued', 2, 2_000]],
+      events.map((e) => [e.type, e.deferred, e.attempts, e.nextAttemptAt! - clock]),
+      [['queued', false, 2, 2_000]],
       'the second failure waits twice as long',
     );
     clock += 2_000;
     await a.runDue();
     assert.equal(tracker.commentCount, 1);
     assert.match(tracker.tickets[0].comments[0].text, /seen again at/);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'updated').map((e) => [e.deferred, e.sightings]),
+      [[true, 1]],
+      'the caller was answered "queued": the comment is the delivery it waits for',
+    );
   });
 
   it('a comment the tracker refuses for good is reported with its message and dropped, not retried', async () => {
@@ -111,6 +116,22 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     assert.equal(tracker.commentCount, 1);
   });
 
+  it('a comment that was queued and is then refused for good is reported as a deferred failure', async () => {
+    const tracker = new FakeTracker();
+    const a = engine(tracker, { backoff: { baseMs: 1_000 } });
+    const events = recorder(a);
+    await a.submit(alert('fp-cq', 0));
+    clock += 5 * MIN;
+    tracker.failures.comment.push(failure('SERVER', 'fake: 503', { status: 503 }), failure('FORBIDDEN', 'fake: locked', { status: 403 }));
+    assert.equal((await a.submit(alert('fp-cq', 1))).status, 'queued');
+    clock += 1_000;
+    await a.runDue();
+    assert.deepEqual(
+      events.filter((e) => e.type === 'failed').map((e) => [e.deferred, e.failure?.message]),
+      [[true, 'fake: locked']],
+    );
+  });
+
   it('a repeat that is due is posted from submit; a repeat while a comment waits for its retry is not', async () => {
     const tracker = new FakeTracker();
     const a = engine(tracker, { backoff: { baseMs: 60_000, maxMs: 60_000 } });
@@ -125,6 +146,18 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
       [[false, 1]],
       'the caller got the answer itself: not a deferred delivery',
     );
+    clock += MIN;
+    await a.submit(alert('fp-due', 11)); // coalesced
+    clock += 4 * MIN;
+    await a.submit(alert('fp-due', 12)); // posts both
+    assert.deepEqual(
+      events.filter((e) => e.type === 'updated').map((e) => [e.deferred, e.sightings]),
+      [
+        [false, 1],
+        [true, 2],
+      ],
+      'a comment that also carries an earlier, coalesced alert is a deferred delivery for it',
+    );
     clock += 5 * MIN;
     tracker.failures.comment.push(failure('SERVER', 'fake: 502', { status: 502 }));
     assert.equal((await a.submit(alert('fp-due', 2))).status, 'queued');
@@ -132,7 +165,20 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     const waiting = await a.submit(alert('fp-due', 3));
     assert.equal(waiting.status, 'updated');
     assert.equal(waiting.coalesced, true);
-    assert.equal(tracker.calls.comment, 2, 'no call while the retry is pending');
+    assert.equal(tracker.calls.comment, 3, 'no call while the retry is pending');
+  });
+
+  it('while the tracker is paused by another failure, a due repeat waits instead of calling it', async () => {
+    const tracker = new FakeTracker();
+    const a = engine(tracker, { backoff: { baseMs: MIN, maxMs: MIN } });
+    await a.submit(alert('fp-open', 0));
+    clock += 5 * MIN;
+    tracker.down = true;
+    assert.equal((await a.submit(alert('fp-new', 0))).status, 'queued');
+    const calls = tracker.calls.status + tracker.calls.comment;
+    const repeat = await a.submit(alert('fp-open', 1));
+    assert.deepEqual([repeat.status, repeat.coalesced], ['updated', true]);
+    assert.equal(tracker.calls.status + tracker.calls.comment, calls, 'no request while paused');
   });
 
   it('indicators named in one comment are not named again in the next', async () => {
@@ -216,6 +262,7 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     const tracker = new FakeTracker();
     const a = engine(tracker);
     await a.submit(alert('fp-sx', 0, ['192.0.2.1']));
+    const events = recorder(a);
     await a.submit(alert('fp-sx', 1, ['198.51.100.1'], 'first kind'));
     clock += 1_000;
     await a.submit(alert('fp-sx', 2, ['198.51.100.1', '198.51.100.2'], 'second kind'));
@@ -232,6 +279,10 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
       ['198.51.100.1', '198.51.100.2'],
     );
     assert.deepEqual(input.linkTo, tracker.tickets[0].ref);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'created').map((e) => [e.ref?.key, e.linked?.key]),
+      [['#2', '#1']],
+    );
     // A single sighting: the successor is that alert as it was.
     tracker.tickets[1].state = 'closed';
     clock += 5 * MIN;
@@ -315,8 +366,9 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     const events = recorder(revived);
     await revived.runDue();
     assert.deepEqual(
-      events.map((e) => e.type),
-      ['created'],
+      events.map((e) => [e.type, e.deferred]),
+      [['created', false]],
+      'nobody was told "queued" for it',
     );
     clock += 10 * MIN;
     await revived.runDue();
@@ -368,6 +420,7 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     // A repeat of the queued incident does not wait for a first attempt that already happened.
     const repeat = await a.submit(alert('fp-q1', 1));
     assert.equal(repeat.status, 'queued');
+    assert.equal(repeat.nextAttemptAt, first.nextAttemptAt);
     tracker.down = false;
     clock += 2 * MIN;
     await a.runDue();
@@ -465,6 +518,20 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     assert.equal(tracker.tickets.length, 2);
   });
 
+  it('with timers on, a later comment window does not push back an earlier retry', async () => {
+    const tracker = new FakeTracker();
+    const a = engine(tracker, { autoRun: undefined, now: Date.now, backoff: { baseMs: 40, maxMs: 40 } });
+    await a.submit(alert('fp-late', 0));
+    tracker.down = true;
+    const created = new Promise<OutboxEvent>((resolve) => a.on('delivery', (e: OutboxEvent) => e.type === 'created' && resolve(e)));
+    assert.equal((await a.submit(alert('fp-soon', 0))).status, 'queued'); // retry in 40 ms
+    assert.equal((await a.submit(alert('fp-late', 1))).coalesced, true); // a comment due in 5 minutes
+    tracker.down = false;
+    const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref());
+    const event = await Promise.race([created, timeout]);
+    assert.equal(event?.incident, 'fp-soon', 'delivered within a second, not after the comment window');
+  });
+
   // ----- request checks, defaults -----------------------------------------------------------
 
   it('refuses malformed requests with a clear message, calling nothing', async () => {
@@ -472,6 +539,7 @@ describe('ticket outbox: retries, failures, limits and timers', () => {
     const a = engine(tracker);
     const refused = async (request: unknown) => (await a.submit(request as TicketRequest)).failure;
     assert.deepEqual(await refused(undefined), { kind: 'permanent', code: 'BAD_REQUEST', message: 'no ticket request' });
+    assert.equal((await a.submit(undefined as unknown as TicketRequest)).incident, '');
     assert.equal((await refused('fp'))?.message, 'no ticket request');
     assert.equal((await refused({ ...alert('   '), incidentKey: '   ' }))?.message, 'the incident key is empty');
     assert.equal((await refused({ ...alert('fp'), incidentKey: 7 }))?.message, 'the incident key is empty');

@@ -146,6 +146,10 @@ describe("ticket text cut at the tracker's limit (common.ts)", () => {
       (err: ProviderError) => err.code === 'BAD_REQUEST' && err.message === 'jira: the title is empty; the incident key is empty; the body is not text',
     );
     assert.throws(() => checkCreateInput('jira', { title: 't', incidentKey: 7 }), /jira: the incident key is empty$/);
+    assert.throws(
+      () => checkCreateInput('jira', { title: 7, incidentKey: 'k' }),
+      (err: ProviderError) => err.code === 'BAD_REQUEST' && err.message === 'jira: the title is empty',
+    );
   });
 
   it('asRecord and asString accept only what a client can use', () => {
@@ -243,6 +247,8 @@ describe('ticket request from a message (defaults.ts)', () => {
     assert.equal(built.request?.title, '[SOAR] n');
     assert.equal(built.request?.severity, 0);
     assert.equal(built.request?.summary, 'the alert');
+    const spaced = buildTicketRequest({ alert: { fingerprint: 'k', name: 'n' } }, { title: compileTemplate('  [SOAR]   {{alert.name}}  '), body });
+    assert.equal(spaced.request?.title, '[SOAR] n');
     const untitled = buildTicketRequest({ alert: { fingerprint: 'k', name: 'n' } }, { title: fixed, body });
     assert.equal(untitled.request?.summary, '[SOAR] n');
     const listAlert = buildTicketRequest({ alert: ['x'], incident: 'i' } as Record<string, unknown>, {
