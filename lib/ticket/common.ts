@@ -22,8 +22,8 @@ export function bySeverity<T>(table: readonly T[], severity: unknown): T {
 /** The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair (an emoji). */
 export function sliceWhole(text: string, max: number): string {
   const end = Math.max(0, max);
-  const code = text.charCodeAt(end - 1);
-  return text.slice(0, end > 0 && end < text.length && code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
+  const code = text.charCodeAt(end - 1); // NaN before the start: no pair to keep whole
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
 }
 
 /**

@@ -123,6 +123,10 @@ describe("ticket text cut at the tracker's limit (common.ts)", () => {
     // 'aaa' + 😀 (two UTF-16 units): a cut after 4 units would keep only the emoji's first half.
     assert.equal(fitTitle('aaa😀bbb', 5), 'aaa…');
     assert.equal(fitTitle('aa😀bbb', 5), 'aa😀…');
+    // The first and the last high surrogate (U+10000, U+10FFFF).
+    assert.equal(fitTitle('aaa\u{10000}bbb', 5), 'aaa…');
+    assert.equal(fitTitle('aaa\u{10FFFF}bbb', 5), 'aaa…');
+    assert.equal(fitTitle('abc', 0), '…');
     assert.equal(fitText('aaa😀' + 'b'.repeat(100), 4), 'aaa');
     for (let max = 2; max < 12; max += 1) {
       assert.ok(wellFormed(fitTitle('a😀b😀c😀d😀e😀f', max)), `title at ${max}`);
