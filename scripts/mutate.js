@@ -6,6 +6,7 @@
 //   npm run mutate                 all four folders (hours)
 //   npm run mutate -- intake ioc   only these
 //   npm run mutate -- approval     the approval decision files (FILES.approval), not run by default
+//   npm run mutate -- ticket       the ticketing engine files (FILES.ticket), not run by default
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -41,6 +42,9 @@ const SPECS = {
   // The approval decision code (quorum, who may decide, single-use links, digest binding), not the
   // channels, the page or dispatch: FILES below narrows the mutated files to these.
   approval: ['test/unit/approval/*.spec.ts', 'test/unit/contract/*.spec.ts'],
+  // The ticketing engine behind "open ticket" (outbox, dedup, coalescing, templates, markup), not
+  // the per-tracker adapters: FILES below narrows the mutated files. No ticket spec spawns a process.
+  ticket: ['test/unit/ticket/*.spec.ts'],
 };
 
 /** Folders whose run mutates only some files (each with lib/ in front), instead of lib/<folder>/**. */
@@ -53,6 +57,7 @@ const FILES = {
     'lib/approval/engine.ts',
     'lib/contract/approval.ts',
   ],
+  ticket: ['lib/ticket/outbox.ts', 'lib/ticket/template.ts', 'lib/ticket/defaults.ts', 'lib/ticket/markup.ts', 'lib/ticket/local.ts', 'lib/ticket/common.ts'],
 };
 
 const DEFAULT_FOLDERS = ['intake', 'core', 'ioc', 'alert'];

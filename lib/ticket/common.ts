@@ -19,6 +19,13 @@ export function bySeverity<T>(table: readonly T[], severity: unknown): T {
   return table[clampSeverity(severity)];
 }
 
+/** The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair (an emoji). */
+export function sliceWhole(text: string, max: number): string {
+  const end = Math.max(0, max);
+  const code = text.charCodeAt(end - 1); // NaN before the start: no pair to keep whole
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
+}
+
 /**
  * Text cut to `max` characters with a note saying so (never silently). The note is part of the
  * budget, so the result is never longer than `max`. Cuts between UTF-16 surrogates are avoided.
@@ -26,18 +33,15 @@ export function bySeverity<T>(table: readonly T[], severity: unknown): T {
 export function fitText(text: string, max: number, what = 'text'): string {
   if (text.length <= max) return text;
   const note = `\n\n[… ${what} cut by SOAR: ${text.length} characters, the tracker accepts ${max}]`;
-  let keep = Math.max(0, max - note.length);
-  const code = text.charCodeAt(keep - 1);
-  if (keep > 0 && code >= 0xd800 && code <= 0xdbff) keep -= 1;
-  if (max <= note.length) return text.slice(0, max);
-  return text.slice(0, keep) + note;
+  if (max <= note.length) return sliceWhole(text, max);
+  return sliceWhole(text, max - note.length) + note;
 }
 
 /** A one-line title cut to `max` with an ellipsis (titles have no room for a note). */
 export function fitTitle(title: string, max: number): string {
   const line = title.replace(/\s+/g, ' ').trim();
   if (line.length <= max) return line;
-  return line.slice(0, max - 1) + '…';
+  return sliceWhole(line, max - 1) + '…';
 }
 
 const SAFE_LABEL = /^[A-Za-z0-9._:-]{1,40}$/;

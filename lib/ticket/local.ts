@@ -10,6 +10,7 @@
 import { ProviderError } from '../core/errors';
 import type { BudgetState } from '../core/budget';
 import type { StateStore } from '../core/types';
+import { sliceWhole } from './common';
 import type { CommentOptions, CreateTicketInput, TicketLimits, TicketObservable, TicketProvider, TicketRef, TicketStatus } from './types';
 
 export type LocalTimelineType = 'created' | 'comment' | 'closed';
@@ -81,7 +82,7 @@ const queues = new WeakMap<StateStore, Map<string, Promise<unknown>>>();
 function fit(text: string, max: number, what: string): string {
   if (text.length <= max) return text;
   const note = `\n\n[… ${what} cut by SOAR: ${text.length} characters, the case store keeps ${max}]`;
-  return max <= note.length ? text.slice(0, max) : text.slice(0, max - note.length) + note;
+  return max <= note.length ? sliceWhole(text, max) : sliceWhole(text, max - note.length) + note;
 }
 
 function bad(message: string): ProviderError {
@@ -132,7 +133,7 @@ export class LocalCaseStore implements TicketProvider {
     const time = new Date(this.now()).toISOString();
     const title = input.title.replace(/\s+/g, ' ').trim();
     const record: Omit<LocalCase, 'id' | 'number'> = {
-      title: title.length > this.limits.title ? title.slice(0, this.limits.title - 1) + '…' : title,
+      title: title.length > this.limits.title ? sliceWhole(title, this.limits.title - 1) + '…' : title,
       body: fit(input.body, this.limits.body, 'body'),
       severity: input.severity,
       priority: this.priorityFor(input.severity),

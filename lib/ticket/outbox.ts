@@ -22,6 +22,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { StateStore } from '../core/types';
 import { defang } from '../ioc/defang';
+import { sliceWhole } from './common';
 import { escaperFor } from './markup';
 import type { TicketFailure, TicketObservable, TicketProvider, TicketRef } from './types';
 
@@ -643,7 +644,7 @@ export class TicketOutbox extends EventEmitter {
       title: request.title,
       body: request.body,
       severity: request.severity,
-      summary: (request.summary ?? request.title).replace(/\s+/g, ' ').slice(0, 300),
+      summary: sliceWhole((request.summary ?? request.title).replace(/\s+/g, ' '), 300),
       ...(request.observables?.length ? { observables: request.observables } : {}),
     };
     await this.store.set(this.nsSightings(incident), key, sighting);
