@@ -6,6 +6,7 @@
 //   npm run mutate                 all four folders (hours)
 //   npm run mutate -- intake ioc   only these
 //   npm run mutate -- approval     the approval decision files (FILES.approval), not run by default
+//   npm run mutate -- lease        the lease engines (FILES.lease: lib/core/leases, EDR isolations and follow)
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -41,6 +42,18 @@ const SPECS = {
   // The approval decision code (quorum, who may decide, single-use links, digest binding), not the
   // channels, the page or dispatch: FILES below narrows the mutated files to these.
   approval: ['test/unit/approval/*.spec.ts', 'test/unit/contract/*.spec.ts'],
+  // The lease engines behind destructive actions (FILES.lease). The core engine is mostly exercised
+  // through its block family, so the firewall lease and reconcile specs are in. Left out:
+  // test/unit/firewall/leases-crash.spec.ts and test/unit/edr/isolate-crash.spec.ts, which spawn
+  // and kill child processes (too slow per mutant; npm test still runs them).
+  lease: [
+    'test/unit/core/leases/*.spec.ts',
+    'test/unit/edr/leases.spec.ts',
+    'test/unit/edr/follow.spec.ts',
+    'test/unit/edr/follow-end.spec.ts',
+    'test/unit/firewall/leases.spec.ts',
+    'test/unit/firewall/reconcile.spec.ts',
+  ],
 };
 
 /** Folders whose run mutates only some files (each with lib/ in front), instead of lib/<folder>/**. */
@@ -53,6 +66,7 @@ const FILES = {
     'lib/approval/engine.ts',
     'lib/contract/approval.ts',
   ],
+  lease: ['lib/core/leases/*.ts', 'lib/edr/leases.ts', 'lib/edr/follow.ts'],
 };
 
 const DEFAULT_FOLDERS = ['intake', 'core', 'ioc', 'alert'];
