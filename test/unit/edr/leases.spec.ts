@@ -562,4 +562,107 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.deepEqual(parseTtlHours('1.5'), { hours: 1.5 });
     for (const bad of ['1h', 'abc', -2, Infinity, 10_000, {}]) assert.ok('error' in parseTtlHours(bad), String(bad));
   });
+
+  it('accepts TTLs up to a year (8784 h) written as plain decimal hours, and nothing else', () => {
+    assert.deepEqual(parseTtlHours('0'), { hours: null });
+    assert.deepEqual(parseTtlHours(null), { hours: null });
+    assert.deepEqual(parseTtlHours(8784), { hours: 8784 });
+    assert.deepEqual(parseTtlHours(' 12 '), { hours: 12 });
+    assert.deepEqual(parseTtlHours('0.25'), { hours: 0.25 });
+    for (const bad of [8785, '8785', '0.0', 'x2', '2x', '2.', '.5', '1e3', '12 h']) assert.ok('error' in parseTtlHours(bad), String(bad));
+    assert.match((parseTtlHours('x'.repeat(100)) as { error: string }).error, new RegExp(`^invalid TTL "${'x'.repeat(40)}":`));
+  });
+
+  it('an isolation with a TTL ends exactly TTL hours after the request, and is released then, not a second before', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    const m = manager();
+    await m.engine.start();
+    const start = timers.now();
+    const out = await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: '1.5' });
+    assert.equal(out.status, 'isolated');
+    const lease = (await m.list())[0];
+    assert.deepEqual([lease.expiresAt, lease.ttlHours], [new Date(start + 1.5 * HOUR).toISOString(), 1.5]);
+    await timers.advance(1.5 * HOUR - 1, settle);
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    await timers.advance(1, settle);
+    assert.equal(edr.devices.get('aid1')!.state, 'normal');
+  });
+
+  it('a stopped manager refuses to isolate or release, without any vendor call', async () => {
+    edr.add('aid1', 'web01');
+    const m = manager();
+    await m.engine.start();
+    await m.stop();
+    for (const out of [await m.isolate({ target: 'web01', provider: 'edr1' }), await m.release({ target: 'web01', provider: 'edr1' })]) {
+      assert.deepEqual(out, { status: 'failed', op: out.op, reason: 'the isolation manager is stopped', code: 'CANCELLED' });
+    }
+    assert.deepEqual(edr.calls, []);
+    assert.equal(await m.resume('edr1'), 0, 'nothing is followed after stop');
+  });
+
+  it('an unknown EDR is a NOT_FOUND failure; a release of a lease whose EDR is gone fails and keeps the lease', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    const m = manager();
+    await m.engine.start();
+    const unknown = await m.isolate({ target: 'web01', provider: 'edr9' });
+    assert.deepEqual(unknown, { status: 'failed', op: 'isolate', reason: 'no EDR named "edr9" is configured', code: 'NOT_FOUND' });
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: 1 })).status, 'isolated');
+    const before = (await m.list())[0];
+    providers.delete('edr1'); // its config node was removed
+    const out = await m.release({ target: 'aid1', provider: 'edr1', by: 'analyst' });
+    assert.deepEqual(out, { status: 'failed', op: 'release', reason: 'no EDR named "edr1" is configured', code: 'NOT_FOUND' });
+    assert.deepEqual(await m.list(), [before], 'the host may still be isolated: its lease stays as it was');
+    const missing = await m.release({ target: 'web01', provider: 'edr1' });
+    assert.equal(missing.status, 'failed', 'by name, without the EDR, nothing can be resolved');
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    providers.set('edr1', edr);
+    assert.equal((await m.release({ target: 'aid1', provider: 'edr1' })).status, 'released');
+    assert.equal(edr.devices.get('aid1')!.state, 'normal');
+  });
+
+  it('a paused follow leaves the pending action stored; resume follows each pending action once, only for its own EDR', async () => {
+    const other = new FakeEdr('edr2', { async: true, now: timers.now });
+    providers.set('edr2', other);
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02', [], 'isolated');
+    other.add('bid1', 'db01');
+    edr.pendingPolls = Infinity;
+    other.pendingPolls = Infinity;
+    hold = true;
+    const m = manager();
+    await m.engine.start();
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1' })).status, 'pending');
+    await m.engine.leases.set(m.keyOf('edr1', 'aid2'), {
+      id: 'l2',
+      kind: 'isolate',
+      target: 'aid2',
+      provider: 'edr1',
+      requested: 'web02',
+      createdAt: new Date(timers.now()).toISOString(),
+      expiresAt: null,
+      status: 'active',
+      state: 'isolated',
+      ttlHours: null,
+    } as Isolation);
+    assert.equal((await m.release({ target: 'web02', provider: 'edr1' })).status, 'pending');
+    assert.equal((await m.isolate({ target: 'db01', provider: 'edr2' })).status, 'pending');
+    assert.equal(await m.resume('edr1'), 0, 'already followed');
+    await m.pause('edr1');
+    assert.equal((await m.list()).filter((l) => l.pending).length, 2, 'pending isolations stay stored');
+    assert.equal((await store.list(PENDING_NS)).length, 1, 'the pending release stays stored');
+    assert.deepEqual(finished, []);
+    hold = false;
+    edr.pendingPolls = 0;
+    edr.devices.get('aid1')!.left = 0;
+    edr.devices.get('aid2')!.left = 0;
+    assert.equal(await m.resume('edr1'), 2, 'the isolation and the release of edr1, not the isolation on edr2');
+    await m.pause('edr2'); // its follow is parked: only edr1's are awaited
+    await m.followsIdle();
+    assert.deepEqual((finished as Finished[]).map((f) => `${f.op} ${f.deviceId} ${f.status}`).sort(), ['isolate aid1 isolated', 'release aid2 released']);
+    assert.equal((await store.list(PENDING_NS)).length, 0);
+  });
 });
