@@ -345,7 +345,8 @@ describe('lease engine: expiry, failing undos, recovery and reconciliation', fun
       [expiring, 'expired'],
     ] as const) {
       const key = first.keyOf(family, 'p1', lease.target);
-      await first.leases.setIntent(key, { lease, token: randomUUID(), why, claimedAt: iso(timers.now()), by: 'analyst' });
+      const request = why === 'released' ? { by: 'analyst', reason: 'false positive' } : {};
+      await first.leases.setIntent(key, { lease, token: randomUUID(), why, claimedAt: iso(timers.now()), ...request });
       await first.leases.delete(key, lease);
     }
     await first.stop();
@@ -365,8 +366,9 @@ describe('lease engine: expiry, failing undos, recovery and reconciliation', fun
     assert.deepEqual(await second.leases.listIntents(), []);
     const done = await records('action.done');
     assert.deepEqual(
-      done.map((r) => [r.kind, r.target, r.recovered, r.providerLabel]),
-      [['unhost', 'rel', true, 'Label p1']],
+      done.map((r) => [r.kind, r.target, r.recovered, r.providerLabel, r.request]),
+      [['unhost', 'rel', true, 'Label p1', { by: 'analyst', reason: 'false positive' }]],
+      'the recovered release still says who asked for it and why',
     );
     const expired = await records('lease.expired');
     assert.deepEqual(
