@@ -32,6 +32,8 @@ class FakeEdr implements EdrProvider {
   progressDelayMs = 0;
   /** The next poll fails with this reason (the vendor gave up). */
   failProgress?: string;
+  /** Make a call fail with this error (resolve, isolate, release). */
+  failOn?: (call: 'resolve' | 'isolate' | 'release') => Error | undefined;
   constructor(
     readonly name: string,
     private readonly opts: { status?: boolean; async?: boolean; now: () => number; settleMs?: number },
@@ -50,6 +52,8 @@ class FakeEdr implements EdrProvider {
   }
   async resolve(target: string): Promise<EdrDevice> {
     this.calls.push(`resolve ${target}`);
+    const resolveError = this.failOn?.('resolve');
+    if (resolveError) throw resolveError;
     const all = [...this.devices.values()];
     const found = all.filter((d) => d.id === target || d.name === target || d.addresses?.includes(target));
     const { id, name, addresses } = pickOne(this.kind, target, found);
@@ -57,6 +61,8 @@ class FakeEdr implements EdrProvider {
   }
   private act(op: 'isolate' | 'release', device: EdrDevice): EdrActionResult {
     this.calls.push(`${op} ${device.id}`);
+    const error = this.failOn?.(op);
+    if (error) throw error;
     const d = this.devices.get(device.id)!;
     const wanted: EdrState = op === 'isolate' ? 'isolated' : 'normal';
     if (this.capabilities.status && d.state === wanted)
@@ -553,6 +559,113 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.match(back[0].problem!, /release failed/);
     assert.equal(finished.at(-1)?.status, 'failed');
     assert.equal(finished.at(-1)?.op, 'release');
+  });
+
+  it('an isolation the store cannot record is released again (or named for a manual release), never left unrecorded', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02');
+    let failLeaseWrites = false;
+    const real = store;
+    const flaky: typeof store = Object.assign(Object.create(real) as typeof store, {
+      set: (ns: string, key: string, value: unknown, opts?: unknown) =>
+        failLeaseWrites && ns === 'leases' ? Promise.reject(new Error('disk full')) : real.set(ns, key, value, opts as never),
+    });
+    const engine = new LeaseEngine({
+      store: flaky,
+      audit,
+      simulate: () => false,
+      now: timers.now,
+      setTimer: timers.setTimer,
+      clearTimer: timers.clearTimer,
+      warn: () => undefined,
+    });
+    const m = new IsolationManager({ engine, store: flaky, guardrails: () => policy, providers: (name) => providers.get(name) });
+    engines.push(engine);
+    managers.push(m);
+    await engine.start();
+    failLeaseWrites = true;
+    const out = await m.isolate({ target: 'web01', provider: 'edr1' });
+    assert.deepEqual(out, {
+      status: 'failed',
+      op: 'isolate',
+      reason: 'the isolation could not be recorded (state store: disk full); it was released again',
+      code: 'STORE',
+    });
+    assert.equal(edr.devices.get('aid1')!.state, 'normal', 'rolled back on the vendor');
+    edr.failOn = (call) => (call === 'release' ? edrError('fake', 'SERVER', 'HTTP 500') : undefined);
+    const stuck = await m.isolate({ target: 'web02', provider: 'edr1' });
+    assert.equal(stuck.status, 'failed');
+    assert.match((stuck as { reason: string }).reason, /and releasing it failed \(fake: HTTP 500\): release web02 by hand$/);
+    const failed = await records('action.failed');
+    assert.deepEqual(
+      failed.map((r) => [r.target, r.code]),
+      [
+        ['aid1', 'STORE'],
+        ['aid2', 'STORE'],
+      ],
+    );
+  });
+
+  it('a follow that fails while the vendor says the host is not isolated removes the lease; vendor errors fail, input errors refuse', async () => {
+    edr.add('aid1', 'web01');
+    edr.failProgress = 'isolation command rejected';
+    const m = manager();
+    await m.engine.start();
+    const status = edr.status.bind(edr);
+    edr.status = async (id) => ({ deviceId: id, state: 'normal' }); // what the vendor says after the failure
+    await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: 4 });
+    await settle();
+    edr.status = status;
+    assert.deepEqual(await m.list(), [], 'nothing isolated, nothing to release');
+    await timers.advance(5 * HOUR, settle);
+    assert.ok(!edr.calls.some((c) => c.startsWith('release')), 'and no release at its old end');
+    const [failed] = await records('action.failed');
+    assert.deepEqual(
+      [failed.stateAfter, failed.leaseKept, failed.reason],
+      ['normal', false, 'fake: isolate of web01 (aid1) failed: isolation command rejected'],
+    );
+    assert.deepEqual(
+      finished.map((f) => [f.status, f.state]),
+      [['failed', 'normal']],
+    );
+
+    edr.failProgress = undefined;
+    edr.failOn = (call) => (call === 'resolve' ? edrError('fake', 'NETWORK', 'ECONNRESET') : undefined);
+    assert.deepEqual(await m.isolate({ target: 'web01', provider: 'edr1' }), { status: 'failed', op: 'isolate', reason: 'fake: ECONNRESET', code: 'NETWORK' });
+    edr.failOn = (call) => (call === 'resolve' ? edrError('fake', 'BAD_REQUEST', 'bad filter') : undefined);
+    assert.deepEqual(await m.release({ target: 'web01', provider: 'edr1' }), { status: 'refused', op: 'release', reason: 'fake: bad filter' });
+    edr.failOn = (call) => (call === 'release' ? edrError('fake', 'FORBIDDEN', 'no release permission') : undefined);
+    edr.devices.get('aid1')!.state = 'isolated';
+    assert.deepEqual(await m.release({ target: 'web01', provider: 'edr1' }), {
+      status: 'failed',
+      op: 'release',
+      reason: 'fake: no release permission',
+      code: 'FORBIDDEN',
+    });
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+  });
+
+  it('reconciliation repair isolates a released leased host again, unless a guardrail now protects it', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01', ['10.1.1.1']);
+    edr.add('aid2', 'web02', ['10.1.1.2']);
+    const m = manager();
+    await m.engine.start();
+    await m.isolate({ target: 'web01', provider: 'edr1' });
+    await m.isolate({ target: 'web02', provider: 'edr1' });
+    edr.devices.get('aid1')!.state = 'normal';
+    edr.devices.get('aid2')!.state = 'normal';
+    policy = makePolicy({ protectedHosts: ['10.1.1.2'] });
+    const drift = await m.reconcile('edr1', { repair: true });
+    assert.deepEqual(drift.repaired, ['aid1']);
+    assert.match(drift.repairFailed!, /web02 has address 10\.1\.1\.2 is in protected/);
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    assert.equal(edr.devices.get('aid2')!.state, 'normal', 'a protected host is not cut off again');
+    const [audited] = await records('reconcile.drift');
+    assert.deepEqual(audited.missing, ['aid1', 'aid2']);
   });
 
   it('parses TTL hours strictly', () => {
