@@ -668,6 +668,41 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.deepEqual(audited.missing, ['aid1', 'aid2']);
   });
 
+  it('counts the hourly cap per EDR, and audits the request context cleaned (trimmed, capped, blanks dropped)', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    const second = new FakeEdr('edr2', { async: false, now: timers.now });
+    providers = new Map([
+      ['edr1', edr],
+      ['edr2', second],
+    ]);
+    policy = makePolicy({ maxActionsPerHour: 1 });
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02');
+    second.add('bid1', 'db01');
+    const m = manager();
+    await m.engine.start();
+    const long = 'x'.repeat(600);
+    const first = await m.isolate({
+      target: ' web01 ',
+      provider: ' edr1 ',
+      reason: `  ${long}  `,
+      alertId: 42 as unknown as string,
+      by: '   ',
+      msgId: Number.NaN as unknown as string,
+    });
+    assert.equal(first.status, 'isolated');
+    assert.equal((await m.isolate({ target: 'db01', provider: 'edr2' })).status, 'isolated', "another EDR's cap is its own");
+    const capped = await m.isolate({ target: 'web02', provider: 'edr1' });
+    assert.equal(capped.status, 'refused');
+    assert.match((capped as { reason: string }).reason, /cap of 1 actions per hour for provider "edr1"/);
+    assert.equal(edr.devices.get('aid2')!.state, 'normal');
+    const [requested] = await records('action.requested');
+    assert.deepEqual(requested.request, { reason: `${'x'.repeat(500)}...`, alertId: '42' });
+    assert.deepEqual([requested.target, requested.provider, requested.requested], ['aid1', 'edr1', 'web01']);
+    await timers.advance(HOUR, settle);
+    assert.equal((await m.isolate({ target: 'web02', provider: 'edr1' })).status, 'isolated', 'a slot frees after an hour');
+  });
+
   it('parses TTL hours strictly', () => {
     assert.deepEqual(parseTtlHours(undefined), { hours: null });
     assert.deepEqual(parseTtlHours(''), { hours: null });
