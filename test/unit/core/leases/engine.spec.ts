@@ -27,6 +27,8 @@ class HostFamily implements LeaseFamily<HostLease, string> {
   readonly down = new Set<string>();
   fail?: (provider: string, targets: string[]) => Error | undefined;
   refuse?: (lease: HostLease) => string | undefined;
+  /** The family's own history after an undo (the block family keeps offence counts there). */
+  onEnded?: (key: string, lease: HostLease, now: number, forget: boolean) => Promise<void>;
   constructor(kind = 'host') {
     this.kind = kind;
   }
@@ -321,9 +323,18 @@ describe('lease engine: expiry, failing undos, recovery and reconciliation', fun
     assert.deepEqual(results.slice(2).map(String).sort(), ['Error: no lease family "nothing" is loaded', 'missing 1']);
     cancel();
     other();
+    assert.deepEqual(timers.armed, [], 'cancel disarms at once');
     await timers.advance(10 * 60_000, idle);
     assert.equal(results.length, 4, 'nothing after cancel');
     assert.deepEqual(timers.armed, [], 'no reconcile timer left armed');
+
+    let once = 0;
+    const stopOnFirst = e.reconcileEvery('host', 'p1', 60_000, () => {
+      once++;
+      stopOnFirst(); // a handler that has seen enough
+    });
+    await timers.advance(5 * 60_000, idle);
+    assert.equal(once, 1, 'cancelled from its own handler: no further run');
 
     e.reconcileEvery('host', 'p1', 60_000, note);
     await timers.advance(60_000, idle);
@@ -387,6 +398,7 @@ describe('lease engine: expiry, failing undos, recovery and reconciliation', fun
     await later.start();
     await idle();
     assert.equal(family.undoCalls.length, 0);
+    assert.equal(later.nextWakeAt, undefined, 'nothing scheduled for a family this engine does not have');
     later.addFamily(family);
     await idle();
     assert.deepEqual(family.undoCalls, [['a']]);
@@ -394,6 +406,40 @@ describe('lease engine: expiry, failing undos, recovery and reconciliation', fun
       (await records('lease.expired')).map((r) => r.overdueSeconds),
       [7200],
     );
+  });
+
+  it('a lease extended meanwhile (by another engine on the store) is not undone at its old end', async () => {
+    const e = engine();
+    await e.start();
+    const start = timers.now();
+    const lease = await put(e, 'p1', 'a', HOUR);
+    await e.leases.set(e.keyOf(family, 'p1', 'a'), { ...lease, expiresAt: iso(start + 3 * HOUR) }); // not told to this scheduler
+    await timers.advance(HOUR, idle);
+    assert.deepEqual(family.undoCalls, [], 'the store decides whether, the old time only when to look');
+    assert.equal((await e.list<HostLease>('host'))[0].status, 'active');
+    await timers.advance(2 * HOUR, idle);
+    assert.deepEqual(family.undoCalls, [['a']]);
+  });
+
+  it("a failure in the family's own bookkeeping after an undo is reported, and the undo stands", async () => {
+    const warnings: string[] = [];
+    const e = engine({ warn: (message) => warnings.push(message) });
+    await e.start();
+    await put(e, 'p1', 'a', HOUR);
+    await timers.advance(HOUR, idle);
+    assert.deepEqual(warnings, [], 'a family without bookkeeping: nothing to report');
+    const ended: string[] = [];
+    family.onEnded = async (key, lease, now, forget) => {
+      ended.push(`${key} ${lease.target} ${new Date(now).toISOString()} ${forget}`);
+      throw new Error('history file is read-only');
+    };
+    await put(e, 'p1', 'b', HOUR);
+    await timers.advance(HOUR, idle);
+    assert.deepEqual(ended, [`host:p1|b b ${iso(timers.now())} false`]);
+    assert.deepEqual(warnings, ['after the end of the lease of b on p1: history file is read-only']);
+    assert.deepEqual(await e.list(), [], 'the lease ended all the same');
+    assert.deepEqual(await e.leases.listIntents(), []);
+    assert.equal((await records('lease.expired')).length, 2);
   });
 
   it('reconciliation: repair reports at most five refusals, audits lists capped at 100 with complete counts, and labels every record', async () => {
