@@ -7,6 +7,7 @@
 //   npm run mutate -- intake ioc   only these
 //   npm run mutate -- approval     the approval decision files (FILES.approval), not run by default
 //   npm run mutate -- ticket       the ticketing engine files (FILES.ticket), not run by default
+//   npm run mutate -- lease        the lease engines (FILES.lease: lib/core/leases, EDR isolations and follow)
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -45,6 +46,18 @@ const SPECS = {
   // The ticketing engine behind "open ticket" (outbox, dedup, coalescing, templates, markup), not
   // the per-tracker adapters: FILES below narrows the mutated files. No ticket spec spawns a process.
   ticket: ['test/unit/ticket/*.spec.ts'],
+  // The lease engines behind destructive actions (FILES.lease). The core engine is mostly exercised
+  // through its block family, so the firewall lease and reconcile specs are in. Left out:
+  // test/unit/firewall/leases-crash.spec.ts and test/unit/edr/isolate-crash.spec.ts, which spawn
+  // and kill child processes (too slow per mutant; npm test still runs them).
+  lease: [
+    'test/unit/core/leases/*.spec.ts',
+    'test/unit/edr/leases.spec.ts',
+    'test/unit/edr/follow.spec.ts',
+    'test/unit/edr/follow-end.spec.ts',
+    'test/unit/firewall/leases.spec.ts',
+    'test/unit/firewall/reconcile.spec.ts',
+  ],
 };
 
 /** Folders whose run mutates only some files (each with lib/ in front), instead of lib/<folder>/**. */
@@ -58,6 +71,7 @@ const FILES = {
     'lib/contract/approval.ts',
   ],
   ticket: ['lib/ticket/outbox.ts', 'lib/ticket/template.ts', 'lib/ticket/defaults.ts', 'lib/ticket/markup.ts', 'lib/ticket/local.ts', 'lib/ticket/common.ts'],
+  lease: ['lib/core/leases/*.ts', 'lib/edr/leases.ts', 'lib/edr/follow.ts'],
 };
 
 const DEFAULT_FOLDERS = ['intake', 'core', 'ioc', 'alert'];

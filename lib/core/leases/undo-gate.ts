@@ -14,6 +14,8 @@ export interface ClaimedUndo<L extends LeaseRecord = LeaseRecord> {
   why: UndoWhy;
   /** Finished by recovery after a crash. */
   recovered?: boolean;
+  /** Who asked for a release on request, and why (kept in the intent, audited when recovery finishes it). */
+  request?: { by?: string; reason?: string };
 }
 
 export interface UndoGateContext {
@@ -71,7 +73,8 @@ export class UndoGate {
         await this.ctx.leases.deleteIntent(key);
         continue;
       }
-      result.push({ key, lease: intent.lease, why: intent.why, recovered: true });
+      const request = withoutUndefined({ by: intent.by, reason: intent.reason });
+      result.push({ key, lease: intent.lease, why: intent.why, recovered: true, ...(Object.keys(request).length ? { request } : {}) });
     }
     return result;
   }

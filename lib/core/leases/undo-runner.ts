@@ -118,6 +118,7 @@ export class UndoRunner {
         providerLabel: lease.providerLabel ?? family.labelOf?.(lease.provider),
         lease,
         recovered: true,
+        request: item.request,
       });
     } else {
       await this.ctx.record('lease.expired', {

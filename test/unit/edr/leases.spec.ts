@@ -32,6 +32,8 @@ class FakeEdr implements EdrProvider {
   progressDelayMs = 0;
   /** The next poll fails with this reason (the vendor gave up). */
   failProgress?: string;
+  /** Make a call fail with this error (resolve, isolate, release). */
+  failOn?: (call: 'resolve' | 'isolate' | 'release') => Error | undefined;
   constructor(
     readonly name: string,
     private readonly opts: { status?: boolean; async?: boolean; now: () => number; settleMs?: number },
@@ -50,6 +52,8 @@ class FakeEdr implements EdrProvider {
   }
   async resolve(target: string): Promise<EdrDevice> {
     this.calls.push(`resolve ${target}`);
+    const resolveError = this.failOn?.('resolve');
+    if (resolveError) throw resolveError;
     const all = [...this.devices.values()];
     const found = all.filter((d) => d.id === target || d.name === target || d.addresses?.includes(target));
     const { id, name, addresses } = pickOne(this.kind, target, found);
@@ -57,6 +61,8 @@ class FakeEdr implements EdrProvider {
   }
   private act(op: 'isolate' | 'release', device: EdrDevice): EdrActionResult {
     this.calls.push(`${op} ${device.id}`);
+    const error = this.failOn?.(op);
+    if (error) throw error;
     const d = this.devices.get(device.id)!;
     const wanted: EdrState = op === 'isolate' ? 'isolated' : 'normal';
     if (this.capabilities.status && d.state === wanted)
@@ -555,11 +561,256 @@ describe('isolate family (IsolationManager on the lease engine)', function () {
     assert.equal(finished.at(-1)?.op, 'release');
   });
 
+  it('an isolation the store cannot record is released again (or named for a manual release), never left unrecorded', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02');
+    let failLeaseWrites = false;
+    const real = store;
+    const flaky: typeof store = Object.assign(Object.create(real) as typeof store, {
+      set: (ns: string, key: string, value: unknown, opts?: unknown) =>
+        failLeaseWrites && ns === 'leases' ? Promise.reject(new Error('disk full')) : real.set(ns, key, value, opts as never),
+    });
+    const engine = new LeaseEngine({
+      store: flaky,
+      audit,
+      simulate: () => false,
+      now: timers.now,
+      setTimer: timers.setTimer,
+      clearTimer: timers.clearTimer,
+      warn: () => undefined,
+    });
+    const m = new IsolationManager({ engine, store: flaky, guardrails: () => policy, providers: (name) => providers.get(name) });
+    engines.push(engine);
+    managers.push(m);
+    await engine.start();
+    failLeaseWrites = true;
+    const out = await m.isolate({ target: 'web01', provider: 'edr1' });
+    assert.deepEqual(out, {
+      status: 'failed',
+      op: 'isolate',
+      reason: 'the isolation could not be recorded (state store: disk full); it was released again',
+      code: 'STORE',
+    });
+    assert.equal(edr.devices.get('aid1')!.state, 'normal', 'rolled back on the vendor');
+    edr.failOn = (call) => (call === 'release' ? edrError('fake', 'SERVER', 'HTTP 500') : undefined);
+    const stuck = await m.isolate({ target: 'web02', provider: 'edr1' });
+    assert.equal(stuck.status, 'failed');
+    assert.match((stuck as { reason: string }).reason, /and releasing it failed \(fake: HTTP 500\): release web02 by hand$/);
+    const failed = await records('action.failed');
+    assert.deepEqual(
+      failed.map((r) => [r.target, r.code]),
+      [
+        ['aid1', 'STORE'],
+        ['aid2', 'STORE'],
+      ],
+    );
+  });
+
+  it('a follow that fails while the vendor says the host is not isolated removes the lease; vendor errors fail, input errors refuse', async () => {
+    edr.add('aid1', 'web01');
+    edr.failProgress = 'isolation command rejected';
+    const m = manager();
+    await m.engine.start();
+    const status = edr.status.bind(edr);
+    edr.status = async (id) => ({ deviceId: id, state: 'normal' }); // what the vendor says after the failure
+    await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: 4 });
+    await settle();
+    edr.status = status;
+    assert.deepEqual(await m.list(), [], 'nothing isolated, nothing to release');
+    await timers.advance(5 * HOUR, settle);
+    assert.ok(!edr.calls.some((c) => c.startsWith('release')), 'and no release at its old end');
+    const [failed] = await records('action.failed');
+    assert.deepEqual(
+      [failed.stateAfter, failed.leaseKept, failed.reason],
+      ['normal', false, 'fake: isolate of web01 (aid1) failed: isolation command rejected'],
+    );
+    assert.deepEqual(
+      finished.map((f) => [f.status, f.state]),
+      [['failed', 'normal']],
+    );
+
+    edr.failProgress = undefined;
+    edr.failOn = (call) => (call === 'resolve' ? edrError('fake', 'NETWORK', 'ECONNRESET') : undefined);
+    assert.deepEqual(await m.isolate({ target: 'web01', provider: 'edr1' }), { status: 'failed', op: 'isolate', reason: 'fake: ECONNRESET', code: 'NETWORK' });
+    edr.failOn = (call) => (call === 'resolve' ? edrError('fake', 'BAD_REQUEST', 'bad filter') : undefined);
+    assert.deepEqual(await m.release({ target: 'web01', provider: 'edr1' }), { status: 'refused', op: 'release', reason: 'fake: bad filter' });
+    edr.failOn = (call) => (call === 'release' ? edrError('fake', 'FORBIDDEN', 'no release permission') : undefined);
+    edr.devices.get('aid1')!.state = 'isolated';
+    assert.deepEqual(await m.release({ target: 'web01', provider: 'edr1' }), {
+      status: 'failed',
+      op: 'release',
+      reason: 'fake: no release permission',
+      code: 'FORBIDDEN',
+    });
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+  });
+
+  it('reconciliation repair isolates a released leased host again, unless a guardrail now protects it', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01', ['10.1.1.1']);
+    edr.add('aid2', 'web02', ['10.1.1.2']);
+    const m = manager();
+    await m.engine.start();
+    await m.isolate({ target: 'web01', provider: 'edr1' });
+    await m.isolate({ target: 'web02', provider: 'edr1' });
+    edr.devices.get('aid1')!.state = 'normal';
+    edr.devices.get('aid2')!.state = 'normal';
+    policy = makePolicy({ protectedHosts: ['10.1.1.2'] });
+    const drift = await m.reconcile('edr1', { repair: true });
+    assert.deepEqual(drift.repaired, ['aid1']);
+    assert.match(drift.repairFailed!, /web02 has address 10\.1\.1\.2 is in protected/);
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    assert.equal(edr.devices.get('aid2')!.state, 'normal', 'a protected host is not cut off again');
+    const [audited] = await records('reconcile.drift');
+    assert.deepEqual(audited.missing, ['aid1', 'aid2']);
+  });
+
+  it('counts the hourly cap per EDR, and audits the request context cleaned (trimmed, capped, blanks dropped)', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    const second = new FakeEdr('edr2', { async: false, now: timers.now });
+    providers = new Map([
+      ['edr1', edr],
+      ['edr2', second],
+    ]);
+    policy = makePolicy({ maxActionsPerHour: 1 });
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02');
+    second.add('bid1', 'db01');
+    const m = manager();
+    await m.engine.start();
+    const long = 'x'.repeat(600);
+    const first = await m.isolate({
+      target: ' web01 ',
+      provider: ' edr1 ',
+      reason: `  ${long}  `,
+      alertId: 42 as unknown as string,
+      by: '   ',
+      msgId: Number.NaN as unknown as string,
+    });
+    assert.equal(first.status, 'isolated');
+    assert.equal((await m.isolate({ target: 'db01', provider: 'edr2' })).status, 'isolated', "another EDR's cap is its own");
+    const capped = await m.isolate({ target: 'web02', provider: 'edr1' });
+    assert.equal(capped.status, 'refused');
+    assert.match((capped as { reason: string }).reason, /cap of 1 actions per hour for provider "edr1"/);
+    assert.equal(edr.devices.get('aid2')!.state, 'normal');
+    const [requested] = await records('action.requested');
+    assert.deepEqual(requested.request, { reason: `${'x'.repeat(500)}...`, alertId: '42' });
+    assert.deepEqual([requested.target, requested.provider, requested.requested], ['aid1', 'edr1', 'web01']);
+    await timers.advance(HOUR, settle);
+    assert.equal((await m.isolate({ target: 'web02', provider: 'edr1' })).status, 'isolated', 'a slot frees after an hour');
+  });
+
   it('parses TTL hours strictly', () => {
     assert.deepEqual(parseTtlHours(undefined), { hours: null });
     assert.deepEqual(parseTtlHours(''), { hours: null });
     assert.deepEqual(parseTtlHours(0), { hours: null });
     assert.deepEqual(parseTtlHours('1.5'), { hours: 1.5 });
     for (const bad of ['1h', 'abc', -2, Infinity, 10_000, {}]) assert.ok('error' in parseTtlHours(bad), String(bad));
+  });
+
+  it('accepts TTLs up to a year (8784 h) written as plain decimal hours, and nothing else', () => {
+    assert.deepEqual(parseTtlHours('0'), { hours: null });
+    assert.deepEqual(parseTtlHours(null), { hours: null });
+    assert.deepEqual(parseTtlHours(8784), { hours: 8784 });
+    assert.deepEqual(parseTtlHours(' 12 '), { hours: 12 });
+    assert.deepEqual(parseTtlHours('0.25'), { hours: 0.25 });
+    for (const bad of [8785, '8785', '0.0', 'x2', '2x', '2.', '.5', '1e3', '12 h']) assert.ok('error' in parseTtlHours(bad), String(bad));
+    assert.match((parseTtlHours('x'.repeat(100)) as { error: string }).error, new RegExp(`^invalid TTL "${'x'.repeat(40)}":`));
+  });
+
+  it('an isolation with a TTL ends exactly TTL hours after the request, and is released then, not a second before', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    const m = manager();
+    await m.engine.start();
+    const start = timers.now();
+    const out = await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: '1.5' });
+    assert.equal(out.status, 'isolated');
+    const lease = (await m.list())[0];
+    assert.deepEqual([lease.expiresAt, lease.ttlHours], [new Date(start + 1.5 * HOUR).toISOString(), 1.5]);
+    await timers.advance(1.5 * HOUR - 1, settle);
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    await timers.advance(1, settle);
+    assert.equal(edr.devices.get('aid1')!.state, 'normal');
+  });
+
+  it('a stopped manager refuses to isolate or release, without any vendor call', async () => {
+    edr.add('aid1', 'web01');
+    const m = manager();
+    await m.engine.start();
+    await m.stop();
+    for (const out of [await m.isolate({ target: 'web01', provider: 'edr1' }), await m.release({ target: 'web01', provider: 'edr1' })]) {
+      assert.deepEqual(out, { status: 'failed', op: out.op, reason: 'the isolation manager is stopped', code: 'CANCELLED' });
+    }
+    assert.deepEqual(edr.calls, []);
+    assert.equal(await m.resume('edr1'), 0, 'nothing is followed after stop');
+  });
+
+  it('an unknown EDR is a NOT_FOUND failure; a release of a lease whose EDR is gone fails and keeps the lease', async () => {
+    edr = new FakeEdr('edr1', { async: false, now: timers.now });
+    providers.set('edr1', edr);
+    edr.add('aid1', 'web01');
+    const m = manager();
+    await m.engine.start();
+    const unknown = await m.isolate({ target: 'web01', provider: 'edr9' });
+    assert.deepEqual(unknown, { status: 'failed', op: 'isolate', reason: 'no EDR named "edr9" is configured', code: 'NOT_FOUND' });
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1', ttlHours: 1 })).status, 'isolated');
+    const before = (await m.list())[0];
+    providers.delete('edr1'); // its config node was removed
+    const out = await m.release({ target: 'aid1', provider: 'edr1', by: 'analyst' });
+    assert.deepEqual(out, { status: 'failed', op: 'release', reason: 'no EDR named "edr1" is configured', code: 'NOT_FOUND' });
+    assert.deepEqual(await m.list(), [before], 'the host may still be isolated: its lease stays as it was');
+    const missing = await m.release({ target: 'web01', provider: 'edr1' });
+    assert.equal(missing.status, 'failed', 'by name, without the EDR, nothing can be resolved');
+    assert.equal(edr.devices.get('aid1')!.state, 'isolated');
+    providers.set('edr1', edr);
+    assert.equal((await m.release({ target: 'aid1', provider: 'edr1' })).status, 'released');
+    assert.equal(edr.devices.get('aid1')!.state, 'normal');
+  });
+
+  it('a paused follow leaves the pending action stored; resume follows each pending action once, only for its own EDR', async () => {
+    const other = new FakeEdr('edr2', { async: true, now: timers.now });
+    providers.set('edr2', other);
+    edr.add('aid1', 'web01');
+    edr.add('aid2', 'web02', [], 'isolated');
+    other.add('bid1', 'db01');
+    edr.pendingPolls = Infinity;
+    other.pendingPolls = Infinity;
+    hold = true;
+    const m = manager();
+    await m.engine.start();
+    assert.equal((await m.isolate({ target: 'web01', provider: 'edr1' })).status, 'pending');
+    await m.engine.leases.set(m.keyOf('edr1', 'aid2'), {
+      id: 'l2',
+      kind: 'isolate',
+      target: 'aid2',
+      provider: 'edr1',
+      requested: 'web02',
+      createdAt: new Date(timers.now()).toISOString(),
+      expiresAt: null,
+      status: 'active',
+      state: 'isolated',
+      ttlHours: null,
+    } as Isolation);
+    assert.equal((await m.release({ target: 'web02', provider: 'edr1' })).status, 'pending');
+    assert.equal((await m.isolate({ target: 'db01', provider: 'edr2' })).status, 'pending');
+    assert.equal(await m.resume('edr1'), 0, 'already followed');
+    await m.pause('edr1');
+    assert.equal((await m.list()).filter((l) => l.pending).length, 2, 'pending isolations stay stored');
+    assert.equal((await store.list(PENDING_NS)).length, 1, 'the pending release stays stored');
+    assert.deepEqual(finished, []);
+    hold = false;
+    edr.pendingPolls = 0;
+    edr.devices.get('aid1')!.left = 0;
+    edr.devices.get('aid2')!.left = 0;
+    assert.equal(await m.resume('edr1'), 2, 'the isolation and the release of edr1, not the isolation on edr2');
+    await m.pause('edr2'); // its follow is parked: only edr1's are awaited
+    await m.followsIdle();
+    assert.deepEqual((finished as Finished[]).map((f) => `${f.op} ${f.deviceId} ${f.status}`).sort(), ['isolate aid1 isolated', 'release aid2 released']);
+    assert.equal((await store.list(PENDING_NS)).length, 0);
   });
 });
