@@ -2,6 +2,7 @@
  * Small, allocation-light helpers the adapters share for reading loosely shaped JSON.
  */
 import type { Severity } from './types';
+import { sliceWhole } from '../core/text';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -176,7 +177,7 @@ const LINE_BREAKS = /[\r\n\t]+/g;
 
 export function clip(text: string, max = 60): string {
   const oneLine = text.replace(LINE_BREAKS, ' ');
-  return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
+  return oneLine.length > max ? `${sliceWhole(oneLine, max)}…` : oneLine;
 }
 
 /** "a string", "an array", ... for messages about unexpected JSON values. */

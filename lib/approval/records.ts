@@ -4,6 +4,7 @@
  */
 import { approvalDigest, checkFieldPath, coveredValuesOf, DEFAULT_APPROVAL_FIELDS, readPath } from '../contract/approval';
 import type { MsgApproval } from '../contract/types';
+import { sliceWhole } from '../core/text';
 
 export const IDENTITY_CHANNELS = ['editor', 'email', 'slack', 'telegram', 'mattermost'] as const;
 export type IdentityChannel = (typeof IDENTITY_CHANNELS)[number];
@@ -302,7 +303,7 @@ export function restoreMessage(json: string): Record<string, unknown> {
 }
 
 function text(value: unknown, max = 300): string | undefined {
-  if (typeof value === 'string' && value.trim() !== '') return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+  if (typeof value === 'string' && value.trim() !== '') return value.length > max ? `${sliceWhole(value, max - 1)}…` : value;
   if (typeof value === 'number') return String(value);
   return undefined;
 }

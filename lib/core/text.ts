@@ -37,8 +37,15 @@ export function escapeControl(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(UNSAFE, escapeOne);
 }
 
+/** The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair (an emoji). */
+export function sliceWhole(text: string, max: number): string {
+  const end = Math.max(0, max);
+  const code = text.charCodeAt(end - 1); // NaN before the start: no pair to keep whole
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
+}
+
 /** escapeControl, then cut to at most `max` characters (an ellipsis marks the cut). */
 export function displayText(value: unknown, max = 200): string {
   const text = escapeControl(typeof value === 'string' ? value : String(value));
-  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+  return text.length <= max ? text : `${sliceWhole(text, max - 1)}…`;
 }

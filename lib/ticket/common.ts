@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { BudgetLimits } from '../core/budget';
 import { ProviderError } from '../core/errors';
 import { createHttpClient, type HttpClient, type RequestSpec } from '../core/http';
+import { sliceWhole } from '../core/text';
 import type { TicketProviderOptions, TicketSeverity } from './types';
 
 /** OCSF severity_id names, 0..6 (99 "other" and anything out of range count as unknown). */
@@ -19,20 +20,13 @@ export function bySeverity<T>(table: readonly T[], severity: unknown): T {
   return table[clampSeverity(severity)];
 }
 
-/** The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair (an emoji). */
-export function sliceWhole(text: string, max: number): string {
-  const end = Math.max(0, max);
-  const code = text.charCodeAt(end - 1); // NaN before the start: no pair to keep whole
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? end - 1 : end);
-}
-
 /**
  * Text cut to `max` characters with a note saying so (never silently). The note is part of the
  * budget, so the result is never longer than `max`. Cuts between UTF-16 surrogates are avoided.
  */
-export function fitText(text: string, max: number, what = 'text'): string {
+export function fitText(text: string, max: number, what = 'text', limitHolder = 'the tracker accepts'): string {
   if (text.length <= max) return text;
-  const note = `\n\n[… ${what} cut by SOAR: ${text.length} characters, the tracker accepts ${max}]`;
+  const note = `\n\n[… ${what} cut by SOAR: ${text.length} characters, ${limitHolder} ${max}]`;
   if (max <= note.length) return sliceWhole(text, max);
   return sliceWhole(text, max - note.length) + note;
 }

@@ -10,7 +10,7 @@
 import { ProviderError } from '../core/errors';
 import type { BudgetState } from '../core/budget';
 import type { StateStore } from '../core/types';
-import { sliceWhole } from './common';
+import { fitText, fitTitle } from './common';
 import type { CommentOptions, CreateTicketInput, TicketLimits, TicketObservable, TicketProvider, TicketRef, TicketStatus } from './types';
 
 export type LocalTimelineType = 'created' | 'comment' | 'closed';
@@ -80,9 +80,7 @@ const PROVIDER = 'local';
 const queues = new WeakMap<StateStore, Map<string, Promise<unknown>>>();
 
 function fit(text: string, max: number, what: string): string {
-  if (text.length <= max) return text;
-  const note = `\n\n[… ${what} cut by SOAR: ${text.length} characters, the case store keeps ${max}]`;
-  return max <= note.length ? sliceWhole(text, max) : sliceWhole(text, max - note.length) + note;
+  return fitText(text, max, what, 'the case store keeps');
 }
 
 function bad(message: string): ProviderError {
@@ -131,9 +129,8 @@ export class LocalCaseStore implements TicketProvider {
     if (typeof input.incidentKey !== 'string' || input.incidentKey.trim() === '') throw bad('the incident key is empty');
     if (typeof input.body !== 'string') throw bad('the body is not text');
     const time = new Date(this.now()).toISOString();
-    const title = input.title.replace(/\s+/g, ' ').trim();
     const record: Omit<LocalCase, 'id' | 'number'> = {
-      title: title.length > this.limits.title ? sliceWhole(title, this.limits.title - 1) + '…' : title,
+      title: fitTitle(input.title, this.limits.title),
       body: fit(input.body, this.limits.body, 'body'),
       severity: input.severity,
       priority: this.priorityFor(input.severity),

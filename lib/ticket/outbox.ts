@@ -22,7 +22,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { StateStore } from '../core/types';
 import { defang } from '../ioc/defang';
-import { sliceWhole } from './common';
+import { sliceWhole } from '../core/text';
 import { escaperFor } from './markup';
 import type { TicketFailure, TicketObservable, TicketProvider, TicketRef } from './types';
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { displayText, escapeControl } from '../../../lib/core/text';
+import { clip } from '../../../lib/alert/util';
+import { renderSummary } from '../../../lib/approval/records';
+import { displayText, escapeControl, sliceWhole } from '../../../lib/core/text';
 
 describe('escapeControl', function () {
   it('leaves ordinary text alone, backslashes included', function () {
@@ -30,5 +32,28 @@ describe('escapeControl', function () {
     assert.equal(displayText('x'.repeat(10), 5), 'xxxx…');
     assert.equal(displayText(42), '42');
     assert.equal(displayText('\u001b[2J', 200), '\\e[2J');
+  });
+});
+
+describe('text cut for display keeps emoji whole', function () {
+  const EMOJI = '\u{1F600}'; // two UTF-16 units
+  const noLoneSurrogate = (text: string) =>
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text), JSON.stringify(text));
+
+  it('sliceWhole steps back one unit rather than split a pair, and never below nothing', function () {
+    assert.equal(sliceWhole(`ab${EMOJI}`, 3), 'ab');
+    assert.equal(sliceWhole(`ab${EMOJI}`, 4), `ab${EMOJI}`);
+    assert.equal(sliceWhole(`${EMOJI}`, 1), '');
+    assert.equal(sliceWhole('abc', -2), '');
+  });
+
+  it('displayText, the approval summary and alert messages cut before an emoji, not through it', function () {
+    const shown = displayText(`${'a'.repeat(198)}${EMOJI}x`, 200);
+    assert.equal(shown, `${'a'.repeat(198)}…`);
+    const title = renderSummary({ alert: { title: `${'t'.repeat(298)}${EMOJI}x` } }).title;
+    assert.equal(title, `${'t'.repeat(298)}…`);
+    const clipped = clip(`${'c'.repeat(59)}${EMOJI}`, 60);
+    assert.equal(clipped, `${'c'.repeat(59)}…`);
+    for (const text of [shown, title, clipped]) noLoneSurrogate(text);
   });
 });
